@@ -1,0 +1,30 @@
+# Quick start: `make demo` (pipeline on the bundled data + dashboard), `make test` (all tests).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RESULTS ?= data/demo
+DEMO_DATA := seeds data/stackexchange_bicycles_meta
+
+.PHONY: setup demo test eval bench
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m moderation run $(DEMO_DATA) --out $(RESULTS)
+	$(PY) -m moderation dashboard --results $(RESULTS)
+
+test: setup
+	bash scripts/test.sh $(PY)
+
+eval: setup
+	$(PY) scripts/evaluate.py
+
+bench: setup
+	$(PY) benchmarks/bench_pipeline.py

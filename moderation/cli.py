@@ -1,0 +1,179 @@
+"""Thin commands: parse arguments, call one library function, print.
+
+Failures print one line, ``error: ...``, and exit with status 1 (2 for bad
+arguments); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_RESULTS = "data/demo"
+
+
+def _ingest_options(args: argparse.Namespace) -> dict:
+    options = {}
+    if args.map:
+        pairs = [item.split("=", 1) for item in args.map]
+        bad = [item for item, pair in zip(args.map, pairs) if len(pair) != 2 or not all(pair)]
+        if bad:
+            raise ValueError(f"--map takes THEIRS=CANONICAL, not {bad[0]!r}")
+        options["columns"] = dict(pairs)
+    if args.reactions:
+        options["reaction_labels"] = tuple(label.strip() for label in args.reactions.split(","))
+    for name in ("timezone", "source", "comments_file", "articles_file"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    return options
+
+
+def _add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    from moderation.ingest import format_names
+
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, any supported format")
+    parser.add_argument("--format", choices=format_names(), help="skip detection and read every PATH as this format")
+    parser.add_argument("--map", action="append", metavar="THEIRS=CANONICAL",
+                        help="canonical CSV/JSONL/Parquet: rename a column (repeatable)")
+    parser.add_argument("--comments-file", help="canonical format: the comments file inside a folder")
+    parser.add_argument("--articles-file", help="canonical format: the articles file inside a folder")
+    parser.add_argument("--reactions", metavar="LABELS",
+                        help="page format: what each unlabeled reaction count means, e.g. up,down or up,ignore")
+    parser.add_argument("--timezone", help="page format: time zone of the page's dates (default UTC)")
+    parser.add_argument("--source", help="name of the source (default: the format's name)")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from moderation.pipeline import ingest_paths
+    from moderation.store import Store
+
+    store = Store(args.store)
+    problems = ingest_paths(store, args.paths, args.format, **_ingest_options(args))
+    for problem in problems:
+        print(problem)
+    articles, comments, _ = store.load()
+    print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from moderation import queues
+    from moderation.pipeline import run
+
+    results = run(args.paths, args.out, args.store, args.format, **_ingest_options(args))
+    flagged = {
+        name: int(results.comments[spec.member].sum())
+        for name, spec in queues.QUEUES.items() if spec.member in results.comments
+    }
+    print(
+        f"{len(results.comments)} comments, {len(results.articles)} articles, {len(results.authors)} authors"
+        f" -> {args.out}; queues: " + ", ".join(f"{k} {v}" for k, v in flagged.items())
+        + f"; {len(results.problems)} input problems (see {Path(args.out) / 'problems.csv'})"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from moderation import queues
+    from moderation.store import Store
+
+    results = Path(args.results)
+    if args.decisions:
+        frame = Store(args.store or f"sqlite:///{results / 'moderation.db'}").decisions()
+    else:
+        path = results / "comments.parquet"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no results; run `python -m moderation run PATH --out {results}` first")
+        frame = queues.queue(
+            pd.read_parquet(path), args.queue, article=args.article, author=args.author,
+            since=args.since, until=args.until, min_votes=args.min_votes,
+        )
+    queues.to_csv(frame, Path(args.out))
+    print(f"{len(frame)} rows -> {args.out}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
+    env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()))
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--browser.gatherUsageStats", "false", "--server.headless", "true"]
+    print(f"dashboard on http://localhost:{args.port} (results: {args.results}); Ctrl+C stops it")
+    return subprocess.call(command, env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m moderation`` argument parser (tested for help text on every command)."""
+    parser = argparse.ArgumentParser(prog="python -m moderation", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    ingest = commands.add_parser(
+        "ingest", help="load files into the store (idempotent)", formatter_class=formatter,
+        description="Load comment files into the store; records already there are not added twice.",
+        epilog="example:\n  python -m moderation ingest seeds/ --store sqlite:///data/moderation.db",
+    )
+    _add_ingest_arguments(ingest)
+    ingest.add_argument("--store", default="sqlite:///data/moderation.db", help="SQLAlchemy URL of the store")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    run = commands.add_parser(
+        "run", help="ingest, score every stage, write a results folder", formatter_class=formatter,
+        description="Ingest every PATH, run every analysis stage over the store and write "
+                    "comments.parquet, articles.parquet, authors.parquet (and more) into --out.",
+        epilog="example:\n  python -m moderation run seeds/ data/stackexchange_bicycles_meta --out data/demo",
+    )
+    _add_ingest_arguments(run)
+    run.add_argument("--out", required=True, help="results folder")
+    run.add_argument("--store", help="SQLAlchemy URL of the store (default: OUT/moderation.db)")
+    run.set_defaults(handler=cmd_run)
+
+    export = commands.add_parser(
+        "export", help="write a queue or the decision log to CSV", formatter_class=formatter,
+        description="Write a moderation queue (or the decision log) to CSV; cells that a spreadsheet "
+                    "would run as formulas are neutralised.",
+        epilog="example:\n  python -m moderation export --queue controversial --results data/demo --out queue.csv",
+    )
+    what = export.add_mutually_exclusive_group(required=True)
+    what.add_argument("--queue", help="heavily_up, heavily_down, controversial, anomalous or offtopic")
+    what.add_argument("--decisions", action="store_true", help="the decision log (audit trail)")
+    export.add_argument("--out", required=True, help="CSV file to write")
+    export.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
+    export.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
+    export.add_argument("--article", help="only this article id")
+    export.add_argument("--author", help="only this author")
+    export.add_argument("--since", help="only comments created on or after this date")
+    export.add_argument("--until", help="only comments created before this date")
+    export.add_argument("--min-votes", type=int, default=0, help="only comments with at least this many votes")
+    export.set_defaults(handler=cmd_export)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="open the moderation dashboard", formatter_class=formatter,
+        description="Start the Streamlit dashboard on a results folder.",
+        epilog="example:\n  python -m moderation dashboard --results data/demo",
+    )
+    dashboard.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.set_defaults(handler=cmd_dashboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m moderation`` and the ``moderation`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - the contract is one readable line, not a traceback
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 1

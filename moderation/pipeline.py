@@ -1,0 +1,96 @@
+"""Wiring only: which stage runs after which, and where the results go.
+
+Every stage is a pure function of frames (see docs/CONTRACTS.md), so the same
+functions can be mapped over Dask partitions (one partition per group of
+articles) as they are called here on one pandas frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from moderation import engagement, ingest, queues, threads, topics, votes
+from moderation.schema import Problem, problems_frame
+from moderation.store import Store
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of every stage, in one place."""
+
+    votes: votes.VoteParams = field(default_factory=votes.VoteParams)
+    offtopic: topics.OfftopicParams = field(default_factory=topics.OfftopicParams)
+    engagement: engagement.EngagementParams = field(default_factory=engagement.EngagementParams)
+
+
+@dataclass
+class Results:
+    """Everything a run produces; ``write`` puts it in a results folder."""
+
+    articles: pd.DataFrame
+    comments: pd.DataFrame
+    authors: pd.DataFrame
+    vote_events: pd.DataFrame
+    topics: pd.DataFrame
+    problems: pd.DataFrame
+
+    def write(self, out_dir: Path) -> None:
+        """Write the results folder described in docs/CONTRACTS.md."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("articles", "comments", "authors", "vote_events", "topics"):
+            getattr(self, name).to_parquet(out_dir / f"{name}.parquet", index=False)
+        queues.to_csv(self.problems, out_dir / "problems.csv")
+
+
+def run_stages(
+    articles: pd.DataFrame,
+    comments: pd.DataFrame,
+    vote_events: pd.DataFrame,
+    decisions: pd.DataFrame | None = None,
+    params: Params = Params(),
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run every analysis stage; returns (scored comments, authors, topics)."""
+    # a reply ingested later may answer a comment from an earlier file: rebuild trees over everything
+    comments, _ = threads.resolve(comments)
+    comments = votes.score_votes(comments, vote_events, params.votes)
+    features = topics.TextFeatures(random_state=params.offtopic.random_state).fit(articles, comments)
+    comments = topics.score_offtopic(comments, articles, features, params=params.offtopic)
+    authors = engagement.author_table(comments, decisions, params.engagement)
+    return comments, authors, features.topics_frame()
+
+
+def ingest_paths(store: Store, paths: list[str | Path], format: str | None = None, **options) -> list[Problem]:
+    """Load each path into ``store``; returns the problems met (bad records, skipped files)."""
+    problems: list[Problem] = []
+    for path in paths:
+        parsed = ingest.load(path, format, **options)
+        store.ingest(parsed)
+        problems += parsed.problems
+    return problems
+
+
+def run(
+    paths: list[str | Path],
+    out_dir: str | Path,
+    store_url: str | None = None,
+    format: str | None = None,
+    params: Params = Params(),
+    **options,
+) -> Results:
+    """Ingest ``paths`` into the store, score everything in it, and write the results folder.
+
+    The store defaults to ``OUT_DIR/moderation.db``; comments already in it
+    from earlier runs are scored again with the new ones.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(store_url or f"sqlite:///{out_dir / 'moderation.db'}")
+    problems = ingest_paths(store, paths, format, **options)
+    articles, comments, vote_events = store.load()
+    comments, authors, topic_table = run_stages(articles, comments, vote_events, store.current_decisions(), params)
+    results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems))
+    results.write(out_dir)
+    return results

@@ -1,0 +1,181 @@
+"""The one place where the tables' column names and types are defined.
+
+Every loader returns frames that :func:`conform` has brought to these types, and
+every stage reads and adds columns named here. Identifiers are strings and are
+unique only within a ``source``: tables are keyed by ``ARTICLE_KEY`` and
+``COMMENT_KEY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+TIMESTAMP = "datetime64[us, UTC]"
+ARTICLE_KEY = ["source", "article_id"]
+COMMENT_KEY = ["source", "comment_id"]
+COMMENT_STATUSES = ("published", "rejected", "deleted", "spam", "pending")
+
+
+class Articles(pa.DataFrameModel):
+    """One row per article (the discussion's subject)."""
+
+    article_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    source: Series[str] = pa.Field(str_length={"min_value": 1})
+    title: Series[str] = pa.Field(nullable=True)
+    text: Series[str] = pa.Field(nullable=True)
+    published_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
+    url: Series[str] = pa.Field(nullable=True)
+    author: Series[str] = pa.Field(nullable=True)
+    section: Series[str] = pa.Field(nullable=True)
+    masked_share: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+
+    class Config:
+        strict = False  # a source's extra columns pass through
+        unique = ["source", "article_id"]
+
+
+class Comments(pa.DataFrameModel):
+    """One row per comment, in the order the source lists them (``position``)."""
+
+    comment_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    article_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    parent_id: Series[str] = pa.Field(nullable=True)
+    author: Series[str] = pa.Field(nullable=True)
+    created_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
+    text: Series[str] = pa.Field(nullable=True)
+    upvotes: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    downvotes: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    score: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    reactions: Series[object] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(nullable=True, isin=list(COMMENT_STATUSES))
+    source: Series[str] = pa.Field(str_length={"min_value": 1})
+    parent_inferred: Series[bool]
+    thread_id: Series[str] = pa.Field(nullable=True)
+    depth: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    position: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+
+    class Config:
+        strict = False
+        unique = ["source", "comment_id"]
+
+
+class VoteEvents(pa.DataFrameModel):
+    """Individual votes with their time, where a source records them (Stack Exchange)."""
+
+    source: Series[str]
+    event_id: Series[str] = pa.Field(nullable=True)
+    article_id: Series[str]
+    comment_id: Series[str]
+    vote: Series[str] = pa.Field(isin=["up", "down"])
+    voted_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "us", "tz": "UTC"})
+
+    class Config:
+        strict = False
+
+
+MODELS = {"articles": Articles, "comments": Comments, "vote_events": VoteEvents}
+
+_STRING_COLUMNS = {
+    "article_id", "source", "title", "text", "url", "author", "section",
+    "comment_id", "parent_id", "status", "thread_id", "vote", "event_id",
+}
+_TIME_COLUMNS = {"published_at", "created_at", "voted_at"}
+_INT_COLUMNS = {"upvotes", "downvotes", "score", "depth", "position"}
+_DEFAULTS = {"parent_inferred": False}
+
+
+def columns(table: str) -> list[str]:
+    """Canonical column names of ``table`` ("articles", "comments" or "vote_events"), in order."""
+    return list(MODELS[table].to_schema().columns)
+
+
+def to_utc(values) -> pd.Series:
+    """Parse timestamps to ``datetime64[us, UTC]``; naive values are taken as UTC, unparseable ones become NaT."""
+    parsed = pd.to_datetime(pd.Series(values), utc=True, errors="coerce", format="mixed")
+    return parsed.astype(TIMESTAMP)
+
+
+def empty(table: str) -> pd.DataFrame:
+    """A zero-row frame of ``table`` with canonical dtypes."""
+    return conform(pd.DataFrame({name: [] for name in columns(table)}), table)
+
+
+def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return ``frame`` with every canonical column of ``table`` present and typed.
+
+    Missing optional columns are added as NA (never a fake 0); extra columns are
+    kept after the canonical ones. Values that cannot take the type become NA;
+    :func:`validate` reports the rows whose required values are missing.
+    """
+    out = frame.copy()
+    for name in columns(table):
+        if name not in out:
+            out[name] = _DEFAULTS.get(name, pd.NA)
+        if name in _STRING_COLUMNS:
+            out[name] = out[name].astype("str").where(out[name].notna(), None).astype("str")
+        elif name in _TIME_COLUMNS:
+            out[name] = to_utc(out[name]).set_axis(out.index)
+        elif name in _INT_COLUMNS:
+            out[name] = pd.to_numeric(out[name], errors="coerce").round().astype("Int64")
+        elif name == "masked_share":
+            out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+        elif name == "parent_inferred":
+            out[name] = out[name].fillna(False).astype(bool)
+        elif name == "reactions":
+            out[name] = out[name].astype(object)
+    ordered = columns(table) + [c for c in out.columns if c not in columns(table)]
+    return out[ordered]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one record (or a whole file) of the input.
+
+    ``record`` names the line number or the record's id; ``action`` says what
+    was done about it ("skipped", "kept", "repaired").
+    """
+
+    file: str
+    record: str
+    problem: str
+    action: str = "skipped"
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.record}: {self.problem} ({self.action})"
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """The problems as a frame with columns file, record, problem, action."""
+    return pd.DataFrame([vars(p) for p in problems], columns=["file", "record", "problem", "action"])
+
+
+def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Validate a conformed frame; drop only the rows that fail, and report each.
+
+    Uses pandera's lazy validation so that every failing row is reported, not
+    only the first. Rows are named by their id column where there is one.
+    """
+    key = {"articles": ARTICLE_KEY, "comments": COMMENT_KEY}.get(table)
+    id_column = key[1] if key else None
+    problems: list[Problem] = []
+    if key:
+        duplicated = frame.duplicated(key, keep="first")
+        problems += [
+            Problem(file, f"{id_column} {value}", f"duplicate {id_column}: an earlier record has the same id")
+            for value in frame.loc[duplicated, id_column]
+        ]
+        frame = frame[~duplicated]
+    try:
+        MODELS[table].validate(frame, lazy=True)
+        return frame, problems
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases.dropna(subset=["index"])
+    for index, row_cases in cases.groupby("index", sort=False):
+        record = f"{id_column} {frame.at[index, id_column]}" if id_column else f"row {index}"
+        failures = "; ".join(f"{c.column} {c.check} (value {c.failure_case!r})" for c in row_cases.itertuples())
+        problems.append(Problem(file, record, f"invalid value: {failures}"))
+    return frame.drop(index=cases["index"].unique()), problems

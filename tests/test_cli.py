@@ -1,0 +1,93 @@
+"""The command line: the `run` contract other tools rely on, errors, help and README coverage."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from moderation import schema
+from moderation.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "xinjiang_sanctions_article_page.txt"
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "moderation", *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, run_cli("run", SEED, "--out", out)
+
+
+def test_run_writes_the_three_tables_with_every_canonical_column(seed_run):
+    """`run PATH --out DIR` exits 0, prints one line, and writes comments/articles/authors.parquet."""
+    out, result = seed_run
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1 and "6 comments" in result.stdout
+    comments = pd.read_parquet(out / "comments.parquet")
+    assert set(schema.columns("comments")) <= set(comments.columns)
+    assert comments["author"].tolist()[0] == "Undisclosed Manufacturer #1"
+    assert comments["position"].is_monotonic_increasing
+    articles = pd.read_parquet(out / "articles.parquet")
+    assert set(schema.columns("articles")) <= set(articles.columns)
+    authors = pd.read_parquet(out / "authors.parquet")
+    assert {"comments", "replies_made"} <= set(authors.columns)
+
+
+def test_run_adds_every_stage_score(seed_run):
+    """Vote, off-topic and speculation scores are columns of comments.parquet."""
+    out, _ = seed_run
+    comments = pd.read_parquet(out / "comments.parquet")
+    for column in ("wilson_lower", "controversy", "vote_flag", "vote_reason", "offtopic_score",
+                   "speculation_score", "offtopic_speculation_score", "offtopic_reason", "topic_id"):
+        assert column in comments, column
+
+
+def test_rerun_is_idempotent(seed_run):
+    """Running again on the same input and folder gives the same six comments."""
+    out, _ = seed_run
+    again = run_cli("run", SEED, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert len(pd.read_parquet(out / "comments.parquet")) == 6
+
+
+def test_failure_is_one_line_without_traceback(tmp_path):
+    """A missing path exits non-zero with a single `error:` line on stderr."""
+    result = run_cli("run", tmp_path / "nope.txt", "--out", tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_format_names_the_formats_tried(tmp_path, capsys):
+    """A file no format recognises is refused with the list of formats tried."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"\x00\x01 nothing here")
+    assert main(["ingest", str(path), "--store", f"sqlite:///{tmp_path / 's.db'}"]) == 1
+    error = capsys.readouterr().err
+    assert "not a recognised format" in error and "stackexchange" in error and "page" in error
+
+
+def test_export_queue_writes_csv(seed_run, tmp_path):
+    """`export --queue` writes the queue of a results folder to CSV."""
+    out, _ = seed_run
+    target = tmp_path / "queue.csv"
+    result = run_cli("export", "--queue", "offtopic", "--results", out, "--out", target)
+    assert result.returncode == 0, result.stderr
+    assert target.exists() and "rows" in result.stdout
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    """Each subcommand's help ends with an example, and the README documents it."""
+    readme = (ROOT / "README.md").read_text()
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in subparsers.choices.items():
+        assert parser.epilog and "python -m moderation " + name in parser.epilog, name
+        assert f"python -m moderation {name}" in readme, name
