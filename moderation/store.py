@@ -246,7 +246,7 @@ def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     extra = frame.pop("extra")
     if extra.notna().any():
         expanded = pd.read_json(
-            io.StringIO("\n".join(extra.fillna("{}"))), lines=True, dtype=False, convert_dates=False
+            io.StringIO("\n".join(extra.fillna("{}"))), lines=True, dtype=False
         )
         expanded.index = frame.index
         frame = pd.concat([frame, expanded], axis=1)
