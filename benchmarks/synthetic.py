@@ -1,6 +1,6 @@
 """Synthetic comment threads of any size, for benchmarks (not for evaluation: the text is random words).
 
-Authors follow a Zipf-like law, replies attach to an earlier comment of the same
+Authors follow a power law (a few regulars, a long tail), replies attach to an earlier comment of the same
 article, votes are over-dispersed counts; every column is canonical.
 """
 
@@ -19,7 +19,9 @@ def _vocabulary(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.array(["".join(row) for row in parts])
 
 
-def synthetic(n_comments: int, n_articles: int | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthetic(
+    n_comments: int, n_articles: int | None = None, n_authors: int = 100_000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(articles, comments) with ``n_comments`` comments in canonical dtypes, reproducible by ``seed``."""
     rng = np.random.default_rng(seed)
     n_articles = n_articles or max(1, n_comments // 50)
@@ -49,7 +51,12 @@ def synthetic(n_comments: int, n_articles: int | None = None, seed: int = 0) -> 
     elapsed = np.cumsum(rng.exponential(1800, n_comments))
     elapsed -= elapsed[start[article_of]]
     created = published[article_of] + pd.to_timedelta(elapsed, unit="s")
-    authors = np.char.add("user", (rng.zipf(1.6, n_comments) % 100_000).astype(str))
+    # a long tail of occasional commenters and a few regulars: P(k-th handle) ~ 1 / k**0.9
+    weights = 1 / np.arange(1, n_authors + 1) ** 0.9
+    authors = pd.Series(np.char.add("user", rng.choice(n_authors, n_comments, p=weights / weights.sum()).astype(str)))
+    # 2% of comments without an author, 1% by a deleted account, as real exports have
+    kind = rng.random(n_comments)
+    authors = authors.mask(kind < 0.02).mask((kind >= 0.02) & (kind < 0.03), "[deleted]").to_numpy()
     up = rng.negative_binomial(1, 0.2, n_comments)
     down = rng.negative_binomial(1, 0.5, n_comments)
     comments = pd.DataFrame({

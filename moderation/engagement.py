@@ -1,0 +1,654 @@
+"""Author engagement: who takes part, how, with whom, and with what outcome.
+
+Every function here is a pure stage over the canonical comments table
+(:mod:`moderation.schema`): frames in, new frames out. Authors are keyed by
+``["source", "author"]`` because handles are unique only within a source.
+
+Authors fall in three classes (:func:`author_class`):
+
+- ``named``: an ordinary handle.
+- ``anonymous``: a handle that hides who wrote it ("Undisclosed Manufacturer
+  #2", "Anonymous", "Guest 17"). Each handle stays its own author: two
+  undisclosed manufacturers are two people.
+- ``missing``: the source names nobody (NA, blank, Reddit's ``[deleted]`` /
+  ``[removed]`` / ``None``). These comments are kept under one author row per
+  source and handle (NA and blank become ``"(missing)"``), tagged with the class
+  so that readers can set them apart; they are never dropped. Counts that need
+  to know who someone is (participants, active or new authors, reciprocity)
+  leave them out and report their comments in a column of their own.
+
+All aggregation is a fixed number of vectorised passes (``np.bincount`` over
+integer author codes, pandas group-bys), never a Python loop per author, so a
+million comments take seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from moderation import threads
+from moderation.schema import ARTICLE_KEY, COMMENT_KEY
+
+AUTHOR_KEY = ["source", "author"]
+AUTHOR_CLASSES = ("named", "anonymous", "missing")
+MISSING_AUTHOR = "(missing)"
+
+# share column of the author table -> per-comment boolean column another stage adds
+SHARE_COLUMNS = {
+    "share_heavily_up": "is_heavily_up",
+    "share_heavily_down": "is_heavily_down",
+    "share_controversial": "is_controversial",
+    "share_offtopic": "is_offtopic",
+    "share_speculative": "is_speculative",
+}
+_REJECTED_STATUSES = ("rejected", "spam")
+
+
+@dataclass(frozen=True)
+class EngagementParams:
+    """How authors are classified and who counts as staff.
+
+    Parameters
+    ----------
+    anonymous_patterns : tuple of str
+        Regular expressions (matched case-insensitively against the stripped
+        handle) of handles that hide the person: each such handle is still a
+        distinct author, classed ``anonymous``.
+    missing_patterns : tuple of str
+        Regular expressions of handles that name nobody; NA and blank handles
+        are always ``missing``.
+    staff_names : tuple of str
+        Handles of staff, compared case-insensitively after stripping.
+    staff_columns : tuple of str
+        Per-comment columns a source may carry that mark staff (true/false);
+        an author is staff when any of their comments is marked.
+    top_share : float
+        Fraction of an article's authors (the most prolific ones, at least
+        one) whose share of the article's comments
+        :func:`article_participation` reports; 0 < top_share <= 1.
+    """
+
+    anonymous_patterns: tuple[str, ...] = (
+        r"^undisclosed\b",
+        r"^anonymous\b",
+        r"^anon\b",
+        r"^guest\b",
+        r"^unknown\b",
+    )
+    missing_patterns: tuple[str, ...] = (
+        r"^\[deleted\]$",
+        r"^\[removed\]$",
+        r"^none$",
+        r"^null$",
+        r"^nan$",
+        r"^n/?a$",
+    )
+    staff_names: tuple[str, ...] = ()
+    staff_columns: tuple[str, ...] = ("is_staff", "isModerator")
+    top_share: float = 0.1
+
+
+def author_key(authors: pd.Series) -> pd.Series:
+    """The handle used as author key: stripped, with NA and blank as ``"(missing)"``.
+
+    Parameters
+    ----------
+    authors : Series of str, length n (NA allowed)
+
+    Returns
+    -------
+    Series of str, length n, same index.
+    """
+    stripped = authors.astype("str").str.strip()
+    return stripped.where(stripped.notna() & (stripped != ""), MISSING_AUTHOR).astype("str")
+
+
+def author_class(authors: pd.Series, params: EngagementParams = EngagementParams()) -> pd.Series:
+    """Class of each handle: ``"named"``, ``"anonymous"`` or ``"missing"``.
+
+    Each distinct handle is matched once, so the cost grows with the number
+    of authors, not of comments.
+
+    Parameters
+    ----------
+    authors : Series of str, length n (NA allowed)
+    params : EngagementParams
+        ``missing_patterns`` are tried before ``anonymous_patterns``.
+
+    Returns
+    -------
+    Series of str, length n, same index, values in :data:`AUTHOR_CLASSES`.
+    """
+    codes, uniques = pd.factorize(authors.astype("str").str.strip(), use_na_sentinel=True)
+    handles = pd.Series(uniques, dtype="str")
+    classes = np.full(len(handles), "named", dtype=object)
+    classes[_matches(handles, params.anonymous_patterns)] = "anonymous"
+    classes[_matches(handles, params.missing_patterns) | (handles == "").to_numpy()] = "missing"
+    # factorize gives NA handles code -1, which picks the appended "missing"
+    per_comment = np.append(classes, "missing")[codes]
+    return pd.Series(per_comment, index=authors.index, dtype="str", name="author_class")
+
+
+def _matches(handles: pd.Series, patterns: tuple[str, ...]) -> np.ndarray:
+    if not patterns:
+        return np.zeros(len(handles), dtype=bool)
+    found = handles.str.contains("|".join(f"(?:{p})" for p in patterns), case=False, regex=True)
+    return found.fillna(False).to_numpy(dtype=bool)
+
+
+def reply_latency(comments: pd.DataFrame) -> pd.Series:
+    """Time from each reply's parent comment to the reply.
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Canonical comments (``source``, ``comment_id``, ``parent_id``,
+        ``created_at``).
+
+    Returns
+    -------
+    Series of ``timedelta64[us]``, length n, same index: NaT for top-level
+    comments, replies whose parent is not in ``comments`` (e.g. outside a
+    partition), missing timestamps, and replies dated before their parent
+    (a clock or inference error, not a latency).
+    """
+    latency = _latency(comments["created_at"], threads.parent_positions(comments))
+    return pd.Series(latency, index=comments.index, name="reply_latency")
+
+
+def _utc_values(created_at: pd.Series) -> np.ndarray:
+    """Timestamps as naive UTC ``datetime64[us]`` (dropping the zone first avoids a slow per-value conversion)."""
+    if created_at.dt.tz is not None:
+        created_at = created_at.dt.tz_convert(None)
+    return created_at.to_numpy(dtype="datetime64[us]")
+
+
+def _latency(created_at: pd.Series, parent: np.ndarray) -> np.ndarray:
+    created = _utc_values(created_at)
+    latency = created - created[np.maximum(parent, 0)]
+    return np.where((parent >= 0) & (latency >= np.timedelta64(0, "us")), latency, np.timedelta64("NaT", "us"))
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """Comments reduced to integer codes: the shared input of every aggregate here."""
+
+    frame: pd.DataFrame  # per comment, in order: source, author, author_class, article_id, created_at, code, is_staff
+    authors: pd.DataFrame  # per author code: source, author, author_class, is_staff
+
+
+def _keyed(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
+    """Author keys, classes and integer codes (sorted by source, author), and who is staff."""
+    frame = pd.DataFrame(
+        {
+            "source": comments["source"].array,
+            "author": author_key(comments["author"]).array,
+            "author_class": author_class(comments["author"], params).array,
+            "article_id": comments["article_id"].array,
+            "created_at": comments["created_at"].array,
+        }
+    )
+    frame["code"] = frame.groupby(AUTHOR_KEY, sort=True).ngroup().to_numpy()
+
+    first = frame.drop_duplicates("code").sort_values("code")
+    authors = first[["source", "author", "author_class"]].reset_index(drop=True)
+    flagged = np.zeros(len(frame), dtype=bool)
+    for column in params.staff_columns:
+        if column in comments:
+            flagged |= _as_flag(comments[column])
+    names = {name.strip().casefold() for name in params.staff_names}
+    by_name = authors["author"].str.casefold().isin(names).to_numpy()
+    by_field = np.bincount(frame["code"], weights=flagged, minlength=len(authors)) > 0
+    authors["is_staff"] = (by_name | by_field) & (authors["author_class"] != "missing").to_numpy()
+    frame["is_staff"] = authors["is_staff"].to_numpy()[frame["code"]]
+    return _Keyed(frame, authors)
+
+
+def _resolved(comments: pd.DataFrame) -> pd.DataFrame:
+    """``comments`` with ``thread_id`` and ``depth``: frames built outside ingest may lack them."""
+    if {"thread_id", "depth"} - set(comments) or comments[["thread_id", "depth"]].isna().any(axis=None):
+        comments, _ = threads.resolve(comments)
+    return comments
+
+
+def _as_flag(values: pd.Series) -> np.ndarray:
+    """A source's staff marker as booleans: true/1/yes (any case) count, everything else does not."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.fillna(False).to_numpy(dtype=bool)
+    text = values.astype("str").str.strip().str.casefold()
+    return text.isin(["true", "1", "yes", "y", "t", "1.0"]).to_numpy(dtype=bool)
+
+
+def _sum(codes: np.ndarray, values: pd.Series, n: int, dtype: str = "Int64") -> pd.array:
+    """Per-code sum of a nullable column; NA where a code has no known value (min_count=1)."""
+    known = values.notna().to_numpy()
+    weights = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=0.0)
+    total = np.bincount(codes, weights=weights, minlength=n)
+    seen = np.bincount(codes, weights=known, minlength=n)
+    return pd.array(np.where(seen > 0, total, np.nan), dtype="Float64").astype(dtype)
+
+
+def _mean(codes: np.ndarray, values: pd.Series, n: int) -> pd.array:
+    """Per-code mean of a nullable numeric or boolean column over its known values; NA where none is known."""
+    known = values.notna().to_numpy()
+    weights = pd.to_numeric(values.astype("Float64"), errors="coerce").to_numpy(dtype="float64", na_value=0.0)
+    total = np.bincount(codes, weights=weights, minlength=n)
+    seen = np.bincount(codes, weights=known, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.array(np.where(seen > 0, total / np.maximum(seen, 1), np.nan), dtype="Float64")
+
+
+def _distinct(codes: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
+    """Per code, the number of distinct values of ``other`` (ints >= 0) seen with it."""
+    base = int(other.max(initial=0)) + 1
+    # sorting int64 pair codes beats a hash-based unique on a million rows
+    pairs = np.sort(codes.astype(np.int64) * base + other)
+    first = np.r_[True, pairs[1:] != pairs[:-1]] if len(pairs) else np.zeros(0, dtype=bool)
+    return np.bincount(pairs[first] // base, minlength=n)
+
+
+def net_score(comments: pd.DataFrame) -> pd.Series:
+    """Net score of each comment: ``vote_net`` if a stage added it, else upvotes - downvotes, else ``score``.
+
+    Returns
+    -------
+    Series of Int64 (``vote_net`` may be Float64), length n; NA where the
+    source gives no votes at all.
+    """
+    counted = comments["upvotes"] - comments["downvotes"]
+    net = counted.fillna(comments["score"]) if "score" in comments else counted
+    if "vote_net" in comments:
+        net = comments["vote_net"].astype("Float64").fillna(net.astype("Float64"))
+    return net.rename("net_score")
+
+
+def author_table(
+    comments: pd.DataFrame,
+    decisions: pd.DataFrame | None = None,
+    params: EngagementParams = EngagementParams(),
+) -> pd.DataFrame:
+    """One row per (source, author): participation, reception, moderation outcome, timing.
+
+    Parameters
+    ----------
+    comments : DataFrame, n rows
+        Canonical comments, optionally with the columns other stages add
+        (``vote_net``, ``wilson_lower``, ``is_heavily_up``, ``is_heavily_down``,
+        ``is_controversial``, ``is_offtopic``, ``is_speculative``) and a
+        source's staff columns (``params.staff_columns``).
+    decisions : DataFrame or None
+        Moderators' current decisions (``Store.current_decisions()``):
+        ``source``, ``comment_id``, ``action`` in approve/remove/flag/escalate.
+        None leaves ``share_removed`` NA.
+    params : EngagementParams
+
+    Returns
+    -------
+    DataFrame, one row per author, sorted by source then author:
+
+    - ``source``, ``author`` (str; NA/blank handles as ``"(missing)"``),
+      ``author_class`` (named/anonymous/missing), ``is_staff`` (bool).
+    - ``comments``, ``articles``, ``threads_started`` (top-level comments),
+      ``replies_made`` (comments with a parent_id), ``replies_received``
+      (direct replies by other authors; a missing author's reply to another
+      missing author counts, since nobody knows it is a self-reply),
+      ``distinct_repliers`` (int64).
+    - ``upvotes_received``, ``downvotes_received``, ``net_score_received``
+      (Int64 / Float64 sums; NA when none of the author's comments has the value).
+    - ``mean_wilson_lower`` and ``share_*`` of :data:`SHARE_COLUMNS` (Float64 in
+      0..1; NA when the column is absent or never known for the author).
+    - ``share_rejected`` (status rejected or spam) and ``share_deleted``, over
+      the comments whose status the source gives; ``share_removed``: share of
+      all the author's comments whose current decision is ``remove`` (Float64).
+    - ``first_seen``, ``last_seen`` (datetime64[us, UTC]), ``active_days``
+      (distinct UTC calendar days with a comment, int64).
+    - ``median_reply_latency`` (timedelta64[us]): median of
+      :func:`reply_latency` over the author's replies; NaT if none has one.
+    """
+    keyed = _keyed(comments, params)
+    frame, out = keyed.frame, keyed.authors.copy()
+    n = len(out)
+    code = frame["code"].to_numpy()
+    parent = threads.parent_positions(comments)
+    is_reply = comments["parent_id"].notna().to_numpy()
+
+    out["comments"] = np.bincount(code, minlength=n)
+    article = frame.groupby(ARTICLE_KEY, sort=False).ngroup().to_numpy()
+    out["articles"] = _distinct(code, article, n)
+    out["threads_started"] = np.bincount(code, weights=~is_reply, minlength=n).astype(np.int64)
+    out["replies_made"] = np.bincount(code, weights=is_reply, minlength=n).astype(np.int64)
+
+    # a reply received: the parent's author gets it, unless the same identified author wrote both
+    answered = parent >= 0
+    receiver = code[np.maximum(parent, 0)]
+    known_self = (receiver == code) & (frame["author_class"] != "missing").to_numpy()
+    received = answered & ~known_self
+    out["replies_received"] = np.bincount(receiver[received], minlength=n)
+    out["distinct_repliers"] = _distinct(receiver[received], code[received], n)
+
+    out["upvotes_received"] = _sum(code, comments["upvotes"], n)
+    out["downvotes_received"] = _sum(code, comments["downvotes"], n)
+    net = net_score(comments)
+    out["net_score_received"] = _sum(code, net, n, "Float64" if "vote_net" in comments else "Int64")
+    out["mean_wilson_lower"] = _optional_mean(comments, "wilson_lower", code, n)
+    for share, column in SHARE_COLUMNS.items():
+        out[share] = _optional_mean(comments, column, code, n)
+
+    status = comments["status"]
+    out["share_rejected"] = _mean(code, status.isin(_REJECTED_STATUSES).astype("boolean").where(status.notna()), n)
+    out["share_deleted"] = _mean(code, (status == "deleted").astype("boolean").where(status.notna()), n)
+    out["share_removed"] = _share_removed(comments, decisions, code, n)
+
+    times = frame.groupby("code")["created_at"]
+    out["first_seen"] = times.min().reindex(range(n)).array
+    out["last_seen"] = times.max().reindex(range(n)).array
+    days = _utc_values(frame["created_at"]).astype("datetime64[D]")
+    dated = ~np.isnat(days)
+    day_number = days[dated].astype(np.int64)
+    out["active_days"] = _distinct(code[dated], day_number - day_number.min(initial=0), n)
+
+    median = pd.Series(_latency(comments["created_at"], parent)).groupby(code).median()
+    out["median_reply_latency"] = median.reindex(range(n)).astype("timedelta64[us]").to_numpy()
+    return out
+
+
+def _optional_mean(comments: pd.DataFrame, column: str, code: np.ndarray, n: int) -> pd.array:
+    if column not in comments:
+        return pd.array([pd.NA] * n, dtype="Float64")
+    return _mean(code, comments[column], n)
+
+
+def _share_removed(comments: pd.DataFrame, decisions: pd.DataFrame | None, code: np.ndarray, n: int) -> pd.array:
+    if decisions is None:
+        return pd.array([pd.NA] * n, dtype="Float64")
+    if "decided_at" in decisions:
+        decisions = decisions.sort_values("decided_at", kind="stable")
+    current = decisions.drop_duplicates(COMMENT_KEY, keep="last")
+    action = pd.Series(current["action"].to_numpy(), index=pd.MultiIndex.from_frame(current[COMMENT_KEY]))
+    per_comment = action.reindex(pd.MultiIndex.from_frame(comments[COMMENT_KEY]))
+    removed = (per_comment == "remove").fillna(False).to_numpy(dtype=bool)
+    return pd.array(np.bincount(code, weights=removed, minlength=n) / np.maximum(np.bincount(code, minlength=n), 1),
+                    dtype="Float64")
+
+
+def class_summary(authors: pd.DataFrame) -> pd.DataFrame:
+    """Authors, comments and replies received per author class, with shares of the whole.
+
+    Parameters
+    ----------
+    authors : DataFrame
+        The output of :func:`author_table`.
+
+    Returns
+    -------
+    DataFrame, one row per class in :data:`AUTHOR_CLASSES` (zero rows kept):
+    ``author_class``, ``authors``, ``comments``, ``share_of_comments`` (0..1),
+    ``replies_received``, ``share_of_replies_received`` (0..1, NaN when nothing
+    was received).
+    """
+    grouped = authors.groupby("author_class")
+    summary = pd.DataFrame(
+        {
+            "authors": grouped.size(),
+            "comments": grouped["comments"].sum(),
+            "replies_received": grouped["replies_received"].sum(),
+        }
+    ).reindex(list(AUTHOR_CLASSES), fill_value=0)
+    summary["share_of_comments"] = summary["comments"] / max(summary["comments"].sum(), 1)
+    total_received = summary["replies_received"].sum()
+    summary["share_of_replies_received"] = summary["replies_received"] / total_received if total_received else np.nan
+    summary = summary.rename_axis("author_class").reset_index()
+    return summary[["author_class", "authors", "comments", "share_of_comments", "replies_received",
+                    "share_of_replies_received"]]
+
+
+def staff_responsiveness(
+    comments: pd.DataFrame, params: EngagementParams = EngagementParams()
+) -> tuple[pd.DataFrame, pd.Series]:
+    """How often and how fast staff reply in threads that readers start.
+
+    A thread counts when its root comment is not by staff; it has a staff
+    reply when any later comment in it (a reply at any depth) is by staff.
+    The time to the first staff reply runs from the root comment's
+    ``created_at`` to the earliest staff reply's.
+
+    Returns
+    -------
+    per_article : DataFrame
+        One row per (source, article_id) with a reader-started thread, sorted:
+        ``threads`` (int64), ``threads_with_staff_reply`` (int64),
+        ``share_threads_with_staff_reply`` (float64 0..1, NaN with no threads),
+        ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
+    overall : Series
+        The same four measures over all threads, plus ``staff_authors``
+        (number of staff authors seen).
+    """
+    keyed = _keyed(comments, params)
+    resolved = _resolved(comments)
+    frame = keyed.frame.assign(thread=resolved.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy())
+    is_root = (resolved["depth"] == 0).to_numpy()
+    roots = frame.loc[is_root, ["source", "article_id", "thread", "created_at", "is_staff"]]
+    roots = roots.drop_duplicates("thread").rename(columns={"created_at": "root_at", "is_staff": "root_by_staff"})
+    roots = roots[~roots["root_by_staff"]]
+    staff_replies = frame.loc[~is_root & frame["is_staff"].to_numpy()]
+    first = staff_replies.groupby("thread")["created_at"].min().rename("first_staff_reply_at")
+    threads_ = roots.join(first, on="thread")
+    threads_["time_to_first_staff_reply"] = (threads_["first_staff_reply_at"] - threads_["root_at"]).astype(
+        "timedelta64[us]"
+    )
+    threads_["has_staff_reply"] = threads_["first_staff_reply_at"].notna()
+
+    per_article = threads_.groupby(ARTICLE_KEY, sort=True).agg(
+        threads=("has_staff_reply", "size"),
+        threads_with_staff_reply=("has_staff_reply", "sum"),
+        median_time_to_first_staff_reply=("time_to_first_staff_reply", "median"),
+    ).reset_index()
+    per_article["share_threads_with_staff_reply"] = per_article["threads_with_staff_reply"] / per_article["threads"]
+    per_article = per_article[["source", "article_id", "threads", "threads_with_staff_reply",
+                               "share_threads_with_staff_reply", "median_time_to_first_staff_reply"]]
+    per_article = per_article.astype({"threads": "int64", "threads_with_staff_reply": "int64",
+                                      "median_time_to_first_staff_reply": "timedelta64[us]"})
+    total, answered = len(threads_), int(threads_["has_staff_reply"].sum())
+    overall = pd.Series(
+        {
+            "threads": total,
+            "threads_with_staff_reply": answered,
+            "share_threads_with_staff_reply": answered / total if total else np.nan,
+            "median_time_to_first_staff_reply": threads_["time_to_first_staff_reply"].median(),
+            "staff_authors": int(keyed.authors["is_staff"].sum()),
+        },
+        dtype=object,
+    )
+    return per_article, overall
+
+
+def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+    """Who replies to whom: one row per directed (author -> replied-to author) pair.
+
+    Replies whose parent is not among ``comments`` are left out.
+
+    Returns
+    -------
+    DataFrame with ``source``, ``author``, ``replied_to_author``, ``count``
+    (int64 >= 1), ``author_class``, ``replied_to_class``; sorted by count
+    descending, then by names. Self-replies are kept (author ==
+    replied_to_author).
+    """
+    keyed = _keyed(comments, params)
+    frame, authors = keyed.frame, keyed.authors
+    parent = threads.parent_positions(comments)
+    answered = parent >= 0
+    pairs = pd.DataFrame({"replier": frame["code"].to_numpy()[answered],
+                          "replied_to": frame["code"].to_numpy()[parent[answered]]})
+    counts = pairs.value_counts().rename("count").reset_index()
+    replier, replied_to = authors.iloc[counts["replier"]], authors.iloc[counts["replied_to"]]
+    network = pd.DataFrame(
+        {
+            "source": replier["source"].to_numpy(),
+            "author": replier["author"].to_numpy(),
+            "replied_to_author": replied_to["author"].to_numpy(),
+            "count": counts["count"].to_numpy(dtype=np.int64),
+            "author_class": replier["author_class"].to_numpy(),
+            "replied_to_class": replied_to["author_class"].to_numpy(),
+        }
+    )
+    network = network.astype({c: "str" for c in ["source", "author", "replied_to_author", "author_class",
+                                                  "replied_to_class"]})
+    return network.sort_values(["count", "source", "author", "replied_to_author"],
+                               ascending=[False, True, True, True], ignore_index=True)
+
+
+def _identified_edges(network: pd.DataFrame) -> pd.DataFrame:
+    """Edges between two different, identified authors (a missing author may be anyone)."""
+    keep = (
+        (network["author"] != network["replied_to_author"])
+        & (network["author_class"] != "missing")
+        & (network["replied_to_class"] != "missing")
+    )
+    return network[keep]
+
+
+def reciprocity(network: pd.DataFrame) -> float:
+    """Share of directed author pairs whose reverse pair also occurs (NetworkX's ``reciprocity`` definition).
+
+    Computed over :func:`reply_network` edges between two different,
+    identified authors, ignoring counts: r = |{(a,b): (b,a) also an edge}| / |edges|.
+    NaN when there is no such edge.
+    """
+    edges = _identified_edges(network)
+    if edges.empty:
+        return float("nan")
+    forward = pd.MultiIndex.from_frame(edges[["source", "author", "replied_to_author"]])
+    backward = pd.MultiIndex.from_frame(edges[["source", "replied_to_author", "author"]])
+    return float(forward.isin(backward).mean())
+
+
+def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` pairs of identified authors who exchange most replies, both directions together.
+
+    Returns
+    -------
+    DataFrame with ``source``, ``author_a``, ``author_b`` (a < b), ``a_to_b``,
+    ``b_to_a``, ``replies`` (their sum), sorted by replies descending.
+    """
+    edges = _identified_edges(network)
+    forward = edges["author"] < edges["replied_to_author"]
+    pairs = pd.DataFrame(
+        {
+            "source": edges["source"],
+            "author_a": edges["author"].where(forward, edges["replied_to_author"]),
+            "author_b": edges["replied_to_author"].where(forward, edges["author"]),
+            "a_to_b": edges["count"].where(forward, 0),
+            "b_to_a": edges["count"].where(~forward, 0),
+        }
+    )
+    pairs = pairs.groupby(["source", "author_a", "author_b"], as_index=False)[["a_to_b", "b_to_a"]].sum()
+    pairs["replies"] = pairs["a_to_b"] + pairs["b_to_a"]
+    return pairs.sort_values(["replies", "source", "author_a", "author_b"],
+                             ascending=[False, True, True, True], ignore_index=True).head(n)
+
+
+def _dated_identified(comments: pd.DataFrame, params: EngagementParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Comments with a timestamp, and the subset whose author is identified, with author codes."""
+    frame = _keyed(comments, params).frame
+    dated = frame[frame["created_at"].notna()]
+    return dated, dated[dated["author_class"] != "missing"]
+
+
+def _week_start(times: pd.Series) -> pd.Series:
+    """Monday 00:00 UTC of each timestamp's ISO week."""
+    day = times.dt.floor("D")
+    return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+
+
+def activity_by_week(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+    """Comments and authors per week (weeks start Monday 00:00 UTC).
+
+    Returns
+    -------
+    DataFrame, one row per week that has a comment, sorted: ``week``
+    (datetime64[us, UTC]), ``comments`` (all dated comments, any author class),
+    ``active_authors`` (distinct identified authors), ``new_authors`` (whose
+    first dated comment falls in the week), ``returning_authors`` (active -
+    new). Undated comments are left out.
+    """
+    dated, identified = _dated_identified(comments, params)
+    week = _week_start(dated["created_at"])
+    counts = week.value_counts().rename("comments")
+    author_weeks = pd.DataFrame({"code": identified["code"], "week": week[identified.index]}).drop_duplicates()
+    active = author_weeks["week"].value_counts().rename("active_authors")
+    first_week = author_weeks.groupby("code")["week"].min()
+    new = first_week.value_counts().rename("new_authors")
+    out = pd.concat([counts, active, new], axis=1).fillna(0).astype("int64").sort_index()
+    out["returning_authors"] = out["active_authors"] - out["new_authors"]
+    out.index = out.index.astype("datetime64[us, UTC]")
+    return out.rename_axis("week").reset_index()
+
+
+def retention_by_cohort(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+    """Retention of identified authors by the calendar month (UTC) of their first comment.
+
+    Long form; ``.pivot(index="cohort", columns="months_since", values="share")``
+    gives the usual cohort x months-since matrix.
+
+    Returns
+    -------
+    DataFrame, one row per (cohort, months_since) with at least one active author:
+    ``cohort`` (str, "YYYY-MM"), ``months_since`` (int64 >= 0),
+    ``active_authors`` (cohort authors who commented that month),
+    ``cohort_authors``, ``share`` (active / cohort size, 0..1; 1 at month 0).
+    """
+    _, identified = _dated_identified(comments, params)
+    times = identified["created_at"]
+    month = (times.dt.year * 12 + times.dt.month - 1).to_numpy()
+    active = pd.DataFrame({"code": identified["code"].to_numpy(), "month": month}).drop_duplicates()
+    active["first"] = active.groupby("code")["month"].transform("min")
+    active["months_since"] = active["month"] - active["first"]
+    table = active.groupby(["first", "months_since"]).size().rename("active_authors").reset_index()
+    sizes = table.loc[table["months_since"] == 0].set_index("first")["active_authors"]
+    table["cohort_authors"] = table["first"].map(sizes)
+    table["share"] = table["active_authors"] / table["cohort_authors"]
+    year, month0 = np.divmod(table["first"].to_numpy(), 12)
+    table.insert(0, "cohort", pd.array([f"{y:04d}-{m + 1:02d}" for y, m in zip(year, month0)], dtype="str"))
+    return table.drop(columns="first").astype({"months_since": "int64", "active_authors": "int64",
+                                               "cohort_authors": "int64"})
+
+
+def article_participation(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+    """Who takes part in each article's discussion.
+
+    The most prolific ``ceil(top_share * participants)`` authors (at least
+    one; ties broken by author key) make up the article's top authors.
+
+    Returns
+    -------
+    DataFrame, one row per (source, article_id), sorted: ``comments`` (all),
+    ``unattributed_comments`` (missing authors), ``participants`` (distinct
+    identified authors), ``comments_per_participant`` (attributed comments /
+    participants, float64, NaN with none), ``top_authors_share`` (share of the
+    attributed comments written by the top authors, 0..1, NaN with none).
+    """
+    frame = _keyed(comments, params).frame
+    identified = frame["author_class"] != "missing"
+    totals = frame.assign(unattributed=~identified).groupby(ARTICLE_KEY, sort=True).agg(
+        comments=("code", "size"), unattributed_comments=("unattributed", "sum")
+    )
+    per_author = frame[identified].groupby(ARTICLE_KEY + ["author"], sort=True).size().rename("n").reset_index()
+    per_author = per_author.sort_values(ARTICLE_KEY + ["n", "author"], ascending=[True, True, False, True],
+                                        kind="stable")
+    rank = per_author.groupby(ARTICLE_KEY, sort=False).cumcount().to_numpy()
+    participants = per_author.groupby(ARTICLE_KEY, sort=False)["n"].transform("size").to_numpy()
+    top = rank < np.maximum(np.ceil(params.top_share * participants - 1e-9), 1)
+    stats = per_author.assign(top_n=per_author["n"].where(top, 0)).groupby(ARTICLE_KEY, sort=True).agg(
+        participants=("n", "size"), attributed=("n", "sum"), top=("top_n", "sum")
+    )
+    out = totals.join(stats, how="left")
+    out[["participants", "attributed", "top"]] = out[["participants", "attributed", "top"]].fillna(0).astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["comments_per_participant"] = out["attributed"] / out["participants"].where(out["participants"] > 0)
+        out["top_authors_share"] = out["top"] / out["attributed"].where(out["attributed"] > 0)
+    out = out.drop(columns=["attributed", "top"]).astype({"unattributed_comments": "int64"})
+    return out.reset_index()

@@ -1,0 +1,147 @@
+"""Moderation queues: the comments a stage flagged, filtered and sorted by the measure behind the flag.
+
+The dashboard and ``python -m moderation export --queue NAME`` call :func:`queue`
+and :func:`to_csv`; the queue definitions are the table in ``docs/CONTRACTS.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One queue: membership column, sort columns (descending), reason column, and the stage that makes them."""
+
+    member: str
+    sort: tuple[str, ...]
+    reason: str
+    stage: str
+
+
+_VOTES = "the vote stage (moderation.votes.score_votes)"
+QUEUES = {
+    "heavily_up": Queue("is_heavily_up", ("vote_rank_up",), "vote_reason", _VOTES),
+    "heavily_down": Queue("is_heavily_down", ("vote_rank_down",), "vote_reason", _VOTES),
+    "controversial": Queue("is_controversial", ("controversy", "vote_total"), "vote_reason", _VOTES),
+    "anomalous": Queue("is_vote_anomaly", ("vote_anomaly",), "vote_reason", _VOTES),
+    "offtopic": Queue("is_offtopic_speculation", ("offtopic_speculation_score",), "offtopic_reason",
+                      "the off-topic stage (moderation.topics.score_offtopic)"),
+}
+
+
+def _votes_at_least(comments: pd.DataFrame, min_votes: int) -> pd.Series:
+    """Rows with at least ``min_votes`` votes cast; for score-only sources ``|net|`` is the (lower-bound) count."""
+    if "vote_total" in comments:
+        cast = comments["vote_total"]
+    else:
+        cast = pd.Series(pd.NA, index=comments.index, dtype="Int64")
+    if "vote_net" in comments:
+        cast = cast.fillna(comments["vote_net"].abs())
+    return cast.fillna(0) >= min_votes
+
+
+def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=None, author=None,
+          min_votes: int = 0, source=None) -> pd.DataFrame:
+    """The members of queue ``name``, filtered, sorted by the queue's measure (descending), with a ``reason``.
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Scored comments (the stage named in :data:`QUEUES` must have run).
+    name : str
+        A key of :data:`QUEUES`.
+    article, author, source : str or list of str, optional
+        Keep only these article ids, authors, sources.
+    since, until : timestamp-like, optional
+        Keep comments created at or after ``since`` and before ``until`` (naive values are UTC).
+    min_votes : int
+        Keep comments with at least this many votes (``vote_total``; ``|vote_net|``
+        where a source has only a net score).
+
+    Returns
+    -------
+    DataFrame: the member rows (all columns) plus ``queue`` and ``reason``,
+    sorted by the queue's sort columns descending (NA last, ties in source order).
+
+    Raises
+    ------
+    ValueError
+        For an unknown queue name (the known ones are named) or when a column of
+        the queue is missing (the stage that makes it is named).
+    """
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}; known queues: {', '.join(QUEUES)}")
+    spec = QUEUES[name]
+    missing = [c for c in (spec.member, *spec.sort, spec.reason) if c not in comments]
+    if missing:
+        raise ValueError(f"queue {name!r} needs column(s) {', '.join(missing)}: run {spec.stage} first")
+
+    keep = comments[spec.member].fillna(False).astype(bool)
+    for column, wanted in (("article_id", article), ("author", author), ("source", source)):
+        if wanted is not None:
+            keep &= comments[column].isin([wanted] if isinstance(wanted, str) else list(wanted))
+    if since is not None:
+        keep &= (comments["created_at"] >= _utc(since)).fillna(False)
+    if until is not None:
+        keep &= (comments["created_at"] < _utc(until)).fillna(False)
+    if min_votes:
+        keep &= _votes_at_least(comments, min_votes)
+
+    members = comments[keep.to_numpy()]
+    order = members.sort_values(list(spec.sort), ascending=False, na_position="last", kind="stable").index
+    out = members.loc[order].copy()
+    out["queue"] = name
+    out["reason"] = out[spec.reason]
+    return out
+
+
+def _utc(value) -> pd.Timestamp:
+    """A timestamp in UTC; naive values are taken as UTC."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``frame`` whose text cells cannot run as spreadsheet formulas.
+
+    Following OWASP's "CSV Injection" advice, a text cell that starts with
+    ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'``, which
+    spreadsheets show but do not evaluate. Numbers are left as numbers.
+    Cells holding lists (reactions) are written as their text.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object:
+            values = values.map(_as_text)
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_STARTS)).astype(bool)
+        elif pd.api.types.is_string_dtype(values.dtype):
+            risky = values.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool)
+        else:
+            continue
+        out[column] = values.where(~risky, "'" + values[risky].astype("str"))
+    return out
+
+
+def _as_text(value):
+    """A list-like cell (reactions) as its text; anything else unchanged."""
+    return str(list(value)) if isinstance(value, (list, tuple, np.ndarray)) else value
+
+
+def to_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as UTF-8 CSV (no index) with formulas neutralised; returns the path.
+
+    Every field is quoted, so text with commas, quotes or line breaks stays one cell.
+    """
+    path = Path(path)
+    neutralise_formulas(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC, encoding="utf-8")
+    return path
