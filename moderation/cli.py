@@ -42,8 +42,8 @@ def _add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles-file", help="canonical format: the articles file inside a folder")
     parser.add_argument("--reactions", metavar="LABELS",
                         help="page format: what each unlabeled reaction count means, e.g. up,down or up,ignore")
-    parser.add_argument("--timezone", help="page format: time zone of the page's dates (default UTC)")
-    parser.add_argument("--source", help="name of the source (default: the format's name)")
+    parser.add_argument("--timezone", help="time zone of times given without one (page and canonical formats; default UTC)")
+    parser.add_argument("--source", help="name of the source (default: the format's name; canonical: the file or folder name)")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

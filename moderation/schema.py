@@ -131,6 +131,12 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return out[ordered]
 
 
+def _shorten(value, limit: int = 80) -> str:
+    """``repr`` of a bad value, cut so that one huge cell cannot flood the report."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something wrong with one record (or a whole file) of the input.
@@ -162,6 +168,14 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
     key = {"articles": ARTICLE_KEY, "comments": COMMENT_KEY}.get(table)
     id_column = key[1] if key else None
     problems: list[Problem] = []
+    for column in ("upvotes", "downvotes"):
+        if column in frame:
+            negative = (frame[column] < 0).fillna(False)
+            problems += [
+                Problem(file, f"{id_column} {c}", f"{column} {v} is negative; left empty", "kept")
+                for c, v in frame.loc[negative, [id_column, column]].itertuples(index=False)
+            ]
+            frame = frame.assign(**{column: frame[column].mask(negative)})
     if key:
         duplicated = frame.duplicated(key, keep="first")
         problems += [
@@ -176,6 +190,8 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
         cases = errors.failure_cases.dropna(subset=["index"])
     for index, row_cases in cases.groupby("index", sort=False):
         record = f"{id_column} {frame.at[index, id_column]}" if id_column else f"row {index}"
-        failures = "; ".join(f"{c.column} {c.check} (value {c.failure_case!r})" for c in row_cases.itertuples())
+        failures = "; ".join(
+            f"{c.column} {c.check} (value {_shorten(c.failure_case)})" for c in row_cases.itertuples()
+        )
         problems.append(Problem(file, record, f"invalid value: {failures}"))
     return frame.drop(index=cases["index"].unique()), problems

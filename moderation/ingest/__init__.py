@@ -107,7 +107,10 @@ def load(path: str | Path, format: str | None = None, **options) -> Parsed:
     if not parts:
         raise IngestError(f"{path}: no file in a recognised format (tried: {', '.join(formats)})")
     combined = Parsed.concat(parts)
-    combined.problems = problems + combined.problems
+    # keys must be unique across the files of a folder too, not only within each
+    combined.articles, found_articles = schema.validate(combined.articles, "articles", str(path))
+    combined.comments, found_comments = schema.validate(combined.comments, "comments", str(path))
+    combined.problems = problems + combined.problems + found_articles + found_comments
     return combined
 
 
