@@ -152,7 +152,7 @@ class Store:
             rows["reactions"] = [None if r is None else json.dumps([int(v) for v in r]) for r in rows["reactions"]]
         for column in ("published_at", "created_at", "voted_at"):
             if column in rows:
-                rows[column] = [None if v is None else v.to_pydatetime() for v in rows[column]]
+                rows[column] = [None if pd.isna(v) else v.to_pydatetime() for v in rows[column]]
         records = rows.to_dict("records")
         if extra:
             lines = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()

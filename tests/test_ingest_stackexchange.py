@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moderation.ingest import load, stackexchange
-from moderation.ingest.stackexchange import html_to_text
 
 DUMP = Path(__file__).parent / "fixtures" / "stackexchange" / "dump"
 
@@ -122,14 +121,6 @@ def test_broken_xml_keeps_rows_before_the_break(tmp_path):
     parsed = load(tmp_path)
     assert parsed.comments["comment_id"].tolist() == ["3", "4"]
     assert any(Path(p.file).name == "Posts.xml" and "XML error" in p.problem for p in parsed.problems)
-
-
-def test_html_to_text():
-    """Tags dropped, entities decoded, paragraphs and line breaks kept, link text kept."""
-    html = '<p>One\n<a href="x">link</a> &amp; more</p><p>two<br>lines</p><ul><li>a</li></ul>'
-    assert html_to_text(html) == "One link & more\n\ntwo\nlines\n\na"
-    assert html_to_text("plain < text") == "plain < text"
-    assert html_to_text(None) is None
 
 
 def test_reparse_gives_equal_frames(parsed):

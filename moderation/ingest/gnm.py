@@ -44,7 +44,7 @@ import pandas as pd
 
 from moderation import schema
 from moderation.ingest import Parsed, canonical, read_text
-from moderation.ingest.stackexchange import html_to_text
+from moderation.ingest.common import html_to_text
 from moderation.schema import Problem
 
 NAME = "gnm"
@@ -127,7 +127,7 @@ def _article_rows(path: Path, document: dict, problems: list[Problem]) -> list[d
         rows.append({
             "article_id": str(article_id),
             "title": (body.get("title") or "").removesuffix(TITLE_SUFFIX) or None,
-            "text": "\n\n".join(t for t in (html_to_text(str(p)) for p in paragraphs) if t) or None,
+            "text": "\n\n".join(html_to_text(pd.Series(paragraphs, dtype="str")).dropna().loc[lambda t: t != ""]) or None,
             "published_at": published,
             "url": body.get("article_url"),
             "author": body.get("author"),
@@ -203,7 +203,7 @@ def _comment_frame(path: Path, frame: pd.DataFrame, problems: list[Problem]) -> 
         Problem(str(path), f"comment_id {c}", f"TotalVotes {s} is not posVotes {u} - negVotes {d}", "kept")
         for c, s, u, d in frame.loc[off, ["comment_id", "score", "upvotes", "downvotes"]].itertuples(index=False)
     ]
-    frame["text"] = frame["text"].map(lambda text: html_to_text(text) if isinstance(text, str) else None)
+    frame["text"] = html_to_text(frame["text"])
     # the API blanks removed comments: placeholder text and 0/0 votes that were never the real counts
     blanked = frame["status"].isin(["rejected", "deleted"]) & frame["upvotes"].eq(0) & frame["downvotes"].eq(0)
     frame.loc[blanked.fillna(False), ["upvotes", "downvotes", "score"]] = pd.NA

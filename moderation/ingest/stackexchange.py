@@ -52,45 +52,13 @@ from lxml import etree
 
 from moderation import schema
 from moderation.ingest import Parsed
+from moderation.ingest.common import html_to_text
 from moderation.schema import Problem
 
 NAME = "stackexchange"
 SOURCE = "stackexchange"
 QUESTION, ANSWER = "1", "2"
 VOTES = {"2": "up", "3": "down"}
-_BLOCKS = ("p", "div", "blockquote", "pre", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "hr")
-_PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
-_SPACES = re.compile(r"\s+")
-_BLANKS = re.compile(r"[ \t\r\f\v]+")
-_LINE_SPACES = re.compile(r" *\n *")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n\s*")
-
-
-def html_to_text(html: str | None) -> str | None:
-    """Plain text of an HTML fragment: tags dropped, entities decoded, block elements as paragraphs.
-
-    Paragraphs are separated by one blank line, ``<br>`` by a line break, runs
-    of spaces collapsed; line breaks inside ``<pre>`` are kept. Link texts stay
-    in place; script and style contents are dropped. None stays None.
-    """
-    if html is None or not html.strip():
-        return html
-    if "<" not in html and "&" not in html:
-        return html.strip()
-    # line breaks in the HTML source are layout, except in code blocks
-    parts = _PRE.split(html)
-    html = "".join(part if i % 2 else _SPACES.sub(" ", part) for i, part in enumerate(parts))
-    # wrapped so that a fragment of only text or comments still parses
-    root = etree.HTML(f"<div>{html}</div>")
-    if root is None:
-        return html.strip()
-    etree.strip_elements(root, "script", "style", with_tail=False)
-    for element in root.iter(*_BLOCKS, "br"):
-        element.tail = ("\n" if element.tag == "br" else "\n\n") + (element.tail or "")
-    text = _LINE_SPACES.sub("\n", _BLANKS.sub(" ", "".join(root.itertext())))
-    return _PARAGRAPH_BREAK.sub("\n\n", text).strip()
-
-
 def _file(folder: Path, name: str) -> Path | None:
     """``name`` in ``folder`` regardless of case (dumps exist as Posts.xml and posts.xml)."""
     return next((p for p in folder.iterdir() if p.name.lower() == name.lower() and p.is_file()), None)
@@ -226,7 +194,7 @@ def _articles(questions: pd.DataFrame, users: pd.DataFrame, source: str) -> pd.D
         "article_id": questions["Id"],
         "source": source,
         "title": questions["Title"],
-        "text": questions["Body"].map(html_to_text, na_action="ignore"),
+        "text": html_to_text(questions["Body"]),
         "published_at": questions["CreationDate"],
         "author": _authors(users, questions["UserId"], questions["DisplayName"]),
         "section": tags.map(lambda names: names[0] if names else None, na_action="ignore"),
@@ -249,7 +217,7 @@ def _comments(questions: pd.DataFrame, answers: pd.DataFrame, notes: pd.DataFram
         "parent_id": None,
         "author": _authors(users, answers["UserId"], answers["DisplayName"]),
         "created_at": answers["CreationDate"],
-        "text": answers["Body"].map(html_to_text, na_action="ignore"),
+        "text": html_to_text(answers["Body"]),
         "upvotes": answers["upvotes"],
         "downvotes": answers["downvotes"],
         "score": answers["Score"],
