@@ -99,6 +99,12 @@ def to_utc(values) -> pd.Series:
     return parsed.astype(TIMESTAMP)
 
 
+def to_int(values) -> pd.Series:
+    """Counts as nullable integers; text, lists and values beyond int64 become NA."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64")
+    return numbers.where(numbers.abs() < 2.0**63).round().astype("Int64")
+
+
 def empty(table: str) -> pd.DataFrame:
     """A zero-row frame of ``table`` with canonical dtypes."""
     return conform(pd.DataFrame({name: [] for name in columns(table)}), table)
@@ -120,7 +126,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         elif name in _TIME_COLUMNS:
             out[name] = to_utc(out[name]).set_axis(out.index)
         elif name in _INT_COLUMNS:
-            out[name] = pd.to_numeric(out[name], errors="coerce").round().astype("Int64")
+            out[name] = to_int(out[name]).set_axis(out.index)
         elif name == "masked_share":
             out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
         elif name == "parent_inferred":

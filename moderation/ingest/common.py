@@ -140,12 +140,6 @@ def timestamps(
     return parsed
 
 
-def ints(values: pd.Series) -> pd.Series:
-    """Counts as nullable integers; text, lists and values beyond int64 become NA."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    return numbers.where(numbers.abs() < 2.0**63).round().astype("Int64")
-
-
 def flags(values: pd.Series) -> pd.Series:
     """JSON booleans as a nullable bool column; anything else (absent, a number, text) is NA."""
     return values.map(lambda v: v if isinstance(v, bool) else None).astype("boolean")

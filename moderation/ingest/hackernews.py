@@ -39,8 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moderation import schema
 from moderation.ingest import Parsed
-from moderation.ingest.common import flags, head, html_to_text, ints, json_records, timestamps
+from moderation.ingest.common import flags, head, html_to_text, json_records, timestamps
 from moderation.schema import Problem
 
 NAME = "hackernews"
@@ -138,7 +139,7 @@ def _articles(items: pd.DataFrame, is_article: pd.Series, source: str) -> pd.Dat
         pd.DataFrame({
             "article_id": stories["id"], "source": source, "title": stories["title"], "text": stories["text"],
             "published_at": stories["time"], "url": stories["url"], "author": stories["by"],
-            "score": ints(stories["score"]), "descendants": ints(stories["descendants"]), "hn_type": stories["type"],
+            "score": schema.to_int(stories["score"]), "descendants": schema.to_int(stories["descendants"]), "hn_type": stories["type"],
         }),
         pd.DataFrame({"article_id": named["story_id"], "source": source, "title": named["story_title"],
                       "url": named["story_url"], "hn_type": "story"}),
@@ -199,12 +200,12 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
         "author": replies["by"],
         "created_at": replies["time"],
         "text": replies["text"],
-        "score": ints(replies["score"]),
+        "score": schema.to_int(replies["score"]),
         "status": status[~is_article],
         "source": source,
         "position": np.arange(len(replies)),
         "dead": flag["dead"][~is_article],
         "deleted": flag["deleted"][~is_article],
-        "kids_count": ints(replies["kids_count"]),
+        "kids_count": schema.to_int(replies["kids_count"]),
     }).reset_index(drop=True)
     return Parsed(articles=articles, comments=comments, problems=problems)

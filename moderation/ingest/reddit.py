@@ -45,8 +45,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moderation import schema
 from moderation.ingest import Parsed
-from moderation.ingest.common import flags, head, ints, json_records, timestamps
+from moderation.ingest.common import flags, head, json_records, timestamps
 from moderation.schema import Problem
 
 NAME = "reddit"
@@ -171,13 +172,13 @@ def _comments(raw: pd.DataFrame, source: str, file: str, problems: list[Problem]
         "author": raw["author"],
         "created_at": timestamps(raw["created_utc"], "comment_id " + raw["id"], file, problems, unit="s"),
         "text": text,
-        "score": ints(raw["score"]).mask(score_hidden.fillna(False)),
+        "score": schema.to_int(raw["score"]).mask(score_hidden.fillna(False)),
         "status": status,
         "source": source,
         "position": np.arange(len(raw)),
         "subreddit": raw["subreddit"].astype("str"),
-        "controversiality": ints(raw["controversiality"]),
-        "gilded": ints(raw["gilded"]),
+        "controversiality": schema.to_int(raw["controversiality"]),
+        "gilded": schema.to_int(raw["gilded"]),
         "distinguished": raw["distinguished"].astype("str"),
         "is_staff": raw["distinguished"].isin(STAFF),
         # edited is false or the edit's Unix time
@@ -185,8 +186,8 @@ def _comments(raw: pd.DataFrame, source: str, file: str, problems: list[Problem]
         "stickied": flags(raw["stickied"]),
         "score_hidden": score_hidden,
         "is_submitter": flags(raw["is_submitter"]),
-        "reddit_ups": ints(raw["ups"]),
-        "reddit_downs": ints(raw["downs"]),
+        "reddit_ups": schema.to_int(raw["ups"]),
+        "reddit_downs": schema.to_int(raw["downs"]),
     })
 
 
@@ -201,8 +202,8 @@ def _articles(raw: pd.DataFrame, source: str, file: str, problems: list[Problem]
         "url": raw["url"],
         "author": raw["author"],
         "section": raw["subreddit"],
-        "score": ints(raw["score"]),
-        "num_comments": ints(raw["num_comments"]),
+        "score": schema.to_int(raw["score"]),
+        "num_comments": schema.to_int(raw["num_comments"]),
         "permalink": raw["permalink"].astype("str"),
     })
 
