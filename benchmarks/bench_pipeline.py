@@ -45,7 +45,7 @@ def main() -> None:
     resolved, _ = timed("threads", timings, threads.resolve, comments)
     scored = timed("votes", timings, votes.score_votes, resolved, None, params.votes)
     features = timed("text features (TF-IDF + topics)", timings,
-                     lambda: topics.TextFeatures(random_state=0).fit(articles, scored))
+                     lambda: topics.TextFeatures(**params.offtopic.features).fit(scored, articles))
     scored = timed("off-topic + speculation", timings, topics.score_offtopic, scored, articles, features,
                    params=params.offtopic)
     authors = timed("authors", timings, engagement.author_table, scored, None, params.engagement)

@@ -56,7 +56,8 @@ def run_stages(
     # a reply ingested later may answer a comment from an earlier file: rebuild trees over everything
     comments, _ = threads.resolve(comments)
     comments = votes.score_votes(comments, vote_events, params.votes)
-    features = topics.TextFeatures(random_state=params.offtopic.random_state).fit(articles, comments)
+    # text features are fitted once and shared by every text stage (and the dashboard's topic view)
+    features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
     comments = topics.score_offtopic(comments, articles, features, params=params.offtopic)
     authors = engagement.author_table(comments, decisions, params.engagement)
     return comments, authors, features.topics_frame()
