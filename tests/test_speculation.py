@@ -1,5 +1,7 @@
 """Speculation cues, sentence splitting, the classifier's estimator contract and per-comment scores."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +17,18 @@ from sklearn.utils.estimator_checks import (
     check_parameters_default_constructible,
 )
 
+from moderation import speculation
 from moderation.speculation import (
-    MODEL_PATH, CueFeatures, SpeculationClassifier, find_cues, load_model, score_speculation, split_sentences,
+    CUES_DE,
+    MODEL_PATH,
+    QUESTION_CUES_DE,
+    CueFeatures,
+    SpeculationClassifier,
+    _phrase_pattern,
+    find_cues,
+    load_model,
+    score_speculation,
+    split_sentences,
 )
 
 # Comments from seeds/xinjiang_sanctions_article_page.txt.
@@ -186,3 +198,118 @@ def test_shipped_model_flags_seed_speculation():
     assert [c["phrase"] for c in result.loc[1, "speculation_cues"]] == ["I suspect", "cover for", "why is"]
     assert result.loc[2, "speculation_cues"][0]["phrase"] == "I'm curious if"
     assert load_model() is load_model()
+
+
+# A slow reference: the regex-per-sentence implementation the array code replaced (same published rules).
+_REFERENCE_BOUNDARY = re.compile(
+    r"(?<!\b[A-Z]\.[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bMs\.)(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))"
+    r"\s+(?=[\"'“‘(\[]?[A-Z0-9ÄÖÜ])"
+    r"|\s*\n\s*"
+)
+
+
+def _reference_sentences(text):
+    cuts = [0] + [i for m in _REFERENCE_BOUNDARY.finditer(text) for i in m.span()] + [len(text)]
+    spans = []
+    for begin, end in zip(cuts[::2], cuts[1::2]):
+        segment = text[begin:end]
+        lead, trail = len(segment) - len(segment.lstrip()), len(segment.rstrip())
+        if trail > lead:
+            spans.append((begin + lead, begin + trail))
+    return spans
+
+
+def _reference_asks(sentence):
+    return sentence.rstrip("\"'”’)] \t").endswith("?")
+
+
+def _reference_cues(text, cues, question_cues):
+    spans = _reference_sentences(text)
+    question = _phrase_pattern(tuple(question_cues))
+    found = [(m.group(), m.start(), m.end()) for s, e in spans if _reference_asks(text[s:e])
+             for m in question.finditer(text, s, e)]
+    taken, starts = [(s, e) for _, s, e in found], {s for s, _ in spans}
+    for m in _phrase_pattern(tuple(cues)).finditer(text):
+        month = m.group() == "May" and m.start() not in starts
+        if not month and not any(m.start() < e and s < m.end() for s, e in taken):
+            found.append((m.group(), m.start(), m.end()))
+    return sorted(found, key=lambda cue: cue[1])
+
+
+def _reference_features(sentences, cues, question_cues):
+    lexicon, question = _phrase_pattern(tuple(cues)), _phrase_pattern(tuple(question_cues))
+    def row(sentence):
+        count = sum(1 for m in lexicon.finditer(sentence) if not (m.group() == "May" and m.start() != 0))
+        asks = _reference_asks(sentence)
+        return [np.log1p(count), float(asks and question.search(sentence) is not None), float(asks)]
+
+    return np.array([row(s) for s in sentences]).reshape(-1, 3)
+
+
+VARIED = [
+    MANUFACTURER_1, MANUFACTURER_2, RICH_MOORE, "", "   ", "\n\n", "Why is it so? Perhaps.\nWhy are they hiding it?",
+    "Bought in May. May it last. It may be May.", "I’m curious if it’s true. Isn’t it odd?", "I\nthink so.",
+    "Was it you or\nis it just me?", "The U.S. govt acted. Mr. Smith said \"no.\" Why?\nNew line",
+    "Das ist vielleicht Zufall. Ich glaube, er könnte recht haben. Ob das stimmt?", "MIGHT. might. Mighty.",
+    "„Warum wohl?“ Wer weiß.", "It may be. ΣΟΦΙΑ maybe. Straße wohl. Ǆ ǅ", "Emoji 😀 perhaps 😀maybe.\tWhy is\tit?",
+    "NUL\x00maybe. (Why is it?) 'Could it be?' e.g. The end...  Next one!", "a.b.C. Dr. Who? 3 pm. 4 am.",
+    "Who knows\r\nwho knows.", "there has  to be\tmore to it than this", "i am curious if; i'm curious if!",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_batch_matches_reference(tiny_model, language):
+    """Sentence spans, cue spans, cue features and scores equal the regex-per-sentence reference."""
+    cues, question_cues = (tiny_model.cues, tiny_model.question_cues) if language == "en" else (
+        CUES_DE, QUESTION_CUES_DE)
+    for text in VARIED:
+        assert split_sentences(text) == _reference_sentences(text), text
+        assert find_cues(text, language, tiny_model) == _reference_cues(text, cues, question_cues), text
+    sentences = [text[a:b] for text in VARIED for a, b in _reference_sentences(text)] + VARIED
+    np.testing.assert_array_equal(CueFeatures(cues, question_cues).transform(sentences),
+                                  _reference_features(sentences, cues, question_cues))
+    np.testing.assert_allclose(tiny_model.predict_proba(sentences), tiny_model.text_model_.predict_proba(sentences),
+                               rtol=0, atol=1e-12)
+    texts = pd.Series(VARIED + [None], dtype="str")
+    result = score_speculation(texts, tiny_model, language=language)
+    for i, text in enumerate(texts.fillna("")):
+        spans = _reference_sentences(text)
+        parts = [text[a:b] for a, b in spans]
+        if language == "en":
+            expected = tiny_model.text_model_.predict_proba(parts)[:, 1] if parts else np.zeros(0)
+        else:
+            expected = tiny_model.cue_model_.predict_proba(_reference_features(parts, cues, question_cues))[:, 1] \
+                if parts else np.zeros(0)
+        assert result.loc[i, "speculation_score"] == pytest.approx(expected.max(initial=0.0), abs=1e-12)
+        assert result.loc[i, "speculative_sentences"] == (expected >= 0.5).sum()
+        assert result.loc[i, "speculation_cues"] == [
+            {"phrase": p, "start": s, "end": e} for p, s, e in _reference_cues(text, cues, question_cues)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abiIfmyghtMpershcuowkAZUS'’ .?!\n\t\"”)(“M.r")), max_size=60))
+def test_batch_matches_reference_for_any_text(text):
+    """For any text, sentence and cue spans equal the regex reference (abbreviations, quotes, breaks)."""
+    cues = ("maybe", "might", "may be", "perhaps", "i'm curious if", "who knows", "i think", "may")
+    question_cues = ("why is", "isn't it", "or is it")
+    model = SpeculationClassifier(cues=cues, question_cues=question_cues)
+    assert split_sentences(text) == _reference_sentences(text)
+    assert find_cues(text, "en", model) == _reference_cues(text, cues, question_cues)
+
+
+def test_dotted_capital_i_reads_as_i(tiny_model):
+    """"İ" is the one character whose lower case is longer: it reads as "i" (as re's IGNORECASE does).
+
+    scikit-learn's own ``lower()`` makes "İt" into "i̇t" and drops the token; that is the only known difference
+    between ``predict_proba`` and the fitted scikit-learn pipeline.
+    """
+    assert find_cues("İ think MAYBE.", "en", tiny_model) == [("İ think", 0, 7), ("MAYBE", 8, 13)]
+
+
+def test_batching_does_not_change_results(tiny_model, monkeypatch):
+    """Scores and cues are the same whether the comments go through one batch or many small ones."""
+    texts = pd.Series(VARIED * 3, dtype="str")
+    language = pd.Series(["de", "en", "en"] * len(VARIED))
+    whole = score_speculation(texts, tiny_model, language=language)
+    monkeypatch.setattr(speculation, "_BATCH_CHARACTERS", 40)
+    pd.testing.assert_frame_equal(score_speculation(texts, tiny_model, language=language), whole)
