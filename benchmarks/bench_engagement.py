@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import synthetic  # noqa: E402
+from timing import best_of  # noqa: E402
 
 from moderation.engagement import author_table  # noqa: E402
 
@@ -36,16 +36,6 @@ def synthetic_comments(rows: int, authors: int, articles: int, seed: int) -> pd.
         is_controversial=rng.random(rows) < 0.01,
         wilson_lower=rng.random(rows),
     )
-
-
-def best_of(repeat: int, function) -> tuple[float, object]:
-    """Fastest wall time (s) of ``repeat`` calls, and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - began)
-    return min(times), result
 
 
 def main() -> None:

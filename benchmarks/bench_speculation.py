@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import best_of  # noqa: E402
 
 from moderation.speculation import (
     COMMENT_CUES_EN,
@@ -65,16 +67,6 @@ def synthetic_comments(n: int, seed: int = 0) -> pd.Series:
     picks = rng.integers(0, len(pool), size=(n, 3))
     return pd.Series([("\n" if i % 10 == 0 else " ").join(pool[j] for j in row) for i, row in enumerate(picks)],
                      dtype="str")
-
-
-def best_of(repeat: int, function) -> tuple[float, object]:
-    """Fastest wall time (s) of ``repeat`` calls, and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - began)
-    return min(times), result
 
 
 def main() -> None:

@@ -389,7 +389,8 @@ class OfftopicParams:
     weights_path: Path = WEIGHTS_PATH
     offtopic_threshold: float = 0.5
     n_cues_in_reason: int = 3
-    features: dict = field(default_factory=dict)
+    # tokenising is the slow part of fitting; past one 100k-text chunk it runs on every core
+    features: dict = field(default_factory=lambda: {"n_jobs": -1})
 
 
 def load_weights(path: Path = WEIGHTS_PATH) -> dict:

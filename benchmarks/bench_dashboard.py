@@ -1,0 +1,182 @@
+"""Per-page render time of the dashboard on a large results folder (default: one million comments).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_dashboard.py                      # /tmp/bench_results if the lead made it,
+                                                                        # else a synthetic 1M-comment folder
+    .venv/bin/python benchmarks/bench_dashboard.py --results DIR --runs 5
+    .venv/bin/python benchmarks/bench_dashboard.py --browser            # also time each page in Debian chromium
+
+Each page is run through ``streamlit.testing.v1.AppTest`` (the script run the
+server would do, without the browser's drawing): the first visit (caches cold
+for that page) and the median of ``--runs`` reruns after it (the figure the
+"within 2 s after the first load" goal is about). The overview's first visit is the
+app's cold start (it reads the folder). The same run prints a
+baseline: the time to read ``comments.parquet`` alone. The store is a
+temporary SQLite file holding ``--decisions`` decisions, so the folder's own
+store is never written.
+
+With ``--browser`` the same pages are also opened in headless Debian chromium
+against ``streamlit run``, one session moving between pages with the sidebar
+navigation: time from the click until the page's heading and first table are
+drawn and the script has finished (including a fixed 0.3 s settle wait). The
+overview's first visit is the server's cold start (imports, reading the folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from moderation.store import Store  # noqa: E402
+from tests.dashboard_fixtures import write_results  # noqa: E402
+
+APP = str(ROOT / "dashboards" / "streamlit_app.py")
+LEAD_RESULTS = Path("/tmp/bench_results")
+SYNTHETIC = Path(tempfile.gettempdir()) / "bench_dashboard_results"
+TITLES = {"overview": "Overview", "votes": "Vote review", "offtopic": "Off-topic speculation", "authors": "Authors",
+          "thread": "Thread", "topics": "Topics", "decisions": "Decisions"}
+PAGES = list(TITLES)
+
+
+def results_folder(args) -> Path:
+    """The folder to measure: --results, else the lead's /tmp/bench_results, else a synthetic one (made once)."""
+    if args.results:
+        return Path(args.results)
+    if (LEAD_RESULTS / "comments.parquet").exists():
+        return LEAD_RESULTS
+    if not (SYNTHETIC / "comments.parquet").exists() or args.regenerate:
+        started = time.perf_counter()
+        write_results(SYNTHETIC, n_comments=args.comments, n_articles=args.articles)
+        print(f"generated {args.comments:,} synthetic comments in {SYNTHETIC} ({time.perf_counter() - started:.0f} s)")
+    return SYNTHETIC
+
+
+def timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
+    """(first visit s, median rerun s, max rerun s) of one page opened with URL ``query``."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(APP, default_timeout=900)
+    app.query_params.update(query)
+    target = f"app_pages/{page}.py"
+
+    def visit():
+        if page == "overview":
+            app.run()
+        else:
+            app.switch_page(target).run()
+        if app.exception:
+            raise RuntimeError(f"{page}: {app.exception[0].message}")
+
+    first = timed(visit)
+    reruns = [timed(visit) for _ in range(runs)]
+    return first, statistics.median(reruns), max(reruns)
+
+
+def browser_times(runs: int) -> None:
+    """Print per-page load times in chromium against a ``streamlit run`` server on the same folder."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_browser import CHROMIUM, free_port, settle
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            print(f"{'browser: page':<22}{'first visit s':>15}{'revisit median s':>17}{'revisit max s':>14}")
+
+            def show(name: str) -> None:
+                if not page.url.startswith(base):
+                    page.goto(base)  # the session's first load: the app starts on the overview
+                else:
+                    page.locator("[data-testid='stSidebarNav'] a", has_text=TITLES[name]).first.click()
+                page.get_by_role("heading", name=TITLES[name], exact=True).wait_for(timeout=600_000)
+                page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=600_000)
+                settle(page)
+
+            times = {name: [timed(lambda: show(name)) for _ in range(1)] for name in TITLES}
+            for _ in range(runs):  # revisits within the same session, as a moderator moves between pages
+                for name in TITLES:
+                    times[name].append(timed(lambda: show(name)))
+            for name, (first, *again) in times.items():
+                print(f"{name:<22}{first:>15.2f}{statistics.median(again):>17.2f}{max(again):>14.2f}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", help="results folder to measure")
+    parser.add_argument("--comments", type=int, default=1_000_000, help="size of a generated folder")
+    parser.add_argument("--articles", type=int, default=10_000, help="articles of a generated folder")
+    parser.add_argument("--decisions", type=int, default=2_000, help="decisions put in the temporary store")
+    parser.add_argument("--runs", type=int, default=3, help="reruns per page after the first visit")
+    parser.add_argument("--regenerate", action="store_true", help="make the synthetic folder again")
+    parser.add_argument("--browser", action="store_true", help="also time each page in headless chromium")
+    args = parser.parse_args()
+
+    folder = results_folder(args)
+    read = timed(lambda: pd.read_parquet(folder / "comments.parquet"))
+    comments = pd.read_parquet(folder / "comments.parquet", columns=["source", "article_id", "comment_id", "author"])
+    store_file = Path(tempfile.mkdtemp()) / "bench.db"
+    store = Store(f"sqlite:///{store_file}")
+    sample = comments.sample(min(args.decisions, len(comments)), random_state=0)
+    store.record_decision(list(sample[["source", "comment_id"]].itertuples(index=False, name=None)), "flag", "bench")
+    os.environ["MODERATION_RESULTS"] = str(folder)
+    os.environ["MODERATION_STORE"] = store.url
+
+    source, article = comments.groupby(["source", "article_id"]).size().idxmax()
+    author = comments["author"].value_counts().index[0]
+    queries = {
+        "thread": {"source": source, "article": article},
+        "authors": {"author": author},
+    }
+    print(f"results: {folder} ({len(comments):,} comments); store: {args.decisions:,} decisions")
+    print(f"baseline: pd.read_parquet(comments.parquet) = {read:.2f} s")
+    print(f"{'page':<22}{'first visit s':>15}{'rerun median s':>16}{'rerun max s':>13}")
+    for page in PAGES:
+        first, median, worst = measure(page, queries.get(page, {}), args.runs)
+        print(f"{page:<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
+    first, median, worst = measure("votes", {"text": "perhaps"}, args.runs)
+    print(f"{'votes, text filter':<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
+    if args.browser:
+        browser_times(args.runs)
+
+
+if __name__ == "__main__":
+    main()
