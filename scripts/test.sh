@@ -17,9 +17,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 fi
 
 pg_dir=""
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }  # postgres may not enter the checkout
 cleanup() {
   if [ -n "$pg_dir" ]; then
-    runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir" -m fast stop >/dev/null 2>&1 || true
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_dir" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$pg_dir"
   fi
 }
@@ -29,8 +30,8 @@ if [ -z "${MODERATION_TEST_POSTGRES_URL:-}" ] && [ -n "$pg_bin" ] && [ "$(id -u)
   pg_dir=$(mktemp -d /tmp/moderation-pg.XXXXXX)
   chown postgres "$pg_dir"
   port=${MODERATION_TEST_POSTGRES_PORT:-5433}
-  if runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir" -A trust >/dev/null \
-     && runuser -u postgres -- "$pg_bin/pg_ctl" -w -D "$pg_dir" -l "$pg_dir/log" \
+  if as_postgres "$pg_bin/initdb" -D "$pg_dir" -A trust >/dev/null \
+     && as_postgres "$pg_bin/pg_ctl" -w -D "$pg_dir" -l "$pg_dir/log" \
           -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir" start >/dev/null; then
     export MODERATION_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
   else
