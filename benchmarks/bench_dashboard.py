@@ -18,8 +18,8 @@ store is never written.
 
 With ``--browser`` the same pages are also opened in headless Debian chromium
 against ``streamlit run``, one session moving between pages with the sidebar
-navigation: time from the click until the page's heading and first table are
-drawn and the script has finished (including a fixed 0.3 s settle wait). The
+navigation: time from the click until the page's heading and first table (or
+its "queue is empty" notice) are drawn and the script has finished (including a fixed 0.3 s settle wait). The
 overview's first visit is the server's cold start (imports, reading the folder).
 """
 
@@ -95,7 +95,7 @@ def browser_times(runs: int) -> None:
     """Print per-page load times in chromium against a ``streamlit run`` server on the same folder."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.test_browser import CHROMIUM, free_port, settle
+    from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, free_port, settle
 
     port = free_port()
     server = subprocess.Popen(
@@ -123,9 +123,15 @@ def browser_times(runs: int) -> None:
                     page.goto(base)  # the session's first load: the app starts on the overview
                 else:
                     page.locator("[data-testid='stSidebarNav'] a", has_text=TITLES[name]).first.click()
-                page.get_by_role("heading", name=TITLES[name], exact=True).wait_for(timeout=600_000)
-                page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=600_000)
-                settle(page)
+                try:
+                    page.get_by_role("heading", name=TITLES[name], exact=True).wait_for(timeout=120_000)
+                    # a table, or the notice a page shows when its queue is empty
+                    content = page.locator("[data-testid='stDataFrame'], [data-testid='stAlert']")
+                    content.first.wait_for(state="visible", timeout=120_000)
+                    settle(page)
+                finally:
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    page.screenshot(path=str(ARTIFACTS / f"bench_{name}.png"))
 
             times = {name: [timed(lambda: show(name)) for _ in range(1)] for name in TITLES}
             for _ in range(runs):  # revisits within the same session, as a moderator moves between pages

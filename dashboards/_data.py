@@ -1,0 +1,212 @@
+"""Every cache of the dashboard, and the one place pages get data from.
+
+Big frames (the results folder, filtered comments, queue members) are held
+with ``st.cache_resource``: shared and not copied, so a million-row frame is
+not pickled on each rerun; pages must treat them as read-only. Small
+display frames use ``st.cache_data`` with ``ttl``/``max_entries``. Decisions
+are read from the store with a short ttl and cleared whenever this session
+writes one, so a page never shows a decision only session state knows about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from moderation import queues, reports
+from moderation.reports import Filters
+from moderation.store import Store
+
+RESULTS_ENV, STORE_ENV = "MODERATION_RESULTS", "MODERATION_STORE"
+DEFAULT_RESULTS = "data/demo"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every page needs: where the data is, the global filters and who is moderating."""
+
+    results: str
+    store_url: str
+    filters: Filters
+    moderator: str
+
+    @property
+    def version(self) -> float:
+        """The results folder's :func:`version`."""
+        return version(self.results)
+
+
+def version(folder: str) -> float:
+    """Modification time of ``comments.parquet``: a pipeline re-run invalidates the caches keyed by it."""
+    path = Path(folder) / "comments.parquet"
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def settings(argv: list[str] | None = None) -> tuple[str, str]:
+    """(results folder, store URL) from ``-- --results DIR``, else ``$MODERATION_RESULTS``, else ``data/demo``.
+
+    The store is ``$MODERATION_STORE``, else ``sqlite:///DIR/moderation.db``.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--results", default=os.environ.get(RESULTS_ENV, DEFAULT_RESULTS))
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    results = str(Path(args.results).resolve())
+    return results, os.environ.get(STORE_ENV, f"sqlite:///{Path(results) / 'moderation.db'}")
+
+
+def context() -> Context:
+    """The context the entry script put in session state for this run."""
+    return st.session_state["context"]
+
+
+# ---- results (big, shared, read-only) ---------------------------------------
+
+
+@st.cache_resource(max_entries=2, ttl=24 * 3600, show_spinner="Reading the results folder…")
+def results(folder: str, version: float) -> reports.Results:
+    """The results folder's frames (``version`` only keys the cache)."""
+    return reports.load_results(folder)
+
+
+@st.cache_resource(max_entries=32, ttl=3600)
+def filtered(folder: str, version: float, filters: Filters) -> pd.DataFrame:
+    """Comments the global filters accept (the full frame, uncopied, when none is set)."""
+    return reports.filter_comments(results(folder, version).comments, filters)
+
+
+@st.cache_resource(max_entries=64, ttl=3600)
+def queue_members(folder: str, version: float, filters: Filters, name: str, min_votes: int) -> pd.DataFrame:
+    """The whole queue ``name`` over the filtered comments, sorted by its measure (``moderation.queues.queue``)."""
+    return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes)
+
+
+@st.cache_resource(max_entries=4)
+def store(url: str) -> Store:
+    """One store (connection pool) per URL for the whole server."""
+    return Store(url)
+
+
+# ---- small display frames ----------------------------------------------------
+
+
+@st.cache_data(ttl=3600, max_entries=32)
+def overview(folder: str, version: float, filters: Filters) -> dict:
+    """KPIs and the charts' frames for the overview page (small)."""
+    comments = filtered(folder, version, filters)
+    return {
+        "kpis": reports.kpis(comments),
+        "over_time": reports.over_time(comments),
+        "votes": reports.vote_distribution(comments),
+        "top_articles": reports.top_articles(comments, results(folder, version).articles),
+    }
+
+
+@st.cache_data(ttl=3600, max_entries=4)
+def sources(folder: str, version: float) -> list[str]:
+    """The sources in the results, sorted."""
+    return sorted(results(folder, version).comments["source"].dropna().unique().tolist())
+
+
+@st.cache_data(ttl=3600, max_entries=16)
+def article_choices(folder: str, version: float, source: str | None, n: int = 2000) -> dict[str, str]:
+    """article_id -> label (title and id) of the ``n`` most-commented articles, of ``source`` if given."""
+    data = results(folder, version)
+    return reports.article_labels(data.comments, data.articles, source, n)
+
+
+@st.cache_data(ttl=3600, max_entries=32)
+def leaderboard(folder: str, version: float, sort_by: str, ascending: bool, n: int) -> pd.DataFrame:
+    """The author leaderboard sorted by ``sort_by``."""
+    return reports.author_leaderboard(results(folder, version).authors, sort_by, n, ascending)
+
+
+@st.cache_resource(max_entries=32, ttl=3600)
+def article_comments(folder: str, version: float, source: str | None, article: str) -> pd.DataFrame:
+    """One article's comments, unfiltered (a thread is read whole); without ``source``, the first source having it."""
+    comments = results(folder, version).comments
+    found = comments[(comments["article_id"] == article).to_numpy()]
+    source = source or (found["source"].iloc[0] if len(found) else None)
+    return found[(found["source"] == source).to_numpy()]
+
+
+@st.cache_resource(max_entries=32, ttl=3600)
+def author_neighbourhood(folder: str, version: float, author: str) -> pd.DataFrame:
+    """An author's comments, their parents and the replies to them."""
+    return reports.reply_neighbourhood(results(folder, version).comments, author)
+
+
+@st.cache_resource(max_entries=32, ttl=3600)
+def author_activity(folder: str, version: float, author: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the author's latest 500 comments with flags, their comments and votes per week)."""
+    neighbourhood = author_neighbourhood(folder, version, author)
+    own = neighbourhood[(neighbourhood["author"] == author).fillna(False).to_numpy(dtype=bool)]
+    return reports.recent_comments(own, author), reports.over_time(own)
+
+
+@st.cache_data(ttl=3600, max_entries=16)
+def reply_partners(folder: str, version: float, author: str) -> pd.DataFrame | None:
+    """The reply network around ``author`` (``moderation.engagement.reply_network``), None when that stage is absent."""
+    try:
+        from moderation import engagement
+    except ImportError:
+        return None
+    network = engagement.reply_network(author_neighbourhood(folder, version, author))
+    involved = (network["author"] == author) | (network["replied_to_author"] == author)
+    return network[involved].reset_index(drop=True)
+
+
+@st.cache_data(ttl=3600, max_entries=16)
+def topics_over_time(folder: str, version: float, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(article/topic mix, comments per topic per week) over the filtered comments."""
+    comments = filtered(folder, version, filters)
+    return reports.topic_mix(comments), reports.topic_over_time(comments)
+
+
+# ---- decisions (read from the store, short ttl, cleared on write) -------------
+
+
+@st.cache_data(ttl=10, max_entries=4)
+def current_decisions(url: str) -> pd.DataFrame:
+    """Latest non-undone decision per comment."""
+    return store(url).current_decisions()
+
+
+@st.cache_data(ttl=10, max_entries=4)
+def decision_log(url: str) -> pd.DataFrame:
+    """Every decision, newest first (the audit log)."""
+    return store(url).decisions()
+
+
+def record_decision(
+    url: str, keys: list[tuple[str, str]], action: str, moderator: str, reason: str | None
+) -> list[int]:
+    """Write decisions to the store and drop the cached decision frames."""
+    ids = store(url).record_decision(keys, action, moderator, reason)
+    _decisions_changed()
+    return ids
+
+
+def undo_last(url: str, moderator: str) -> pd.DataFrame:
+    """Undo ``moderator``'s latest batch in the store; returns the undone rows (empty if none)."""
+    undone = store(url).undo_last(moderator)
+    _decisions_changed()
+    return undone
+
+
+def _decisions_changed() -> None:
+    current_decisions.clear()
+    decision_log.clear()
+
+
+def clear_results() -> None:
+    """Forget every cached results frame (after an import re-ran the pipeline)."""
+    for cached in (results, filtered, queue_members, article_comments, author_neighbourhood, author_activity,
+                   sources, article_choices, overview, leaderboard, reply_partners, topics_over_time):
+        cached.clear()
+    _decisions_changed()

@@ -1,0 +1,79 @@
+"""Moderation dashboard: ``streamlit run dashboards/streamlit_app.py -- --results DIR``.
+
+The entry script lays out what every page shares (global filters in the
+sidebar, kept in the URL so a view can be shared; the moderator's name) and
+hands over to the page ``st.navigation`` picked. Pages live in ``app_pages/``.
+"""
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+# the repository's `moderation` package, importable without installing it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import streamlit as st  # noqa: E402
+
+import _data  # noqa: E402
+from moderation.reports import Filters  # noqa: E402
+
+st.set_page_config(page_title="Comment moderation", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/overview.py", title="Overview", url_path="overview", default=True),
+    st.Page("app_pages/votes.py", title="Vote review", url_path="votes"),
+    st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
+    st.Page("app_pages/authors.py", title="Authors", url_path="authors"),
+    st.Page("app_pages/thread.py", title="Thread", url_path="thread"),
+    st.Page("app_pages/topics.py", title="Topics", url_path="topics"),
+    st.Page("app_pages/decisions.py", title="Decisions", url_path="decisions"),
+]
+FILTER_NAMES = list(Filters.__dataclass_fields__)
+
+results_dir, store_url = _data.settings()
+page = st.navigation(PAGES)
+
+
+def _sync_from_url() -> None:
+    # A shared link or a page link brings filters in the URL: they win over the widgets.
+    # Page switches may drop the query string; then the widgets keep their values.
+    in_url = {k: v for k, v in st.query_params.to_dict().items() if k in FILTER_NAMES}
+    if "filters_written" in st.session_state and (not in_url or in_url == st.session_state["filters_written"]):
+        return
+    for name, value in asdict(Filters.from_query(in_url)).items():
+        st.session_state[f"filter_{name}"] = value
+
+
+_sync_from_url()
+version = _data.version(results_dir)
+with st.sidebar:
+    st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
+    st.header("Filters")
+    sources = _data.sources(results_dir, version)
+    if st.session_state.get("filter_source") not in [None, *sources]:
+        sources.append(st.session_state["filter_source"])
+    source = st.selectbox("Source", [None, *sources], key="filter_source", format_func=lambda s: s or "All sources",
+                          placeholder="All sources")
+    articles = _data.article_choices(results_dir, version, source)
+    if st.session_state.get("filter_article") not in [None, *articles]:
+        articles[st.session_state["filter_article"]] = st.session_state["filter_article"]
+    st.selectbox("Article", [None, *articles], key="filter_article", placeholder="All articles",
+                 format_func=lambda a: articles.get(a, "All articles"))
+    left, right = st.columns(2)
+    left.date_input("From", value=None, key="filter_since")
+    right.date_input("To", value=None, key="filter_until")
+    st.text_input("Author", key="filter_author", placeholder="exact name")
+    st.text_input("Text contains", key="filter_text")
+
+filters = Filters(**{name: st.session_state.get(f"filter_{name}") or None for name in FILTER_NAMES})
+written = filters.to_query()
+for name in FILTER_NAMES:
+    if name in written:
+        st.query_params[name] = written[name]
+    elif name in st.query_params:
+        del st.query_params[name]
+st.session_state["filters_written"] = written
+st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
+if filters.active:
+    st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
+page.run()

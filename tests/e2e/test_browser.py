@@ -1,0 +1,221 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright against ``streamlit run``.
+
+Records a decision through the UI, reloads and sees it persisted, and checks
+that the hostile comment is shown as text (no ``img`` element made from it).
+Screenshots go to ``test-artifacts/``.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard_fixtures import HOSTILE, SOURCE, write_results
+from moderation.store import Store
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+MODERATOR = "e2e-moderator"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium): "
+                       "apt-get install -y chromium"),
+]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard served on 127.0.0.1 over a fixture results folder; yields (base URL, store URL)."""
+    folder = write_results(tmp_path_factory.mktemp("results"), n_comments=60, n_articles=3)
+    store_url = f"sqlite:///{folder / 'moderation.db'}"
+    port = free_port()
+    env = {**os.environ, "MODERATION_RESULTS": str(folder), "MODERATION_STORE": store_url}
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "streamlit_app.py"),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start; see {log.name}")
+                time.sleep(0.5)
+        yield base, store_url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium (never a Playwright-downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+def wait_for_content(page) -> None:
+    """Wait until the thread page shows its heading and a table (not just the app shell)."""
+    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=60_000)
+    page.get_by_role("heading", name="Thread", exact=True).wait_for(timeout=60_000)
+
+
+def settle(page) -> None:
+    """Let the rerun a widget change started finish (the status widget shows while the script runs)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=30_000)
+
+
+def shot(page, name: str) -> None:
+    """Full-page screenshot into test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_decision_persists_and_hostile_text_stays_text(server, browser):
+    """Record a decision in the thread view, reload, see it kept; the hostile comment is literal text."""
+    base, store_url = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        check_flow(page, base, store_url)
+    finally:
+        shot(page, "e2e_last.png")  # what the browser showed at the end, also when a step failed
+        page.close()
+
+
+def check_flow(page, base: str, store_url: str) -> None:
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{base}/thread?source={SOURCE}&article=a0&comment=c0")
+    wait_for_content(page)
+    page.locator("[data-testid='stText']").filter(has_text=HOSTILE).first.wait_for(timeout=30_000)
+    shot(page, "e2e_thread.png")
+    assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
+
+    moderator = page.get_by_label("Moderator")
+    moderator.fill(MODERATOR)
+    moderator.press("Enter")
+    settle(page)
+    comments = page.locator("[data-testid='stMultiSelect']").filter(has_text="Comments")
+    comments.locator("input").click()
+    comments.locator("input").press_sequentially("onerror")  # typing filters the options to the hostile comment
+    page.get_by_role("option").filter(has_text="onerror=alert(1)").first.click()
+    page.keyboard.press("Escape")
+    settle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Action").click()
+    page.get_by_role("option", name="remove", exact=True).click()
+    settle(page)
+    reason = page.get_by_label("Reason (optional)")
+    reason.fill("e2e: hostile markup")
+    reason.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Record 'remove' on 1 comment(s)").click()
+    page.get_by_text("Recorded remove on 1 comment(s).").wait_for(timeout=30_000)
+    shot(page, "e2e_decided.png")
+
+    decided = Store(store_url).current_decisions()
+    assert decided[["source", "comment_id", "action", "moderator", "reason"]].values.tolist() == [
+        [SOURCE, "c0", "remove", MODERATOR, "e2e: hostile markup"]]
+
+    page.reload()
+    wait_for_content(page)
+    page.get_by_text("decision: remove", exact=False).first.wait_for(timeout=30_000)
+    shot(page, "e2e_reloaded.png")
+    assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
+    assert dialogs == []
+
+
+@pytest.mark.parametrize("path, heading", [
+    ("", "Overview"), ("votes", "Vote review"), ("offtopic", "Off-topic speculation"),
+    ("authors?author=user0", "Authors"), ("topics", "Topics"), ("decisions", "Decisions"),
+])
+def test_page_renders_in_browser(server, browser, path, heading):
+    """Each page shows its heading and content in a real browser, with no exception box and no injected image."""
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{base}/{path}")
+        page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=60_000)
+        settle(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
+    finally:
+        shot(page, f"e2e_page_{path.split('?')[0] or 'overview'}.png")
+        page.close()
+
+
+COMMENTS_CSV = (
+    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes\n"
+    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1\n"
+    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0\n"
+    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3\n"
+)
+
+
+def test_import_from_the_ui(server, browser, tmp_path):
+    """Uploading garbage shows a readable error; uploading a comments CSV ingests and scores it with a progress bar."""
+    base, _ = server
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x00\x01 not comments")
+    upload = tmp_path / "comments.csv"
+    upload.write_text(COMMENTS_CSV)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(base)
+        page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
+        page.get_by_text("Import comments").click()
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(garbage))
+        settle(page)
+        page.get_by_role("button", name="Ingest and score").click()
+        page.locator("[data-testid='stAlertContentError']").filter(has_text="Could not read the file").wait_for(
+            timeout=60_000)
+        shot(page, "e2e_import_error.png")
+
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
+        settle(page)
+        page.get_by_label("Source name", exact=True).fill("uploaded")
+        page.get_by_label("Source name", exact=True).press("Enter")
+        settle(page)
+        page.get_by_role("button", name="Ingest and score").click()
+        outcome = page.locator("[data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']")
+        outcome.filter(has_text="Import").or_(outcome.filter(has_text="Scored")).first.wait_for(timeout=120_000)
+        shot(page, "e2e_import_done.png")
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert outcome.first.inner_text().startswith("Scored 3 comments"), outcome.first.inner_text()
+        settle(page)
+        assert page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").count() >= 1
+    finally:
+        shot(page, "e2e_import_last.png")
+        page.close()

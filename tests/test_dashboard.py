@@ -1,0 +1,152 @@
+"""The Streamlit dashboard, page by page and through the decision flow (streamlit.testing AppTest)."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard_fixtures import HOSTILE, HOSTILE_TITLE, SOURCE, write_results
+from moderation.store import Store
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """A small results folder with every score column and a hostile comment."""
+    return write_results(tmp_path_factory.mktemp("results"), n_comments=60, n_articles=3)
+
+
+@pytest.fixture
+def app(results, monkeypatch, tmp_path) -> AppTest:
+    """The app on the fixture folder with a fresh store of its own."""
+    monkeypatch.setenv("MODERATION_RESULTS", str(results))
+    monkeypatch.setenv("MODERATION_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def open_page(app: AppTest, page: str, **query) -> AppTest:
+    app.query_params.update(query)
+    app.run()
+    if page != "overview":
+        app.switch_page(f"app_pages/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def first_row(app: AppTest) -> tuple[str, str]:
+    """(source, comment_id) of the first row of the page's first table."""
+    return next(app.dataframe[0].value[["source", "comment_id"]].itertuples(index=False, name=None))
+
+
+def table_with(app: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table on the page having all ``columns``."""
+    return next(d.value for d in app.dataframe if set(columns) <= set(d.value.columns))
+
+
+def test_overview_shows_kpis_and_queues(app):
+    """Overview shows the comment, article and author counts and one row per queue."""
+    open_page(app, "overview")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Comments"] == "60" and metrics["Articles"] == "3"
+    assert "Decisions pending" in metrics
+    queues = ["heavily_up", "heavily_down", "controversial", "anomalous", "offtopic"]
+    assert list(app.dataframe[0].value["queue"]) == queues
+
+
+@pytest.mark.parametrize("page, title", [
+    ("votes", "Vote review"), ("offtopic", "Off-topic speculation"), ("authors", "Authors"), ("thread", "Thread"),
+    ("topics", "Topics"), ("decisions", "Decisions"),
+])
+def test_every_page_renders(app, page, title):
+    """Every page runs without an exception and shows its title."""
+    open_page(app, page)
+    assert app.title[0].value == title
+
+
+def test_vote_queue_lists_members_with_reasons(app, results):
+    """The vote page's default queue shows its members, each with a vote reason, highest rank first."""
+    open_page(app, "votes")
+    table = app.dataframe[0].value
+    comments = pd.read_parquet(results / "comments.parquet")
+    assert set(table["comment_id"]) == set(comments.loc[comments["is_heavily_up"], "comment_id"])
+    assert table["vote_reason"].notna().all()
+
+
+def test_offtopic_evidence_brackets_cues_as_text(app):
+    """The off-topic evidence shows the hostile comment literally, as plain text, and lists cue spans."""
+    open_page(app, "offtopic")
+    texts = [t.value for t in app.text]
+    assert HOSTILE in texts
+    assert all(HOSTILE not in m.value for m in app.markdown)
+    assert "phrase" in app.dataframe[1].value.columns
+
+
+def test_thread_page_reads_article_from_url(app):
+    """A thread link (source, article, comment in the URL) opens that thread with the comment shown as text."""
+    open_page(app, "thread", source=SOURCE, article="a0", comment="c0")
+    texts = [t.value for t in app.text]
+    assert any(HOSTILE_TITLE in t for t in texts) and HOSTILE in texts
+    tree = app.dataframe[0].value
+    assert tree["tree"].iloc[0] == HOSTILE  # first root, depth 0
+    assert set(tree["parent_link"]) <= {"", "reply", "inferred"}
+
+
+def test_filters_survive_in_the_url(app):
+    """Filters given in the URL fill the sidebar, restrict the data and stay in the query parameters."""
+    open_page(app, "overview", author="user0", since="2024-01-01")
+    assert app.text_input(key="filter_author").value == "user0"
+    assert app.query_params["author"] == "user0"
+    assert app.query_params["since"] == "2024-01-01"
+    comments = int(next(m.value for m in app.metric if m.label == "Comments"))
+    assert 0 < comments < 60
+
+
+def test_author_profile_from_link(app):
+    """A profile link (author in the URL) shows that author's history and reply partners."""
+    open_page(app, "authors", author="user0")
+    assert "Author: user0" in [t.value for t in app.text]
+    history = table_with(app, "comment_id", "author")
+    assert len(history) > 0 and set(history["author"]) == {"user0"}
+
+
+def test_decision_flow(app, tmp_path):
+    """Decide -> stored -> gone from the queue -> in the audit log -> undo brings it back."""
+    open_page(app, "votes")
+    app.text_input(key="moderator").input("alice").run()
+    chosen = first_row(app)
+    app.multiselect(key="votes_heavily_up_pick").select(chosen).run()
+    app.selectbox(key="votes_heavily_up_action").select("remove").run()
+    app.text_input(key="votes_heavily_up_reason").input("insults").run()
+    app.button(key="votes_heavily_up_record").click().run()
+    assert not app.exception, app.exception
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    decided = store.current_decisions()
+    assert decided[["source", "comment_id", "action", "moderator", "reason"]].values.tolist() == [
+        [chosen[0], chosen[1], "remove", "alice", "insults"]]
+    assert chosen[1] not in set(app.dataframe[0].value["comment_id"])
+
+    app.toggle(key="votes_heavily_up_show_decided").set_value(True).run()
+    shown = app.dataframe[0].value
+    assert shown.loc[shown["comment_id"] == chosen[1], "decision"].tolist() == ["remove"]
+
+    app.switch_page("app_pages/decisions.py").run()
+    log = table_with(app, "moderator", "undone_at")
+    latest = log[["comment_id", "action", "moderator", "reason"]].values.tolist()[0]
+    assert latest == [chosen[1], "remove", "alice", "insults"]
+
+    app.button(key="log_undo").click().run()
+    assert store.current_decisions().empty
+    assert store.decisions()["undone_by"].tolist() == ["alice"]
+    app.switch_page("app_pages/votes.py").run()
+    assert chosen[1] in set(app.dataframe[0].value["comment_id"])
+
+
+def test_decision_needs_a_moderator_name(app):
+    """Without a moderator name nothing is stored and the page says why."""
+    open_page(app, "votes")
+    app.multiselect(key="votes_heavily_up_pick").select(first_row(app)).run()
+    app.button(key="votes_heavily_up_record").click().run()
+    assert any("moderator" in e.value for e in app.error)

@@ -1,0 +1,207 @@
+"""The dashboard's read side: filters, queues with decisions, threads, cues, overview frames (moderation.reports)."""
+
+import io
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.dashboard_fixtures import HOSTILE, build_results, write_results
+from moderation import reports, schema, threads
+from moderation.reports import Filters
+
+
+def comments_frame(**columns) -> pd.DataFrame:
+    """Canonical comments from a few columns (source 's', article 'a' unless given)."""
+    n = len(next(iter(columns.values())))
+    base = {"comment_id": [f"c{i}" for i in range(n)], "article_id": ["a"] * n, "source": ["s"] * n,
+            "position": list(range(n))}
+    return schema.conform(pd.DataFrame({**base, **columns}), "comments")
+
+
+def decisions_frame(rows) -> pd.DataFrame:
+    """Current decisions with the store's columns."""
+    return pd.DataFrame(rows, columns=["source", "comment_id", "action", "moderator", "reason"])
+
+
+NO_DECISIONS = decisions_frame([])
+
+
+def test_filters_round_trip_through_query_parameters():
+    """Filters written to the URL read back equal; unset filters are left out; a bad date is ignored."""
+    filters = Filters(source="s", article="a1", since=date(2024, 1, 2), author="ann", text="ban")
+    query = filters.to_query()
+    assert query == {"source": "s", "article": "a1", "since": "2024-01-02", "author": "ann", "text": "ban"}
+    assert Filters.from_query(query) == filters
+    assert Filters.from_query({"until": "not a date"}) == Filters()
+    assert not Filters().active
+
+
+def test_filter_mask_applies_every_filter():
+    """Each filter keeps exactly the rows it names; dates are whole UTC days, both ends inclusive."""
+    comments = comments_frame(
+        author=["ann", "bob", None, "ann"],
+        created_at=["2024-01-01T23:59:00Z", "2024-01-02T00:00:00Z", "2024-01-03T12:00:00Z", None],
+        text=["Perhaps a BAN", "no", None, "ban it"],
+        article_id=["a", "a", "b", "a"],
+    )
+    assert filter_rows(comments, Filters(author="ann")) == [0, 3]
+    assert filter_rows(comments, Filters(article="b")) == [2]
+    assert filter_rows(comments, Filters(since=date(2024, 1, 2))) == [1, 2]
+    assert filter_rows(comments, Filters(until=date(2024, 1, 2))) == [0, 1]
+    assert filter_rows(comments, Filters(text="ban")) == [0, 3]
+    assert filter_rows(comments, Filters(text=".*")) == []  # a substring, never a pattern
+    assert reports.filter_comments(comments, Filters()) is comments
+
+
+def filter_rows(comments, filters) -> list[int]:
+    return np.flatnonzero(reports.filter_mask(comments, filters)).tolist()
+
+
+def test_queue_view_hides_decided_comments_unless_asked():
+    """Decided comments leave the queue; the toggle shows them with their decision; order is kept."""
+    members = comments_frame(author=["ann", "bob", "cy"], text=["x", "y", "z"])
+    decisions = decisions_frame([("s", "c1", "remove", "mo", "spam")])
+    shown = reports.queue_view(members, decisions)
+    assert shown["comment_id"].tolist() == ["c0", "c2"]
+    everything = reports.queue_view(members, decisions, show_decided=True)
+    assert everything["comment_id"].tolist() == ["c0", "c1", "c2"]
+    assert everything["decision"].isna().tolist() == [True, False, True]
+    assert everything.loc[1, ["decision", "decided_by", "decision_reason"]].tolist() == ["remove", "mo", "spam"]
+    assert everything.loc[0, "thread"] == "thread?source=s&article=a&comment=c0"
+    assert everything.loc[1, "profile"] == "authors?author=bob"
+    assert reports.queue_view(members, NO_DECISIONS, limit=1)["comment_id"].tolist() == ["c0"]
+
+
+def test_decisions_are_keyed_by_source_and_id():
+    """A decision on comment c0 of one source does not hide c0 of another source."""
+    members = comments_frame(source=["s", "t"], comment_id=["c0", "c0"], author=["a", "b"])
+    assert reports.undecided(members, decisions_frame([("t", "c0", "flag", "mo", None)]))["source"].tolist() == ["s"]
+
+
+def test_flag_labels_name_each_queue():
+    """Flags list every queue the comment is in, in queue order; '' when none."""
+    frame = pd.DataFrame({"is_heavily_up": [True, False, False], "is_offtopic_speculation": [True, False, pd.NA]})
+    assert reports.flag_labels(frame).tolist() == ["heavily_up, offtopic", "", ""]
+
+
+def test_bracket_cues_marks_spans_in_plain_text():
+    """Cue spans are wrapped in [[ ]]; overlapping spans merge; markup in the text stays literal."""
+    text = "Perhaps it might be " + HOSTILE
+    cues = [{"phrase": "it might", "start": 8, "end": 16}, {"phrase": "Perhaps", "start": 0, "end": 7},
+            {"phrase": "might be", "start": 11, "end": 19}]
+    assert reports.bracket_cues(text, cues) == "[[Perhaps]] [[it might]][[ be]] " + HOSTILE
+    assert reports.bracket_cues(HOSTILE, None) == HOSTILE
+    assert reports.cue_spans(np.array(cues, dtype=object))["start"].tolist() == [0, 8, 11]
+
+
+def test_offtopic_evidence_lists_scores_and_similarities():
+    """The evidence table names the off-topic scores, any similarity column and the reason, as text."""
+    comment = pd.Series({"text": "x", "offtopic_score": 0.25, "similarity_article": 0.04, "offtopic_reason": "far",
+                         "vote_net": 3})
+    evidence = reports.offtopic_evidence(comment)
+    assert evidence.values.tolist() == [["offtopic_score", "0.25"], ["offtopic_reason", "far"],
+                                        ["similarity_article", "0.04"]]
+
+
+def test_topic_table_counts_matching_comments():
+    """Each topic keeps the pipeline's columns and gets the number of matching comments (0 when none)."""
+    topics = pd.DataFrame({"topic_id": [0, 1], "topic_terms": ["a, b", "c, d"], "comments": [5, 7]})
+    comments = pd.DataFrame({"topic_id": [1, 1, 0, 1]})
+    table = reports.topic_table(topics, comments[comments["topic_id"] == 1])
+    assert table[["topic_id", "comments", "comments_matching"]].values.tolist() == [[0, 5, 0], [1, 7, 3]]
+
+
+def test_thread_view_orders_replies_under_parents():
+    """Replies follow their parent depth-first, siblings in source order; inferred parents are marked."""
+    comments = comments_frame(
+        parent_id=[None, None, "c0", "c2", "c0"],
+        parent_inferred=[False, False, False, True, False],
+        text=["root0", "root1", "reply to 0", "reply to 2", "second reply to 0"],
+    )
+    comments, _ = threads.resolve(comments)
+    tree = reports.thread_view(comments, NO_DECISIONS)
+    assert tree["comment_id"].tolist() == ["c0", "c2", "c3", "c4", "c1"]
+    assert tree["tree"].tolist() == ["root0", "· reply to 0", "· · reply to 2", "· second reply to 0", "root1"]
+    assert tree["parent_link"].tolist() == ["", "reply", "inferred", "reply", ""]
+
+
+def test_over_time_counts_comments_and_votes_per_week():
+    """Comments and vote_total are summed per ISO week (weeks start on Monday)."""
+    comments = comments_frame(created_at=["2024-01-01", "2024-01-07", "2024-01-08", None]).assign(
+        vote_total=[3, 4, 5, 100])
+    weekly = reports.over_time(comments)
+    assert weekly.index.tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")]
+    assert weekly["comments"].tolist() == [2, 1] and weekly["votes"].tolist() == [7, 5]
+
+
+def test_vote_distribution_counts_every_scored_comment():
+    """The histogram holds every comment with a net score once (extremes in the end bins)."""
+    comments = comments_frame(score=[1, 2, 3, None, 1000])
+    assert reports.vote_distribution(comments, bins=4)["comments"].sum() == 4
+
+
+def test_queue_shares_count_members_and_pending():
+    """Members, share of all comments and pending (undecided) members per available queue."""
+    comments = comments_frame(author=["a"] * 4).assign(is_heavily_up=[True, True, False, False])
+    shares = reports.queue_shares(comments, decisions_frame([("s", "c0", "approve", "mo", None)]))
+    assert shares.to_dict("records") == [{"queue": "heavily_up", "members": 2, "share": 0.5, "pending": 1}]
+
+
+def test_top_articles_and_labels():
+    """Most-discussed articles come first with title and distinct authors; labels name title and id."""
+    comments = comments_frame(article_id=["a", "b", "b"], author=["x", "y", "y"])
+    articles = schema.conform(pd.DataFrame({"article_id": ["b"], "source": ["s"], "title": ["Bee"]}), "articles")
+    top = reports.top_articles(comments, articles)
+    assert top[["article_id", "title", "comments", "authors"]].values.tolist()[0] == ["b", "Bee", 2, 1]
+    assert reports.article_labels(comments, articles, None, 5) == {"b": "Bee (s/b)", "a": "(untitled) (s/a)"}
+
+
+def test_author_history_and_neighbourhood():
+    """An author's history holds only their comments; the neighbourhood adds their parents and replies."""
+    comments = comments_frame(author=["ann", "bob", "ann", "cy"], parent_id=[None, "c0", "c1", None],
+                              created_at=["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"])
+    recent = reports.recent_comments(comments, "ann")
+    assert reports.author_history(recent, NO_DECISIONS)["comment_id"].tolist() == ["c2", "c0"]
+    assert reports.reply_neighbourhood(comments, "ann")["comment_id"].tolist() == ["c0", "c1", "c2"]
+
+
+def test_decision_log_filters_and_adds_context():
+    """The log is filtered by moderator, action and undone state, with the comment's author and text joined."""
+    comments = comments_frame(author=["ann", "bob"], text=["t0", "t1"])
+    log = pd.DataFrame({
+        "id": [2, 1], "source": ["s", "s"], "comment_id": ["c1", "c0"], "action": ["flag", "remove"],
+        "reason": [None, "spam"], "moderator": ["mo", "jo"],
+        "decided_at": pd.to_datetime(["2024-01-02", "2024-01-01"], utc=True),
+        "undone_at": pd.to_datetime([None, "2024-01-03"], utc=True), "undone_by": [None, "jo"],
+    })
+    shown = reports.decision_log(log, comments, reports.LogFilters(include_undone=False))
+    assert shown[["id", "author", "text"]].values.tolist() == [[2, "bob", "t1"]]
+    assert reports.decision_log(log, comments, reports.LogFilters(moderators=("jo",)))["id"].tolist() == [1]
+    assert reports.decision_log(log, comments, reports.LogFilters(actions=("flag",)))["id"].tolist() == [2]
+
+
+def test_csv_export_neutralises_formulas():
+    """Exported cells starting with = + - @ cannot run as spreadsheet formulas."""
+    csv = reports.csv_bytes(pd.DataFrame({"text": ["=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "fine"]}))
+    cells = pd.read_csv(io.BytesIO(csv), dtype="str")["text"].tolist()
+    assert cells[-1] == "fine"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+
+
+def test_load_results_tolerates_missing_parts(tmp_path):
+    """A folder with only comments opens: the other tables are empty, canonical ones with their columns."""
+    build_results(n_comments=5)["comments"].to_parquet(tmp_path / "comments.parquet")
+    loaded = reports.load_results(tmp_path)
+    assert len(loaded.comments) == 5 and loaded.authors.empty and loaded.topics.empty
+    assert list(loaded.articles.columns) == schema.columns("articles")
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_fixture_folder_has_every_queue(tmp_path, n):
+    """The dashboard fixture carries every queue column and the hostile comment first."""
+    folder = write_results(tmp_path, n_comments=30, n_articles=n)
+    loaded = reports.load_results(folder)
+    assert reports.available_queues(loaded.comments) == list(reports.QUEUE_MEMBER)
+    assert loaded.comments.loc[0, "text"] == HOSTILE
