@@ -214,7 +214,10 @@ def _parse_time(value: str, timezone: str) -> pd.Timestamp | None:
 
 
 def _slug(title: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80].strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    if len(slug) > 100:  # cut at a word boundary where there is one
+        head = slug[:101]
+        slug = head.rsplit("-", 1)[0] if "-" in head else slug[:100]
     return slug or hashlib.sha1(title.encode()).hexdigest()[:16]
 
 
