@@ -1,7 +1,6 @@
 """Reddit comment JSON: API thread listings and dump-style JSON Lines."""
 
 import json
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.ingest import IngestError, finish, load, reddit
+from moderation.ingest import IngestError, load, reddit
+from tests.json_fuzz import assert_parses_or_refuses, json_values
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LISTING = FIXTURES / "reddit" / "thread_listing.json"
@@ -193,24 +193,15 @@ def test_sniff_accepts_reddit_rejects_others(tmp_path):
     assert not reddit.sniff(tmp_path / "missing.json")
 
 
-KEYS = st.sampled_from(["kind", "data", "children", "replies", "id", "name", "parent_id", "link_id", "author", "body",
-                        "score", "ups", "created_utc", "distinguished", "edited", "title", "count"])
-SCALARS = (st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False, allow_infinity=False)
-           | st.text(max_size=12) | st.sampled_from(["Listing", "t1", "t3", "more", "t1_a", "t3_p", "[removed]"]))
-JSON_VALUES = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=5), max_leaves=12)
+JSON_VALUES = json_values(
+    ["kind", "data", "children", "replies", "id", "name", "parent_id", "link_id", "author", "body", "score", "ups",
+     "created_utc", "distinguished", "edited", "title", "count"],
+    ["Listing", "t1", "t3", "more", "t1_a", "t3_p", "[removed]"],
+)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(JSON_VALUES, max_size=6), st.booleans())
 def test_no_json_input_crashes_the_parser(records, as_lines):
     """Any JSON records, as an array or as lines, parse to frames and problems or raise IngestError only."""
-    text = "\n".join(map(json.dumps, records)) if as_lines else json.dumps(records)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "fuzz.json"
-        path.write_text(text)
-        try:
-            parsed = finish(reddit.parse(path), str(path))
-        except IngestError:
-            return
-    assert parsed.comments["comment_id"].notna().all()
+    assert_parses_or_refuses(reddit, records, as_lines)
