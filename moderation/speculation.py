@@ -41,6 +41,9 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 MODEL_PATH = Path(__file__).parent / "models" / "speculation.joblib"
+# Same classifier trained on conjecture labels only (epistemic and investigation cues, not belief statements
+# such as "I believe that would be right"); ranks the off-topic speculation queue (scripts/train_speculation.py).
+CONJECTURE_MODEL_PATH = Path(__file__).parent / "models" / "conjecture.joblib"
 
 # Phrases moderators named in issue 4, plus close variants; the shipped English lexicon
 # adds the corpus-annotated epistemic cues and MIT-licensed hedge lists (see scripts/train_speculation.py).
@@ -728,6 +731,18 @@ def load_model(path: str | Path = MODEL_PATH) -> SpeculationClassifier:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `python scripts/train_speculation.py` to build it")
     return joblib.load(path)
+
+
+def score_conjecture(texts: pd.Series, language=None) -> pd.Series:
+    """Calibrated conjecture probability (float in [0, 1], same index as ``texts``; 0.5 = threshold).
+
+    :func:`score_speculation` with the model at ``CONJECTURE_MODEL_PATH``: the maximum over a comment's
+    sentences of the probability that the sentence holds an epistemic ("perhaps", "might", "I suspect") or
+    investigation ("whether", "I wonder") cue; doxastic statements of opinion ("I think", "I believe")
+    are not conjecture.
+    """
+    scored = score_speculation(texts, load_model(CONJECTURE_MODEL_PATH), language)
+    return scored["speculation_score"].rename("conjecture_score")
 
 
 def _languages(language, index: pd.Index) -> np.ndarray:

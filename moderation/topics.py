@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from stop_words import get_stop_words
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
-from moderation.speculation import score_speculation
+from moderation.speculation import score_conjecture, score_speculation
 
 WEIGHTS_PATH = Path(__file__).parent / "models" / "offtopic_weights.json"
 
@@ -521,7 +521,8 @@ def score_offtopic(
     articles : canonical articles frame; articles with empty text fall back to title + discussion
     features : fitted :class:`TextFeatures`; fitted here on ``comments`` and ``articles`` when None
     speculation : frame with ``comments``' index and columns speculation_score, is_speculative,
-        speculation_cues; computed with :func:`moderation.speculation.score_speculation` when None
+        speculation_cues, conjecture_score; computed with :func:`moderation.speculation.score_speculation`
+        and :func:`moderation.speculation.score_conjecture` when None
     params : :class:`OfftopicParams`
 
     Returns
@@ -531,8 +532,9 @@ def score_offtopic(
         :func:`offtopic_components`, ``language``, ``offtopic_score`` (0..1),
         ``is_offtopic``, ``topic_id`` (Int64, NA without known terms),
         ``topic_terms``, ``speculation_score`` (0..1), ``is_speculative``,
-        ``speculation_cues``, ``offtopic_speculation_score`` (0..1, the product:
-        both off topic and speculative), ``is_offtopic_speculation`` (both flags)
+        ``speculation_cues``, ``conjecture_score`` (0..1), ``offtopic_speculation_score`` (0..1, the
+        product of offtopic_score and conjecture_score: off topic and conjecturing), ``is_offtopic_speculation``
+        (is_offtopic and conjecture_score >= 0.5)
         and ``offtopic_reason`` (one sentence of evidence).
     """
     if features is None:
@@ -550,10 +552,13 @@ def score_offtopic(
 
     if speculation is None:
         speculation = score_speculation(comments["text"], language=out["language"])
+        speculation["conjecture_score"] = score_conjecture(comments["text"], language=out["language"])
     for name in speculation.columns:
         out[name] = speculation[name].to_numpy()
-    out["offtopic_speculation_score"] = out["offtopic_score"] * out["speculation_score"]
-    out["is_offtopic_speculation"] = out["is_offtopic"] & out["is_speculative"]
+    # The queue wants conjecture about hidden causes, not any hedge: "I believe that would be right" is
+    # speculative by the Szeged labels (doxastic cue) but an opinion, not drift into speculation.
+    out["offtopic_speculation_score"] = out["offtopic_score"] * out["conjecture_score"]
+    out["is_offtopic_speculation"] = out["is_offtopic"] & (out["conjecture_score"] >= 0.5)
     out["offtopic_reason"] = _reasons(out, params)
     return out
 

@@ -137,7 +137,8 @@ def metrics(name: str, scored: pd.DataFrame, labels: np.ndarray, mask: np.ndarra
 def score(comments: pd.DataFrame, articles: pd.DataFrame, features: dict | None = None) -> pd.DataFrame:
     """Scored comments with the baseline column added (speculation is not needed here: scored as zero)."""
     quiet = pd.DataFrame(
-        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * len(comments)},
+        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * len(comments),
+         "conjecture_score": 0.0},
         index=comments.index,
     )
     fitted = TextFeatures(**(features or {})).fit(comments, articles)
@@ -199,7 +200,8 @@ def timing(n: int) -> pd.DataFrame:
     """
     articles, comments = synthetic_comments(n)
     quiet = pd.DataFrame(
-        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * n}, index=comments.index
+        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * n,
+         "conjecture_score": 0.0}, index=comments.index
     )
     start = time.perf_counter()
     features = TextFeatures(n_jobs=2).fit(comments, articles)

@@ -7,6 +7,9 @@ SFU marks conditionals, disjunctions and ability ("if", "or", "can") as speculat
 a second SFU row relabels a sentence as speculative only when it has another cue. Two comment-level rows
 compare aggregating sentence scores by maximum (what :func:`moderation.speculation.score_speculation` does)
 and by noisy-or, on synthetic comments of 1-6 consecutive review sentences (relabelled the same way).
+Conjecture rows score the Szeged held-out sentences against conjecture labels (an epistemic or investigation
+cue; see ``train_speculation.conjecture_labels``) with ``moderation/models/conjecture.joblib``, which ranks
+the off-topic queue, and with the speculation model for comparison.
 ``--speed N`` also times ``score_speculation`` on N synthetic comments.
 """
 
@@ -23,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from moderation.speculation import _phrase_pattern, load_model, score_speculation  # noqa: E402
+from moderation.speculation import CONJECTURE_MODEL_PATH, _phrase_pattern, load_model, score_speculation  # noqa: E402
 from train_speculation import DATA_DIR, load_sentences, read_lexicon, sentence_metrics  # noqa: E402
 
 BASELINE = "any Stanford Politeness hedge (ConvoKit list)"
@@ -52,13 +55,14 @@ def _row(task: str, data: str, labels, scores, baseline_hits) -> dict:
             "baseline_f1": base["f1"]}
 
 
-def evaluate(model=None, data_dir: Path = DATA_DIR) -> pd.DataFrame:
+def evaluate(model=None, data_dir: Path = DATA_DIR, conjecture_model=None) -> pd.DataFrame:
     """Evaluation table, one row per held-out data set (and two comment-aggregation rows).
 
     Columns: task, data, n, positives, precision, recall, f1, roc_auc, brier (model at threshold 0.5),
     baseline, baseline_precision, baseline_recall, baseline_f1, published_f1 (best CoNLL-2010, other labels).
     """
     model = load_model() if model is None else model
+    conjecture_model = load_model(CONJECTURE_MODEL_PATH) if conjecture_model is None else conjecture_model
     sentences = load_sentences(data_dir)
     held_out = sentences[sentences["part"] == "test"].copy()
     held_out["score"] = model.predict_proba(held_out["text"])[:, 1]
@@ -86,6 +90,12 @@ def evaluate(model=None, data_dir: Path = DATA_DIR) -> pd.DataFrame:
         rows.append({**_row(f"speculation, comment ({how} of sentences)",
                             "SFU reviews, 1-6 sentence chunks, without if/or/can-only labels", labels, scores, hits),
                      "published_f1": np.nan})
+    szeged = held_out[held_out["corpus"] == "szeged"].copy()
+    szeged["conjecture_score"] = conjecture_model.predict_proba(szeged["text"])[:, 1]
+    for column, which in (("conjecture_score", "conjecture model"), ("score", "speculation model")):
+        for data, group in szeged.groupby("data", sort=False):
+            rows.append({**_row(f"conjecture, sentence ({which})", DATA_NAMES[data] + ", conjecture labels",
+                                group["conjecture"], group[column], group["baseline_hit"]), "published_f1": np.nan})
     return pd.DataFrame(rows)
 
 

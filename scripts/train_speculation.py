@@ -3,7 +3,9 @@
 Reads the labelled sentences under ``DATA_DIR`` (default ``/work/shared/data/speculation``,
 or ``$SPECULATION_DATA``), builds the English cue lexicon, fits
 :class:`moderation.speculation.SpeculationClassifier` with a fixed random_state,
-prints validation figures and writes ``moderation/models/speculation.joblib``.
+prints validation figures and writes ``moderation/models/speculation.joblib``; then the same on conjecture
+labels (a sentence holding an epistemic or investigation cue, ``CONJECTURE_TYPES``) with the doxastic phrases
+taken out of the lexicon, written to ``moderation/models/conjecture.joblib`` (ranks the off-topic queue).
 
 Which rows train and which are held out (see ``moderation/models/README.md``):
 - Szeged Uncertainty Corpus (CC BY-SA), biomedical ``split=train`` and Wikipedia: documents
@@ -34,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moderation.speculation import (  # noqa: E402
-    COMMENT_CUES_EN, MODEL_PATH, QUESTION_CUES_EN, SpeculationClassifier, _phrase_pattern,
+    COMMENT_CUES_EN, CONJECTURE_MODEL_PATH, MODEL_PATH, QUESTION_CUES_EN, SpeculationClassifier, _phrase_pattern,
 )
 
 DATA_DIR = Path(os.environ.get("SPECULATION_DATA", "/work/shared/data/speculation"))
@@ -42,6 +44,10 @@ RANDOM_STATE = 0
 # Szeged cue types that are epistemic (belief/probability); condition ("if", "unless") and investigation
 # ("whether", "examined") cues are not speculation for a moderator.
 EPISTEMIC_TYPES = ("speculation_modal_probable_", "speculation_hypo_doxastic", "speculation_modal_possible_")
+# Conjecture (issue 4: "perhaps", "might", "I suspect", "I'm curious if", leading questions): epistemic
+# possibility and investigation cues; doxastic cues ("believe", "think", "considered") state an opinion.
+CONJECTURE_TYPES = ("speculation_modal_probable_", "speculation_modal_possible_", "speculation_hypo_investigation_")
+DOXASTIC = "speculation_hypo_doxastic_"
 MIT_LEXICONS = ("convokit_politeness_api_hedges.txt", "convokit_politeness_local_hedges.txt", "wooorm_hedges_npm.txt")
 MIN_CUE_SENTENCES = 3  # a corpus cue must be annotated in this many training sentences
 MIN_CUE_PRECISION = 0.4  # about twice the base rate: a lexicon match must usually sit in a speculative sentence
@@ -69,7 +75,8 @@ def load_sentences(data_dir: Path = DATA_DIR) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        text (str), speculative (int 0/1), cues (str, "|"-joined), corpus ("szeged"/"sfu"), domain (str),
+        text (str), speculative (int 0/1), conjecture (int 0/1, Szeged only; see :func:`conjecture_labels`),
+        cues (str, "|"-joined), corpus ("szeged"/"sfu"), domain (str),
         data (evaluation name: "biomedical", "wikipedia", "news", "reviews"), doc (str) and
         part ("train", "validation" or "test").
     """
@@ -91,7 +98,24 @@ def load_sentences(data_dir: Path = DATA_DIR) -> pd.DataFrame:
         "test",
     )
     frame["cues"] = frame["cues"].fillna("")
-    return frame[["text", "speculative", "cues", "corpus", "domain", "data", "doc", "part"]]
+    frame["conjecture"] = conjecture_labels(frame["sentence_id"], data_dir)
+    return frame[["text", "speculative", "conjecture", "cues", "corpus", "domain", "data", "doc", "part"]]
+
+
+def conjecture_labels(sentence_ids: pd.Series, data_dir: Path = DATA_DIR) -> np.ndarray:
+    """1 where the Szeged sentence ``sentence_id`` holds a cue of a ``CONJECTURE_TYPES`` type, else 0 (int, (n,)).
+
+    Ids are ``szeged:<file>:<DocID>:<sentence id>`` as in ``sentences.csv``; other ids (SFU) get 0.
+    """
+    conjecture = set()
+    for xml in sorted((data_dir / "szeged_uncertainty").glob("*.xml")):
+        tree = etree.parse(str(xml), etree.XMLParser(load_dtd=False, resolve_entities=False))
+        for document in tree.iter("Document"):
+            doc_id = document.findtext("DocID")
+            for sentence in document.iter("Sentence", "sentence"):
+                if any(cue.get("type", "").replace(" ", "") in CONJECTURE_TYPES for cue in sentence.iter("ccue")):
+                    conjecture.add(f"szeged:{xml.stem}:{doc_id}:{sentence.get('id')}")
+    return sentence_ids.isin(conjecture).to_numpy(dtype=int)
 
 
 def read_lexicon(path: Path) -> list[str]:
@@ -150,11 +174,21 @@ def sentence_metrics(labels, scores) -> dict[str, float]:
             "brier": brier_score_loss(labels, scores)}
 
 
-def train(data_dir: Path = DATA_DIR, out: Path = MODEL_PATH) -> SpeculationClassifier:
-    """Fit on the training part, print validation figures per data set, save to ``out``."""
+def without_doxastic(lexicon: tuple[str, ...], data_dir: Path = DATA_DIR) -> tuple[str, ...]:
+    """``lexicon`` without phrases holding a word whose most frequent Szeged cue type is doxastic ("i think")."""
+    doxastic = {phrase for phrase, kind in szeged_cue_types(data_dir).items() if kind == DOXASTIC and " " not in phrase}
+    return tuple(p for p in lexicon if not doxastic & set(p.replace("'", " ").split()))
+
+
+def train(data_dir: Path = DATA_DIR, out: Path = MODEL_PATH, target: str = "speculative") -> SpeculationClassifier:
+    """Fit on the training part's ``target`` labels ("speculative" or "conjecture"), print validation, save."""
     sentences = load_sentences(data_dir)
+    sentences = sentences[sentences["corpus"] == "szeged"] if target == "conjecture" else sentences
+    sentences = sentences.assign(speculative=sentences[target])
     training = sentences[sentences["part"] == "train"]
     lexicon = english_lexicon(training, data_dir)
+    if target == "conjecture":
+        lexicon = without_doxastic(lexicon, data_dir)
     print(f"training sentences: {len(training)} ({training['speculative'].mean():.1%} speculative); "
           f"lexicon: {len(lexicon)} phrases")
     started = time.perf_counter()
@@ -176,4 +210,6 @@ def train(data_dir: Path = DATA_DIR, out: Path = MODEL_PATH) -> SpeculationClass
 
 
 if __name__ == "__main__":
-    train(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_DIR)
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_DIR
+    train(data)
+    train(data, CONJECTURE_MODEL_PATH, target="conjecture")

@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import (
 
 from moderation import speculation
 from moderation.speculation import (
+    CONJECTURE_MODEL_PATH,
     CUES_DE,
     MODEL_PATH,
     QUESTION_CUES_DE,
@@ -27,6 +28,7 @@ from moderation.speculation import (
     _phrase_pattern,
     find_cues,
     load_model,
+    score_conjecture,
     score_speculation,
     split_sentences,
 )
@@ -198,6 +200,15 @@ def test_shipped_model_flags_seed_speculation():
     assert [c["phrase"] for c in result.loc[1, "speculation_cues"]] == ["I suspect", "cover for", "why is"]
     assert result.loc[2, "speculation_cues"][0]["phrase"] == "I'm curious if"
     assert load_model() is load_model()
+
+
+@pytest.mark.skipif(not CONJECTURE_MODEL_PATH.exists(), reason="shipped conjecture model not built")
+def test_shipped_conjecture_model_separates_conjecture_from_opinion():
+    """The conjecture model keeps the seed's conjectures (#1, #2) and drops a belief statement ("I believe ...")."""
+    opinion = "I believe that would be the right course of action."
+    scores = score_conjecture(pd.Series([MANUFACTURER_1, MANUFACTURER_2, opinion], dtype="str"))
+    assert scores.name == "conjecture_score"
+    assert (scores.iloc[:2] >= 0.5).all() and scores.iloc[2] < 0.5
 
 
 # A slow reference: the regex-per-sentence implementation the array code replaced (same published rules).

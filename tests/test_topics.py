@@ -31,7 +31,8 @@ def frames(article_texts: dict, comments: list[tuple]) -> tuple[pd.DataFrame, pd
 def quiet(comments: pd.DataFrame) -> pd.DataFrame:
     """Speculation columns with no speculation, so tests do not need the shipped speculation model."""
     return pd.DataFrame(
-        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * len(comments)},
+        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * len(comments),
+         "conjecture_score": 0.0},
         index=comments.index,
     )
 
@@ -156,10 +157,10 @@ def test_obvious_offtopic_comment_scores_highest():
 
 
 def test_reason_lists_speculation_cues():
-    """The reason quotes the speculation cue phrases and the queue needs both flags."""
+    """The reason quotes the speculation cues; the queue ranks by off-topic x conjecture and needs both flags."""
     articles, comments = BIKES
     speculation = quiet(comments)
-    speculation.loc[3, ["speculation_score", "is_speculative"]] = [0.9, True]
+    speculation.loc[3, ["speculation_score", "is_speculative", "conjecture_score"]] = [0.95, True, 0.9]
     speculation.at[3, "speculation_cues"] = [{"phrase": "Perhaps", "start": 0, "end": 7}]
     scored = score_offtopic(comments, articles, speculation=speculation)
     assert "; cues: 'Perhaps'; " in scored.loc[3, "offtopic_reason"]
@@ -243,13 +244,10 @@ def test_seed_ban_question_is_not_offtopic():
     assert scored.at["rm", "offtopic_score"] < scored.at["um1", "offtopic_score"] < scored.at["um2", "offtopic_score"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lexical evidence only: Robert Shih's reply ('the right course of action ... corral the herd') shares "
-    "no term with the article or the thread and is speculative ('I believe'), so it ranks first, above #2 and #1",
-)
 def test_seed_speculative_drift_ranks_first():
-    """On the seed, Undisclosed Manufacturer #1 and #2 are the top two of the off-topic speculation queue."""
+    """On the seed, #1 and #2 top the queue; Robert Shih's opinion ("I believe ...") is off topic but no conjecture."""
     articles, comments = seed_frames()
     scored = score_offtopic(comments, articles)
     assert set(scored.nlargest(2, "offtopic_speculation_score")["comment_id"]) == {"um1", "um2"}
+    shih = scored.set_index("comment_id").loc["rs"]
+    assert shih["is_offtopic"] and shih["is_speculative"] and not shih["is_offtopic_speculation"]
