@@ -4,10 +4,11 @@ Usage: ``python benchmarks/bench_speculation.py [--comments 100000] [--repeat 3]
 
 Prints seconds and comments/s for :func:`moderation.speculation.score_speculation` (shipped model) and for a
 plain ``TfidfVectorizer.transform`` of the same comments (the model's own word vectorizer, one document per
-comment), so that the ratio can be read on a busy machine. ``--reference N`` checks that the scores of the
-first N comments equal the fitted scikit-learn pipeline's on their sentences. Comments are three sentences
-drawn from English filler sentences, most of them with a hedge phrase of the lexicon or a leading question,
-some with line breaks, curly apostrophes, "U.S." and "May"; nothing is read from /work/shared.
+comment), so that the ratio can be read on a busy machine; with the conjecture model built, also both shipped
+models scored separately and from one shared batch (:func:`score_speculation_and_conjecture`). ``--reference N``
+checks that the scores of the first N comments equal the fitted scikit-learn pipeline's on their sentences.
+Comments are three sentences drawn from English filler sentences, most of them with a hedge phrase of the
+lexicon or a leading question, some with line breaks, curly apostrophes, "U.S." and "May"; nothing is read from /work/shared.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from timing import best_of  # noqa: E402
 
 from moderation.speculation import (
     COMMENT_CUES_EN,
+    CONJECTURE_MODEL_PATH,
     load_model,
+    score_conjecture,
     score_speculation,
+    score_speculation_and_conjecture,
     split_sentences,
 )
 
@@ -87,6 +91,11 @@ def main() -> None:
     baseline, _ = best_of(args.repeat, lambda: words.transform(texts.tolist()))
     print(f"TfidfVectorizer.transform{n:>9,} comments {baseline:8.2f} s {n / baseline:>10,.0f} comments/s")
     print(f"ratio score / baseline time: {seconds / baseline:.2f}")
+    if CONJECTURE_MODEL_PATH.exists():  # what the off-topic stage runs: both shipped models
+        separate, _ = best_of(args.repeat, lambda: (score_speculation(texts), score_conjecture(texts)))
+        combined, _ = best_of(args.repeat, lambda: score_speculation_and_conjecture(texts))
+        print(f"score_speculation + score_conjecture {separate:8.2f} s; score_speculation_and_conjecture "
+              f"{combined:8.2f} s")
     if args.reference:
         sample = texts[:args.reference].tolist()
         sentences = [[text[a:b] for a, b in split_sentences(text)] for text in sample]

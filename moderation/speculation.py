@@ -741,8 +741,8 @@ def score_conjecture(texts: pd.Series, language=None) -> pd.Series:
     investigation ("whether", "I wonder") cue; doxastic statements of opinion ("I think", "I believe")
     are not conjecture.
     """
-    scored = score_speculation(texts, load_model(CONJECTURE_MODEL_PATH), language)
-    return scored["speculation_score"].rename("conjecture_score")
+    (scores, _), = _sentence_maxima(texts, [load_model(CONJECTURE_MODEL_PATH)], language, cues=None)
+    return pd.Series(scores, index=texts.index, name="conjecture_score")
 
 
 def _languages(language, index: pd.Index) -> np.ndarray:
@@ -781,32 +781,79 @@ def score_speculation(texts: pd.Series, model: SpeculationClassifier | None = No
         ``speculative_sentences`` (int64 >= 0: sentences scoring >= 0.5).
     """
     model = load_model() if model is None else model
-    values = _texts(texts)
-    german = _languages(language, texts.index) == "de"
-    scores = np.zeros(len(values))
-    counts = np.zeros(len(values), dtype=np.int64)
-    cues = np.empty(len(values), dtype=object)
-    for is_german in (False, True):
-        members = np.flatnonzero(german == is_german)
-        cue_lexicon = _lexicon("de" if is_german else "en", model)
-        for start, stop, batch in _batches([values[i] for i in members]):
-            rows = members[start:stop]
-            found = _Cues(batch, *cue_lexicon)
-            if not len(batch.sentence_starts):  # only empty texts: scikit-learn refuses zero rows
-                sentence_scores = np.zeros(0)
-            elif is_german:
-                sentence_scores = model.cue_model_.predict_proba(found.features)[:, 1]
-            else:
-                sentence_scores = model._text_proba(batch, found.features)
-            chunk_scores = np.zeros(len(rows))
-            np.maximum.at(chunk_scores, batch.sentence_owner, sentence_scores)
-            scores[rows] = chunk_scores
-            counts[rows] = np.bincount(batch.sentence_owner, weights=sentence_scores >= 0.5, minlength=len(rows))
-            for row, text_cues in zip(rows.tolist(), _cue_lists(batch, found, as_dicts=True)):
-                cues[row] = text_cues
+    cues = np.empty(len(texts), dtype=object)
+    (scores, counts), = _sentence_maxima(texts, [model], language, cues)
+    return _speculation_frame(scores, counts, cues, texts.index)
+
+
+def score_speculation_and_conjecture(texts: pd.Series, language=None) -> pd.DataFrame:
+    """:func:`score_speculation` of the shipped model plus ``conjecture_score`` (:func:`score_conjecture`).
+
+    Same values as calling the two functions, with half the sentence splitting and word finding: both
+    models score the sentences of one shared batch (the off-topic stage needs both).
+
+    Parameters
+    ----------
+    texts : pd.Series of str
+        Comment texts (n,), NA allowed.
+    language : None, str or pd.Series of str
+        As for :func:`score_speculation`.
+
+    Returns
+    -------
+    pd.DataFrame
+        :func:`score_speculation`'s columns and ``conjecture_score`` (float in [0, 1]), ``texts``'s index.
+    """
+    cues = np.empty(len(texts), dtype=object)
+    (scores, counts), (conjecture, _) = _sentence_maxima(
+        texts, [load_model(), load_model(CONJECTURE_MODEL_PATH)], language, cues)
+    frame = _speculation_frame(scores, counts, cues, texts.index)
+    frame["conjecture_score"] = conjecture
+    return frame
+
+
+def _speculation_frame(scores: np.ndarray, counts: np.ndarray, cues: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """:func:`score_speculation`'s frame from per-comment scores, counts and cue lists."""
     return pd.DataFrame({
         "speculation_score": scores,
         "is_speculative": scores >= 0.5,
         "speculation_cues": cues,
         "speculative_sentences": counts,
-    }, index=texts.index)
+    }, index=index)
+
+
+def _sentence_maxima(texts: pd.Series, models: list, language, cues: np.ndarray | None) -> list:
+    """Per model, ``(score, count)``: each comment's maximum sentence probability (n,) and its number of
+    sentences scoring >= 0.5 (int64, n); 0 for empty or missing text.
+
+    Every batch of sentences is split once and scored by all ``models``. ``cues`` (object array (n,), or None
+    to skip) receives each comment's cue dicts under ``models[0]``'s lexicon.
+    """
+    values = _texts(texts)
+    german = _languages(language, texts.index) == "de"
+    results = [(np.zeros(len(values)), np.zeros(len(values), dtype=np.int64)) for _ in models]
+    for is_german in (False, True):
+        members = np.flatnonzero(german == is_german)
+        lexicons = [_lexicon("de" if is_german else "en", model) for model in models]
+        for start, stop, batch in _batches([values[i] for i in members]):
+            rows = members[start:stop]
+            found = {}  # the cue matches of each distinct lexicon (German: one for all models)
+            for model, lexicon, (scores, counts) in zip(models, lexicons, results):
+                if lexicon not in found:
+                    found[lexicon] = _Cues(batch, *lexicon)
+                features = found[lexicon].features
+                if not len(batch.sentence_starts):  # only empty texts: scikit-learn refuses zero rows
+                    sentence_scores = np.zeros(0)
+                elif is_german:
+                    sentence_scores = model.cue_model_.predict_proba(features)[:, 1]
+                else:
+                    sentence_scores = model._text_proba(batch, features)
+                chunk_scores = np.zeros(len(rows))
+                np.maximum.at(chunk_scores, batch.sentence_owner, sentence_scores)
+                scores[rows] = chunk_scores
+                counts[rows] = np.bincount(batch.sentence_owner, weights=sentence_scores >= 0.5,
+                                           minlength=len(rows))
+            if cues is not None:
+                for row, text_cues in zip(rows.tolist(), _cue_lists(batch, found[lexicons[0]], as_dicts=True)):
+                    cues[row] = text_cues
+    return results

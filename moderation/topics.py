@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from stop_words import get_stop_words
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
-from moderation.speculation import score_conjecture, score_speculation
+from moderation.speculation import score_speculation_and_conjecture
 
 WEIGHTS_PATH = Path(__file__).parent / "models" / "offtopic_weights.json"
 
@@ -521,8 +521,8 @@ def score_offtopic(
     articles : canonical articles frame; articles with empty text fall back to title + discussion
     features : fitted :class:`TextFeatures`; fitted here on ``comments`` and ``articles`` when None
     speculation : frame with ``comments``' index and columns speculation_score, is_speculative,
-        speculation_cues, conjecture_score; computed with :func:`moderation.speculation.score_speculation`
-        and :func:`moderation.speculation.score_conjecture` when None
+        speculation_cues, conjecture_score; computed with
+        :func:`moderation.speculation.score_speculation_and_conjecture` when None
     params : :class:`OfftopicParams`
 
     Returns
@@ -551,8 +551,7 @@ def score_offtopic(
     out["topic_terms"] = pd.array(terms, dtype="str")
 
     if speculation is None:
-        speculation = score_speculation(comments["text"], language=out["language"])
-        speculation["conjecture_score"] = score_conjecture(comments["text"], language=out["language"])
+        speculation = score_speculation_and_conjecture(comments["text"], language=out["language"])
     for name in speculation.columns:
         out[name] = speculation[name].to_numpy()
     # The queue wants conjecture about hidden causes, not any hedge: "I believe that would be right" is

@@ -30,6 +30,7 @@ from moderation.speculation import (
     load_model,
     score_conjecture,
     score_speculation,
+    score_speculation_and_conjecture,
     split_sentences,
 )
 
@@ -324,3 +325,17 @@ def test_batching_does_not_change_results(tiny_model, monkeypatch):
     whole = score_speculation(texts, tiny_model, language=language)
     monkeypatch.setattr(speculation, "_BATCH_CHARACTERS", 40)
     pd.testing.assert_frame_equal(score_speculation(texts, tiny_model, language=language), whole)
+
+
+@pytest.mark.skipif(not CONJECTURE_MODEL_PATH.exists(), reason="shipped conjecture model not built")
+@pytest.mark.parametrize("batch_characters", [1 << 22, 40])
+def test_combined_scoring_equals_separate_calls(monkeypatch, batch_characters):
+    """Both shipped models on one shared batch give exactly score_speculation's frame and score_conjecture."""
+    monkeypatch.setattr(speculation, "_BATCH_CHARACTERS", batch_characters)
+    texts = pd.Series([*VARIED, None], index=np.arange(len(VARIED) + 1)[::-1] * 3, dtype="str")
+    language = pd.Series(np.resize(["en", "de", "fr"], len(texts)), index=texts.index)
+    combined = score_speculation_and_conjecture(texts, language=language)
+    separate = score_speculation(texts, language=language)
+    separate["conjecture_score"] = score_conjecture(texts, language=language)
+    pd.testing.assert_frame_equal(combined, separate, check_exact=True)
+
