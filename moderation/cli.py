@@ -47,14 +47,16 @@ def _add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from moderation import threads
     from moderation.pipeline import ingest_paths
     from moderation.store import Store
 
     store = Store(args.store)
     problems = ingest_paths(store, args.paths, args.format, **_ingest_options(args))
+    articles, comments, _ = store.load()
+    problems += threads.resolve(comments)[1]
     for problem in problems:
         print(problem)
-    articles, comments, _ = store.load()
     print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems")
     return 0
 

@@ -51,23 +51,26 @@ def run_stages(
     vote_events: pd.DataFrame,
     decisions: pd.DataFrame | None = None,
     params: Params = Params(),
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Run every analysis stage; returns (scored comments, authors, topics)."""
-    # a reply ingested later may answer a comment from an earlier file: rebuild trees over everything
-    comments, _ = threads.resolve(comments)
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Problem]]:
+    """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems)."""
+    # trees are resolved over everything: a reply may answer a comment ingested from an earlier file
+    comments, tree_problems = threads.resolve(comments)
     comments = votes.score_votes(comments, vote_events, params.votes)
     # text features are fitted once and shared by every text stage (and the dashboard's topic view)
     features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
     comments = topics.score_offtopic(comments, articles, features, params=params.offtopic)
     authors = engagement.author_table(comments, decisions, params.engagement)
-    return comments, authors, features.topics_frame()
+    return comments, authors, features.topics_frame(), tree_problems
 
 
 def ingest_paths(store: Store, paths: list[str | Path], format: str | None = None, **options) -> list[Problem]:
-    """Load each path into ``store``; returns the problems met (bad records, skipped files)."""
+    """Load each path into ``store``; returns the problems met (bad records, skipped files).
+
+    Reply trees are checked later, over the whole store (:func:`run_stages`).
+    """
     problems: list[Problem] = []
     for path in paths:
-        parsed = ingest.load(path, format, **options)
+        parsed = ingest.load(path, format, resolve_threads=False, **options)
         store.ingest(parsed)
         problems += parsed.problems
     return problems
@@ -91,7 +94,9 @@ def run(
     store = Store(store_url or f"sqlite:///{out_dir / 'moderation.db'}")
     problems = ingest_paths(store, paths, format, **options)
     articles, comments, vote_events = store.load()
-    comments, authors, topic_table = run_stages(articles, comments, vote_events, store.current_decisions(), params)
-    results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems))
+    comments, authors, topic_table, tree_problems = run_stages(
+        articles, comments, vote_events, store.current_decisions(), params
+    )
+    results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems))
     results.write(out_dir)
     return results

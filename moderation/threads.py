@@ -20,28 +20,32 @@ def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     return np.where(np.isnan(found), -1, found).astype(np.int64)
 
 
-def resolve(comments: pd.DataFrame, file: str = "") -> tuple[pd.DataFrame, list[Problem]]:
+def resolve(comments: pd.DataFrame, file: str | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """Add ``thread_id`` (the root comment's id) and ``depth`` (0 for roots).
 
     A parent that is not among the comments, or a reply to the wrong article,
     makes the comment a root of its own thread; a cycle is broken at the
-    comment that closes it. Each case is reported and the comment is kept
-    with its original ``parent_id``.
+    comment that closes it. Each case is reported (naming ``file``, or the
+    comment's source when no file is given) and the comment is kept with its
+    original ``parent_id``.
     """
     problems: list[Problem] = []
+    where = comments["source"].map(lambda source: f"source {source}") if file is None else pd.Series(file, comments.index)
     parent = parent_positions(comments)
     has_parent_id = comments["parent_id"].notna().to_numpy()
     missing = has_parent_id & (parent < 0)
     problems += [
-        Problem(file, f"comment_id {c}", f"parent {p} not found; treated as the root of its own thread", "kept")
-        for c, p in comments.loc[missing, ["comment_id", "parent_id"]].itertuples(index=False)
+        Problem(f, f"comment_id {c}", f"parent {p} not found; treated as the root of its own thread", "kept")
+        for f, c, p in zip(where[missing], comments.loc[missing, "comment_id"], comments.loc[missing, "parent_id"])
     ]
     other_article = (parent >= 0) & (
         comments["article_id"].to_numpy() != comments["article_id"].to_numpy()[np.maximum(parent, 0)]
     )
     problems += [
-        Problem(file, f"comment_id {c}", f"parent {p} is on another article; treated as a thread root", "kept")
-        for c, p in comments.loc[other_article, ["comment_id", "parent_id"]].itertuples(index=False)
+        Problem(f, f"comment_id {c}", f"parent {p} is on another article; treated as a thread root", "kept")
+        for f, c, p in zip(
+            where[other_article], comments.loc[other_article, "comment_id"], comments.loc[other_article, "parent_id"]
+        )
     ]
     parent = np.where(other_article, -1, parent)
 
@@ -61,8 +65,8 @@ def resolve(comments: pd.DataFrame, file: str = "") -> tuple[pd.DataFrame, list[
     cyclic = hop >= 0
     if cyclic.any():
         problems += [
-            Problem(file, f"comment_id {c}", "reply chain loops back on itself; treated as a thread root", "kept")
-            for c in comments.loc[cyclic, "comment_id"]
+            Problem(f, f"comment_id {c}", "reply chain loops back on itself; treated as a thread root", "kept")
+            for f, c in zip(where[cyclic], comments.loc[cyclic, "comment_id"])
         ]
         root[cyclic] = np.flatnonzero(cyclic)
         depth[cyclic] = 0

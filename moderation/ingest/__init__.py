@@ -73,11 +73,14 @@ def detect(path: Path) -> str | None:
     return next((name for name, module in _formats().items() if module.sniff(Path(path))), None)
 
 
-def load(path: str | Path, format: str | None = None, **options) -> Parsed:
+def load(path: str | Path, format: str | None = None, resolve_threads: bool = True, **options) -> Parsed:
     """Parse a file or folder into canonical, validated frames.
 
     A folder that no format claims as a whole is read file by file; files no
     format recognises are reported as problems, not silently passed over.
+    ``resolve_threads=False`` leaves ``thread_id``/``depth`` empty and reports
+    no orphan replies: the pipeline resolves trees over everything in the
+    store, where a reply may answer a comment from an earlier file.
 
     Raises
     ------
@@ -93,7 +96,7 @@ def load(path: str | Path, format: str | None = None, **options) -> Parsed:
         raise IngestError(f"unknown format {format!r}; known formats: {', '.join(formats)}")
     name = format or detect(path)
     if name is not None:
-        return finish(formats[name].parse(path, **options), str(path))
+        return finish(formats[name].parse(path, **options), str(path), resolve_threads)
     if path.is_file():
         if path.stat().st_size == 0:
             raise IngestError(f"{path}: the file is empty")
@@ -101,7 +104,7 @@ def load(path: str | Path, format: str | None = None, **options) -> Parsed:
     parts, problems = [], []
     for child in sorted(p for p in path.iterdir() if not p.name.startswith(".")):
         try:
-            parts.append(load(child, **options))
+            parts.append(load(child, resolve_threads=resolve_threads, **options))
         except IngestError as error:
             problems.append(Problem(str(child), "file", str(error).removeprefix(f"{child}: "), "skipped"))
     if not parts:
@@ -114,15 +117,16 @@ def load(path: str | Path, format: str | None = None, **options) -> Parsed:
     return combined
 
 
-def finish(parsed: Parsed, file: str) -> Parsed:
-    """Conform and validate a parser's frames and derive the reply tree."""
+def finish(parsed: Parsed, file: str, resolve_threads: bool = True) -> Parsed:
+    """Conform and validate a parser's frames and (unless told not to) derive the reply tree."""
     problems = list(parsed.problems)
     articles, found = schema.validate(schema.conform(parsed.articles, "articles"), "articles", file)
     problems += found
     comments, found = schema.validate(schema.conform(parsed.comments, "comments"), "comments", file)
     problems += found
-    comments, found = threads.resolve(comments, file)
-    problems += found
+    if resolve_threads:
+        comments, found = threads.resolve(comments, file)
+        problems += found
     vote_events, found = schema.validate(schema.conform(parsed.vote_events, "vote_events"), "vote_events", file)
     problems += found
     return Parsed(
