@@ -25,13 +25,15 @@ QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
 VOTE_QUEUES = tuple(name for name, spec in queues.QUEUES.items() if spec.reason == "vote_reason")
 
 # columns shown for every comment row, then per-queue evidence, when present
-_COMMENT_COLUMNS = ["source", "article_id", "comment_id", "author", "created_at", "text"]
+# "reason" (a queue's own evidence sentence) comes before the text, so a moderator reads it without scrolling
+_COMMENT_COLUMNS = ["source", "article_id", "comment_id", "author", "created_at", "reason", "text"]
 _VOTE_COLUMNS = [
     "upvotes", "downvotes", "score", "vote_total", "vote_net", "upvote_ratio", "wilson_lower",
     "wilson_lower_down", "controversy", "vote_anomaly", "vote_flag", "vote_reason",
 ]
 _OFFTOPIC_COLUMNS = [
-    "offtopic_speculation_score", "offtopic_score", "speculation_score", "topic_id", "topic_terms", "offtopic_reason",
+    "offtopic_speculation_score", "offtopic_score", "speculation_score", "conjecture_score", "topic_id", "topic_terms",
+    "offtopic_reason",
 ]
 # similarity columns the off-topic stage may add (to the article, parent, thread)
 _SIMILARITY_PREFIXES = ("similarity_", "sim_")
@@ -200,6 +202,9 @@ def display_columns(frame: pd.DataFrame) -> pd.DataFrame:
     wanted = _COMMENT_COLUMNS + _VOTE_COLUMNS + _OFFTOPIC_COLUMNS + similarity
     wanted += ["flags", "decision", "decided_by", "decision_reason"]
     out = frame[[c for c in wanted if c in frame.columns]].copy()
+    # a queue's reason is its stage's reason column: show it once
+    if "reason" in out:
+        out = out.drop(columns=[c for c in ("vote_reason", "offtopic_reason") if c in out and out[c].equals(out["reason"])])
     out.insert(0, "thread", thread_links(out))
     out.insert(1, "profile", profile_links(out["author"]))
     return out

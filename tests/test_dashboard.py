@@ -66,12 +66,12 @@ def test_every_page_renders(app, page, title):
 
 
 def test_vote_queue_lists_members_with_reasons(app, results):
-    """The vote page's default queue shows its members, each with a vote reason, highest rank first."""
+    """The vote page's default queue shows its members, each with its reason, highest rank first."""
     open_page(app, "votes")
     table = app.dataframe[0].value
     comments = pd.read_parquet(results / "comments.parquet")
     assert set(table["comment_id"]) == set(comments.loc[comments["is_heavily_up"], "comment_id"])
-    assert table["vote_reason"].notna().all()
+    assert table["reason"].notna().all()
 
 
 def test_offtopic_evidence_brackets_cues_as_text(app):
