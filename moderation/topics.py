@@ -14,8 +14,10 @@ into the off-topic speculation queue.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,12 @@ STOP_WORDS = {"en": frozenset(ENGLISH_STOP_WORDS), "de": frozenset(get_stop_word
 # words only, starting with a letter: numbers and masked "****" runs are never tokens
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"
 MASKED_RUN = r"\*+"
+TOKEN = re.compile(TOKEN_PATTERN)
+WORD_RUN = re.compile(r"\w+")
+# between texts when they are tokenised in one pass: a word run that is never a term (digit first)
+TEXT_BREAK = "0textbreak0"
+# sparse lookups into matrices this small read a dense copy (16 MB of float64) instead of searching
+DENSE_LOOKUP_CELLS = 2**21
 
 COMPONENTS = [
     "sim_article", "sim_parent", "sim_discussion", "topic_article", "topic_discussion", "novelty",
@@ -98,10 +106,11 @@ def _set_per_source(detected: np.ndarray, sources: pd.Series, source_languages: 
 def _without_stop_words(counts: sp.csr_matrix, terms: np.ndarray, languages: np.ndarray) -> sp.csr_matrix:
     """Counts with each row's stop words of that row's language removed (German "die" is noise, English is not)."""
     counts = counts.tocsr().copy()
-    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    per_row = np.diff(counts.indptr)
     for language, words in STOP_WORDS.items():
         stop = np.isin(terms, list(words))
-        counts.data[(languages[rows] == language) & stop[counts.indices]] = 0
+        # the row test repeated per entry as booleans: comparing the languages per entry is slower
+        counts.data[np.repeat(languages == language, per_row) & stop[counts.indices]] = 0
     counts.eliminate_zeros()
     return counts
 
@@ -123,6 +132,17 @@ def _positions(index: pd.MultiIndex, keys: pd.MultiIndex) -> np.ndarray:
     return first.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
 
 
+def _group_codes(keys: pd.MultiIndex) -> np.ndarray:
+    """``pd.factorize(keys)[0]`` (codes in order of first appearance) from the level codes.
+
+    Factorizing a MultiIndex builds a tuple per row; one int64 per row is several times faster.
+    """
+    combined = np.zeros(len(keys), dtype=np.int64)
+    for codes, level in zip(keys.codes, keys.levels):
+        combined = combined * (len(level) + 1) + (np.asarray(codes, dtype=np.int64) + 1)
+    return pd.factorize(combined)[0]
+
+
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``)."""
     weights = counts.tocsr().astype(np.float64)
@@ -137,7 +157,8 @@ def _entries_at(x: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray) -> np.ndar
 
     Found by binary search over ``b``'s sorted (row, column) keys, in memory
     linear in nnz(x): ``b[rows]`` is never materialised (it would repeat an
-    article's row once per comment).
+    article's row once per comment). A ``b`` of at most ``DENSE_LOOKUP_CELLS``
+    cells (the per-source sums) is read densely instead, without any search.
     """
     if not b.has_canonical_format:
         b = b.copy()
@@ -145,11 +166,20 @@ def _entries_at(x: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray) -> np.ndar
     if b.nnz == 0:
         return np.zeros(x.nnz)
     width = np.int64(b.shape[1])
-    b_keys = np.repeat(np.arange(b.shape[0], dtype=np.int64), np.diff(b.indptr)) * width + b.indices
-    target = rows[np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))]
-    query = np.maximum(target, 0) * width + x.indices
-    at = np.minimum(np.searchsorted(b_keys, query), len(b_keys) - 1)
-    return np.where((target >= 0) & (b_keys[at] == query), b.data[at], 0.0)
+    per_row = np.diff(x.indptr)
+    if b.shape[0] * b.shape[1] <= DENSE_LOOKUP_CELLS:
+        dense = np.vstack([b.toarray(), np.zeros((1, b.shape[1]))]).ravel()  # last row: rows[i] < 0
+        start = np.where(rows >= 0, rows, b.shape[0]).astype(np.int64) * width
+        return dense[np.repeat(start, per_row) + x.indices]
+    b_keys = np.repeat(np.arange(b.shape[0], dtype=np.int64) * width, np.diff(b.indptr)) + b.indices
+    # rows[i] < 0 gets negative queries, which match no key
+    start = np.where(rows >= 0, rows.astype(np.int64) * width, -width - 1)
+    query = np.repeat(start, per_row) + x.indices
+    at = np.searchsorted(b_keys, query)
+    np.minimum(at, len(b_keys) - 1, out=at)
+    values = b.data[at]
+    values[b_keys[at] != query] = 0.0
+    return values
 
 
 def _row_sums(x: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
@@ -158,13 +188,53 @@ def _row_sums(x: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
     return np.bincount(rows, weights=values, minlength=x.shape[0]).astype(np.float64)
 
 
+def _word_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The lower-cased ``\\w+`` runs of all texts (object array) and the text number of each.
+
+    One regex pass over the texts joined by a separator run is a quarter faster than
+    one per text; lower-casing the joined string equals lower-casing each text, since
+    the newlines around the separator are neither cased nor case-ignorable (Greek final
+    sigma sees a text edge there). Chunks whose texts contain the separator take one pass per text.
+    """
+    joined = f"\n{TEXT_BREAK}\n".join(texts).lower()
+    if joined.count(TEXT_BREAK) == max(len(texts) - 1, 0):
+        runs = np.array(WORD_RUN.findall(joined), dtype=object)
+        boundary = runs == TEXT_BREAK
+        rows = np.cumsum(boundary)
+        return runs[~boundary], rows[~boundary]
+    per_text = [WORD_RUN.findall(text.lower()) for text in texts]
+    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+    runs = np.fromiter(chain.from_iterable(per_text), dtype=object, count=lengths.sum())
+    return runs, np.repeat(np.arange(len(texts)), lengths)
+
+
 def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Term counts and sorted terms of one chunk (no terms at all gives a matrix without columns)."""
-    counter = CountVectorizer(token_pattern=TOKEN_PATTERN, dtype=np.float64)
-    try:
-        return counter.fit_transform(texts).tocsr(), counter.get_feature_names_out()
-    except ValueError:  # scikit-learn refuses an empty vocabulary
+    """Term counts and sorted terms of one chunk (no terms at all gives a matrix without columns).
+
+    The matrix equals ``CountVectorizer(token_pattern=TOKEN_PATTERN).fit_transform``, entry
+    order within rows included (columns numbered by first appearance, then renumbered
+    alphabetically), in about 60% of the time. ``TOKEN_PATTERN`` matches exactly the
+    maximal ``\\w+`` runs that it matches in full, so texts are split into runs (a simpler,
+    faster regex), the runs hashed, and the pattern tried once per distinct run.
+    """
+    flat, rows = _word_runs(texts.tolist())
+    first_seen, distinct = pd.factorize(flat)
+    is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))
+    if not is_term.any():
         return sp.csr_matrix((len(texts), 0)), np.array([], dtype=object)
+    term_id = np.cumsum(is_term) - 1  # first-appearance numbering among terms only
+    kept = is_term[first_seen]
+    rows = rows[kept]
+    terms = np.asarray(distinct, dtype=object)[is_term]
+    counts = sp.coo_matrix(
+        (np.ones(len(rows)), (rows, term_id[first_seen[kept]])), shape=(len(texts), len(terms))
+    ).tocsr()
+    order = np.argsort(terms)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    counts.indices = rank[counts.indices].astype(counts.indices.dtype)
+    counts.has_sorted_indices = False
+    return counts, terms[order]
 
 
 def _count_terms(texts: pd.Series, n_jobs: int | None, chunk_size: int = 100_000) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -419,13 +489,14 @@ def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features
     n = len(comments)
     matrix, topics, languages = features.comment_features(comments)
     article_matrix, article_topics = features.article_features(articles)
-    article_at = _positions(_keys(articles, ARTICLE_KEY), _keys(comments, ARTICLE_KEY))
+    comment_articles = _keys(comments, ARTICLE_KEY)
+    article_at = _positions(_keys(articles, ARTICLE_KEY), comment_articles)
     in_article = _entries_at(matrix, article_matrix, article_at)
     sim_article = _row_sums(matrix, matrix.data * in_article)
 
     # parent: a comment on the same article; otherwise the comment answers the article
     parent_at = _positions(_keys(comments, COMMENT_KEY), _keys(comments, ["source", "parent_id"]))
-    group = pd.factorize(_keys(comments, ARTICLE_KEY))[0]
+    group = _group_codes(comment_articles)
     same_article = (parent_at >= 0) & (group[np.maximum(parent_at, 0)] == group)
     parent_at = np.where(same_article, parent_at, -1)
     parent_rows = matrix[np.maximum(parent_at, 0)] if n else matrix
@@ -562,22 +633,27 @@ def score_offtopic(
     return out
 
 
-def _two_decimals(values: pd.Series) -> pd.Series:
-    return values.map("{:.2f}".format).astype("str")
-
-
 def _reasons(scored: pd.DataFrame, params: OfftopicParams) -> pd.Series:
     """One sentence of evidence per comment, e.g. "similarity to article 0.04 (discussion median 0.31), ..."."""
     median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
-    reason = (
-        "similarity to article " + _two_decimals(scored["sim_article"])
-        + " (discussion median " + _two_decimals(median) + "), to parent "
-        + _two_decimals(scored["sim_parent"]) + ", to the rest of the discussion "
-        + _two_decimals(scored["sim_discussion"])
+    # one f-string per row: several times faster than a Series map and concatenation per clause
+    has_topic = scored["topic_terms"].notna().to_numpy()
+    rows = zip(
+        scored["sim_article"].tolist(), median.tolist(), scored["sim_parent"].tolist(),
+        scored["sim_discussion"].tolist(), scored["speculation_cues"].tolist(),
+        scored["topic_terms"].tolist(), has_topic.tolist(),
     )
-    cues = pd.Series(
-        [_cue_texts(c, params.n_cues_in_reason) for c in scored["speculation_cues"]], index=scored.index, dtype="str"
-    )
-    reason = reason + ("; cues: " + cues).where(cues != "", "")
-    reason = reason + ("; nearest topic: " + scored["topic_terms"]).where(scored["topic_terms"].notna(), "")
-    return reason.astype("str")
+    reasons = []
+    for article, article_median, parent, discussion, cues, topic, known in rows:
+        reason = (
+            f"similarity to article {article:.2f} (discussion median {article_median:.2f}), "
+            f"to parent {parent:.2f}, to the rest of the discussion {discussion:.2f}"
+        )
+        # most comments have no cue: an empty list skips the call
+        cue_text = "" if isinstance(cues, list) and not cues else _cue_texts(cues, params.n_cues_in_reason)
+        if cue_text:
+            reason += "; cues: " + cue_text
+        if known:
+            reason += "; nearest topic: " + topic
+        reasons.append(reason)
+    return pd.Series(reasons, index=scored.index, dtype="str")

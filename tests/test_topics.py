@@ -7,11 +7,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
 
-from moderation import schema
+from moderation import schema, topics
+from moderation.schema import ARTICLE_KEY
 from moderation.topics import (
     COMPONENTS,
+    TOKEN_PATTERN,
+    OfftopicParams,
     TextFeatures,
+    _count_chunk,
+    _cue_texts,
+    _entries_at,
+    _group_codes,
+    _keys,
+    _reasons,
     detect_language,
     offtopic_components,
     score_offtopic,
@@ -251,3 +262,70 @@ def test_seed_speculative_drift_ranks_first():
     assert set(scored.nlargest(2, "offtopic_speculation_score")["comment_id"]) == {"um1", "um2"}
     shih = scored.set_index("comment_id").loc["rs"]
     assert shih["is_offtopic"] and shih["is_speculative"] and not shih["is_offtopic_speculation"]
+
+
+# texts that stress tokenising: accents (composed and combining), Greek final sigma at text
+# edges, digits, underscores, full-width and Arabic-Indic digits, a text holding the join marker
+VARIED_TEXTS = pd.Series([
+    "", "Ünïcode ÉTÉ straße ΣΟΦΟΣ test_x ab1 1ab a _ab a_ x² ²x ａｂｃ İstanbul ǅemal",
+    "Über über ÜBER", "ΟΔΟΣ.", "ΣΑΣ", "Σ", "ς ΑΣ", "12 34", "a\u0301b cafe\u0301 日本語 ٣٤ab ab٣",
+    "\n", "ΑΣ\n", "\u0345Σ ΑΣ\u0345", "'Σ' ΑΣ'", "Disc brakes stop road bikes, disc BRAKES!",
+], dtype="str")
+
+
+@pytest.mark.parametrize("texts", [VARIED_TEXTS, pd.concat([VARIED_TEXTS, pd.Series(["x 0TEXTBREAK0 y"])])])
+def test_term_counts_equal_countvectorizer(texts):
+    """Chunk counts equal scikit-learn's CountVectorizer: terms, values and entry order within rows."""
+    expected = CountVectorizer(token_pattern=TOKEN_PATTERN, dtype=np.float64)
+    want = expected.fit_transform(texts).tocsr()
+    got, terms = _count_chunk(texts)
+    assert list(terms) == list(expected.get_feature_names_out())
+    for part in ["indptr", "indices", "data"]:
+        np.testing.assert_array_equal(getattr(got, part), getattr(want, part))
+
+
+def test_term_counts_without_terms_have_no_columns():
+    """A chunk of numbers and empty texts gives an (n, 0) matrix, where CountVectorizer refuses."""
+    counts, terms = _count_chunk(pd.Series(["12 a _", ""], dtype="str"))
+    assert counts.shape == (2, 0) and len(terms) == 0
+
+
+def test_group_codes_equal_factorize():
+    """Article group codes equal pd.factorize of the key tuples (first-appearance order, NA keys grouped)."""
+    frame = pd.DataFrame({"source": ["a", "b", "a", "b", "a", None], "article_id": ["x", "x", "y", "x", None, None]})
+    keys = _keys(frame, ["source", "article_id"])
+    np.testing.assert_array_equal(_group_codes(keys), pd.factorize(keys)[0])
+
+
+@pytest.mark.parametrize("dense_cells", [0, 2**21])
+def test_entries_at_reads_the_target_row(dense_cells, monkeypatch):
+    """Each stored entry (i, j) of x gets b[rows[i], j], 0 where b has none or rows[i] is -1 (searched or dense)."""
+    monkeypatch.setattr(topics, "DENSE_LOOKUP_CELLS", dense_cells)
+    x = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 4], [5, 0, 0], [0, 6, 0]]))
+    b = sp.csr_matrix(np.array([[0.5, 0, 0], [0, 0.25, 0.75]]))
+    rows = np.array([1, 0, -1, 1])
+    dense = np.where(rows[:, None] >= 0, b.toarray()[np.maximum(rows, 0)], 0.0)
+    np.testing.assert_array_equal(_entries_at(x, b, rows), dense[x.nonzero()])
+
+
+def test_reasons_equal_the_columnwise_formatting():
+    """Reasons equal the former column-wise build ("{:.2f}" per clause, cues as list or array, NA topics)."""
+    scored = pd.DataFrame({
+        "source": "t", "article_id": ["a1", "a1", "a2", "a2"],
+        "sim_article": [0.004999, 0.125, 1.0, 0.375], "sim_parent": [0.0, 0.5, 0.995, 0.0051],
+        "sim_discussion": [0.2, 0.0, 0.1234, 0.9999],
+        "speculation_cues": [[], [{"phrase": "Perhaps"}, {"phrase": "I suspect"}],
+                             np.array([{"phrase": "a"}, {"phrase": "b"}, {"phrase": "c"}, {"phrase": "d"}]), None],
+        "topic_terms": pd.array(["disc, brakes", None, "rain", None], dtype="str"),
+    }, index=[10, 3, 7, 1])
+    def two(values: pd.Series) -> pd.Series:
+        return values.map("{:.2f}".format).astype("str")
+
+    median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
+    want = ("similarity to article " + two(scored["sim_article"]) + " (discussion median " + two(median)
+            + "), to parent " + two(scored["sim_parent"]) + ", to the rest of the discussion "
+            + two(scored["sim_discussion"]))
+    cues = pd.Series([_cue_texts(c, 3) for c in scored["speculation_cues"]], index=scored.index, dtype="str")
+    want = want + ("; cues: " + cues).where(cues != "", "")
+    want = want + ("; nearest topic: " + scored["topic_terms"]).where(scored["topic_terms"].notna(), "")
+    pd.testing.assert_series_equal(_reasons(scored, OfftopicParams()), want.astype("str"))
