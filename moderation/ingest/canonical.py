@@ -181,7 +181,7 @@ def _report_values(bad: pd.Series, values: pd.Series, ids: pd.Series, message: s
     """One problem per distinct bad value (not per row), naming the first few comments that have it."""
     for value, group in ids[bad].groupby(values[bad].astype("str"), sort=False):
         value = value if len(value) <= 60 else value[:60] + "..."
-        sample = ", ".join(group.astype("str").head(5)) + (" ..." if len(group) > 5 else "")
+        sample = ", ".join(group.astype("str").fillna("(no id)").head(5)) + (" ..." if len(group) > 5 else "")
         problems.append(Problem(file, f"comment_id {sample}", f"{message.format(value=value)} ({len(group)} comments)",
                                 "kept"))
 
