@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_RESULTS = "data/demo"
+SHOWN_PROBLEMS = 10  # train-offtopic's report is about learning; the input problems are for `ingest`
 
 
 def _ingest_options(args: argparse.Namespace) -> dict:
@@ -61,11 +62,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _params(args: argparse.Namespace):
+    """Stage parameters from the options: ``--offtopic-weights`` replaces the shipped off-topic combiner."""
+    from dataclasses import replace
+
+    from moderation.pipeline import Params
+    from moderation.topics import OfftopicParams, load_weights
+
+    params = Params()
+    if getattr(args, "offtopic_weights", None):
+        load_weights(args.offtopic_weights)  # a bad file fails here, before any ingest
+        params = replace(params, offtopic=OfftopicParams(weights_path=Path(args.offtopic_weights)))
+    return params
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from moderation import queues
     from moderation.pipeline import run
 
-    results = run(args.paths, args.out, args.store, args.format, **_ingest_options(args))
+    results = run(args.paths, args.out, args.store, args.format, _params(args), **_ingest_options(args))
     flagged = {
         name: int(results.comments[spec.member].sum())
         for name, spec in queues.QUEUES.items() if spec.member in results.comments
@@ -75,6 +90,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         f" -> {args.out}; queues: " + ", ".join(f"{k} {v}" for k, v in flagged.items())
         + f"; {len(results.problems)} input problems (see {Path(args.out) / 'problems.csv'})"
     )
+    return 0
+
+
+def cmd_train_offtopic(args: argparse.Namespace) -> int:
+    import json
+
+    from moderation.pipeline import learn_offtopic
+
+    weights, evaluation, problems = learn_offtopic(
+        args.paths, args.labels, args.store, args.format, _params(args), **_ingest_options(args)
+    )
+    for problem in problems[:SHOWN_PROBLEMS]:
+        print(problem)
+    if len(problems) > SHOWN_PROBLEMS:
+        print(f"... and {len(problems) - SHOWN_PROBLEMS} more problems (`python -m moderation ingest` lists them all)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(weights, indent=1) + "\n")
+    print(evaluation.round(3).to_string(index=False))
+    print(f"{len(problems)} problems; learned weights -> {out}; use them with "
+          f"`python -m moderation run PATH --out DIR --offtopic-weights {out}`")
     return 0
 
 
@@ -134,7 +170,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ingest_arguments(run)
     run.add_argument("--out", required=True, help="results folder")
     run.add_argument("--store", help="SQLAlchemy URL of the store (default: OUT/moderation.db)")
+    run.add_argument("--offtopic-weights", metavar="FILE",
+                     help="off-topic combiner learned by train-offtopic (default: the shipped one)")
     run.set_defaults(handler=cmd_run)
+
+    train = commands.add_parser(
+        "train-offtopic", help="learn the off-topic score from your moderators' labels", formatter_class=formatter,
+        description="Learn how the off-topic evidence (similarities to the article, parent and discussion, "
+                    "novelty, length) is weighed from comments your moderators labelled, print how well it "
+                    "does on articles it did not see (grouped cross-validation) next to the current "
+                    "combiner and the naive baseline, and write the weights for `run --offtopic-weights`.",
+        epilog="example:\n  python -m moderation train-offtopic labelled/ --labels label_offtopic "
+               "--out data/offtopic_weights.json\n  python -m moderation run new/ --out data/demo "
+               "--offtopic-weights data/offtopic_weights.json",
+    )
+    _add_ingest_arguments(train)
+    train.add_argument("--labels", required=True, metavar="COLUMN",
+                       help="comments column of 0/1 labels (1 = off topic; empty = not labelled)")
+    train.add_argument("--out", required=True, metavar="FILE", help="weights file (JSON) to write")
+    train.add_argument("--store", help="SQLAlchemy URL of a store to ingest into and learn from "
+                                       "(default: a throw-away one)")
+    train.add_argument("--offtopic-weights", metavar="FILE",
+                       help="combiner to compare against (default: the shipped one)")
+    train.set_defaults(handler=cmd_train_offtopic)
 
     export = commands.add_parser(
         "export", help="write a queue or the decision log to CSV", formatter_class=formatter,

@@ -7,6 +7,7 @@ articles) as they are called here on one pandas frame.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,3 +101,33 @@ def run(
     results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems))
     results.write(out_dir)
     return results
+
+
+def learn_offtopic(
+    paths: list[str | Path],
+    label_column: str,
+    store_url: str | None = None,
+    format: str | None = None,
+    params: Params = Params(),
+    **options,
+) -> tuple[dict, pd.DataFrame, list[Problem]]:
+    """Learn the off-topic combiner from moderators' labels in the comments' ``label_column``.
+
+    ``paths`` are ingested as by :func:`run` (into ``store_url``, by default a
+    throw-away SQLite file), and every stored comment is context. Returns the
+    weights (for ``OfftopicParams.weights_path``), the evaluation of
+    :func:`moderation.topics.learn_combiner` and the problems met (bad
+    records, labels that are not 0/1).
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(store_url or f"sqlite:///{Path(folder) / 'learn.db'}")
+        problems = ingest_paths(store, paths, format, **options)
+        articles, comments, _ = store.load()
+        store.engine.dispose()
+    comments, tree_problems = threads.resolve(comments)
+    labels, label_problems = topics.offtopic_labels(comments, label_column)
+    weights, evaluation = topics.learn_combiner(
+        comments, articles, labels, params=params.offtopic,
+        trained_on=f"labels in column {label_column} of " + ", ".join(map(str, paths)),
+    )
+    return weights, evaluation, problems + tree_problems + label_problems

@@ -21,15 +21,18 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from eval_offtopic import DATA, half, inject, read_source
 
-from moderation.topics import COMPONENTS, WEIGHTS_PATH, TextFeatures, offtopic_components
+from moderation.topics import (
+    COMPONENTS,
+    WEIGHTS_PATH,
+    TextFeatures,
+    cross_validated_scores,
+    fit_combiner,
+    offtopic_components,
+)
 
 ROUNDS = 5
 # candidate component sets, smallest first; the cross-validated AUC on the training source picks one
@@ -64,15 +67,9 @@ def training_set(seed_count: int = ROUNDS) -> tuple[pd.DataFrame, np.ndarray, np
     return pd.concat(parts, ignore_index=True), np.concatenate(labels), np.concatenate(groups)
 
 
-def cross_validated_auc(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> float:
+def cross_validated_auc(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, columns: list[str]) -> float:
     """ROC AUC of out-of-fold predictions, folds grouped by article (no question on both sides)."""
-    predicted = cross_val_predict(combiner(), X, y, groups=groups, cv=GroupKFold(5), method="predict_proba")
-    return float(roc_auc_score(y, predicted[:, 1]))
-
-
-def combiner():
-    """Standardised logistic regression; balanced class weights make 0.5 its decision threshold."""
-    return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
+    return float(roc_auc_score(y, cross_validated_scores(X, y, groups, columns)))
 
 
 def main() -> None:
@@ -80,26 +77,16 @@ def main() -> None:
         sys.exit(f"{DATA} is missing: training needs the shared data (set MODERATION_DATA)")
     warnings.simplefilter("ignore")
     X, y, groups = training_set()
-    scores = {name: cross_validated_auc(X[columns], y, groups) for name, columns in CANDIDATES.items()}
+    scores = {name: cross_validated_auc(X, y, groups, columns) for name, columns in CANDIDATES.items()}
     for name, auc in scores.items():
         print(f"cross-validated ROC AUC {auc:.4f}  {name}: {', '.join(CANDIDATES[name])}")
     # the smallest set within 0.002 of the best: more components must earn their place
     best = max(scores.values())
     chosen = next(name for name in CANDIDATES if scores[name] >= best - 0.002)
-    columns = CANDIDATES[chosen]
-    model = combiner().fit(X[columns], y)
-    scaler, regression = model[0], model[1]
-    weights = {
-        "components": columns,
-        "mean": scaler.mean_.round(6).tolist(),
-        "scale": scaler.scale_.round(6).tolist(),
-        "coef": regression.coef_[0].round(6).tolist(),
-        "intercept": round(float(regression.intercept_[0]), 6),
-        "trained_on": f"stackexchange_bicycles_meta half A, {ROUNDS} injection rounds of 10%",
-        "rows": int(len(y)),
-        "positives": int(y.sum()),
-        "cv_auc": round(scores[chosen], 4),
-    }
+    weights = fit_combiner(
+        X, y, CANDIDATES[chosen], cv_auc=round(scores[chosen], 4),
+        trained_on=f"stackexchange_bicycles_meta half A, {ROUNDS} injection rounds of 10%",
+    )
     WEIGHTS_PATH.parent.mkdir(parents=True, exist_ok=True)
     WEIGHTS_PATH.write_text(json.dumps(weights, indent=1) + "\n")
     print(json.dumps(weights, indent=1))

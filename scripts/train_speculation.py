@@ -43,11 +43,12 @@ DATA_DIR = Path(os.environ.get("SPECULATION_DATA", "/work/shared/data/speculatio
 RANDOM_STATE = 0
 # Szeged cue types that are epistemic (belief/probability); condition ("if", "unless") and investigation
 # ("whether", "examined") cues are not speculation for a moderator.
-EPISTEMIC_TYPES = ("speculation_modal_probable_", "speculation_hypo_doxastic", "speculation_modal_possible_")
+# Type names as read from the XML with spaces removed ("speculation_hypo_doxastic _" there).
+DOXASTIC = "speculation_hypo_doxastic_"
+EPISTEMIC_TYPES = ("speculation_modal_probable_", DOXASTIC, "speculation_modal_possible_")
 # Conjecture (issue 4: "perhaps", "might", "I suspect", "I'm curious if", leading questions): epistemic
 # possibility and investigation cues; doxastic cues ("believe", "think", "considered") state an opinion.
 CONJECTURE_TYPES = ("speculation_modal_probable_", "speculation_modal_possible_", "speculation_hypo_investigation_")
-DOXASTIC = "speculation_hypo_doxastic_"
 MIT_LEXICONS = ("convokit_politeness_api_hedges.txt", "convokit_politeness_local_hedges.txt", "wooorm_hedges_npm.txt")
 MIN_CUE_SENTENCES = 3  # a corpus cue must be annotated in this many training sentences
 MIN_CUE_PRECISION = 0.4  # about twice the base rate: a lexicon match must usually sit in a speculative sentence

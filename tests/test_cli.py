@@ -1,5 +1,6 @@
 """The command line: the `run` contract other tools rely on, errors, help and README coverage."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,43 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     for name, parser in subparsers.choices.items():
         assert parser.epilog and "python -m moderation " + name in parser.epilog, name
         assert f"python -m moderation {name}" in readme, name
+
+
+def test_train_offtopic_learns_from_a_label_column_and_run_uses_the_weights(tmp_path):
+    """`train-offtopic --labels COL` prints its cross-validated figures and writes weights `run` then applies."""
+    from test_topics import labelled_discussions
+
+    articles, comments, labels = labelled_discussions()
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    articles[["article_id", "title", "text"]].to_csv(folder / "articles.csv", index=False)
+    labelled = comments[["comment_id", "article_id", "text"]].assign(label_offtopic=labels.astype("Int64"))
+    labelled.loc[1, "label_offtopic"] = pd.NA
+    labelled = labelled.astype({"label_offtopic": "str"}).replace({"<NA>": ""})
+    labelled.loc[1, "label_offtopic"] = "perhaps"  # reported, not learned from
+    labelled.to_csv(folder / "comments.csv", index=False)
+    weights = tmp_path / "weights.json"
+
+    result = run_cli("train-offtopic", folder, "--labels", "label_offtopic", "--out", weights)
+    assert result.returncode == 0, result.stderr
+    assert "labelled/a0c1: label 'perhaps' is not 0/1" in result.stdout
+    learned = next(line for line in result.stdout.splitlines() if line.strip().startswith("learned"))
+    assert float(learned.split()[-2]) > 0.9  # ROC AUC on articles the combiner did not see
+    assert json.loads(weights.read_text())["positives"] == 16
+
+    out = tmp_path / "run"
+    result = run_cli("run", folder, "--out", out, "--offtopic-weights", weights)
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_parquet(out / "comments.parquet")
+    drifted = scored["comment_id"].str.endswith(("c6", "c7"))
+    assert scored["offtopic_score"][drifted].min() > scored["offtopic_score"][~drifted].max()
+
+
+def test_bad_weights_file_fails_before_ingest(tmp_path):
+    """`run --offtopic-weights` with a file that is no combiner is one error line; nothing is written."""
+    bad = tmp_path / "weights.json"
+    bad.write_text('{"coef": [1]}')
+    result = run_cli("run", SEED, "--out", tmp_path / "run", "--offtopic-weights", bad)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and "not a combiner weights file" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -62,6 +62,18 @@ def test_missing_votes_are_na_not_zero():
     assert pd.isna(last["upvotes"]) and pd.isna(last["downvotes"]) and pd.isna(last["score"])
 
 
+def test_removed_comment_placeholder_is_neither_text_nor_votes(tmp_path):
+    """The API shows a removed comment as "This comment has been deleted" with 0/0: not the reader's words or votes."""
+    removed = {"ID": "r1", "parentID": "", "streamId": "7", "commentText": gnm.REMOVED_TEXT, "timestamp": 1454416301489,
+               "posVotes": 0, "negVotes": 0, "TotalVotes": 0, "status": "rejected", "sender": {"name": "erin"}}
+    kept = dict(removed, ID="r2", status="published")  # a published comment saying so is the reader's text
+    path = tmp_path / "article_7_comments.json"
+    path.write_text(json.dumps({"7": {"data_type": "comment", "comments": [removed, kept]}}))
+    comments = load(path, format="gnm").comments
+    assert pd.isna(comments["text"].iloc[0]) and pd.isna(comments["upvotes"].iloc[0])
+    assert comments["text"].iloc[1] == gnm.REMOVED_TEXT and comments["upvotes"].iloc[1] == 0
+
+
 def test_extra_columns_pass_through():
     """isModerator becomes is_staff; flagCount and edited are kept."""
     comments = load(COMMENTS).comments

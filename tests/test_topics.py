@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +319,7 @@ def test_reasons_equal_the_columnwise_formatting():
         "speculation_cues": [[], [{"phrase": "Perhaps"}, {"phrase": "I suspect"}],
                              np.array([{"phrase": "a"}, {"phrase": "b"}, {"phrase": "c"}, {"phrase": "d"}]), None],
         "topic_terms": pd.array(["disc, brakes", None, "rain", None], dtype="str"),
+        "offtopic_score": 0.5,
     }, index=[10, 3, 7, 1])
     def two(values: pd.Series) -> pd.Series:
         return values.map("{:.2f}".format).astype("str")
@@ -329,3 +332,132 @@ def test_reasons_equal_the_columnwise_formatting():
     want = want + ("; cues: " + cues).where(cues != "", "")
     want = want + ("; nearest topic: " + scored["topic_terms"]).where(scored["topic_terms"].notna(), "")
     pd.testing.assert_series_equal(_reasons(scored, OfftopicParams()), want.astype("str"))
+
+
+def test_comment_without_text_gets_no_offtopic_score():
+    """A removed comment (no text) is neither scored nor flagged; its reason says why."""
+    articles, comments = BIKES[0], BIKES[1].copy()
+    comments.loc[comments.index[-1], "text"] = None
+    scored = score_offtopic(comments, articles, speculation=quiet(comments))
+    last = scored.iloc[-1]
+    assert pd.isna(last["offtopic_score"]) and not last["is_offtopic"]
+    assert last["offtopic_reason"] == "no text to compare"
+    assert scored["offtopic_score"].iloc[:-1].notna().all()
+
+
+TOPICS = {
+    "bikes": "brakes wheel saddle chain gears tyre pedal frame spokes derailleur",
+    "cooking": "oven flour butter recipe simmer garlic onion sauce dough pastry",
+    "football": "goal referee striker penalty league midfield keeper offside coach stadium",
+    "gardening": "compost seedlings tomatoes pruning mulch roses soil weeds hedge bulbs",
+    "astronomy": "telescope galaxy nebula orbit comet planet eclipse lens stars jupiter",
+    "chess": "bishop knight rook pawn gambit checkmate opening endgame castling queen",
+    "sailing": "mast hull keel tack jib harbour anchor rudder mooring spinnaker",
+    "coffee": "espresso grinder beans roast crema barista filter kettle latte aroma",
+}
+
+
+def labelled_discussions(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Eight articles of different topics, six on-topic comments each and two from another topic (label 1).
+
+    Only every other comment is labelled (NaN otherwise), as moderators label a sample.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(TOPICS)
+    words = {name: TOPICS[name].split() for name in names}
+    article_texts, rows, labels = {}, [], []
+    for a, name in enumerate(names):
+        article_texts[f"a{a}"] = (f"All about {name}", " ".join(rng.choice(words[name], 12)))
+        drift = [names[(a + k) % len(names)] for k in (1, 3)]
+        for c, topic in enumerate([name] * 6 + drift):
+            text = " ".join(rng.choice(words[topic], int(rng.integers(3, 8))))
+            rows.append((f"a{a}c{c}", f"a{a}", None, text))
+            labels.append(float(topic != name) if c % 2 == 0 or topic != name else np.nan)
+    articles, comments = frames(article_texts, rows)
+    return articles, comments, pd.Series(labels, index=comments.index)
+
+
+def test_offtopic_labels_accepts_common_spellings_and_reports_the_rest():
+    """1/0, true/false, yes/no (any case, "1.0") are labels; empty is unlabelled; anything else is a named problem."""
+    comments = schema.conform(pd.DataFrame({
+        "source": "t", "comment_id": [f"c{i}" for i in range(9)], "article_id": "a", "text": "x",
+        "label": ["1", "0", "True", "no", "1.0", "", None, "maybe", "YES"],
+    }), "comments")
+    labels, problems = topics.offtopic_labels(comments, "label")
+    assert labels.tolist()[:5] == [1.0, 0.0, 1.0, 0.0, 1.0] and labels.iloc[8] == 1.0
+    assert labels.iloc[5:8].isna().all()
+    assert [str(p) for p in problems] == [
+        "label column label: t/c7: label 'maybe' is not 0/1, true/false or yes/no (not used for learning)"
+    ]
+    numeric = comments.assign(label=[1.0, 0.0, np.nan, 0, 1, np.nan, np.nan, 0, 1])
+    assert topics.offtopic_labels(numeric, "label")[0].fillna(-1).tolist() == [1, 0, -1, 0, 1, -1, -1, 0, 1]
+    with pytest.raises(ValueError, match="no label column 'lable'.*label"):
+        topics.offtopic_labels(comments, "lable")
+
+
+def test_learned_combiner_finds_drift_on_unseen_articles_and_is_usable(tmp_path):
+    """Learned weights beat chance out of fold, and score_offtopic with them equals fit_combiner's model."""
+    articles, comments, labels = labelled_discussions()
+    weights, evaluation = topics.learn_combiner(comments, articles, labels, trained_on="test")
+    assert evaluation["scorer"].tolist() == [
+        "learned (grouped 5-fold CV)", "current combiner", "baseline 1 - cosine to article"]
+    learned = evaluation.iloc[0]
+    assert learned["n"] == labels.notna().sum() and learned["positives"] == 16
+    assert learned["auc"] > 0.9
+    assert weights["trained_on"] == "test" and weights["rows"] == labels.notna().sum()
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(weights))
+    assert topics.load_weights(path)["components"] == COMPONENTS
+    scored = score_offtopic(comments, articles, speculation=quiet(comments), params=OfftopicParams(weights_path=path))
+    drifted = labels == 1
+    assert scored["offtopic_score"][drifted].min() > scored["offtopic_score"][labels == 0].max()
+
+
+def test_cross_validation_never_trains_on_the_scored_article(monkeypatch):
+    """Every fold's training rows come from other articles than its scored rows."""
+    articles, comments, labels = labelled_discussions()
+    features = TextFeatures().fit(comments, articles)
+    parts = offtopic_components(comments, articles, features)[labels.notna()].reset_index(drop=True)
+    groups = comments["article_id"][labels.notna()].to_numpy()
+    seen = []
+    real = topics.offtopic_combiner
+
+    def spying():
+        model = real()
+        fit = model.fit
+
+        def recording_fit(X, y):
+            seen.append(set(X.index))
+            return fit(X, y)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(topics, "offtopic_combiner", spying)
+    scores = topics.cross_validated_scores(parts, labels.dropna().to_numpy(), groups)
+    assert len(seen) == 5 and scores.shape == (len(parts),) and ((scores >= 0) & (scores <= 1)).all()
+    for trained in seen:
+        scored_rows = set(range(len(parts))) - trained
+        assert not set(groups[list(trained)]) & set(groups[list(scored_rows)])
+
+
+def test_learning_needs_labels_on_enough_articles():
+    """Off-topic labels on fewer than 5 articles cannot be cross-validated: a clear error, no weights."""
+    articles, comments, labels = labelled_discussions()
+    few = labels.where(~((labels == 1) & ~comments["article_id"].isin(["a0", "a1", "a2"])), 0.0)
+    with pytest.raises(ValueError, match="off-topic on 3, on-topic on 8"):
+        topics.learn_combiner(comments, articles, few)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "JSON error"),
+    ('{"components": ["sim_article"]}', "missing mean, scale, coef, intercept"),
+    ('{"components": ["shoe_size"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0}', "unknown components"),
+    ('{"components": ["sim_article"], "mean": [0, 1], "scale": [1], "coef": [1], "intercept": 0}', "differ in length"),
+])
+def test_bad_weights_file_is_named(tmp_path, content, message):
+    """A weights file that is not a combiner fails with its path and what is wrong."""
+    path = tmp_path / "w.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*{message}"):
+        topics.load_weights(path)

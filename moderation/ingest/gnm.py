@@ -23,8 +23,9 @@ entities decoded) -> ``text``, ``posVotes``/``negVotes`` ->
 ``upvotes``/``downvotes`` (NA when absent), ``TotalVotes`` -> ``score``.
 ``TotalVotes`` is the net count: a value other than ``posVotes - negVotes`` is
 reported and kept. ``status`` is kept (published/rejected/deleted); the API
-shows removed comments with placeholder text and 0/0 votes, so a removed
-comment's 0/0 is left empty rather than taken as real zeros. Extra
+shows removed comments with placeholder text ("This comment has been
+deleted") and 0/0 votes, so a removed comment's text and 0/0 are left empty
+rather than taken as the reader's words and real zeros. Extra
 columns: ``is_staff`` (``isModerator``), ``flag_count``, ``edited``.
 
 Articles: ``title`` without the " - The Globe and Mail" suffix, ``text`` =
@@ -50,6 +51,7 @@ from moderation.schema import Problem
 NAME = "gnm"
 SOURCE = "gnm"
 TITLE_SUFFIX = " - The Globe and Mail"
+REMOVED_TEXT = "This comment has been deleted"  # what the API shows instead of a removed comment
 LATEST_MS = 4_102_444_800_000  # 2100-01-01: later "timestamps" are not milliseconds
 ZONES = {"EST": "-05:00", "EDT": "-04:00", "UTC": "+00:00", "GMT": "+00:00"}
 _SUBFOLDERS = ("CommentsRawData", "ArticleRawData")
@@ -204,9 +206,10 @@ def _comment_frame(path: Path, frame: pd.DataFrame, problems: list[Problem]) -> 
         for c, s, u, d in frame.loc[off, ["comment_id", "score", "upvotes", "downvotes"]].itertuples(index=False)
     ]
     frame["text"] = html_to_text(frame["text"])
-    # the API blanks removed comments: placeholder text and 0/0 votes that were never the real counts
-    blanked = frame["status"].isin(["rejected", "deleted"]) & frame["upvotes"].eq(0) & frame["downvotes"].eq(0)
-    frame.loc[blanked.fillna(False), ["upvotes", "downvotes", "score"]] = pd.NA
+    # the API blanks removed comments: placeholder text and 0/0 votes that were never the reader's
+    blanked = (frame["status"].isin(["rejected", "deleted"]) & frame["upvotes"].eq(0) & frame["downvotes"].eq(0)).fillna(False)
+    frame.loc[blanked, ["upvotes", "downvotes", "score"]] = pd.NA
+    frame.loc[blanked & frame["text"].eq(REMOVED_TEXT).fillna(False), "text"] = pd.NA
     return frame
 
 
