@@ -81,9 +81,12 @@ def filtered(folder: str, version: float, filters: Filters) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=64, ttl=3600)
-def queue_members(folder: str, version: float, filters: Filters, name: str, min_votes: int) -> pd.DataFrame:
-    """The whole queue ``name`` over the filtered comments, sorted by its measure (``moderation.queues.queue``)."""
-    return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes)
+def queue_members(
+    folder: str, version: float, filters: Filters, name: str, min_votes: int, members_only: bool = True
+) -> pd.DataFrame:
+    """The whole queue ``name`` over the filtered comments, sorted by its measure (``moderation.queues.queue``);
+    ``members_only=False`` ranks every filtered comment by that measure."""
+    return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only)
 
 
 @st.cache_resource(max_entries=4)

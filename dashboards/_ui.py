@@ -105,13 +105,24 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     min_votes = left.number_input("Minimum votes", min_value=0, value=0, step=1, key=f"{key}_min_votes")
     limit = middle.number_input("Rows shown", min_value=10, max_value=5000, value=200, step=50, key=f"{key}_limit")
     show_decided = right.toggle("Show decided comments", key=f"{key}_show_decided")
-    members = _data.queue_members(ctx.results, ctx.version, ctx.filters, name, int(min_votes))
+    ranked_all = right.toggle(
+        "Also comments below the threshold", key=f"{key}_ranked_all",
+        help="Rank every comment by the queue's score, members or not (column in_queue): "
+             "the top of a small discussion shows even when nothing in it is flagged.",
+    )
+    members = _data.queue_members(ctx.results, ctx.version, ctx.filters, name, int(min_votes), not ranked_all)
     decisions = _data.current_decisions(ctx.store_url)
     shown = reports.queue_view(members, decisions, show_decided=show_decided, limit=int(limit))
     pending = len(reports.undecided(members, decisions))
-    st.caption(f"{len(members):,} comments in the queue, {pending:,} without a decision; showing {len(shown):,}.")
+    flagged = int(members["in_queue"].sum())
+    st.caption(
+        f"{flagged:,} comments in the queue"
+        + (f" (ranked among all {len(members):,})" if ranked_all else "")
+        + f", {pending:,} {'ranked ' if ranked_all else ''}without a decision; showing {len(shown):,}."
+    )
     if shown.empty:
-        st.info("No comments in this queue for the current filters.")
+        st.info("No comments in this queue for the current filters. Switch on 'Also comments below the "
+                "threshold' to rank every comment by the queue's score.")
         return None
     comment_table(shown, key=f"{key}_table")
     export_button(

@@ -129,7 +129,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{path}: no results; run `python -m moderation run PATH --out {results}` first")
         frame = queues.queue(
             pd.read_parquet(path), args.queue, article=args.article, author=args.author,
-            since=args.since, until=args.until, min_votes=args.min_votes,
+            since=args.since, until=args.until, min_votes=args.min_votes, members_only=not args.all,
         )
     queues.to_csv(frame, Path(args.out))
     print(f"{len(frame)} rows -> {args.out}")
@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="only comments created on or after this date")
     export.add_argument("--until", help="only comments created before this date")
     export.add_argument("--min-votes", type=int, default=0, help="only comments with at least this many votes")
+    export.add_argument("--all", action="store_true",
+                        help="rank every comment by the queue's measure, members or not (column in_queue)")
     export.set_defaults(handler=cmd_export)
 
     dashboard = commands.add_parser(

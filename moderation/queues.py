@@ -47,7 +47,7 @@ def _votes_at_least(comments: pd.DataFrame, min_votes: int) -> pd.Series:
 
 
 def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=None, author=None,
-          min_votes: int = 0, source=None) -> pd.DataFrame:
+          min_votes: int = 0, source=None, members_only: bool = True) -> pd.DataFrame:
     """The members of queue ``name``, filtered, sorted by the queue's measure (descending), with a ``reason``.
 
     Parameters
@@ -63,11 +63,14 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     min_votes : int
         Keep comments with at least this many votes (``vote_total``; ``|vote_net|``
         where a source has only a net score).
+    members_only : bool
+        False ranks every comment that passes the filters by the queue's measure, members or
+        not: a small discussion whose comments all stay below a threshold still shows its top ones.
 
     Returns
     -------
-    DataFrame: the member rows (all columns) plus ``queue`` and ``reason``,
-    sorted by the queue's sort columns descending (NA last, ties in source order).
+    DataFrame: the member rows (all columns) plus ``queue``, ``in_queue`` (the membership flag) and
+    ``reason``, sorted by the queue's sort columns descending (NA last, ties in source order).
 
     Raises
     ------
@@ -82,7 +85,8 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     if missing:
         raise ValueError(f"queue {name!r} needs column(s) {', '.join(missing)}: run {spec.stage} first")
 
-    keep = comments[spec.member].fillna(False).astype(bool)
+    in_queue = comments[spec.member].fillna(False).astype(bool)
+    keep = in_queue.copy() if members_only else pd.Series(True, index=comments.index)
     for column, wanted in (("article_id", article), ("author", author), ("source", source)):
         if wanted is not None:
             keep &= comments[column].isin([wanted] if isinstance(wanted, str) else list(wanted))
@@ -97,6 +101,7 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     order = members.sort_values(list(spec.sort), ascending=False, na_position="last", kind="stable").index
     out = members.loc[order].copy()
     out["queue"] = name
+    out["in_queue"] = in_queue.loc[order].to_numpy()
     out["reason"] = out[spec.reason]
     return out
 

@@ -26,7 +26,7 @@ VOTE_QUEUES = tuple(name for name, spec in queues.QUEUES.items() if spec.reason 
 
 # columns shown for every comment row, then per-queue evidence, when present
 # "reason" (a queue's own evidence sentence) comes before the text, so a moderator reads it without scrolling
-_COMMENT_COLUMNS = ["source", "article_id", "comment_id", "author", "created_at", "reason", "text"]
+_COMMENT_COLUMNS = ["source", "article_id", "comment_id", "author", "created_at", "in_queue", "reason", "text"]
 _VOTE_COLUMNS = [
     "upvotes", "downvotes", "score", "vote_total", "vote_net", "upvote_ratio", "wilson_lower",
     "wilson_lower_down", "controversy", "vote_anomaly", "vote_flag", "vote_reason",

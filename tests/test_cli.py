@@ -85,6 +85,17 @@ def test_export_queue_writes_csv(seed_run, tmp_path):
     assert target.exists() and "rows" in result.stdout
 
 
+def test_export_all_ranks_the_seed_discussion(seed_run, tmp_path):
+    """`export --queue offtopic --all` ranks all six seed comments: the two speculative drifts first."""
+    out, _ = seed_run
+    target = tmp_path / "ranked.csv"
+    result = run_cli("export", "--queue", "offtopic", "--all", "--results", out, "--out", target)
+    assert result.returncode == 0, result.stderr
+    ranked = pd.read_csv(target)
+    assert len(ranked) == 6 and "in_queue" in ranked
+    assert set(ranked["author"].head(2)) == {"Undisclosed Manufacturer #1", "Undisclosed Manufacturer #2"}
+
+
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     """Each subcommand's help ends with an example, and the README documents it."""
     readme = (ROOT / "README.md").read_text()

@@ -150,3 +150,15 @@ def test_decision_needs_a_moderator_name(app):
     app.multiselect(key="votes_heavily_up_pick").select(first_row(app)).run()
     app.button(key="votes_heavily_up_record").click().run()
     assert any("moderator" in e.value for e in app.error)
+
+
+def test_offtopic_queue_can_rank_comments_below_the_threshold(app, results):
+    """Switching on 'Also comments below the threshold' ranks every comment by the queue's score."""
+    open_page(app, "offtopic")
+    app.toggle(key="offtopic_ranked_all").set_value(True).run()
+    assert not app.exception, app.exception
+    table = table_with(app, "comment_id", "in_queue")
+    comments = pd.read_parquet(results / "comments.parquet")
+    assert len(table) == min(len(comments), 200) and not table["in_queue"].all()
+    top = comments.sort_values("offtopic_speculation_score", ascending=False, kind="stable")["comment_id"]
+    assert table["comment_id"].tolist()[:5] == top.tolist()[:5]

@@ -41,6 +41,15 @@ def test_queue_sorted_by_measure_with_reason():
     assert (out["queue"] == "heavily_up").all()
 
 
+def test_queue_can_rank_every_comment_with_membership_marked():
+    """members_only=False ranks all filtered comments by the measure (NA last); in_queue marks the members."""
+    out = queue(scored(), "heavily_up", members_only=False)
+    assert out["comment_id"].tolist() == ["c3", "c5", "c1", "c4", "c2"]
+    assert out["in_queue"].tolist() == [True, True, True, False, False]
+    assert queue(scored(), "heavily_up", members_only=False, article="a2")["comment_id"].tolist() == ["c3", "c4"]
+    assert queue(scored(), "heavily_up")["in_queue"].all()
+
+
 def test_controversial_ties_broken_by_vote_total():
     """c2 and c4 share controversy 5; c4 has more votes (22 > 8) and comes first."""
     assert queue(scored(), "controversial")["comment_id"].tolist() == ["c4", "c2"]
