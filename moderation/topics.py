@@ -661,28 +661,33 @@ def score_offtopic(
 
 
 def _reasons(scored: pd.DataFrame, params: OfftopicParams) -> pd.Series:
-    """One sentence of evidence per comment, e.g. "similarity to article 0.04 (discussion median 0.31), ..."."""
+    """One sentence of evidence per comment, e.g. "similarity to article 0.04 (discussion median 0.31), ...;
+    conjecture 0.95, cues: 'Perhaps', 'has to be more'; nearest topic: hack, chip, backdoor".
+
+    The conjecture score sits beside the cues because the queue ranks by it: "I believe" is a speculation
+    cue, but an opinion, and its low conjecture score says why such a comment ranks low.
+    """
     median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
     # one f-string per row: several times faster than a Series map and concatenation per clause
     has_topic = scored["topic_terms"].notna().to_numpy()
     rows = zip(
         scored["sim_article"].tolist(), median.tolist(), scored["sim_parent"].tolist(),
-        scored["sim_discussion"].tolist(), scored["speculation_cues"].tolist(),
+        scored["sim_discussion"].tolist(), scored["conjecture_score"].tolist(), scored["speculation_cues"].tolist(),
         scored["topic_terms"].tolist(), has_topic.tolist(), scored["offtopic_score"].isna().tolist(),
     )
     reasons = []
-    for article, article_median, parent, discussion, cues, topic, known, no_text in rows:
+    for article, article_median, parent, discussion, conjecture, cues, topic, known, no_text in rows:
         if no_text:
             reasons.append("no text to compare")
             continue
         reason = (
             f"similarity to article {article:.2f} (discussion median {article_median:.2f}), "
-            f"to parent {parent:.2f}, to the rest of the discussion {discussion:.2f}"
+            f"to parent {parent:.2f}, to the rest of the discussion {discussion:.2f}; conjecture {conjecture:.2f}"
         )
         # most comments have no cue: an empty list skips the call
         cue_text = "" if isinstance(cues, list) and not cues else _cue_texts(cues, params.n_cues_in_reason)
         if cue_text:
-            reason += "; cues: " + cue_text
+            reason += ", cues: " + cue_text
         if known:
             reason += "; nearest topic: " + topic
         reasons.append(reason)

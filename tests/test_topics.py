@@ -176,7 +176,7 @@ def test_reason_lists_speculation_cues():
     speculation.loc[3, ["speculation_score", "is_speculative", "conjecture_score"]] = [0.95, True, 0.9]
     speculation.at[3, "speculation_cues"] = [{"phrase": "Perhaps", "start": 0, "end": 7}]
     scored = score_offtopic(comments, articles, speculation=speculation)
-    assert "; cues: 'Perhaps'; " in scored.loc[3, "offtopic_reason"]
+    assert "; conjecture 0.90, cues: 'Perhaps'; " in scored.loc[3, "offtopic_reason"]
     assert scored["is_offtopic_speculation"].tolist() == [False, False, False, True]
     assert scored.loc[3, "offtopic_speculation_score"] == pytest.approx(0.9 * scored.loc[3, "offtopic_score"])
 
@@ -319,7 +319,7 @@ def test_reasons_equal_the_columnwise_formatting():
         "speculation_cues": [[], [{"phrase": "Perhaps"}, {"phrase": "I suspect"}],
                              np.array([{"phrase": "a"}, {"phrase": "b"}, {"phrase": "c"}, {"phrase": "d"}]), None],
         "topic_terms": pd.array(["disc, brakes", None, "rain", None], dtype="str"),
-        "offtopic_score": 0.5,
+        "offtopic_score": 0.5, "conjecture_score": [0.0, 0.955, 0.5, 1.0],
     }, index=[10, 3, 7, 1])
     def two(values: pd.Series) -> pd.Series:
         return values.map("{:.2f}".format).astype("str")
@@ -327,9 +327,9 @@ def test_reasons_equal_the_columnwise_formatting():
     median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
     want = ("similarity to article " + two(scored["sim_article"]) + " (discussion median " + two(median)
             + "), to parent " + two(scored["sim_parent"]) + ", to the rest of the discussion "
-            + two(scored["sim_discussion"]))
+            + two(scored["sim_discussion"]) + "; conjecture " + two(scored["conjecture_score"]))
     cues = pd.Series([_cue_texts(c, 3) for c in scored["speculation_cues"]], index=scored.index, dtype="str")
-    want = want + ("; cues: " + cues).where(cues != "", "")
+    want = want + (", cues: " + cues).where(cues != "", "")
     want = want + ("; nearest topic: " + scored["topic_terms"]).where(scored["topic_terms"].notna(), "")
     pd.testing.assert_series_equal(_reasons(scored, OfftopicParams()), want.astype("str"))
 
