@@ -7,6 +7,7 @@ articles) as they are called here on one pandas frame.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ import pandas as pd
 from moderation import engagement, ingest, queues, threads, topics, votes
 from moderation.schema import Problem, problems_frame
 from moderation.store import Store
+
+
+COMBINER_FILE = "offtopic_combiner.json"
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ def run(
     )
     results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems))
     results.write(out_dir)
+    # which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic
+    combiner = {**topics.load_weights(params.offtopic.weights_path), "file": str(params.offtopic.weights_path)}
+    (out_dir / COMBINER_FILE).write_text(json.dumps(combiner, indent=1) + "\n")
     return results
 
 

@@ -9,6 +9,7 @@ boolean masks and group-bys (pages show the top rows, never the whole table).
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time, timedelta
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from moderation import queues, schema
+from moderation.topics import WEIGHTS_PATH
 
 # queue -> the boolean column saying who is in it
 QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
@@ -77,6 +79,20 @@ def load_results(folder: str | Path) -> Results:
         topics=read("topics"),
         problems=problems,
     )
+
+
+def offtopic_combiner_note(folder: str | Path) -> str | None:
+    """One sentence on the combiner that made ``offtopic_score`` (from ``offtopic_combiner.json``); None if absent."""
+    path = Path(folder) / "offtopic_combiner.json"
+    if not path.exists():
+        return None
+    combiner = json.loads(path.read_text())
+    shipped = Path(combiner.get("file", "")).resolve() == WEIGHTS_PATH.resolve()
+    origin = "the shipped combiner" if shipped else f"weights learned with train-offtopic ({combiner.get('file')})"
+    note = f"Off-topic scores come from {origin}, trained on {combiner.get('trained_on', 'unknown data')}"
+    if "cv_auc" in combiner:
+        note += f"; ROC AUC {combiner['cv_auc']:.2f} on discussions it did not see"
+    return note + "."
 
 
 @dataclass(frozen=True)

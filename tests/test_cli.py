@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from moderation import schema
+from moderation import reports, schema
 from moderation.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +76,13 @@ def test_unknown_format_names_the_formats_tried(tmp_path, capsys):
     assert "not a recognised format" in error and "stackexchange" in error and "page" in error
 
 
+def test_run_records_the_offtopic_combiner(seed_run):
+    """The results folder says which combiner scored it; by default the shipped one."""
+    out, _ = seed_run
+    assert reports.offtopic_combiner_note(out).startswith("Off-topic scores come from the shipped combiner, trained on")
+    assert reports.offtopic_combiner_note(out.parent) is None  # a folder without it
+
+
 def test_export_queue_writes_csv(seed_run, tmp_path):
     """`export --queue` writes the queue of a results folder to CSV."""
     out, _ = seed_run
@@ -131,6 +138,8 @@ def test_train_offtopic_learns_from_a_label_column_and_run_uses_the_weights(tmp_
     result = run_cli("run", folder, "--out", out, "--offtopic-weights", weights)
     assert result.returncode == 0, result.stderr
     scored = pd.read_parquet(out / "comments.parquet")
+    assert json.loads((out / "offtopic_combiner.json").read_text())["file"] == str(weights)
+    assert f"learned with train-offtopic ({weights})" in reports.offtopic_combiner_note(out)
     drifted = scored["comment_id"].str.endswith(("c6", "c7"))
     assert scored["offtopic_score"][drifted].min() > scored["offtopic_score"][~drifted].max()
 

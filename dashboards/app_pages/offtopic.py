@@ -12,6 +12,9 @@ _ui.flash()
 if not reports.available_queues(_data.results(ctx.results, ctx.version).comments, ["offtopic"]):
     st.info("The off-topic stage has not run on these results: no queue yet.")
     st.stop()
+combiner = reports.offtopic_combiner_note(ctx.results)
+if combiner:
+    st.caption(combiner)
 shown = _ui.queue_section("offtopic", key="offtopic")
 if shown is not None:
     st.subheader("Evidence")
