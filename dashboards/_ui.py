@@ -118,7 +118,7 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     st.caption(
         f"{flagged:,} comments in the queue"
         + (f" (ranked among all {len(members):,})" if ranked_all else "")
-        + f", {pending:,} {'ranked ' if ranked_all else ''}without a decision; showing {len(shown):,}."
+        + f", {pending:,} without a decision; showing {len(shown):,}."
     )
     if shown.empty:
         st.info("No comments in this queue for the current filters. Switch on 'Also comments below the "
