@@ -207,6 +207,19 @@ def _decisions_changed() -> None:
     decision_log.clear()
 
 
+@st.cache_data(ttl=10, max_entries=4)
+def offtopic_labels(url: str) -> pd.DataFrame:
+    """Latest off-topic label (value True = off topic) per labelled comment."""
+    return store(url).labels("offtopic")
+
+
+def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, moderator: str) -> list[int]:
+    """Write moderators' off-topic labels to the store and drop the cached labels."""
+    ids = store(url).record_label(keys, "offtopic", value, moderator)
+    offtopic_labels.clear()
+    return ids
+
+
 def clear_results() -> None:
     """Forget every cached results frame (after an import re-ran the pipeline)."""
     for cached in (results, filtered, queue_members, article_comments, author_neighbourhood, author_activity,

@@ -32,10 +32,10 @@ def _ingest_options(args: argparse.Namespace) -> dict:
     return options
 
 
-def _add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> None:
     from moderation.ingest import format_names
 
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, any supported format")
+    parser.add_argument("paths", nargs=paths, metavar="PATH", help="files or folders, any supported format")
     parser.add_argument("--format", choices=format_names(), help="skip detection and read every PATH as this format")
     parser.add_argument("--map", action="append", metavar="THEIRS=CANONICAL",
                         help="canonical CSV/JSONL/Parquet: rename a column (repeatable)")
@@ -98,8 +98,14 @@ def cmd_train_offtopic(args: argparse.Namespace) -> int:
 
     from moderation.pipeline import learn_offtopic
 
+    store = args.store or (f"sqlite:///{Path(args.results) / 'moderation.db'}" if args.results else None)
+    if not args.labels and not store:
+        raise ValueError("say where the labels are: --labels COLUMN (in the input) or --results DIR "
+                         "(what moderators labelled in the dashboard)")
+    if not args.paths and not store:
+        raise ValueError("nothing to learn from: give PATHs, or --results DIR / --store URL")
     weights, evaluation, problems = learn_offtopic(
-        args.paths, args.labels, args.store, args.format, _params(args), **_ingest_options(args)
+        args.paths, args.labels, store, args.format, _params(args), **_ingest_options(args)
     )
     for problem in problems[:SHOWN_PROBLEMS]:
         print(problem)
@@ -180,16 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "novelty, length) is weighed from comments your moderators labelled, print how well it "
                     "does on articles it did not see (grouped cross-validation) next to the current "
                     "combiner and the naive baseline, and write the weights for `run --offtopic-weights`.",
-        epilog="example:\n  python -m moderation train-offtopic labelled/ --labels label_offtopic "
-               "--out data/offtopic_weights.json\n  python -m moderation run new/ --out data/demo "
-               "--offtopic-weights data/offtopic_weights.json",
+        epilog="examples:\n  python -m moderation train-offtopic labelled/ --labels label_offtopic "
+               "--out data/offtopic_weights.json\n  python -m moderation train-offtopic --results data/demo "
+               "--out data/offtopic_weights.json   (labels moderators gave in the dashboard)"
+               "\n  python -m moderation run new/ --out data/demo --offtopic-weights data/offtopic_weights.json",
     )
-    _add_ingest_arguments(train)
-    train.add_argument("--labels", required=True, metavar="COLUMN",
-                       help="comments column of 0/1 labels (1 = off topic; empty = not labelled)")
+    _add_ingest_arguments(train, paths="*")
+    train.add_argument("--labels", metavar="COLUMN",
+                       help="comments column of 0/1 labels (1 = off topic; empty = not labelled); without it, "
+                            "the Off topic / On topic labels recorded in the store")
     train.add_argument("--out", required=True, metavar="FILE", help="weights file (JSON) to write")
+    train.add_argument("--results", help="results folder of a run: learn from its store (RESULTS/moderation.db)")
     train.add_argument("--store", help="SQLAlchemy URL of a store to ingest into and learn from "
-                                       "(default: a throw-away one)")
+                                       "(default: --results' store, else a throw-away one)")
     train.add_argument("--offtopic-weights", metavar="FILE",
                        help="combiner to compare against (default: the shipped one)")
     train.set_defaults(handler=cmd_train_offtopic)

@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from moderation import engagement, ingest, queues, threads, topics, votes
-from moderation.schema import Problem, problems_frame
+from moderation.schema import COMMENT_KEY, Problem, problems_frame
 from moderation.store import Store
 
 
 COMBINER_FILE = "offtopic_combiner.json"
+RECORDED_LABELS = "moderators_offtopic_label"  # the store's labels, joined to the comments for learning
 
 
 @dataclass(frozen=True)
@@ -112,29 +113,38 @@ def run(
 
 def learn_offtopic(
     paths: list[str | Path],
-    label_column: str,
+    label_column: str | None = None,
     store_url: str | None = None,
     format: str | None = None,
     params: Params = Params(),
     **options,
 ) -> tuple[dict, pd.DataFrame, list[Problem]]:
-    """Learn the off-topic combiner from moderators' labels in the comments' ``label_column``.
+    """Learn the off-topic combiner from moderators' labels.
 
     ``paths`` are ingested as by :func:`run` (into ``store_url``, by default a
-    throw-away SQLite file), and every stored comment is context. Returns the
-    weights (for ``OfftopicParams.weights_path``), the evaluation of
-    :func:`moderation.topics.learn_combiner` and the problems met (bad
-    records, labels that are not 0/1).
+    throw-away SQLite file), and every stored comment is context. The labels are
+    the comments' ``label_column`` (0/1 in the input), or with ``label_column``
+    None the off-topic labels moderators recorded in the store (the dashboard's
+    "Off topic" / "On topic" buttons). Returns the weights (for
+    ``OfftopicParams.weights_path``), the evaluation of
+    :func:`moderation.topics.learn_combiner` and the problems met (bad records,
+    labels that are not 0/1).
     """
+    if label_column is None and store_url is None:
+        raise ValueError("no labels: give a label column of the input, or a store whose moderators labelled comments")
     with tempfile.TemporaryDirectory() as folder:
         store = Store(store_url or f"sqlite:///{Path(folder) / 'learn.db'}")
         problems = ingest_paths(store, paths, format, **options)
         articles, comments, _ = store.load()
+        recorded = store.labels("offtopic")
         store.engine.dispose()
     comments, tree_problems = threads.resolve(comments)
+    if label_column is None:
+        label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {store_url}"
+        recorded = recorded.rename(columns={"value": label_column})[[*COMMENT_KEY, label_column]]
+        comments = comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
+    else:
+        origin = f"labels in column {label_column} of " + ", ".join(map(str, paths))
     labels, label_problems = topics.offtopic_labels(comments, label_column)
-    weights, evaluation = topics.learn_combiner(
-        comments, articles, labels, params=params.offtopic,
-        trained_on=f"labels in column {label_column} of " + ", ".join(map(str, paths)),
-    )
+    weights, evaluation = topics.learn_combiner(comments, articles, labels, params=params.offtopic, trained_on=origin)
     return weights, evaluation, problems + tree_problems + label_problems

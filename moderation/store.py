@@ -23,6 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from moderation import schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
+# what moderators can label a comment as (yes or no), for the stages that learn from them
+LABELS = ("offtopic",)
 DEFAULT_URL = "sqlite:///data/moderation.db"
 
 metadata = sa.MetaData()
@@ -63,6 +65,20 @@ decisions_table = sa.Table(
     sa.Column("undone_by", sa.Text),
     sa.Index("decisions_by_comment", "source", "comment_id"),
     sa.CheckConstraint(f"action IN {ACTIONS}", name="known_action"),
+)
+
+# moderators' yes/no judgements ("is this off topic?"), append-only like decisions: the latest per comment counts
+labels_table = sa.Table(
+    "labels", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("comment_id", sa.Text, nullable=False),
+    sa.Column("label", sa.String(32), nullable=False),
+    sa.Column("value", sa.Boolean, nullable=False),
+    sa.Column("moderator", sa.Text, nullable=False),
+    sa.Column("labelled_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("labels_by_comment", "source", "comment_id"),
+    sa.CheckConstraint("label IN (" + ", ".join(f"'{label}'" for label in LABELS) + ")", name="known_label"),
 )
 
 
@@ -232,6 +248,38 @@ class Store:
         log = self.decisions()
         live = log[log["undone_at"].isna()]
         return live.drop_duplicates(["source", "comment_id"], keep="first").reset_index(drop=True)
+
+    # ---- labels --------------------------------------------------------
+
+    def record_label(self, keys: list[tuple[str, str]], label: str, value: bool, moderator: str) -> list[int]:
+        """Record ``moderator``'s yes/no ``label`` (one of ``LABELS``) on each comment in ``keys``; returns the ids."""
+        if label not in LABELS:
+            raise ValueError(f"unknown label {label!r}; choose one of {', '.join(LABELS)}")
+        if not moderator or not moderator.strip():
+            raise ValueError("a label needs the moderator's name")
+        now = datetime.now(UTC)
+        rows = [
+            {"source": str(source), "comment_id": str(comment_id), "label": label, "value": bool(value),
+             "moderator": moderator.strip(), "labelled_at": now}
+            for source, comment_id in keys
+        ]
+        if not rows:
+            return []
+        with self.engine.begin() as connection:
+            return [row.id for row in connection.execute(labels_table.insert().returning(labels_table.c.id), rows)]
+
+    def labels(self, label: str = "offtopic") -> pd.DataFrame:
+        """The latest ``label`` per comment: source, comment_id, value (bool), moderator, labelled_at."""
+        table = labels_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table).where(table.c.label == label).order_by(table.c.id.desc())
+            ).mappings().all()
+        columns = ["source", "comment_id", "value", "moderator", "labelled_at"]
+        frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])[columns]
+        frame["value"] = frame["value"].astype(bool)
+        frame["labelled_at"] = schema.to_utc(frame["labelled_at"]).set_axis(frame.index)
+        return frame.drop_duplicates(["source", "comment_id"], keep="first").reset_index(drop=True)
 
     @staticmethod
     def _decisions_frame(rows) -> pd.DataFrame:

@@ -152,3 +152,37 @@ def test_bad_weights_file_fails_before_ingest(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error:") and "not a combiner weights file" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_train_offtopic_learns_from_labels_moderators_recorded(tmp_path):
+    """After a run, labels recorded in its store (the dashboard's buttons) are what `--results` learns from."""
+    from test_topics import labelled_discussions
+
+    from moderation.store import Store
+
+    articles, comments, labels = labelled_discussions()
+    folder = tmp_path / "site"
+    folder.mkdir()
+    articles[["article_id", "title", "text"]].to_csv(folder / "articles.csv", index=False)
+    comments[["comment_id", "article_id", "text"]].to_csv(folder / "comments.csv", index=False)
+    out = tmp_path / "run"
+    assert run_cli("run", folder, "--out", out).returncode == 0
+    store = Store(f"sqlite:///{out / 'moderation.db'}")
+    for value in (True, False):
+        picked = comments.loc[labels == value, "comment_id"]
+        store.record_label([("site", c) for c in picked], "offtopic", value, "ann")
+    store.engine.dispose()
+
+    weights = tmp_path / "weights.json"
+    result = run_cli("train-offtopic", "--results", out, "--out", weights)
+    assert result.returncode == 0, result.stderr
+    learned = json.loads(weights.read_text())
+    assert learned["positives"] == 16 and learned["rows"] == labels.notna().sum()
+    assert learned["trained_on"].startswith("off-topic labels moderators recorded in sqlite:///")
+
+
+def test_train_offtopic_says_where_labels_can_come_from(tmp_path):
+    """Without --labels or a store there is nothing to learn from: one error line naming both options."""
+    result = run_cli("train-offtopic", SEED, "--out", tmp_path / "w.json")
+    assert result.returncode == 1
+    assert "--labels COLUMN" in result.stderr and "--results DIR" in result.stderr

@@ -162,3 +162,20 @@ def test_offtopic_queue_can_rank_comments_below_the_threshold(app, results):
     assert len(table) == min(len(comments), 200) and not table["in_queue"].all()
     top = comments.sort_values("offtopic_speculation_score", ascending=False, kind="stable")["comment_id"]
     assert table["comment_id"].tolist()[:5] == top.tolist()[:5]
+
+
+def test_offtopic_labels_are_stored_for_learning(app, tmp_path):
+    """'Off topic' / 'On topic' on the comment in view goes to the store; the latest label is shown."""
+    open_page(app, "offtopic")
+    assert app.button(key="offtopic_label_True").disabled  # no moderator name yet
+    app.text_input(key="moderator").input("alice").run()
+    chosen = app.selectbox(key="offtopic_evidence").value
+    app.button(key="offtopic_label_True").click().run()
+    assert not app.exception, app.exception
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    assert store.labels()[["source", "comment_id", "value", "moderator"]].values.tolist() == [
+        [chosen[0], chosen[1], True, "alice"]]
+    assert any(t.value.startswith("Labelled off topic by alice") for t in app.text)
+    app.button(key="offtopic_label_False").click().run()
+    assert store.labels()["value"].tolist() == [False]
+    assert store.current_decisions().empty  # a label is not a moderation decision

@@ -127,3 +127,24 @@ def test_store_round_trip_keeps_text_and_votes(tmp_path_factory, texts, votes):
     comments = store.load()[1]
     assert comments["text"].tolist() == data.comments["text"].tolist()
     assert comments["upvotes"].tolist() == votes[: len(texts)]
+
+
+def test_labels_latest_per_comment_wins(store):
+    """Moderators' off-topic labels: the latest per comment counts, earlier ones stay in the table."""
+    assert store.labels().empty and list(store.labels().columns) == [
+        "source", "comment_id", "value", "moderator", "labelled_at"]
+    store.record_label([("s", "1"), ("s", "2")], "offtopic", True, "ann")
+    store.record_label([("s", "1")], "offtopic", False, " bob ")
+    current = store.labels("offtopic").set_index("comment_id")
+    assert current["value"].to_dict() == {"1": False, "2": True}
+    assert current.loc["1", "moderator"] == "bob"
+    assert str(current["labelled_at"].dtype).startswith("datetime64") and len(current) == 2
+
+
+def test_bad_labels_are_refused(store):
+    """An unknown label or a missing moderator name is refused; nothing is written."""
+    with pytest.raises(ValueError, match="unknown label 'spam'"):
+        store.record_label([("s", "1")], "spam", True, "ann")
+    with pytest.raises(ValueError, match="moderator"):
+        store.record_label([("s", "1")], "offtopic", True, "")
+    assert store.labels().empty

@@ -6,6 +6,34 @@ import _data
 import _ui
 from moderation import reports
 
+
+
+def label_panel(key: tuple[str, str]) -> None:
+    """Off topic / On topic for the comment in view: the labels `train-offtopic --results` learns from."""
+    labels = _data.offtopic_labels(ctx.store_url)
+    with st.container(border=True):
+        st.subheader("Is it off topic?")
+        st.caption(
+            "Your desk's notion of off topic: label comments here (in the queue or below the threshold), then "
+            f"`python -m moderation train-offtopic --results {ctx.results} --out weights.json` learns it and "
+            "`run ... --offtopic-weights weights.json` scores with it. "
+            f"{len(labels):,} comments labelled so far, {int(labels['value'].sum()):,} of them off topic."
+        )
+        current = labels[(labels["source"] == key[0]) & (labels["comment_id"] == key[1])]
+        if len(current):
+            row = current.iloc[0]
+            st.text(f"Labelled {'off topic' if row['value'] else 'on topic'} by {row['moderator']} "
+                    f"({row['labelled_at']:%Y-%m-%d %H:%M} UTC)")
+        left, right = st.columns(2)
+        for column, value, text in ((left, True, "Off topic"), (right, False, "On topic")):
+            if column.button(text, key=f"offtopic_label_{value}", disabled=not ctx.moderator.strip()):
+                _data.record_offtopic_label(ctx.store_url, [key], value, ctx.moderator)
+                st.session_state["flash"] = f"Labelled {text.lower()}."
+                st.rerun()
+        if not ctx.moderator.strip():
+            st.caption("Enter your name as moderator in the sidebar to label.")
+
+
 ctx = _data.context()
 st.title("Off-topic speculation")
 _ui.flash()
@@ -34,3 +62,4 @@ if shown is not None:
     with right:
         st.caption("Scores, similarity and nearest topic")
         st.dataframe(reports.offtopic_evidence(row), hide_index=True)
+    label_panel(key)
