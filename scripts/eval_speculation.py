@@ -10,6 +10,11 @@ and by noisy-or, on synthetic comments of 1-6 consecutive review sentences (rela
 Conjecture rows score the Szeged held-out sentences against conjecture labels (an epistemic or investigation
 cue; see ``train_speculation.conjecture_labels``) with ``moderation/models/conjecture.joblib``, which ranks
 the off-topic queue, and with the speculation model for comparison.
+German rows score two disjoint samples of 200 random sentences (4+ words) of One Million Posts dev comments,
+labelled by hand before any scores were seen (``scripts/data/omp_dev_speculation_de.csv``: ids, character
+offsets and labels only, no text), with ``language="de"`` (the German cue lexicon and the models' cue-only
+part). The German lexicon was revised on the "dev" sample's errors; the "test" sample was not looked at for
+that. Their baseline is "the sentence holds vielleicht, wahrscheinlich, möglicherweise or vermutlich".
 ``--speed N`` also times ``score_speculation`` on N synthetic comments.
 """
 
@@ -26,7 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from moderation.speculation import CONJECTURE_MODEL_PATH, _phrase_pattern, load_model, score_speculation  # noqa: E402
+from moderation.speculation import (  # noqa: E402
+    CONJECTURE_MODEL_PATH,
+    _phrase_pattern,
+    load_model,
+    score_conjecture,
+    score_speculation,
+)
 from train_speculation import DATA_DIR, load_sentences, read_lexicon, sentence_metrics  # noqa: E402
 
 BASELINE = "any Stanford Politeness hedge (ConvoKit list)"
@@ -39,6 +50,8 @@ DATA_NAMES = {
     "news": "Szeged news (FactBank), never trained on",
     "reviews": "SFU Review corpus, never trained on",
 }
+GERMAN_LABELS = ROOT / "scripts" / "data" / "omp_dev_speculation_de.csv"
+GERMAN_BASELINE = ("vielleicht", "wahrscheinlich", "möglicherweise", "vermutlich")
 BROAD_SFU_CUES = {"if", "or", "either", "can", "can't", "cant", "cannot", "unless", "whether"}
 
 
@@ -47,12 +60,41 @@ def _baseline_hits(texts, data_dir: Path) -> np.ndarray:
     return np.array([pattern.search(text) is not None for text in texts], dtype=float)
 
 
-def _row(task: str, data: str, labels, scores, baseline_hits) -> dict:
+def _row(task: str, data: str, labels, scores, baseline_hits, baseline: str = BASELINE) -> dict:
     ours = sentence_metrics(labels, scores)
     base = sentence_metrics(labels, baseline_hits)
     return {"task": task, "data": data, "n": len(labels), "positives": int(np.sum(labels)), **ours,
-            "baseline": BASELINE, "baseline_precision": base["precision"], "baseline_recall": base["recall"],
+            "baseline": baseline, "baseline_precision": base["precision"], "baseline_recall": base["recall"],
             "baseline_f1": base["f1"]}
+
+
+def german_rows(data_dir: Path = DATA_DIR) -> list[dict]:
+    """Speculation and conjecture rows of the hand-labelled German sentences (none when the comments are missing).
+
+    One annotator (the developer, 2026-11-28), no agreement figure: speculative = the writer presents a
+    proposition as uncertain (wohl, scheint, vielleicht, ich nehme an, ob, a hypothesis posed as a question);
+    conjecture = the same without opinion-only cues ("ich sehe das als"). Conditionals, counterfactuals,
+    proposals ("man könnte ...") and rhetorical challenges are neither.
+    """
+    comments_path = data_dir.parent / "one_million_posts_dev" / "comments.csv"
+    if not comments_path.exists():
+        print(f"{comments_path} is missing: no German rows", file=sys.stderr)
+        return []
+    texts = pd.read_csv(comments_path, dtype={"comment_id": "str"}).set_index("comment_id")["text"]
+    labels = pd.read_csv(GERMAN_LABELS, dtype={"comment_id": "str"})
+    sentences = pd.Series([texts[c][s:e] for c, s, e in labels[["comment_id", "start", "end"]].itertuples(index=False)])
+    baseline = _phrase_pattern(GERMAN_BASELINE)
+    hits = np.array([baseline.search(text) is not None for text in sentences], dtype=float)
+    name = "One Million Posts dev, 200 random German sentences labelled by hand"
+    baseline_name = "any of " + ", ".join(GERMAN_BASELINE)
+    scores = {"speculation": score_speculation(sentences, language="de")["speculation_score"].to_numpy(),
+              "conjecture": score_conjecture(sentences, language="de").to_numpy()}
+    return [
+        {**_row(f"{task}, sentence (de)", f"{name}, {part} sample" + (" (lexicon revised on it)" if part == "dev" else ""),
+                labels.loc[rows, column], scores[task][rows], hits[rows], baseline_name), "published_f1": np.nan}
+        for part, rows in labels.groupby("part", sort=False).indices.items()
+        for task, column in (("speculation", "speculative"), ("conjecture", "conjecture"))
+    ]
 
 
 def evaluate(model=None, data_dir: Path = DATA_DIR, conjecture_model=None) -> pd.DataFrame:
@@ -96,7 +138,7 @@ def evaluate(model=None, data_dir: Path = DATA_DIR, conjecture_model=None) -> pd
         for data, group in szeged.groupby("data", sort=False):
             rows.append({**_row(f"conjecture, sentence ({which})", DATA_NAMES[data] + ", conjecture labels",
                                 group["conjecture"], group[column], group["baseline_hit"]), "published_f1": np.nan})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + german_rows(data_dir))
 
 
 def speed(n_comments: int = 100_000, data_dir: Path = DATA_DIR, random_state: int = 0) -> float:
@@ -123,7 +165,9 @@ def speed(n_comments: int = 100_000, data_dir: Path = DATA_DIR, random_state: in
 
 if __name__ == "__main__":
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
-        print(evaluate().drop(columns=["baseline"]).round(3).to_string(index=False))
-    print(f"baseline: {BASELINE}; published_f1: best CoNLL-2010 Task 1 on the original labels (not comparable)")
+        table = evaluate()
+        print(table.drop(columns=["baseline"]).round(3).to_string(index=False))
+    print(f"baselines: {'; '.join(table['baseline'].unique())}; "
+          "published_f1: best CoNLL-2010 Task 1 on the original labels (not comparable)")
     if "--speed" in sys.argv:
         speed(int(sys.argv[sys.argv.index("--speed") + 1]))

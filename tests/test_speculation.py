@@ -114,11 +114,21 @@ def test_question_cues_need_a_question():
 
 
 def test_german_cues():
-    """The German lexicon applies when language is "de"; "ob" only counts in a question."""
+    """The German lexicon applies when language is "de"; "ob" (whether) counts anywhere, "wieso" only in a question."""
     text = "Das ist vielleicht Zufall. Ich glaube, er könnte recht haben. Ob das stimmt?"
     assert [p for p, _, _ in find_cues(text, "de")] == ["vielleicht", "Zufall", "Ich glaube", "könnte", "Ob"]
-    assert [p for p, _, _ in find_cues("Ob er kommt, weiß ich.", "de")] == []
+    assert [p for p, _, _ in find_cues("Ob er kommt, weiß ich nicht.", "de")] == ["Ob"]
+    assert [p for p, _, _ in find_cues("Wieso? Wieso er kommt, weiß ich.", "de")] == ["Wieso"]
     assert find_cues(text, "en") == []
+
+
+def test_german_conjecture_leaves_out_opinions():
+    """As in English, "ich glaube" is speculation (an opinion) but not conjecture; "vermutlich" is both."""
+    opinion, guess = "Ich glaube, das ist falsch.", "Das ist vermutlich falsch."
+    scores = score_speculation(pd.Series([opinion, guess]), language="de")["speculation_score"]
+    conjecture = score_conjecture(pd.Series([opinion, guess]), language="de")
+    assert (scores >= 0.5).all()
+    assert conjecture.tolist()[0] < 0.5 <= conjecture.tolist()[1]
 
 
 def test_split_sentences_keeps_abbreviations():
@@ -130,10 +140,10 @@ def test_split_sentences_keeps_abbreviations():
 
 
 def test_cue_features_counts():
-    """Features are log(1 + lexicon cues), leading-question cue, ends with "?"."""
+    """Features are log(1 + lexicon and leading-question cues), leading-question cue, ends with "?"."""
     features = CueFeatures(cues=("may", "perhaps"), question_cues=("why is",)).transform(
-        ["It may, perhaps, rain.", "Why is it so?", "Plain."])
-    np.testing.assert_allclose(features, [[np.log(3), 0, 0], [0, 1, 1], [0, 0, 0]])
+        ["It may, perhaps, rain.", "Why is it so?", "Plain.", "Why is it so, I said."])
+    np.testing.assert_allclose(features, [[np.log(3), 0, 0], [np.log(2), 1, 1], [0, 0, 0], [0, 0, 0]])
 
 
 def test_estimator_contract(tiny_model):
@@ -253,7 +263,8 @@ def _reference_features(sentences, cues, question_cues):
     def row(sentence):
         count = sum(1 for m in lexicon.finditer(sentence) if not (m.group() == "May" and m.start() != 0))
         asks = _reference_asks(sentence)
-        return [np.log1p(count), float(asks and question.search(sentence) is not None), float(asks)]
+        leading = sum(1 for _ in question.finditer(sentence)) if asks else 0
+        return [np.log1p(count + leading), float(leading > 0), float(asks)]
 
     return np.array([row(s) for s in sentences]).reshape(-1, 3)
 
