@@ -640,7 +640,7 @@ def score_offtopic(
     for name in [*COMPONENTS, "language"]:
         out[name] = components[name].to_numpy()
     # a comment without text (removed, or only masked) has nothing to judge: no score rather than a guess
-    has_text = clean_text(comments["text"]).str.strip().ne("").to_numpy()
+    has_text = comments["text"].astype("str").fillna("").str.contains(r"[^\s*]").to_numpy()
     out["offtopic_score"] = np.where(has_text, combine(components, load_weights(params.weights_path)), np.nan)
     out["is_offtopic"] = out["offtopic_score"] >= params.offtopic_threshold
     dominant = components["topic_id"].to_numpy()
