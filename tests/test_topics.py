@@ -335,14 +335,15 @@ def test_reasons_equal_the_columnwise_formatting():
 
 
 def test_comment_without_text_gets_no_offtopic_score():
-    """A removed comment (no text) is neither scored nor flagged; its reason says why."""
+    """A removed comment (no text, or only paywall masks) is neither scored nor flagged; its reason says why."""
     articles, comments = BIKES[0], BIKES[1].copy()
     comments.loc[comments.index[-1], "text"] = None
+    comments.loc[comments.index[-2], "text"] = " **** ** "
     scored = score_offtopic(comments, articles, speculation=quiet(comments))
-    last = scored.iloc[-1]
-    assert pd.isna(last["offtopic_score"]) and not last["is_offtopic"]
-    assert last["offtopic_reason"] == "no text to compare"
-    assert scored["offtopic_score"].iloc[:-1].notna().all()
+    last = scored.iloc[-2:]
+    assert last["offtopic_score"].isna().all() and not last["is_offtopic"].any()
+    assert (last["offtopic_reason"] == "no text to compare").all()
+    assert scored["offtopic_score"].iloc[:-2].notna().all()
 
 
 TOPICS = {
