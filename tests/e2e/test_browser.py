@@ -155,6 +155,32 @@ def check_flow(page, base: str, store_url: str) -> None:
     assert dialogs == []
 
 
+def test_offtopic_label_in_browser(server, browser):
+    """Rank every comment on the off-topic page, label the one in view "Off topic", reload: the label stays."""
+    base, store_url = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{base}/offtopic")
+        page.get_by_role("heading", name="Off-topic speculation", exact=True).wait_for(timeout=60_000)
+        page.get_by_text("Also comments below the threshold").click()
+        settle(page)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=60_000)
+        moderator = page.get_by_label("Moderator")
+        moderator.fill(MODERATOR)
+        moderator.press("Enter")
+        settle(page)
+        page.get_by_role("button", name="Off topic", exact=True).click()
+        page.get_by_text("Labelled off topic.").wait_for(timeout=30_000)
+        labels = Store(store_url).labels()
+        assert labels[["value", "moderator"]].values.tolist() == [[True, MODERATOR]]
+        page.reload()
+        page.get_by_role("heading", name="Is it off topic?").wait_for(timeout=60_000)
+        page.get_by_text(f"Labelled off topic by {MODERATOR}").wait_for(timeout=30_000)
+    finally:
+        shot(page, "e2e_offtopic_label.png")
+        page.close()
+
+
 @pytest.mark.parametrize("path, heading", [
     ("", "Overview"), ("votes", "Vote review"), ("offtopic", "Off-topic speculation"),
     ("authors?author=user0", "Authors"), ("topics", "Topics"), ("decisions", "Decisions"),
