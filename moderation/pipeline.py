@@ -106,7 +106,8 @@ def run(
     results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems))
     results.write(out_dir)
     # which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic
-    combiner = {**topics.load_weights(params.offtopic.weights_path), "file": str(params.offtopic.weights_path)}
+    path = Path(params.offtopic.weights_path)
+    combiner = {**topics.load_weights(path), "file": str(path), "shipped": path.resolve() == topics.WEIGHTS_PATH.resolve()}
     (out_dir / COMBINER_FILE).write_text(json.dumps(combiner, indent=1) + "\n")
     return results
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from moderation import queues, schema
-from moderation.topics import WEIGHTS_PATH
 
 # queue -> the boolean column saying who is in it
 QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
@@ -87,8 +86,8 @@ def offtopic_combiner_note(folder: str | Path) -> str | None:
     if not path.exists():
         return None
     combiner = json.loads(path.read_text())
-    shipped = Path(combiner.get("file", "")).resolve() == WEIGHTS_PATH.resolve()
-    origin = "the shipped combiner" if shipped else f"weights learned with train-offtopic ({combiner.get('file')})"
+    learned = f"weights learned with train-offtopic ({combiner.get('file')})"
+    origin = "the shipped combiner" if combiner.get("shipped") else learned
     note = f"Off-topic scores come from {origin}, trained on {combiner.get('trained_on', 'unknown data')}"
     if "cv_auc" in combiner:
         note += f"; ROC AUC {combiner['cv_auc']:.2f} on discussions it did not see"
