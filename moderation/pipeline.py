@@ -18,7 +18,6 @@ from moderation import engagement, ingest, queues, threads, topics, votes
 from moderation.schema import COMMENT_KEY, Problem, problems_frame
 from moderation.store import Store
 
-
 COMBINER_FILE = "offtopic_combiner.json"
 RECORDED_LABELS = "moderators_offtopic_label"  # the store's labels, joined to the comments for learning
 
@@ -107,7 +106,8 @@ def run(
     results.write(out_dir)
     # which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic
     path = Path(params.offtopic.weights_path)
-    combiner = {**topics.load_weights(path), "file": str(path), "shipped": path.resolve() == topics.WEIGHTS_PATH.resolve()}
+    shipped = path.resolve() == topics.WEIGHTS_PATH.resolve()
+    combiner = {**topics.load_weights(path), "file": str(path), "shipped": shipped}
     (out_dir / COMBINER_FILE).write_text(json.dumps(combiner, indent=1) + "\n")
     return results
 

@@ -122,7 +122,9 @@ def precision_at_k_per_thread(scores: np.ndarray, labels: np.ndarray, articles: 
     return float(per_article.mean()), len(per_article)
 
 
-def metrics(name: str, scored: pd.DataFrame, labels: np.ndarray, mask: np.ndarray, column: str = "offtopic_score") -> dict:
+def metrics(
+    name: str, scored: pd.DataFrame, labels: np.ndarray, mask: np.ndarray, column: str = "offtopic_score"
+) -> dict:
     """ROC AUC, average precision and precision at 10 per thread of ``column`` and of the baseline.
 
     ``labels`` and ``mask`` are arrays over ``scored``'s rows; only masked rows are scored

@@ -51,6 +51,7 @@ DATA_NAMES = {
     "reviews": "SFU Review corpus, never trained on",
 }
 GERMAN_LABELS = ROOT / "scripts" / "data" / "omp_dev_speculation_de.csv"
+REVISED_ON = " (lexicon revised on it)"
 GERMAN_BASELINE = ("vielleicht", "wahrscheinlich", "möglicherweise", "vermutlich")
 BROAD_SFU_CUES = {"if", "or", "either", "can", "can't", "cant", "cannot", "unless", "whether"}
 
@@ -90,7 +91,7 @@ def german_rows(data_dir: Path = DATA_DIR) -> list[dict]:
     scores = {"speculation": score_speculation(sentences, language="de")["speculation_score"].to_numpy(),
               "conjecture": score_conjecture(sentences, language="de").to_numpy()}
     return [
-        {**_row(f"{task}, sentence (de)", f"{name}, {part} sample" + (" (lexicon revised on it)" if part == "dev" else ""),
+        {**_row(f"{task}, sentence (de)", f"{name}, {part} sample" + (REVISED_ON if part == "dev" else ""),
                 labels.loc[rows, column], scores[task][rows], hits[rows], baseline_name), "published_f1": np.nan}
         for part, rows in labels.groupby("part", sort=False).indices.items()
         for task, column in (("speculation", "speculative"), ("conjecture", "conjecture"))

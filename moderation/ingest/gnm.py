@@ -207,7 +207,8 @@ def _comment_frame(path: Path, frame: pd.DataFrame, problems: list[Problem]) -> 
     ]
     frame["text"] = html_to_text(frame["text"])
     # the API blanks removed comments: placeholder text and 0/0 votes that were never the reader's
-    blanked = (frame["status"].isin(["rejected", "deleted"]) & frame["upvotes"].eq(0) & frame["downvotes"].eq(0)).fillna(False)
+    removed = frame["status"].isin(["rejected", "deleted"])
+    blanked = (removed & frame["upvotes"].eq(0) & frame["downvotes"].eq(0)).fillna(False)
     frame.loc[blanked, ["upvotes", "downvotes", "score"]] = pd.NA
     frame.loc[blanked & frame["text"].eq(REMOVED_TEXT).fillna(False), "text"] = pd.NA
     return frame
