@@ -17,7 +17,7 @@ def label_panel(key: tuple[str, str]) -> None:
             "Your desk's notion of off topic: label comments here (in the queue or below the threshold), then "
             f"`python -m moderation train-offtopic --results {ctx.results} --out weights.json` learns it and "
             "`run ... --offtopic-weights weights.json` scores with it. "
-            f"{len(labels):,} comments labelled so far, {int(labels['value'].sum()):,} of them off topic."
+            f"Labelled so far: {len(labels):,} ({int(labels['value'].sum()):,} off topic)."
         )
         current = labels[(labels["source"] == key[0]) & (labels["comment_id"] == key[1])]
         if len(current):
