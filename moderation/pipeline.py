@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 from moderation import engagement, ingest, queues, threads, topics, votes
 from moderation.schema import COMMENT_KEY, Problem, problems_frame
@@ -141,7 +142,8 @@ def learn_offtopic(
         store.engine.dispose()
     comments, tree_problems = threads.resolve(comments)
     if label_column is None:
-        label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {store_url}"
+        where = sa.make_url(store_url).render_as_string(hide_password=True)  # the weights file may be shared
+        label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {where}"
         recorded = recorded.rename(columns={"value": label_column})[[*COMMENT_KEY, label_column]]
         comments = comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
     else:
