@@ -58,6 +58,11 @@ COMPONENTS = [
 ]
 
 
+def _has_text(texts: pd.Series) -> pd.Series:
+    """Whether each text holds anything but whitespace and paywall masks (NA: False)."""
+    return texts.astype("str").fillna("").str.contains(r"[^\s*]")
+
+
 def clean_text(texts: pd.Series) -> pd.Series:
     """Texts with paywall-masked ``*`` runs removed and NA as the empty string."""
     return texts.astype("str").fillna("").str.replace(MASKED_RUN, " ", regex=True)
@@ -640,7 +645,7 @@ def score_offtopic(
     for name in [*COMPONENTS, "language"]:
         out[name] = components[name].to_numpy()
     # a comment without text (removed, or only masked) has nothing to judge: no score rather than a guess
-    has_text = comments["text"].astype("str").fillna("").str.contains(r"[^\s*]").to_numpy()
+    has_text = _has_text(comments["text"]).to_numpy()
     out["offtopic_score"] = np.where(has_text, combine(components, load_weights(params.weights_path)), np.nan)
     out["is_offtopic"] = out["offtopic_score"] >= params.offtopic_threshold
     dominant = components["topic_id"].to_numpy()
@@ -740,7 +745,8 @@ def offtopic_labels(comments: pd.DataFrame, column: str) -> tuple[pd.Series, lis
     """Moderators' off-topic labels from ``comments[column]``: 1.0, 0.0, or NaN where not labelled.
 
     Accepted: 1/0 (also "1.0"), true/false, yes/no (any case). Any other value is a problem naming the
-    comment, and that comment counts as not labelled.
+    comment, and that comment counts as not labelled; so does a label on a comment without text (a removed
+    one: nothing to learn from).
     """
     if column not in comments:
         extra = [c for c in comments.columns if c.startswith("label")] or list(comments.columns)
@@ -750,12 +756,14 @@ def offtopic_labels(comments: pd.DataFrame, column: str) -> tuple[pd.Series, lis
     given = raw.notna() & raw.astype("str").str.strip().ne("")
     labels = raw.astype("str").str.strip().str.lower().map(words).astype("float64").where(given)
     bad = given & labels.isna()
-    problems = [
-        Problem(f"label column {column}", f"{source}/{comment_id}", f"label {value!r} is not 0/1, true/false or yes/no",
-                "not used for learning")
-        for source, comment_id, value in zip(comments["source"][bad], comments["comment_id"][bad], raw[bad])
-    ]
-    return labels, problems
+    textless = labels.notna() & ~_has_text(comments["text"])
+    problems = []
+    for rows, why in ((bad, "is not 0/1, true/false or yes/no"), (textless, "is on a comment without text")):
+        problems += [
+            Problem(f"label column {column}", f"{source}/{comment_id}", f"label {value!r} {why}", "not used for learning")
+            for source, comment_id, value in zip(comments["source"][rows], comments["comment_id"][rows], raw[rows])
+        ]
+    return labels.where(~textless), problems
 
 
 def learn_combiner(

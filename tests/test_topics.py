@@ -392,6 +392,13 @@ def test_offtopic_labels_accepts_common_spellings_and_reports_the_rest():
     ]
     numeric = comments.assign(label=[1.0, 0.0, np.nan, 0, 1, np.nan, np.nan, 0, 1])
     assert topics.offtopic_labels(numeric, "label")[0].fillna(-1).tolist() == [1, 0, -1, 0, 1, -1, -1, 0, 1]
+    removed = numeric.assign(text=["x", None, "x", "x", " *** ", "x", "x", "x", "x"])
+    labels, problems = topics.offtopic_labels(removed, "label")
+    assert labels.fillna(-1).tolist() == [1, -1, -1, 0, -1, -1, -1, 0, 1]
+    assert [str(p) for p in problems] == [
+        f"label column label: t/c{i}: label {v!r} is on a comment without text (not used for learning)"
+        for i, v in ((1, 0.0), (4, 1.0))
+    ]
     with pytest.raises(ValueError, match="no label column 'lable'.*label"):
         topics.offtopic_labels(comments, "lable")
 
