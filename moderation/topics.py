@@ -759,10 +759,9 @@ def offtopic_labels(comments: pd.DataFrame, column: str) -> tuple[pd.Series, lis
     textless = labels.notna() & ~_has_text(comments["text"])
     problems = []
     for rows, why in ((bad, "is not 0/1, true/false or yes/no"), (textless, "is on a comment without text")):
-        problems += [
-            Problem(f"label column {column}", f"{source}/{comment_id}", f"label {value!r} {why}", "not used for learning")
-            for source, comment_id, value in zip(comments["source"][rows], comments["comment_id"][rows], raw[rows])
-        ]
+        keys = zip(comments["source"][rows], comments["comment_id"][rows], raw[rows])
+        problems += [Problem(f"label column {column}", f"{source}/{comment_id}", f"label {value!r} {why}",
+                             "not used for learning") for source, comment_id, value in keys]
     return labels.where(~textless), problems
 
 
