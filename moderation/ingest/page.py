@@ -42,6 +42,7 @@ reported.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -260,6 +261,7 @@ def _paragraphs(lines: list[str], first: int, stop: int) -> str:
     return re.sub(r"\n{2,}", "\n\n", block).strip()
 
 
+@functools.lru_cache(maxsize=4096)  # a page repeats its dates: one parse each
 def _parse_time(value: str, timezone: str) -> pd.Timestamp | None:
     """Read dates such as ``Oct 04, 2018`` and ``Oct 04, 2018 13:28 PM`` (a 24-hour time with a stray PM).
 
@@ -321,10 +323,8 @@ def _infer_parents(comments: pd.DataFrame, recency_bonus: float, window: int = R
     """Parent of each comment on a page that flattens replies (see the module docstring).
 
     Similarities are computed ``_BLOCK`` comments at a time against the
-    ``window`` comments before them, so memory stays bounded however long the
-    page. Of the candidates a comment shares no word with, only the best by the
-    recency bonus can win (the nearest; the farthest when the bonus is not
-    positive), so only it is added to the sparse similarities.
+    ``window`` comments before them, so memory stays bounded (a block's
+    scores are ``_BLOCK`` x (``_BLOCK`` + ``window``) floats) however long the page.
     """
     n = len(comments)
     if n == 0:
@@ -340,24 +340,17 @@ def _infer_parents(comments: pd.DataFrame, recency_bonus: float, window: int = R
         vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(texts)
     except ValueError:  # every text empty or stop words only
         vectors = sparse.csr_matrix((n, 1))
-    fallback = position - 1 if recency_bonus > 0 else earliest
     parent = np.full(n, -1)
     for begin in range(0, n, _BLOCK):
         stop = min(begin + _BLOCK, n)
         low = earliest[begin]
-        similarity = (vectors[begin:stop] @ vectors[low:stop].T).tocoo()
-        block = position[begin:stop]
-        has_candidates = block > thread_start[begin:stop]
-        rows = np.concatenate([similarity.row + begin, block[has_candidates]])
-        cols = np.concatenate([similarity.col + low, fallback[begin:stop][has_candidates]])
-        values = np.concatenate([similarity.data, np.zeros(has_candidates.sum())])
-        candidate = (cols < rows) & (cols >= earliest[rows])
-        rows, cols, values = rows[candidate], cols[candidate], values[candidate]
-        score = values + recency_bonus / (rows - cols)
-        # best score first, the earliest comment on a tie
-        order = np.lexsort((cols, -score, rows))
-        rows, cols = rows[order], cols[order]
-        best = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
-        parent[rows[best]] = cols[best]
+        rows, cols = position[begin:stop, None], position[None, low:stop]
+        with np.errstate(divide="ignore", invalid="ignore"):  # j = k is masked below
+            score = (vectors[begin:stop] @ vectors[low:stop].T).toarray() + recency_bonus / (rows - cols)
+        score[(cols >= rows) | (cols < earliest[begin:stop, None])] = -np.inf
+        # argmax takes the first best: the earliest candidate on a tie
+        best = low + np.argmax(score, axis=1)
+        replies = rows[:, 0] > thread_start[begin:stop]
+        parent[begin:stop][replies] = best[replies]
     ids = comments["comment_id"].to_numpy()
     return [None if p < 0 else ids[p] for p in parent]
