@@ -428,7 +428,7 @@ def check_documented(text: str, options: dict) -> None:
     assert counted == bool(stated and stated[0] != f"Comments ({len(parsed.comments)})")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(HOSTILE_LINES, st.text(max_size=30)), max_size=40), OPTIONS)
 def test_hostile_text_gives_only_documented_problems(lines, options):
     """Any lines, with any options: the documented IngestError, or frames whose every problem names file and line."""
