@@ -9,7 +9,6 @@ decision as undone rather than deleting it, so the audit trail is complete.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -163,13 +162,9 @@ class Store:
             return
         canonical = [c.name for c in table.columns if c.name in frame.columns]
         extra = [c for c in frame.columns if c not in canonical]
-        rows = frame[canonical].astype(object).where(frame[canonical].notna(), None)
-        if "reactions" in rows:
-            rows["reactions"] = [None if r is None else json.dumps([int(v) for v in r]) for r in rows["reactions"]]
-        for column in ("published_at", "created_at", "voted_at"):
-            if column in rows:
-                rows[column] = [None if pd.isna(v) else v.to_pydatetime() for v in rows[column]]
-        records = rows.to_dict("records")
+        # plain Python values column by column: a column assigned back into a frame would turn None into NaT/NaN
+        values = {name: _python_values(frame[name], name) for name in canonical}
+        records = [dict(zip(canonical, row)) for row in zip(*values.values())]
         if extra:
             lines = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
             for record, line in zip(records, lines):
@@ -289,13 +284,24 @@ class Store:
         return frame
 
 
+def _python_values(values: pd.Series, name: str) -> list:
+    """A column as the Python values the database driver takes: None for NA, datetimes, ints, JSON text for lists."""
+    if name == "reactions":
+        return [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None for r in values]
+    present = values.notna().to_numpy()
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        items = values.dt.to_pydatetime()
+    else:
+        items = values.astype(object).to_numpy()
+    return [item if keep else None for item, keep in zip(items, present)]
+
+
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Expand the JSON ``extra`` column back into pass-through columns and type the canonical ones."""
     extra = frame.pop("extra")
     if extra.notna().any():
-        expanded = pd.read_json(
-            io.StringIO("\n".join(extra.fillna("{}"))), lines=True, dtype=False
-        )
-        expanded.index = frame.index
+        # json.loads per row: pandas' line reader is very slow on a record with a huge key
+        records = [json.loads(line) if isinstance(line, str) else {} for line in extra]
+        expanded = pd.DataFrame.from_records(records, index=frame.index)
         frame = pd.concat([frame, expanded], axis=1)
     return schema.conform(frame, table)
