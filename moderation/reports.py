@@ -107,6 +107,15 @@ def offtopic_combiner_note(folder: str | Path) -> str | None:
     return note + "."
 
 
+def run_history(runs: pd.DataFrame) -> pd.DataFrame:
+    """The store's runs (``Store.runs``) for display, newest first: run_id, command, status, started_at, records,
+    problems, inputs (one string); a run that never finished reads "running or killed"."""
+    shown = runs[["run_id", "command", "status", "started_at", "records", "problems", "inputs", "message"]].copy()
+    shown["status"] = shown["status"].replace({"running": "running or killed"})
+    shown["inputs"] = shown["inputs"].map(", ".join).astype("str")
+    return shown.reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class Filters:
     """The sidebar's global filters; ``None`` or empty means "all".
@@ -159,7 +168,7 @@ def filter_mask(comments: pd.DataFrame, filters: Filters) -> np.ndarray:
     if filters.since:
         start = pd.Timestamp(datetime.combine(filters.since, time()), tz="UTC")
         mask &= (created >= start).fillna(False).to_numpy(dtype=bool)
-    if filters.until:
+    if filters.until and filters.until < date.max:  # the last day there is has no next day: nothing ends after it
         end = pd.Timestamp(datetime.combine(filters.until + timedelta(days=1), time()), tz="UTC")
         mask &= (created < end).fillna(False).to_numpy(dtype=bool)
     if filters.text:
