@@ -1,7 +1,7 @@
 """Pause a real `python -m moderation run` at a named point, so a test can SIGKILL it there (tests only).
 
 Python imports this module at start-up when its folder is on PYTHONPATH (see
-tests/test_results_folder.py). With ``MODERATION_KILL_POINT=NAME`` it wraps the
+tests/test_catalog.py). With ``MODERATION_KILL_POINT=NAME`` it wraps the
 function reached at that point; on reaching it the process writes
 ``$MODERATION_KILL_READY`` and sleeps until it is killed. Points, in run order:
 
