@@ -7,6 +7,7 @@ hands over to the page ``st.navigation`` picked. Pages live in ``app_pages/``.
 
 import sys
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 # the repository's `moderation` package, importable without installing it
@@ -69,8 +70,9 @@ def show() -> None:
         st.selectbox("Article", [None, *articles], key="filter_article", placeholder="All articles",
                      format_func=lambda a: articles.get(a, "All articles"))
         left, right = st.columns(2)
-        left.date_input("From", value=None, key="filter_since")
-        right.date_input("To", value=None, key="filter_until")
+        # any day a link may carry: Streamlit's default bounds (ten years around today) would drop the filter
+        left.date_input("From", value=None, key="filter_since", min_value=date.min, max_value=date.max)
+        right.date_input("To", value=None, key="filter_until", min_value=date.min, max_value=date.max)
         st.text_input("Author", key="filter_author", placeholder="exact name")
         st.text_input("Text contains", key="filter_text")
 

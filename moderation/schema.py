@@ -318,17 +318,17 @@ def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) 
         with config_context(validation_depth=depth):
             MODELS[table].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        raise OutputError(f"{file}: " + "; ".join(_describe(errors.failure_cases))) from None
+        raise OutputError(f"{file}: " + "; ".join(_describe(errors.failure_cases, frame))) from None
 
 
-def _describe(cases: pd.DataFrame) -> list[str]:
+def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
     """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ge(0) (5 rows)"."""
     found = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         if check == "column_in_dataframe":
             found += [f"missing column {name}" for name in group["failure_case"]]
         elif str(check).startswith("dtype("):
-            found.append(f"column {column} is {group['failure_case'].iloc[0]}, not {str(check)[7:-2]}")
+            found.append(f"column {column} is {frame[column].dtype}, not {str(check)[7:-2]}")
         else:
             found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {_shorten(group['failure_case'].iloc[0])})")
     return found

@@ -135,23 +135,20 @@ def test_a_second_run_on_the_same_folder_is_refused_while_one_is_writing(tmp_pat
             pipeline.run([write_part(tmp_path, "part", 0, 3)], out, source="forum")
 
 
-def test_a_failing_run_leaves_the_previous_results(previous, tmp_path):
+def test_a_failing_run_leaves_the_previous_results(previous, tmp_path, monkeypatch):
     """A run whose results fail their schema publishes nothing: the previous version stays current."""
     out = tmp_path / "out"
     shutil.copytree(previous[0], out, symlinks=True)
     before = consistent(out)
-    broken = pipeline.Params(engagement=pipeline.engagement.EngagementParams())
+    stages = pipeline.run_stages
 
     def drop_a_column(*args, **kwargs):
-        comments, authors, topic_table, problems = original(*args, **kwargs)
+        comments, authors, topic_table, problems = stages(*args, **kwargs)
         return comments.drop(columns=["wilson_lower"]), authors, topic_table, problems
 
-    original = pipeline.run_stages
-    pipeline.run_stages = drop_a_column
-    try:
-        with pytest.raises(pipeline.schema.OutputError, match="comments.parquet: missing column wilson_lower"):
-            pipeline.run([write_part(tmp_path, "part", 900, 3)], out, params=broken, source="forum")
-    finally:
-        pipeline.run_stages = original
+    monkeypatch.setattr(pipeline, "run_stages", drop_a_column)
+    with pytest.raises(pipeline.schema.OutputError, match="comments.parquet: missing column wilson_lower"):
+        pipeline.run([write_part(tmp_path, "part", 900, 3)], out, source="forum")
     assert consistent(out) == before
+    assert not list((out / catalog.VERSIONS).glob(f"*{catalog.PARTIAL}"))
     assert Store(catalog.default_store_url(out)).runs().iloc[0]["status"] == "failed"
