@@ -14,10 +14,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 def render_page(
-    title: str, body: str, comments: Iterable[tuple[str, str, str, list[int]]], stated: int | None = None,
+    title: str, body: str, comments: Iterable[tuple[str, str, str, list[int | str]]], stated: int | None = None,
     published: str = "Jan 02, 2020 09:05 AM",
 ) -> str:
-    """Page text in the seed's layout; ``comments`` are (author, date such as "Jan 02, 2020", text, reactions).
+    """Page text in the seed's layout; ``comments`` are (author, date such as "Jan 02, 2020", text, reaction counts).
 
     ``stated`` is the ``Comments (N)`` count (default: the number of comments).
     """

@@ -192,6 +192,10 @@ def _comment(numbered, lines, header, end, file, timezone, reaction_labels, prob
     number = numbered[header][0]
     author = numbered[header + 1][1]
     created_at = _parse_time(numbered[header + 2][1], timezone)
+    if created_at is None:
+        problems.append(Problem(file, f"line {numbered[header + 2][0]}",
+                                f"cannot read the date {numbered[header + 2][1]!r} in time zone {timezone}",
+                                "kept without a date"))
     body_start, body_end = header + 3, end
     while body_end > body_start and _REACTION.match(numbered[body_end - 1][1]):
         body_end -= 1
@@ -266,7 +270,7 @@ def _parse_time(value: str, timezone: str) -> pd.Timestamp | None:
     """Read dates such as ``Oct 04, 2018`` and ``Oct 04, 2018 13:28 PM`` (a 24-hour time with a stray PM).
 
     None for anything else, including words pandas would read as the current
-    time ("now", "today") and times that fall in a daylight-saving gap.
+    time ("now", "today").
     """
     if len(value) > _LONGEST_DATE or not any(c.isdigit() for c in value):
         return None
@@ -288,9 +292,9 @@ def _parse_time(value: str, timezone: str) -> pd.Timestamp | None:
             return None
         stamp = stamp + pd.Timedelta(hours=hour, minutes=minute)
     try:
-        # a clock time that occurs twice (daylight saving ends) is read as the first
-        return stamp.tz_localize(timezone, ambiguous=True).tz_convert("UTC")
-    except (ValueError, OverflowError):  # a time that does not exist there, or outside the datetime range
+        # a clock time that occurs twice (daylight saving ends) is read as the first, one skipped as the next that exists
+        return stamp.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+    except (ValueError, OverflowError):  # outside the datetime range once converted
         return None
 
 
