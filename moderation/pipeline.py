@@ -70,15 +70,17 @@ def run_stages(
 
 
 def ingest_paths(store: Store, paths: list[str | Path], format: str | None = None, **options) -> list[Problem]:
-    """Load each path into ``store``; returns the problems met (bad records, skipped files).
+    """Load each path into ``store`` piece by piece (:func:`moderation.ingest.load_chunks`); returns the problems met.
 
-    Reply trees are checked later, over the whole store (:func:`run_stages`).
+    Problems are bad records and skipped files. Reply trees are checked
+    later, over the whole store (:func:`run_stages`).
     """
     problems: list[Problem] = []
     for path in paths:
-        parsed = ingest.load(path, format, resolve_threads=False, **options)
-        store.ingest(parsed)
-        problems += parsed.problems
+        # piece by piece, each in its own transaction: memory stays bounded and the store is never locked for long
+        for parsed in ingest.load_chunks(path, format, **options):
+            store.ingest(parsed)
+            problems += parsed.problems
     return problems
 
 

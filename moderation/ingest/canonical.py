@@ -231,9 +231,11 @@ def _table_chunks(path: Path, columns: dict[str, str], problems: list[Problem],
 def _labels(frame: pd.DataFrame) -> pd.Series:
     """Each row named by its id and line ("comment_id 5 (line 7)"), as problem reports name it."""
     id_column = "comment_id" if "comment_id" in frame else "article_id"
-    ids = frame[id_column] if id_column in frame else pd.Series(None, index=frame.index)
-    return pd.Series([schema.record_label(id_column, i, label) for i, label in zip(ids, frame[schema.RECORD])],
-                     index=frame.index)
+    lines = frame[schema.RECORD].astype("str")
+    if id_column not in frame:
+        return lines
+    ids = frame[id_column].astype("str")
+    return (id_column + " " + ids + " (" + lines + ")").where(ids.notna(), lines)
 
 
 def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: str,
