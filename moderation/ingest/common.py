@@ -272,13 +272,13 @@ def report_values(bad: pd.Series, values: pd.Series, records: pd.Series, message
                   problems: list[Problem]) -> None:
     """One problem per distinct bad value (not per row), naming the first few records that have it.
 
-    ``message`` is formatted with ``value`` (the bad value, shortened).
+    ``message`` is formatted with ``value`` (the bad value as written, text quoted, shortened).
     """
     bad = pd.Series(np.asarray(bad, dtype=bool), index=values.index)
     if not bad.any():
         return
-    shown = values[bad].map(lambda v: v if isinstance(v, str) else repr(v) if not pd.api.types.is_scalar(v)
-                            else str(v))
+    # text quoted, numbers and structures as written in JSON-like form
+    shown = values[bad].map(lambda v: repr(v) if isinstance(v, str) or not pd.api.types.is_scalar(v) else str(v))
     for value, group in records[bad].groupby(shown, sort=False):
         value = value if len(value) <= 60 else value[:60] + "..."
         sample = ", ".join(group.astype("str").head(5)) + (" ..." if len(group) > 5 else "")
@@ -332,7 +332,7 @@ def counts(values: pd.Series, records: pd.Series, column: str, file: str, proble
     numbers, present = _per_value(values, count)
     out = pd.Series(pd.array(numbers, dtype="Int64"), index=values.index)
     report_values(present & out.isna().to_numpy(), values, records,
-                  f"{column} {{value!r}} is not a whole number; left empty", file, problems)
+                  f"{column} {{value}} is not a whole number; left empty", file, problems)
     return out
 
 
@@ -357,7 +357,7 @@ def identifiers(values: pd.Series, records: pd.Series, column: str, file: str, p
     is_text = np.array([pair is not None and pair[1] for pair in ids], dtype=bool)
     out = pd.Series(found, index=values.index, dtype="str")
     report_values(present & out.isna().to_numpy() & ~is_text, values, records,
-                  f"{column} {{value!r}} is not an id; left empty", file, problems)
+                  f"{column} {{value}} is not an id; left empty", file, problems)
     return out
 
 
@@ -376,7 +376,7 @@ def texts(values: pd.Series, records: pd.Series, column: str, file: str, problem
 
     found, present = _per_value(values, text)
     out = pd.Series(found, index=values.index, dtype="str")
-    report_values(present & out.isna().to_numpy(), values, records, f"{column} {{value!r}} is not text; left empty",
+    report_values(present & out.isna().to_numpy(), values, records, f"{column} {{value}} is not text; left empty",
                   file, problems)
     return out
 
@@ -397,7 +397,7 @@ def booleans(values: pd.Series, records: pd.Series, column: str, file: str, prob
     found, present = _per_value(values, flag)
     out = pd.Series(pd.array(found, dtype="boolean"), index=values.index)
     report_values(present & out.isna().to_numpy(), values, records,
-                  f"{column} {{value!r}} is not true or false; left empty", file, problems)
+                  f"{column} {{value}} is not true or false; left empty", file, problems)
     return out
 
 
@@ -406,7 +406,7 @@ def statuses(values: pd.Series, records: pd.Series, file: str, problems: list[Pr
     """Comment statuses (``schema.COMMENT_STATUSES`` or a ``synonyms`` key); others are reported and left empty."""
     lowered = values.astype("str").str.strip().str.lower().replace(synonyms or {})
     unknown = lowered.notna() & ~lowered.isin(schema.COMMENT_STATUSES)
-    report_values(unknown, values, records, f"status {{value!r}} is not one of {', '.join(schema.COMMENT_STATUSES)}; "
+    report_values(unknown, values, records, f"status {{value}} is not one of {', '.join(schema.COMMENT_STATUSES)}; "
                   "left empty", file, problems)
     return lowered.where(~unknown, None)
 
