@@ -25,6 +25,7 @@ ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
 LABELS = ("offtopic",)
 DEFAULT_URL = "sqlite:///data/moderation.db"
+_LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
 metadata = sa.MetaData()
 
@@ -170,19 +171,24 @@ class Store:
         return IngestSummary(added, known)
 
     def _unknown_rows(self, connection, table: sa.Table, frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+        """The rows of ``frame`` whose key is not stored yet (only this frame's keys are looked up)."""
         frame = frame.dropna(subset=key) if "event_id" in key else frame
         if frame.empty:
             return frame
-        sources = frame["source"].unique().tolist()
-        stored = pd.DataFrame(
-            connection.execute(sa.select(*[table.c[k] for k in key]).where(table.c.source.in_(sources))).all(),
-            columns=key,
-        ).astype("str")
-        if stored.empty:
+        ids = frame[key[1]].astype("str")
+        stored = []
+        for source, group in ids.groupby(frame["source"].astype("str"), sort=False):
+            values = group.unique().tolist()
+            for start in range(0, len(values), _LOOKUP_BATCH):
+                batch = values[start:start + _LOOKUP_BATCH]
+                found = connection.execute(
+                    sa.select(table.c[key[1]]).where(table.c.source == source, table.c[key[1]].in_(batch))
+                ).scalars().all()
+                stored += [(source, value) for value in found]
+        if not stored:
             return frame.copy()
-        keys = frame[key].astype("str")
-        seen = pd.MultiIndex.from_frame(keys).isin(pd.MultiIndex.from_frame(stored))
-        return frame[~seen].copy()
+        keys = pd.MultiIndex.from_arrays([frame["source"].astype("str"), ids])
+        return frame[~keys.isin(pd.MultiIndex.from_tuples(stored))].copy()
 
     def _insert(self, connection, table: sa.Table, frame: pd.DataFrame) -> None:
         if frame.empty:
@@ -191,13 +197,28 @@ class Store:
         extra = [c for c in frame.columns if c not in canonical]
         # plain Python values column by column: a column assigned back into a frame would turn None into NaT/NaN
         values = {name: _python_values(frame[name], name) for name in canonical}
-        records = [dict(zip(canonical, row)) for row in zip(*values.values())]
         if extra:
-            lines = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
-            for record, line in zip(records, lines):
-                record["extra"] = line
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
-        connection.execute(insert.on_conflict_do_nothing(), records)
+            values["extra"] = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
+        if self.engine.dialect.name == "sqlite":
+            self._insert_sqlite(connection, table, values)
+            return
+        records = [dict(zip(values, row)) for row in zip(*values.values())]
+        connection.execute(postgresql.insert(table).on_conflict_do_nothing(), records)
+
+    def _insert_sqlite(self, connection, table: sa.Table, values: dict[str, list]) -> None:
+        """One driver-level executemany: SQLAlchemy's per-row parameter handling would dominate a large ingest.
+
+        Values go through each column type's own bind processor (SQLite keeps
+        times as text), exactly as ``connection.execute`` would.
+        """
+        dialect = self.engine.dialect
+        compiled = sqlite.insert(table).on_conflict_do_nothing().compile(dialect=dialect, column_keys=list(values))
+        for name in values:
+            processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                values[name] = [None if v is None else processor(v) for v in values[name]]
+        order = [values[name] for name in compiled.positiontup]
+        connection.exec_driver_sql(str(compiled), list(zip(*order)))
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""

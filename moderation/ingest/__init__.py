@@ -23,7 +23,7 @@ from moderation import schema, threads
 from moderation.schema import Problem
 
 
-CHUNK_ROWS = 100_000  # records per piece when a format reads a file in pieces
+CHUNK_ROWS = 50_000  # records per piece when a format reads a file in pieces
 
 
 class IngestError(ValueError):

@@ -135,7 +135,7 @@ def _csv_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterato
                                     "with a .1, .2 ... suffix", "repaired"))
             names = [f"{n}.{list(names[:i]).count(n)}" if dup else n
                      for i, (n, dup) in enumerate(zip(names, repeated))]
-        rows, labels, line = [], [], reader.line_num
+        rows, labels, line, yielded = [], [], reader.line_num, False
         while True:
             try:
                 row = next(reader)
@@ -153,8 +153,9 @@ def _csv_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterato
                 problems.append(Problem(str(path), f"line {start}", f"expected {len(names)} fields, found {len(row)}"))
             if len(rows) >= chunk_rows:
                 yield _text_frame(rows, names, labels)
-                rows, labels = [], []
-        yield _text_frame(rows, names, labels)
+                rows, labels, yielded = [], [], True
+        if rows or not yielded:  # a file of only a header still gives its (empty) columns
+            yield _text_frame(rows, names, labels)
 
 
 def read_csv(path: Path, problems: list[Problem]) -> pd.DataFrame:
@@ -181,7 +182,8 @@ def _jsonl_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Itera
             if len(records) >= chunk_rows:
                 yield _object_frame(records, labels)
                 records, labels = [], []
-    yield _object_frame(records, labels)
+    if records:
+        yield _object_frame(records, labels)
 
 
 def _object_frame(records: list[dict], labels: list[str]) -> pd.DataFrame:
@@ -231,9 +233,11 @@ def _table_chunks(path: Path, columns: dict[str, str], problems: list[Problem],
 def _labels(frame: pd.DataFrame) -> pd.Series:
     """Each row named by its id and line ("comment_id 5 (line 7)"), as problem reports name it."""
     id_column = "comment_id" if "comment_id" in frame else "article_id"
-    ids = frame[id_column] if id_column in frame else pd.Series(None, index=frame.index)
-    return pd.Series([schema.record_label(id_column, i, label) for i, label in zip(ids, frame[schema.RECORD])],
-                     index=frame.index)
+    lines = frame[schema.RECORD].astype("str")
+    if id_column not in frame:
+        return lines
+    ids = frame[id_column].astype("str")
+    return (id_column + " " + ids + " (" + lines + ")").where(ids.notna(), lines)
 
 
 def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: str,
@@ -257,7 +261,7 @@ def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: 
     if "masked_share" in frame:
         shares = pd.to_numeric(frame["masked_share"], errors="coerce")
         report_values(frame["masked_share"].notna() & shares.isna(), frame["masked_share"], records,
-                      "masked_share {value!r} is not a number; left empty", file, problems)
+                      "masked_share {value} is not a number; left empty", file, problems)
         frame["masked_share"] = shares
     return frame
 
@@ -282,7 +286,7 @@ def _reactions(values: pd.Series, records: pd.Series, file: str, problems: list[
     present = values.map(lambda v: v is not None and not (np.ndim(v) == 0 and pd.isna(v)))
     decoded = pd.Series([_counts(v) if keep else None for v, keep in zip(values, present)], index=values.index,
                         dtype=object)
-    report_values(present & decoded.isna(), values, records, "reactions {value!r} is not a list of counts; "
+    report_values(present & decoded.isna(), values, records, "reactions {value} is not a list of counts; "
                   "left empty", file, problems)
     return decoded.where(decoded.notna(), pd.NA)
 
@@ -297,7 +301,7 @@ def _in_timezone(values: pd.Series, timezone: str, records: pd.Series, file: str
         local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     except (KeyError, ValueError) as error:  # zoneinfo's ZoneInfoNotFoundError is a KeyError
         raise IngestError(f"unknown time zone {timezone!r} ({error})") from None
-    report_values(naive.notna() & local.isna(), text, records, f"time {{value!r}} does not exist or is ambiguous in "
+    report_values(naive.notna() & local.isna(), text, records, f"time {{value}} does not exist or is ambiguous in "
                   f"{timezone} (clock change); left empty", file, problems)
     return schema.to_utc(text.where(zoned)).set_axis(values.index).where(zoned, local.astype(schema.TIMESTAMP))
 

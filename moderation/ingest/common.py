@@ -272,13 +272,13 @@ def report_values(bad: pd.Series, values: pd.Series, records: pd.Series, message
                   problems: list[Problem]) -> None:
     """One problem per distinct bad value (not per row), naming the first few records that have it.
 
-    ``message`` is formatted with ``value`` (the bad value, shortened).
+    ``message`` is formatted with ``value`` (the bad value as written, text quoted, shortened).
     """
     bad = pd.Series(np.asarray(bad, dtype=bool), index=values.index)
     if not bad.any():
         return
-    shown = values[bad].map(lambda v: v if isinstance(v, str) else repr(v) if not pd.api.types.is_scalar(v)
-                            else str(v))
+    # text quoted, numbers and structures as written in JSON-like form
+    shown = values[bad].map(lambda v: repr(v) if isinstance(v, str) or not pd.api.types.is_scalar(v) else str(v))
     for value, group in records[bad].groupby(shown, sort=False):
         value = value if len(value) <= 60 else value[:60] + "..."
         sample = ", ".join(group.astype("str").head(5)) + (" ..." if len(group) > 5 else "")
@@ -303,18 +303,36 @@ def _integral(value: object) -> int | None:
     return None
 
 
+def _per_value(values: pd.Series, function) -> tuple[np.ndarray, np.ndarray]:
+    """(``function`` of each given value, None where none is given; where one is given), as object/bool arrays.
+
+    A typed column (text from CSV, numbers from Parquet) is factorised so that
+    each distinct value is converted once; a column of Python objects (JSON)
+    is walked value by value, so that ``True`` and ``1`` are never confused.
+    """
+    if values.dtype != object:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        results = np.array([function(u) for u in np.asarray(uniques, dtype=object)] + [None], dtype=object)
+        return results[codes], codes >= 0
+    items = values.to_numpy(dtype=object)
+    present = np.array([not (pd.api.types.is_scalar(v) and pd.isna(v)) for v in items], dtype=bool)
+    return np.array([function(v) if keep else None for v, keep in zip(items, present)], dtype=object), present
+
+
 def counts(values: pd.Series, records: pd.Series, column: str, file: str, problems: list[Problem]) -> pd.Series:
     """Whole numbers (votes, counts) as ``Int64``; anything else is reported and left empty, never rounded.
 
     Text ("abc"), fractions (1.5), booleans and values beyond int64 (1e30)
     are each a problem naming ``column``; NA stays NA silently.
     """
-    present = _present(values)
-    numbers = [(_integral(v) if keep else None) for v, keep in zip(values, present)]
-    numbers = [n if n is not None and -(2**63) < n < 2**63 else None for n in numbers]
+    def count(value: object) -> int | None:
+        number = _integral(value)
+        return number if number is not None and -(2**63) < number < 2**63 else None
+
+    numbers, present = _per_value(values, count)
     out = pd.Series(pd.array(numbers, dtype="Int64"), index=values.index)
-    report_values(present & out.isna(), values, records, f"{column} {{value!r}} is not a whole number; left empty",
-                  file, problems)
+    report_values(present & out.isna().to_numpy(), values, records,
+                  f"{column} {{value}} is not a whole number; left empty", file, problems)
     return out
 
 
@@ -326,24 +344,20 @@ def identifier(value: object) -> str | None:
     return None if number is None else str(number)
 
 
-def _present(values: pd.Series) -> pd.Series:
-    """True where a value is given (lists and objects count as given)."""
-    return pd.Series([not (pd.api.types.is_scalar(v) and pd.isna(v)) for v in values], index=values.index,
-                     dtype=bool)
-
-
 def identifiers(values: pd.Series, records: pd.Series, column: str, file: str, problems: list[Problem]) -> pd.Series:
     """Ids as text (:func:`identifier`); a value that is no id (a list, a fraction, true) is reported.
 
     A reported id is left empty, so a required id makes validation skip the
     record naming its line; blank text is NA without a report.
     """
-    present = _present(values)
-    out = pd.Series([identifier(v) if keep else None for v, keep in zip(values, present)], index=values.index,
-                    dtype="str")
-    blank = present & pd.Series([isinstance(v, str) for v in values], index=values.index, dtype=bool)
-    report_values(present & out.isna() & ~blank, values, records, f"{column} {{value!r}} is not an id; left empty",
-                  file, problems)
+    if pd.api.types.is_string_dtype(values) and values.dtype != object:  # text already (a CSV column)
+        return values.where(values.str.strip() != "", None).astype("str")
+    ids, present = _per_value(values, lambda v: (identifier(v), isinstance(v, str)))
+    found = np.array([None if pair is None else pair[0] for pair in ids], dtype=object)
+    is_text = np.array([pair is not None and pair[1] for pair in ids], dtype=bool)
+    out = pd.Series(found, index=values.index, dtype="str")
+    report_values(present & out.isna().to_numpy() & ~is_text, values, records,
+                  f"{column} {{value}} is not an id; left empty", file, problems)
     return out
 
 
@@ -352,16 +366,18 @@ def texts(values: pd.Series, records: pd.Series, column: str, file: str, problem
 
     A list or object where text belongs is reported and left empty.
     """
-    present = _present(values)
+    if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        return values  # text already (a CSV column)
 
     def text(value: object) -> str | None:
         if isinstance(value, str):
             return value
         return str(value) if pd.api.types.is_scalar(value) and not isinstance(value, (bool, np.bool_)) else None
 
-    out = pd.Series([text(v) if keep else None for v, keep in zip(values, present)], index=values.index, dtype="str")
-    report_values(present & out.isna(), values, records, f"{column} {{value!r}} is not text; left empty", file,
-                  problems)
+    found, present = _per_value(values, text)
+    out = pd.Series(found, index=values.index, dtype="str")
+    report_values(present & out.isna().to_numpy(), values, records, f"{column} {{value}} is not text; left empty",
+                  file, problems)
     return out
 
 
@@ -373,14 +389,15 @@ def booleans(values: pd.Series, records: pd.Series, column: str, file: str, prob
     def flag(value: object) -> bool | None:
         if isinstance(value, (bool, np.bool_)):
             return bool(value)
+        if not pd.api.types.is_scalar(value):
+            return None
         word = str(value).strip().lower()
         return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
 
-    present = _present(values)
-    out = pd.Series([flag(v) if keep else None for v, keep in zip(values, present)], index=values.index,
-                    dtype="boolean")
-    report_values(present & out.isna(), values, records, f"{column} {{value!r}} is not true or false; left empty",
-                  file, problems)
+    found, present = _per_value(values, flag)
+    out = pd.Series(pd.array(found, dtype="boolean"), index=values.index)
+    report_values(present & out.isna().to_numpy(), values, records,
+                  f"{column} {{value}} is not true or false; left empty", file, problems)
     return out
 
 
@@ -389,7 +406,7 @@ def statuses(values: pd.Series, records: pd.Series, file: str, problems: list[Pr
     """Comment statuses (``schema.COMMENT_STATUSES`` or a ``synonyms`` key); others are reported and left empty."""
     lowered = values.astype("str").str.strip().str.lower().replace(synonyms or {})
     unknown = lowered.notna() & ~lowered.isin(schema.COMMENT_STATUSES)
-    report_values(unknown, values, records, f"status {{value!r}} is not one of {', '.join(schema.COMMENT_STATUSES)}; "
+    report_values(unknown, values, records, f"status {{value}} is not one of {', '.join(schema.COMMENT_STATUSES)}; "
                   "left empty", file, problems)
     return lowered.where(~unknown, None)
 
