@@ -199,8 +199,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
     env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()))
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-               "--browser.gatherUsageStats", "false", "--server.headless", "true"]
-    print(f"dashboard on http://localhost:{args.port} (results: {args.results}); Ctrl+C stops it")
+               "--server.address", args.address, "--browser.gatherUsageStats", "false", "--server.headless", "true"]
+    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}); Ctrl+C stops it")
     return subprocess.call(command, env=env)
 
 
@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
     dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--address", default="127.0.0.1",
+                           help="address to serve on (default: this machine only; 0.0.0.0 for every interface)")
     dashboard.set_defaults(handler=cmd_dashboard)
     return parser
 
