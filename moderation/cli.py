@@ -56,7 +56,7 @@ def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from moderation import threads
-    from moderation.pipeline import ingest_paths
+    from moderation.pipeline import StrictFailure, ingest_paths
     from moderation.store import Store
 
     store = Store(args.store)
@@ -66,6 +66,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         articles, comments, _ = store.load()
         tree_problems = threads.resolve(comments)[1]
         store.record_problems(run_id, tree_problems)
+        if args.strict and tree_problems:
+            raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}")
     except BaseException as error:
         store.finish_run(run_id, "failed", message=str(error).splitlines()[0] if str(error) else repr(error))
         raise
@@ -75,8 +77,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(problem)
     print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems "
           f"(run {run_id})")
-    if args.strict and tree_problems:
-        raise ValueError(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}")
     return 0
 
 
