@@ -56,7 +56,7 @@ def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from moderation import threads
-    from moderation.pipeline import ingest_paths
+    from moderation.pipeline import StrictFailure, ingest_paths
     from moderation.store import Store
 
     store = Store(args.store)
@@ -66,6 +66,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         articles, comments, _ = store.load()
         tree_problems = threads.resolve(comments)[1]
         store.record_problems(run_id, tree_problems)
+        if args.strict and tree_problems:
+            raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}")
     except BaseException as error:
         store.finish_run(run_id, "failed", message=str(error).splitlines()[0] if str(error) else repr(error))
         raise
@@ -75,8 +77,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(problem)
     print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems "
           f"(run {run_id})")
-    if args.strict and tree_problems:
-        raise ValueError(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}")
     return 0
 
 
@@ -199,8 +199,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
     env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()))
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-               "--browser.gatherUsageStats", "false", "--server.headless", "true"]
-    print(f"dashboard on http://localhost:{args.port} (results: {args.results}); Ctrl+C stops it")
+               "--server.address", args.address, "--browser.gatherUsageStats", "false", "--server.headless", "true"]
+    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}); Ctrl+C stops it")
     return subprocess.call(command, env=env)
 
 
@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
     dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--address", default="127.0.0.1",
+                           help="address to serve on (default: this machine only; 0.0.0.0 for every interface)")
     dashboard.set_defaults(handler=cmd_dashboard)
     return parser
 

@@ -66,7 +66,8 @@ def load_results(folder: str | Path) -> Results:
     Raises
     ------
     schema.OutputError
-        When comments.parquet or authors.parquet lacks a column or has it with another type.
+        When a file cannot be read, or comments.parquet or authors.parquet lacks a column or has it with another
+        type.
     """
     folder = Path(folder)
     version = catalog.current(folder)
@@ -75,7 +76,10 @@ def load_results(folder: str | Path) -> Results:
         path = version / f"{name}.parquet"
         if not path.exists():
             return schema.empty(table) if table else pd.DataFrame()
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as error:  # a damaged file (pyarrow's ArrowInvalid is a ValueError)
+            raise schema.OutputError(f"{path}: cannot be read ({str(error).splitlines()[0]})") from error
         if model:
             schema.check_output(frame, model, str(path), data=False)
         return frame

@@ -94,3 +94,16 @@ def test_visitors_get_no_error_details(tmp_path):
     )
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert shown.stdout.strip() == "none", shown.stderr
+
+
+def test_a_damaged_results_file_is_named(results, monkeypatch, tmp_path):
+    """A comments.parquet damaged outside the pipeline: one error naming the file, no traceback."""
+    import shutil
+
+    folder = tmp_path / "out"
+    shutil.copytree(results, folder, symlinks=True)
+    path = catalog.current(folder) / "comments.parquet"
+    path.write_bytes(path.read_bytes()[:100])
+    app = app_on(folder, monkeypatch)
+    assert not app.exception
+    assert len(app.error) == 1 and str(path) in app.error[0].value and "cannot be read" in app.error[0].value

@@ -71,3 +71,20 @@ def test_strict_fails_on_any_problem_and_keeps_the_previous_results(tmp_path):
     assert len(pd.read_parquet(out / "comments.parquet")) == 1
     assert moderation("ingest", CANONICAL, "--store", f"sqlite:///{tmp_path / 's.db'}", "--strict").returncode == 1
     assert moderation("ingest", CANONICAL, "--store", f"sqlite:///{tmp_path / 's.db'}").returncode == 0
+
+
+def test_strict_fails_on_reply_tree_problems(tmp_path):
+    """A reply whose parent is nowhere is a problem too: --strict fails, recording the run as failed."""
+    folder = tmp_path / "orphan"
+    folder.mkdir()
+    pd.DataFrame({"comment_id": ["1", "2"], "article_id": ["a", "a"], "parent_id": [None, "99"],
+                  "author": ["ann", "bob"], "created_at": ["2024-01-01", "2024-01-02"],
+                  "text": ["root", "reply"]}).to_csv(folder / "comments.csv", index=False)
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    result = moderation("ingest", folder, "--store", store, "--strict")
+    assert result.returncode == 1 and "reply-tree problem" in result.stderr and "parent 99 not found" in result.stderr
+    assert Store(store).runs()["status"].tolist() == ["failed"]
+    out = tmp_path / "out"
+    result = moderation("run", folder, "--out", out, "--strict")
+    assert result.returncode == 1 and "the results folder was left as it was" in result.stderr
+    assert not (out / "comments.parquet").exists()

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from moderation import catalog, pipeline
+from moderation.schema import Problem
 from moderation.store import Store
+from test_store import store  # noqa: F401 - the SQLite / PostgreSQL store fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 CANONICAL = ROOT / "tests" / "fixtures" / "canonical" / "basic"  # 3 problems
@@ -89,3 +91,27 @@ def test_the_dashboard_shows_the_problems_and_their_history(two_runs, monkeypatc
 def tables_with(app, column: str) -> list[pd.DataFrame]:
     """The page's tables having ``column``, in page order (AppTest does not expose a table's key)."""
     return [d.value for d in app.dataframe if column in d.value.columns]
+
+
+def test_runs_and_problems_round_trip_in_the_store(store, tmp_path):  # noqa: F811 - the fixture
+    """start/record/finish on SQLite and PostgreSQL: counts, statuses and problems_behind's rule."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    first = store.start_run("run", [a, b])
+    store.record_problems(first, [Problem(str(a), "line 2", "bad date", "kept")], a)
+    store.record_problems(first, [Problem(str(b), "line 3", "bad vote", "kept")], b)
+    store.record_problems(first, [Problem("source s", "comment_id 9", "parent 1 not found", "kept")])
+    store.finish_run(first, "done", records=10)
+    failed = store.start_run("ingest", [a])
+    store.record_problems(failed, [Problem(str(a), "file", "truncated")], a)
+    store.finish_run(failed, "failed", message="no record could be read from any input")
+    second = store.start_run("run", [a])
+    store.record_problems(second, [Problem(str(a), "line 5", "bad id")], a)
+    store.finish_run(second, "done", records=4)
+    runs = store.runs()
+    assert runs["run_id"].tolist() == [second, failed, first]
+    assert runs["status"].tolist() == ["done", "failed", "done"] and runs["problems"].tolist() == [1, 1, 3]
+    assert runs["inputs"][2] == [str(a.resolve()), str(b.resolve())]
+    # a.csv was read again: its old problem goes; b.csv's stays; the old run's tree problem is superseded
+    behind = store.problems_behind(second)
+    assert behind[["run_id", "record"]].values.tolist() == [[second, "line 5"], [first, "line 3"]]
+    assert len(store.problems()) == 5 and store.problems(failed)["problem"].tolist() == ["truncated"]
