@@ -15,12 +15,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 import _data  # noqa: E402
+import _ui  # noqa: E402
 from moderation.reports import Filters  # noqa: E402
 
 st.set_page_config(page_title="Comment moderation", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", url_path="overview", default=True),
+    st.Page("app_pages/review.py", title="Review", url_path="review", default=True),
+    st.Page("app_pages/history.py", title="History", url_path="history"),
+    st.Page("app_pages/overview.py", title="Overview", url_path="overview"),
     st.Page("app_pages/votes.py", title="Vote review", url_path="votes"),
     st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
     st.Page("app_pages/authors.py", title="Authors", url_path="authors"),
@@ -47,7 +50,7 @@ def _sync_from_url() -> None:
 _sync_from_url()
 version = _data.version(results_dir)
 with st.sidebar:
-    st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
+    _ui.moderator_input()
     st.header("Filters")
     sources = _data.sources(results_dir, version)
     if st.session_state.get("filter_source") not in [None, *sources]:
@@ -73,7 +76,7 @@ for name in FILTER_NAMES:
     elif name in st.query_params:
         del st.query_params[name]
 st.session_state["filters_written"] = written
-st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
+st.session_state["context"] = _data.Context(results_dir, store_url, filters, _ui.current_moderator())
 if filters.active:
     st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
 page.run()

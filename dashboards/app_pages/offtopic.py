@@ -47,7 +47,7 @@ shown = _ui.queue_section("offtopic", key="offtopic")
 if shown is not None:
     st.subheader("Evidence")
     labels = _ui.comment_labels(shown)
-    key = st.selectbox("Comment", list(labels), format_func=labels.get, key="offtopic_evidence")
+    key = st.selectbox("Comment", list(labels), format_func=_ui.label_of(labels), key="offtopic_evidence")
     source, comment_id = key
     article = shown.set_index(["source", "comment_id"]).loc[key, "article_id"]
     thread = _data.article_comments(ctx.results, ctx.version, source, article)

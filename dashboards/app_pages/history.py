@@ -1,0 +1,54 @@
+"""History: what was approved, removed, flagged or escalated; undo any one decision or review it again."""
+
+import streamlit as st
+
+import _data
+import _ui
+from moderation import reports
+
+
+def _undo(decision_id: int) -> None:
+    undone = _data.undo_decisions(_data.context().store_url, [decision_id], _ui.current_moderator())
+    # a new table key drops the row selection, which would otherwise point at the next row
+    st.session_state["history_table_version"] = st.session_state.get("history_table_version", 0) + 1
+    st.session_state["flash"] = (f"Undid {undone['action'].iloc[0]}: the comment is back in the review queue."
+                                 if len(undone) else "That decision was already undone.")
+
+
+def _re_review(key: tuple[str, str]) -> None:
+    st.session_state["review_focus"] = key
+
+
+ctx = _data.context()
+st.title("History")
+_ui.flash()
+decisions = _data.current_decisions(ctx.store_url)
+comments = _data.results(ctx.results, ctx.version).comments
+counts = decisions["action"].value_counts()
+view = st.segmented_control(
+    "Decisions", list(reports.HISTORY_VIEWS), default="remove", key="history_view",
+    format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
+) or "remove"
+shown = reports.history(decisions, comments, view)
+if shown.empty:
+    st.info(f"Nothing {reports.HISTORY_VIEWS[view].lower()} yet.")
+    st.stop()
+st.caption(f"{len(shown):,} comments whose current decision is {view}, newest first. Undo adds an entry to "
+           "the log (the decision stays in Decisions, marked undone) and puts the comment back in the queue.")
+table = st.dataframe(shown, hide_index=True, key=f"history_table_{st.session_state.get('history_table_version', 0)}", on_select="rerun", selection_mode="single-row",
+                     column_config={"text": _ui.LINKS["text"]})
+picked = table.selection.rows
+if not picked:
+    st.caption("Select a row to undo that decision or review the comment again.")
+    st.stop()
+row = shown.iloc[picked[0]]
+with st.container(border=True):
+    st.text(f"{row['author']} · {view} by {row['moderator']} at {row['decided_at']:%Y-%m-%d %H:%M} UTC"
+            + (f" · reason: {row['reason']}" if isinstance(row["reason"], str) else ""))
+    st.text(row["text"] if isinstance(row["text"], str) else "(comment not in these results)")
+    left, right = st.columns(2)
+    left.button("Undo this decision", key="history_undo", on_click=_undo, args=(int(row["id"]),),
+                disabled=not ctx.moderator)
+    if right.button("Review it again", key="history_re_review", on_click=_re_review,
+                    args=((row["source"], row["comment_id"]),)):
+        st.switch_page("app_pages/review.py")
