@@ -67,9 +67,9 @@ def decision_panel(shown: pd.DataFrame, key: str) -> None:
         action = st.selectbox("Action", ACTIONS, key=f"{key}_action")
         reason = st.text_input("Reason (optional)", key=f"{key}_reason")
         keys = list(labels) if everything else [k for k in picked if k in labels]
-        confirmed = True
-        if everything:
-            confirmed = st.checkbox(f"Yes, record '{action}' on all {len(keys)} comments", key=f"{key}_confirm")
+        confirmed = len(keys) <= 1  # several at once ("all shown", or the picker's select-all) need a yes
+        if not confirmed:
+            confirmed = st.checkbox(f"Yes, record '{action}' on these {len(keys)} comments", key=f"{key}_confirm")
         left, right = st.columns(2)
         left.button(f"Record '{action}' on {len(keys)} comment(s)", key=f"{key}_record", type="primary",
                     disabled=not keys or not confirmed, on_click=_record_batch, args=(key, keys, action, reason))

@@ -29,7 +29,7 @@ def app(results, monkeypatch, tmp_path) -> AppTest:
 def open_page(app: AppTest, page: str, **query) -> AppTest:
     app.query_params.update(query)
     app.run()
-    if page != "overview":
+    if page != "review":  # the landing page
         app.switch_page(f"app_pages/{page}.py").run()
     assert not app.exception, app.exception
     return app

@@ -9,8 +9,7 @@ from moderation import reports
 
 def _undo(decision_id: int) -> None:
     undone = _data.undo_decisions(_data.context().store_url, [decision_id], _ui.current_moderator())
-    # a new table key drops the row selection, which would otherwise point at the next row
-    st.session_state["history_table_version"] = st.session_state.get("history_table_version", 0) + 1
+    st.session_state["history_pick"] = None
     st.session_state["flash"] = (f"Undid {undone['action'].iloc[0]}: the comment is back in the review queue."
                                  if len(undone) else "That decision was already undone.")
 
@@ -35,13 +34,14 @@ if shown.empty:
     st.stop()
 st.caption(f"{len(shown):,} comments whose current decision is {view}, newest first. Undo adds an entry to "
            "the log (the decision stays in Decisions, marked undone) and puts the comment back in the queue.")
-table = st.dataframe(shown, hide_index=True, key=f"history_table_{st.session_state.get('history_table_version', 0)}", on_select="rerun", selection_mode="single-row",
-                     column_config={"text": _ui.LINKS["text"]})
-picked = table.selection.rows
-if not picked:
-    st.caption("Select a row to undo that decision or review the comment again.")
+st.dataframe(shown, hide_index=True, key="history_table", column_config={"text": _ui.LINKS["text"]})
+labels = {int(r.id): f"{r.author if isinstance(r.author, str) else '(no author)'}: {reports.opening_words(r.text, 15)}"
+          for r in shown.itertuples(index=False)}
+picked = st.selectbox("Decision to undo or review again", list(labels), index=None, key="history_pick",
+                      format_func=lambda i: labels.get(i, f"decision {i}"), placeholder="choose a comment")
+if picked not in labels:
     st.stop()
-row = shown.iloc[picked[0]]
+row = shown[shown["id"] == picked].iloc[0]
 with st.container(border=True):
     st.text(f"{row['author']} · {view} by {row['moderator']} at {row['decided_at']:%Y-%m-%d %H:%M} UTC"
             + (f" · reason: {row['reason']}" if isinstance(row["reason"], str) else ""))
