@@ -39,15 +39,15 @@ def _reason() -> str | None:
     return picked
 
 
-def _decide(action: str, key: tuple[str, str]) -> None:
+def _decide(action: str, key: tuple[str, str], card: int) -> None:
     moderator = _ui.current_moderator()
     if not moderator:
         st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
         return
-    if st.session_state.get("review_last") == (key, action):
-        return  # the same key pressed again before the next card was drawn
+    if st.session_state.get("review_card_live") != card:
+        return  # a key pressed again before the next card was drawn: its buttons still name the decided card
+    st.session_state["review_card_live"] = None
     _data.record_decision(_data.context().store_url, [key], action, moderator, _reason())
-    st.session_state["review_last"] = (key, action)
     st.session_state["review_focus"] = None
     st.session_state["review_reason_typed"] = ""
     st.session_state["flash"] = f"Recorded {action}. Press u to undo."
@@ -55,7 +55,6 @@ def _decide(action: str, key: tuple[str, str]) -> None:
 
 def _undo() -> None:
     undone = _data.undo_last(_data.context().store_url, _ui.current_moderator())
-    st.session_state["review_last"] = None
     if len(undone):
         st.session_state["review_focus"] = (undone["source"].iloc[0], undone["comment_id"].iloc[0])
         st.session_state["flash"] = f"Undid {undone['action'].iloc[0]} on {len(undone)} comment(s): back in the queue."
@@ -145,6 +144,9 @@ else:
     thread = _data.article_comments(ctx.results, ctx.version, row["source"], row["article_id"])
     card = reports.review_card(row, row_reasons, thread, _data.results(ctx.results, ctx.version).articles,
                                decisions)
+    # each drawn card gets a number its buttons carry; the first decision on it uses the number up
+    drawn = st.session_state["review_card_live"] = st.session_state.get("review_cards_drawn", 0) + 1
+    st.session_state["review_cards_drawn"] = drawn
     with st.container(border=True, key="review_card"):
         head, link = st.columns([4, 1], vertical_alignment="center")
         head.caption(place + " · " + " · ".join(reports.REASON_NAMES.get(r, r) for r in card.reasons))
@@ -169,7 +171,7 @@ else:
     actions = st.columns(len(DECISIONS))
     for column, (action, label) in zip(actions, DECISIONS.items()):
         shortcut = next(k for k, (target, _) in KEYS.items() if target == f"review_{action}")
-        column.button(f"{label} ({shortcut})", key=f"review_{action}", on_click=_decide, args=(action, card.key),
+        column.button(f"{label} ({shortcut})", key=f"review_{action}", on_click=_decide, args=(action, card.key, drawn),
                       type="primary" if action == "approve" else "secondary", use_container_width=True)
 
 nav = st.columns(3)
