@@ -10,7 +10,7 @@ Usage::
 Each page is run through ``streamlit.testing.v1.AppTest`` (the script run the
 server would do, without the browser's drawing): the first visit (caches cold
 for that page) and the median of ``--runs`` reruns after it (the figure the
-"within 2 s after the first load" goal is about). The overview's first visit is the
+"within 2 s after the first load" goal is about). The review page's first visit is the
 app's cold start (it reads the folder). The same run prints a
 baseline: the time to read ``comments.parquet`` alone. The store is a
 temporary SQLite file holding ``--decisions`` decisions, so the folder's own
@@ -20,7 +20,9 @@ With ``--browser`` the same pages are also opened in headless Debian chromium
 against ``streamlit run``, one session moving between pages with the sidebar
 navigation: time from the click until the page's heading and first table (or
 its "queue is empty" notice) are drawn and the script has finished (including a fixed 0.3 s settle wait). The
-overview's first visit is the server's cold start (imports, reading the folder).
+review page's first visit is the server's cold start (imports, reading the folder). The same run times a
+decision on /review until the next card is drawn: in AppTest (the script run after the click) and, with
+``--browser``, from the key press until the new card is on screen.
 """
 
 from __future__ import annotations
@@ -46,9 +48,12 @@ from tests.dashboard_fixtures import write_results  # noqa: E402
 APP = str(ROOT / "dashboards" / "streamlit_app.py")
 LEAD_RESULTS = Path("/tmp/bench_results")
 SYNTHETIC = Path(tempfile.gettempdir()) / "bench_dashboard_results"
-TITLES = {"overview": "Overview", "votes": "Vote review", "offtopic": "Off-topic speculation", "authors": "Authors",
+TITLES = {"review": "Review", "history": "History", "overview": "Overview", "votes": "Vote review",
+          "offtopic": "Off-topic speculation", "authors": "Authors",
           "thread": "Thread", "topics": "Topics", "decisions": "Decisions"}
 PAGES = list(TITLES)
+LANDING = "review"  # where the app opens
+DECISION_KEYS = "arfe"  # approve, remove, flag, escalate
 
 
 def results_folder(args) -> Path:
@@ -79,7 +84,7 @@ def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
     target = f"app_pages/{page}.py"
 
     def visit():
-        if page == "overview":
+        if page == LANDING:
             app.run()
         else:
             app.switch_page(target).run()
@@ -89,6 +94,49 @@ def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
     first = timed(visit)
     reruns = [timed(visit) for _ in range(runs)]
     return first, statistics.median(reruns), max(reruns)
+
+
+def decision_times(runs: int) -> tuple[float, float]:
+    """(median s, max s) of a decision on /review to the next card drawn: the script run after the click."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(APP, default_timeout=900)
+    app.run()
+    app.text_input(key="moderator").input("bench").run()
+    times = []
+    for i in range(runs):
+        times.append(timed(lambda: app.button(key=f"review_{('approve', 'remove', 'flag', 'escalate')[i % 4]}")
+                           .click().run()))
+        if app.exception:
+            raise RuntimeError(f"review decision: {app.exception[0].message}")
+    return statistics.median(times), max(times)
+
+
+def browser_decisions(page, base: str, runs: int) -> list[float]:
+    """Seconds from a key press on /review until the next card is drawn and the script has finished."""
+    import re
+
+    from tests.e2e.test_browser import settle
+
+    page.goto(f"{base}/review")
+    page.locator(".st-key-review_card").wait_for(timeout=120_000)
+    settle(page)
+    moderator = page.get_by_label("Moderator")
+    moderator.fill("bench")
+    moderator.press("Enter")
+    settle(page)
+    page.get_by_role("heading", name="Review", exact=True).click()
+    times = []
+    for i in range(runs):
+        caption = page.get_by_text(re.compile("comments to review")).first.inner_text()
+        waiting = caption.split(" comments to review")[0]
+        started = time.perf_counter()
+        page.keyboard.press(DECISION_KEYS[i % 4])
+        page.wait_for_function("n => !document.body.innerText.includes(n + ' comments to review')", arg=waiting,
+                               timeout=120_000, polling=20)
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=120_000)
+        times.append(time.perf_counter() - started)
+    return times
 
 
 def browser_times(runs: int) -> None:
@@ -120,7 +168,7 @@ def browser_times(runs: int) -> None:
 
             def show(name: str) -> None:
                 if not page.url.startswith(base):
-                    page.goto(base)  # the session's first load: the app starts on the overview
+                    page.goto(base)  # the session's first load: the app starts on the review page
                 else:
                     page.locator("[data-testid='stSidebarNav'] a", has_text=TITLES[name]).first.click()
                 try:
@@ -139,6 +187,10 @@ def browser_times(runs: int) -> None:
                     times[name].append(timed(lambda: show(name)))
             for name, (first, *again) in times.items():
                 print(f"{name:<22}{first:>15.2f}{statistics.median(again):>17.2f}{max(again):>14.2f}")
+            keyed = browser_decisions(page, base, max(runs, 5))
+            print(f"browser: keyed decision on /review to the next card (key press until the new card is drawn "
+                  f"and the run ends): median {statistics.median(keyed):.2f} s, max {max(keyed):.2f} s "
+                  f"over {len(keyed)}")
             browser.close()
     finally:
         server.terminate()
@@ -180,6 +232,8 @@ def main() -> None:
         print(f"{page:<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
     first, median, worst = measure("votes", {"text": "perhaps"}, args.runs)
     print(f"{'votes, text filter':<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
+    median, worst = decision_times(max(args.runs, 5))
+    print(f"review: decision to next card (script run after the click): median {median:.2f} s, max {worst:.2f} s")
     if args.browser:
         browser_times(args.runs)
 

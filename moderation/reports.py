@@ -785,7 +785,7 @@ def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFr
     -------
     figures : DataFrame with ``measure``, ``value`` (text): comments, decisions on them, share
         removed, comments per queue, then the engagement figures the run computed.
-    recent : DataFrame with ``created_at``, ``opening``, ``flags``, ``decision`` of the latest ``n_recent``.
+    recent : DataFrame with ``date``, ``opening``, ``flags`` (in words), ``decision`` of the latest ``n_recent``.
     """
     decided = with_decisions(own, decisions)
     actions = decided["decision"].dropna()
@@ -809,10 +809,10 @@ def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFr
     figures = pd.DataFrame(rows, columns=["measure", "value"])
     latest = decided.assign(flags=flags).sort_values("created_at", ascending=False, na_position="last").head(n_recent)
     recent = pd.DataFrame({
-        "created_at": latest["created_at"].to_numpy(),
+        "date": latest["created_at"].dt.strftime("%Y-%m-%d").to_numpy(),
         "opening": [opening_words(t, 15) for t in latest["text"]],
-        "flags": latest["flags"].to_numpy(),
-        "decision": latest["decision"].to_numpy(),
+        "flags": [", ".join(REASON_NAMES.get(f, f) for f in str(f).split(", ") if f) for f in latest["flags"]],
+        "decision": latest["decision"].fillna("").to_numpy(),
     })
     return figures, recent
 
@@ -834,12 +834,19 @@ def _figure_text(value) -> str:
 HISTORY_VIEWS = {"approve": "Approved", "remove": "Removed", "flag": "Flagged", "escalate": "Escalated"}
 
 
-def history(decisions: pd.DataFrame, comments: pd.DataFrame, action: str, limit: int = 500) -> pd.DataFrame:
+def history(decisions: pd.DataFrame, comments: pd.DataFrame, action: str, limit: int = 500,
+            only_these: bool = False) -> pd.DataFrame:
     """Comments whose current decision is ``action``, newest decision first, with context to recognise them.
 
-    Columns: id (the decision), decided_at, moderator, reason, source, comment_id, article_id,
-    author, text; the first ``limit`` rows.
+    ``only_these`` keeps only decisions on comments in ``comments`` (the sidebar's filters);
+    otherwise a decision on a comment the results do not hold is listed with empty context.
+
+    Columns: author, text, reason, moderator, decided_at, article_id, comment_id, source, id (the
+    decision); the first ``limit`` rows.
     """
     current = decisions[(decisions["action"] == action).to_numpy()].sort_values("decided_at", ascending=False)
+    if only_these:
+        current = current[decided_mask(current, comments)]
     shown = decision_log(current.head(limit), comments, LogFilters(include_undone=False))
-    return shown.drop(columns=[c for c in ("action", "undone_at", "undone_by") if c in shown])
+    columns = ["author", "text", "reason", "moderator", "decided_at", "article_id", "comment_id", "source", "id"]
+    return shown[columns]

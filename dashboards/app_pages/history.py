@@ -22,19 +22,21 @@ ctx = _data.context()
 st.title("History")
 _ui.flash()
 decisions = _data.current_decisions(ctx.store_url)
-comments = _data.results(ctx.results, ctx.version).comments
+comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
 counts = decisions["action"].value_counts()
 view = st.segmented_control(
     "Decisions", list(reports.HISTORY_VIEWS), default="remove", key="history_view",
     format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
 ) or "remove"
-shown = reports.history(decisions, comments, view)
+shown = reports.history(decisions, comments, view, only_these=ctx.filters.active)
 if shown.empty:
     st.info(f"Nothing {reports.HISTORY_VIEWS[view].lower()} yet.")
     st.stop()
 st.caption(f"{len(shown):,} comments whose current decision is {view}, newest first. Undo adds an entry to "
            "the log (the decision stays in Decisions, marked undone) and puts the comment back in the queue.")
 st.dataframe(shown, hide_index=True, key="history_table", column_config={"text": _ui.LINKS["text"]})
+if ctx.filters.active:
+    st.caption("Only decisions on comments the sidebar's filters accept.")
 labels = {int(r.id): f"{r.author if isinstance(r.author, str) else '(no author)'}: {reports.opening_words(r.text, 15)}"
           for r in shown.itertuples(index=False)}
 picked = st.selectbox("Decision to undo or review again", list(labels), index=None, key="history_pick",

@@ -79,7 +79,7 @@ def _author_drawer(source: str, author: str) -> None:
     own = _data.author_comments(ctx.results, ctx.version, source, author)
     figures, recent = reports.author_drawer(own, _data.results(ctx.results, ctx.version).authors,
                                             _data.current_decisions(ctx.store_url))
-    st.dataframe(figures, hide_index=True, key="review_author_figures")
+    st.dataframe(figures, hide_index=True, key="review_author_figures", height="content")
     st.caption("Latest comments")
     st.dataframe(recent, hide_index=True, key="review_author_recent",
                  column_config={"opening": st.column_config.TextColumn("comment", width="large")})
@@ -121,8 +121,9 @@ if focus is not None:
 index = min(st.session_state.get("review_index", 0), max(len(pending) - 1, 0))
 st.session_state["review_index"] = index
 
-st.caption(f"{len(pending):,} comments to review, {len(queue) - len(pending):,} of {len(queue):,} flagged "
-           "ones decided. Filter by article, author, date or text in the sidebar.")
+st.caption(f"{len(pending):,} {'comment' if len(pending) == 1 else 'comments'} to review, "
+           f"{len(queue) - len(pending):,} of {len(queue):,} flagged ones decided. Filter by article, author, "
+           "date or text in the sidebar.")
 
 if focus is not None:
     found = comments[((comments["source"] == focus[0]) & (comments["comment_id"] == focus[1])).to_numpy()]
