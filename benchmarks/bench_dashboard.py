@@ -96,6 +96,19 @@ def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
     return first, statistics.median(reruns), max(reruns)
 
 
+def warm_session_times(runs: int) -> tuple[float, float]:
+    """(median s, max s) of a new session's first run of /review once the app is warm (another tab opening it)."""
+    from streamlit.testing.v1 import AppTest
+
+    times = []
+    for _ in range(runs):
+        app = AppTest.from_file(APP, default_timeout=900)
+        times.append(timed(app.run))
+        if app.exception:
+            raise RuntimeError(f"review: {app.exception[0].message}")
+    return statistics.median(times), max(times)
+
+
 def decision_times(runs: int) -> tuple[float, float]:
     """(median s, max s) of a decision on /review to the next card drawn: the script run after the click."""
     from streamlit.testing.v1 import AppTest
@@ -232,6 +245,8 @@ def main() -> None:
         print(f"{page:<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
     first, median, worst = measure("votes", {"text": "perhaps"}, args.runs)
     print(f"{'votes, text filter':<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
+    median, worst = warm_session_times(max(args.runs, 3))
+    print(f"review: first content of a new session on the warm app: median {median:.2f} s, max {worst:.2f} s")
     median, worst = decision_times(max(args.runs, 5))
     print(f"review: decision to next card (script run after the click): median {median:.2f} s, max {worst:.2f} s")
     if args.browser:

@@ -151,8 +151,17 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
         lambda: reports.queue_view(members, decisions, show_decided=show_decided, limit=len(members)),
         f"queue_{name}.csv", key=f"{key}_export", label="Export the whole queue (CSV)",
     )
+    st.button("Review this queue one comment at a time", key=f"{key}_to_review", on_click=_review_only, args=(name,))
+    if st.session_state.pop("to_review", False):
+        st.switch_page("app_pages/review.py")
     decision_panel(shown, key)
     return shown
+
+
+def _review_only(name: str) -> None:
+    st.session_state["review_reasons"] = [name]
+    st.session_state["review_index"] = 0
+    st.session_state["to_review"] = True
 
 
 # ---- who is moderating ----------------------------------------------------------

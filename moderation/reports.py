@@ -27,8 +27,8 @@ QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
 VOTE_QUEUES = tuple(name for name, spec in queues.QUEUES.items() if spec.reason == "vote_reason")
 
 # columns shown for every comment row, then per-queue evidence, when present
-# "reason" (a queue's own evidence sentence) comes before the text, so a moderator reads it without scrolling
-_COMMENT_COLUMNS = ["source", "article_id", "comment_id", "author", "created_at", "in_queue", "reason", "text"]
+# author, text and the queue's reason first, so a moderator reads them without scrolling; identifiers after
+_COMMENT_COLUMNS = ["author", "text", "reason", "created_at", "in_queue", "source", "article_id", "comment_id"]
 _VOTE_COLUMNS = [
     "upvotes", "downvotes", "score", "vote_total", "vote_net", "upvote_ratio", "wilson_lower",
     "wilson_lower_down", "controversy", "vote_anomaly", "vote_flag", "vote_reason",
@@ -390,10 +390,14 @@ def cue_spans(cues) -> pd.DataFrame:
 
 
 def offtopic_evidence(comment: pd.Series) -> pd.DataFrame:
-    """One comment's off-topic evidence as rows ``measure``, ``value`` (text): scores, similarities, topic, reason."""
+    """One comment's off-topic evidence as rows ``measure``, ``value`` (text): scores, similarities, topic, reason.
+
+    Fractions are rounded to two decimals (a moderator reads 0.25, not 0.2500000000000001).
+    """
     wanted = _OFFTOPIC_COLUMNS + [c for c in comment.index if c.startswith(_SIMILARITY_PREFIXES)]
     shown = comment.reindex([c for c in wanted if c in comment.index])
-    return pd.DataFrame({"measure": shown.index, "value": shown.astype("str").to_numpy()})
+    values = [f"{v:.2f}" if isinstance(v, (float, np.floating)) and not pd.isna(v) else str(v) for v in shown]
+    return pd.DataFrame({"measure": shown.index, "value": values})
 
 
 def cue_pieces(text: str, cues) -> list[tuple[str, bool]]:

@@ -74,13 +74,15 @@ def test_vote_queue_lists_members_with_reasons(app, results):
     assert table["reason"].notna().all()
 
 
-def test_offtopic_evidence_brackets_cues_as_text(app):
-    """The off-topic evidence shows the hostile comment literally, as plain text, and lists cue spans."""
+def test_offtopic_evidence_is_escaped_text_in_plain_words(app):
+    """The off-topic evidence shows the hostile comment escaped (never Markdown), reasons in words, rounded."""
     open_page(app, "offtopic")
-    texts = [t.value for t in app.text]
-    assert HOSTILE in texts
+    bodies = [h.proto.body for h in app.get("html")]
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in b for b in bodies) and all("<img" not in b for b in bodies)
     assert all(HOSTILE not in m.value for m in app.markdown)
-    assert "phrase" in app.dataframe[1].value.columns
+    assert any("Off-topic speculation: shares" in b for b in bodies)
+    evidence = table_with(app, "measure", "value")
+    assert all(len(v) <= 6 for m, v in evidence.values.tolist() if m.endswith("score"))
 
 
 def test_thread_page_reads_article_from_url(app):

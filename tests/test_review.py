@@ -89,7 +89,8 @@ def test_explain_names_the_place_in_the_thread():
     assert reports.explain(row, ["heavily_up"], thread) == (
         "Heavily up-voted: 9 up, 0 down: the highest net votes of 3 comments in this thread.",)
     row = pd.Series({"upvotes": 3, "downvotes": 2, "vote_net": 1})
-    assert reports.explain(row, ["heavily_down"], thread)[0].endswith("the lowest net votes of 3 comments in this thread.")
+    lowest = reports.explain(row, ["heavily_down"], thread)[0]
+    assert lowest.endswith("the lowest net votes of 3 comments in this thread.")
 
 
 def test_undo_one_decision_keeps_the_log(tmp_path):
@@ -266,3 +267,12 @@ def test_vote_review_two_decisions_in_a_row(app):
         app.button(key="votes_heavily_up_record").click().run()
         assert not app.exception, app.exception
         assert app.multiselect(key="votes_heavily_up_pick").value == []
+
+
+def test_a_queue_page_hands_over_to_review(app):
+    """'Review this queue one comment at a time' opens Review filtered to that queue's reason."""
+    app.switch_page("app_pages/votes.py").run()
+    app.button(key="votes_heavily_up_to_review").click().run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Review"
+    assert app.multiselect(key="review_reasons").value == ["heavily_up"]
