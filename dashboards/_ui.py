@@ -145,6 +145,7 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     if shown.empty:
         st.info("No comments in this queue for the current filters. Switch on 'Also comments below the "
                 "threshold' to rank every comment by the queue's score.")
+        undo_button(key)  # the last decision may have emptied the queue: it stays undoable
         return None
     comment_table(shown, key=f"{key}_table")
     export_button(

@@ -276,3 +276,16 @@ def test_a_queue_page_hands_over_to_review(app):
     assert not app.exception, app.exception
     assert app.title[0].value == "Review"
     assert app.multiselect(key="review_reasons").value == ["heavily_up"]
+
+
+def test_undo_stays_when_a_queue_page_empties(app, tmp_path):
+    """Deciding every comment shown (with the confirmation) empties the queue; its undo button is still there."""
+    named(app)
+    app.switch_page("app_pages/votes.py").run()
+    app.checkbox(key="votes_heavily_up_all").check().run()
+    assert app.button(key="votes_heavily_up_record").disabled  # not before the yes
+    app.checkbox(key="votes_heavily_up_confirm").check().run()
+    app.button(key="votes_heavily_up_record").click().run()
+    assert any("No comments in this queue" in i.value for i in app.info)
+    app.button(key="votes_heavily_up_undo").click().run()
+    assert Store(f"sqlite:///{tmp_path / 'store.db'}").current_decisions().empty
