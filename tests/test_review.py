@@ -289,3 +289,29 @@ def test_undo_stays_when_a_queue_page_empties(app, tmp_path):
     assert any("No comments in this queue" in i.value for i in app.info)
     app.button(key="votes_heavily_up_undo").click().run()
     assert Store(f"sqlite:///{tmp_path / 'store.db'}").current_decisions().empty
+
+
+def test_local_moderator_defaults_to_the_user_and_is_remembered(results, monkeypatch, tmp_path):
+    """On a local server the Moderator box starts with the OS user's name; a name chosen in one tab is the
+    next tab's default; elsewhere (not loopback) it starts empty."""
+    import getpass
+
+    monkeypatch.setenv("MODERATION_RESULTS", str(results))
+    monkeypatch.setenv("MODERATION_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.syspath_prepend(str(Path(APP).parent))
+    import _ui
+
+    _ui._local_moderator().clear()
+    monkeypatch.setattr(_ui, "_local_session", lambda: True)
+    first = AppTest.from_file(APP, default_timeout=60)
+    first.run()
+    assert first.text_input(key="moderator").value == getpass.getuser()
+    first.text_input(key="moderator").input("bea").run()
+    second = AppTest.from_file(APP, default_timeout=60)
+    second.run()
+    assert second.text_input(key="moderator").value == "bea"
+    monkeypatch.setattr(_ui, "_local_session", lambda: False)
+    remote = AppTest.from_file(APP, default_timeout=60)
+    remote.run()
+    assert remote.text_input(key="moderator").value == ""
+    _ui._local_moderator().clear()
