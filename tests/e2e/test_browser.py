@@ -185,8 +185,8 @@ def test_offtopic_label_in_browser(server, browser):
 
 
 @pytest.mark.parametrize("path, heading", [
-    ("", "Review"), ("overview", "Overview"), ("history", "History"), ("votes", "Vote review"), ("offtopic", "Off-topic speculation"),
-    ("authors?author=user0", "Authors"), ("topics", "Topics"), ("decisions", "Decisions"),
+    ("", "Review"), ("review", "Review"), ("overview", "Overview"), ("history", "History"), ("votes", "Vote review"),
+    ("offtopic", "Off-topic speculation"), ("authors?author=user0", "Authors"), ("topics", "Topics"), ("decisions", "Decisions"),
 ])
 def test_page_renders_in_browser(server, browser, path, heading):
     """Each page shows its heading and content in a real browser, with no exception box and no injected image."""
