@@ -67,7 +67,7 @@ def _params(args: argparse.Namespace):
     from dataclasses import replace
 
     from moderation.pipeline import Params
-    from moderation.topics import OfftopicParams, load_weights
+    from moderation.offtopic import OfftopicParams, load_weights
 
     params = Params()
     if getattr(args, "offtopic_weights", None):

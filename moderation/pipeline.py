@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from moderation import engagement, ingest, queues, threads, topics, votes
+from moderation import engagement, ingest, offtopic, offtopic_learning, queues, speculation, threads, topics, votes
 from moderation.schema import COMMENT_KEY, Problem, problems_frame
 from moderation.store import Store
 
@@ -28,7 +28,7 @@ class Params:
     """Parameters of every stage, in one place."""
 
     votes: votes.VoteParams = field(default_factory=votes.VoteParams)
-    offtopic: topics.OfftopicParams = field(default_factory=topics.OfftopicParams)
+    offtopic: offtopic.OfftopicParams = field(default_factory=offtopic.OfftopicParams)
     engagement: engagement.EngagementParams = field(default_factory=engagement.EngagementParams)
 
 
@@ -64,7 +64,9 @@ def run_stages(
     comments = votes.score_votes(comments, vote_events, params.votes)
     # text features are fitted once and shared by every text stage (and the dashboard's topic view)
     features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
-    comments = topics.score_offtopic(comments, articles, features, params=params.offtopic)
+    comments = offtopic.score_offtopic(comments, articles, features, params=params.offtopic)
+    comments = speculation.score_comments(comments)
+    comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
     authors = engagement.author_table(comments, decisions, params.engagement)
     return comments, authors, features.topics_frame(), tree_problems
 
@@ -107,8 +109,8 @@ def run(
     results.write(out_dir)
     # which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic
     path = Path(params.offtopic.weights_path)
-    shipped = path.resolve() == topics.WEIGHTS_PATH.resolve()
-    combiner = {**topics.load_weights(path), "file": str(path), "shipped": shipped}
+    shipped = path.resolve() == offtopic.WEIGHTS_PATH.resolve()
+    combiner = {**offtopic.load_weights(path), "file": str(path), "shipped": shipped}
     (out_dir / COMBINER_FILE).write_text(json.dumps(combiner, indent=1) + "\n")
     return results
 
@@ -129,7 +131,7 @@ def learn_offtopic(
     None the off-topic labels moderators recorded in the store (the dashboard's
     "Off topic" / "On topic" buttons). Returns the weights (for
     ``OfftopicParams.weights_path``), the evaluation of
-    :func:`moderation.topics.learn_combiner` and the problems met (bad records,
+    :func:`moderation.offtopic_learning.learn_combiner` and the problems met (bad records,
     labels that are not 0/1).
     """
     if label_column is None and store_url is None:
@@ -148,6 +150,6 @@ def learn_offtopic(
         comments = comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
     else:
         origin = f"labels in column {label_column} of " + ", ".join(map(str, paths))
-    labels, label_problems = topics.offtopic_labels(comments, label_column)
-    weights, evaluation = topics.learn_combiner(comments, articles, labels, params=params.offtopic, trained_on=origin)
+    labels, label_problems = offtopic_learning.offtopic_labels(comments, label_column)
+    weights, evaluation = offtopic_learning.learn_combiner(comments, articles, labels, params=params.offtopic, trained_on=origin)
     return weights, evaluation, problems + tree_problems + label_problems
