@@ -24,6 +24,9 @@ from moderation.topics import TextFeatures, dominant_topic
 
 
 WEIGHTS_PATH = Path(__file__).parent / "models" / "offtopic_weights.json"
+WITH_TEXT = ("sim_article", "sim_parent", "sim_discussion", "novelty", "sim_article_relative", "sim_article_lift",
+             "log_tokens")
+ARTICLE_TEXT_TERMS = 30  # fewer distinct terms than this: a title (and perhaps a teaser), not an article
 COMPONENTS = [
     "sim_article", "sim_parent", "sim_discussion", "topic_article", "topic_discussion", "novelty",
     "sim_article_relative", "sim_article_lift", "log_tokens",
@@ -33,6 +36,9 @@ COMPONENTS = [
     "is_reply", "log_thread_size", "log_discussion_size", "log_article_terms",
     # what the comment itself says about being chatter: addressing another poster, links, pasted again
     "second_person", "first_person", "has_link", "repeated_text", "is_question",
+    # the same similarities where the article has a body: a title alone (One Million Posts) or a paywalled
+    # text makes every similarity small, so a linear combiner needs to weigh them apart
+    "article_has_text", *(f"{name}_with_text" for name in WITH_TEXT),
 ]
 # "you" and "I" in the two languages the tokenizer knows; German "Sie" is left out (also "they", "she")
 SECOND_PERSON = r"\b(?:you|your|yours|yourself|you're|youre|u|du|dich|dir|dein|deine|deinen|deinem|deiner|euch|euer|eure)\b"
@@ -57,7 +63,9 @@ class OfftopicParams:
     n_cues_in_reason: int = 3
     # the relative queue rule of flag_offtopic_speculation (small discussions, title-only articles)
     relative_min_comments: int = 5
-    relative_factor: float = 2.0
+    relative_share: float = 1 / 3
+    relative_max: int = 3
+    relative_factor: float = 1.5
     relative_floor: float = 0.1
     # tokenising is the slow part of fitting; past one 100k-text chunk it runs on every core
     features: dict = field(default_factory=lambda: {"n_jobs": -1})
@@ -165,19 +173,21 @@ def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features
     log_tokens = np.log1p(matrix.getnnz(axis=1))
     semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, n_groups)
     context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at)
+    article_has_text = (context["log_article_terms"] >= np.log1p(ARTICLE_TEXT_TERMS)).astype(np.float64)
+    similarities = {
+        "sim_article": np.clip(sim_article, 0, 1), "sim_parent": np.clip(sim_parent, 0, 1),
+        "sim_discussion": np.clip(sim_discussion, 0, 1), "novelty": np.clip(novelty, 0, 1),
+        "sim_article_relative": sim_article_relative, "sim_article_lift": sim_article_lift, "log_tokens": log_tokens,
+    }
     return pd.DataFrame(
         {
+            **similarities,
             **semantic_parts,
             **context,
-            "sim_article": np.clip(sim_article, 0, 1),
-            "sim_parent": np.clip(sim_parent, 0, 1),
-            "sim_discussion": np.clip(sim_discussion, 0, 1),
+            "article_has_text": article_has_text,
+            **{f"{name}_with_text": similarities[name] * article_has_text for name in WITH_TEXT},
             "topic_article": topic_article,
             "topic_discussion": topic_discussion,
-            "novelty": np.clip(novelty, 0, 1),
-            "sim_article_relative": sim_article_relative,
-            "sim_article_lift": sim_article_lift,
-            "log_tokens": log_tokens,
             "language": pd.array(languages, dtype="str"),
             "topic_id": dominant,
         },
@@ -327,8 +337,10 @@ def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = Off
 
     - its off-topic score reaches ``params.offtopic_threshold`` (absolute), or
     - it stands out in its own discussion (relative; ``in_queue_relative``): the discussion has at least
-      ``params.relative_min_comments`` comments with text, and the comment's offtopic_speculation_score is
-      at least ``params.relative_factor`` times the discussion's median and at least ``params.relative_floor``.
+      ``params.relative_min_comments`` comments with text, the comment's offtopic_speculation_score ranks in
+      the discussion's top ``params.relative_share`` (a third; at least one, at most ``params.relative_max``
+      comments, so a long discussion does not flood the queue), and it is at least
+      ``params.relative_factor`` times the discussion's median and at least ``params.relative_floor``.
 
     The relative rule is for small discussions and title-only or paywalled articles, where no similarity
     can reach the absolute cut but a moderator still sees which comments wander off.
@@ -354,9 +366,11 @@ def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = Off
     by_article = product.groupby([out[key] for key in ARTICLE_KEY], sort=False)
     median = by_article.transform("median").to_numpy()
     with_text = by_article.transform("count").to_numpy()
+    rank = by_article.rank(ascending=False, method="first").to_numpy()
     values = product.fillna(0).to_numpy()
     relative = (
         conjecture & (with_text >= params.relative_min_comments)
+        & (rank <= np.clip(np.ceil(params.relative_share * with_text), 1, params.relative_max))
         & (values >= params.relative_factor * median) & (values >= params.relative_floor)
     )
     out["is_offtopic_speculation"] = absolute | relative

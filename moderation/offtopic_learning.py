@@ -16,17 +16,35 @@ from moderation.text import group_codes, has_text, row_keys
 from moderation.topics import TextFeatures
 
 
-def offtopic_combiner() -> Pipeline:
-    """Standardised logistic regression; balanced class weights make 0.5 its decision threshold."""
-    return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
+def offtopic_combiner(C: float = 1.0) -> Pipeline:
+    """Standardised logistic regression (inverse regularisation ``C``); balanced class weights make 0.5 its
+    decision threshold."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
 
 
-def fit_combiner(components: pd.DataFrame, labels: np.ndarray, columns: list[str] = COMPONENTS, **provenance) -> dict:
+def balanced_weights(sets: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Sample weights (mean 1) under which every labelled set, and each class within it, weighs the same.
+
+    Pooling a few hundred moderators' labels with thousands of injected ones would otherwise learn the
+    injected notion only.
+    """
+    weights = np.zeros(len(labels))
+    for name in np.unique(sets):
+        for cls in (0, 1):
+            rows = (sets == name) & (labels == cls)
+            weights[rows] = 1.0 / max(rows.sum(), 1)
+    return weights * len(labels) / weights.sum()
+
+
+def fit_combiner(components: pd.DataFrame, labels: np.ndarray, columns: list[str] = COMPONENTS,
+                 sample_weight: np.ndarray | None = None, C: float = 1.0, **provenance) -> dict:
     """Weights (the format of :func:`load_weights`) of :func:`offtopic_combiner` fitted on ``components[columns]``.
 
-    ``labels`` are 0/1 per row (1 = off topic); ``provenance`` (what it was trained on) is stored alongside.
+    ``labels`` are 0/1 per row (1 = off topic); ``sample_weight`` (e.g. :func:`balanced_weights`) weighs
+    the rows; ``provenance`` (what it was trained on) is stored alongside.
     """
-    model = offtopic_combiner().fit(components[columns], np.asarray(labels, dtype=int))
+    model = offtopic_combiner(C).fit(components[columns], np.asarray(labels, dtype=int),
+                                     logisticregression__sample_weight=sample_weight)
     scaler, regression = model[0], model[1]
     return {
         "components": list(columns),
@@ -36,6 +54,7 @@ def fit_combiner(components: pd.DataFrame, labels: np.ndarray, columns: list[str
         "intercept": round(float(regression.intercept_[0]), 6),
         "rows": len(labels),
         "positives": int(np.sum(labels)),
+        "C": C,
         **provenance,
     }
 

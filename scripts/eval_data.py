@@ -29,7 +29,8 @@ import pandas as pd
 
 from moderation import offtopic_learning, threads
 from moderation.ingest import load
-from moderation.topics import TextFeatures, offtopic_components
+from moderation.offtopic import offtopic_components
+from moderation.topics import TextFeatures
 
 DATA = Path(os.environ.get("MODERATION_DATA", "/work/shared/data"))
 SPLIT_SEED = "detect-2026-12-01"
