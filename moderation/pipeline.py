@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from moderation import engagement, ingest, offtopic, offtopic_learning, queues, speculation, threads, topics, votes
+from moderation import (
+    comment_speculation, engagement, ingest, offtopic, offtopic_learning, queues, threads, topics, votes,
+)
 from moderation.schema import COMMENT_KEY, Problem, problems_frame
 from moderation.store import Store
 
@@ -65,7 +67,7 @@ def run_stages(
     # text features are fitted once and shared by every text stage (and the dashboard's topic view)
     features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
     comments = offtopic.score_offtopic(comments, articles, features, params=params.offtopic)
-    comments = speculation.score_comments(comments)
+    comments = comment_speculation.score_comments(comments)
     comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
     authors = engagement.author_table(comments, decisions, params.engagement)
     return comments, authors, features.topics_frame(), tree_problems

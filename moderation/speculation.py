@@ -826,20 +826,6 @@ def score_speculation_and_conjecture(texts: pd.Series, language=None) -> pd.Data
     return frame
 
 
-def score_comments(comments: pd.DataFrame) -> pd.DataFrame:
-    """The speculation stage: a copy of ``comments`` with :func:`score_speculation_and_conjecture`'s columns.
-
-    The comments' ``language`` column (written by the off-topic stage from the shared text features) picks
-    the English or German lexicon; without it every comment is read as English.
-    """
-    language = comments["language"] if "language" in comments else None
-    scored = score_speculation_and_conjecture(comments["text"], language=language)
-    out = comments.copy()
-    for name in scored.columns:
-        out[name] = scored[name].to_numpy()
-    return out
-
-
 def _speculation_frame(scores: np.ndarray, counts: np.ndarray, cues: np.ndarray, index: pd.Index) -> pd.DataFrame:
     """:func:`score_speculation`'s frame from per-comment scores, counts and cue lists."""
     return pd.DataFrame({

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import NMF, TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer
 
@@ -32,8 +31,12 @@ from moderation.text import (
 )
 
 
-class TextFeatures(TransformerMixin, BaseEstimator):
-    """TF-IDF and NMF topics over articles and comments, fitted once per run.
+class TextFeatures:
+    """TF-IDF, NMF topics and a latent semantic space over articles and comments, fitted once per run.
+
+    A plain class, not a scikit-learn estimator: it is fitted on two frames (comments and articles, keyed
+    rows it caches for every text stage), while :meth:`transform` takes texts, so it cannot meet the
+    estimator contract (the same X for ``fit`` and ``transform``) that ``parametrize_with_checks`` tests.
 
     Parameters
     ----------

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from moderation import offtopic_learning, schema, text
-from moderation.speculation import score_comments as speculation_stage
+from moderation.comment_speculation import score_comments as speculation_stage
 from moderation.offtopic import (
     COMPONENTS,
     OfftopicParams,
