@@ -74,8 +74,22 @@ class OfftopicParams:
 WEIGHT_KEYS = ("components", "mean", "scale", "coef", "intercept")
 
 
+def check_weights(weights, where: str) -> dict:
+    """``weights`` if it is a combiner (components, mean, scale, coef, intercept); ValueError naming ``where``."""
+    missing = [key for key in WEIGHT_KEYS if key not in weights] if isinstance(weights, dict) else WEIGHT_KEYS
+    if missing:
+        raise ValueError(f"{where}: not a combiner weights file (missing {', '.join(missing)})")
+    unknown = sorted(set(weights["components"]) - set(COMPONENTS))
+    if unknown:
+        raise ValueError(f"{where}: unknown components {unknown}; known: {', '.join(COMPONENTS)}")
+    if not len(weights["components"]) == len(weights["mean"]) == len(weights["scale"]) == len(weights["coef"]):
+        raise ValueError(f"{where}: components, mean, scale and coef differ in length")
+    return weights
+
+
 def load_weights(path: Path = WEIGHTS_PATH) -> dict:
-    """A combiner (the shipped one by default): dict with components, mean, scale, coef, intercept.
+    """A combiner (the shipped one by default): dict with components, mean, scale, coef, intercept, and
+    optionally ``conjecture`` (a desk's learned conjecture model, :func:`moderation.comment_speculation.learn_conjecture`).
 
     Raises ValueError naming the file when it is not such a combiner (e.g. a learned file edited by hand).
     """
@@ -84,15 +98,7 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict:
         weights = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not a combiner weights file (JSON error: {error})") from None
-    missing = [key for key in WEIGHT_KEYS if key not in weights] if isinstance(weights, dict) else WEIGHT_KEYS
-    if missing:
-        raise ValueError(f"{path}: not a combiner weights file (missing {', '.join(missing)})")
-    unknown = sorted(set(weights["components"]) - set(COMPONENTS))
-    if unknown:
-        raise ValueError(f"{path}: unknown components {unknown}; known: {', '.join(COMPONENTS)}")
-    if not len(weights["components"]) == len(weights["mean"]) == len(weights["scale"]) == len(weights["coef"]):
-        raise ValueError(f"{path}: components, mean, scale and coef differ in length")
-    return weights
+    return check_weights(weights, str(path))
 
 
 def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures) -> pd.DataFrame:

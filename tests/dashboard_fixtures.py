@@ -130,6 +130,7 @@ def _offtopic_columns(text: pd.Series, rng) -> dict[str, object]:
     cues = [[{"phrase": "Perhaps", "start": int(s), "end": int(s) + 7}] if s >= 0 else [] for s in starts]
     return {
         "offtopic_score": offtopic, "speculation_score": speculation, "is_speculative": speculation >= 0.5,
+        "conjecture_score": speculation,
         "speculation_cues": cues, "offtopic_speculation_score": combined, "is_offtopic": offtopic >= 0.7,
         "is_offtopic_speculation": combined >= 0.75, "sim_article": 1 - offtopic,
         "topic_id": topic, "topic_terms": pd.Series(np.array(TOPIC_TERMS)[topic], dtype="str"),

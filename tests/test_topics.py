@@ -479,3 +479,71 @@ def test_bad_weights_file_is_named(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*{message}"):
         offtopic_learning.load_weights(path)
+
+
+def test_seed_drifts_are_in_the_queue_by_default():
+    """The seed's two conjectural drifts are the queue (relative to their small discussion); the question and
+    the opinion stay out."""
+    articles, comments = seed_frames()
+    scored = score_stages(comments, articles).set_index("comment_id")
+    assert set(scored.index[scored["is_offtopic_speculation"]]) == {"um1", "um2"}
+    assert "stands out in its discussion" in scored.at["um1", "offtopic_reason"]
+
+
+def queue_frame(products: list[float], conjecture: float = 0.9) -> pd.DataFrame:
+    """Scored comments of one discussion whose offtopic_speculation_score equals ``products`` (none absolute)."""
+    n = len(products)
+    return pd.DataFrame({
+        "source": "t", "article_id": "a", "comment_id": [str(i) for i in range(n)],
+        "offtopic_score": np.asarray(products) / conjecture, "is_offtopic": False, "conjecture_score": conjecture,
+        "sim_article": 0.1, "sim_parent": 0.1, "sim_discussion": 0.1, "speculation_cues": [[]] * n,
+        "topic_terms": pd.array([None] * n, dtype="str"),
+    })
+
+
+def test_relative_rule_needs_a_discussion_stands_out_and_is_capped():
+    """Relative members: at least 5 comments with text, top third (at most 3), >= 1.5 x median and >= 0.1."""
+    params = OfftopicParams()
+    four = flag_offtopic_speculation(queue_frame([0.4, 0.01, 0.01, 0.01]), params)
+    assert not four["is_offtopic_speculation"].any()  # too few comments to compare with
+    six = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001]), params)
+    # median 0.17: 1.5 x = 0.255; the top third is two comments; 0.24 is third
+    assert six["is_offtopic_speculation"].tolist() == [True, True, False, False, False, False]
+    assert six["in_queue_relative"].equals(six["is_offtopic_speculation"])
+    flat = flag_offtopic_speculation(queue_frame([0.2, 0.21, 0.2, 0.19, 0.2, 0.2]), params)
+    assert not flat["is_offtopic_speculation"].any()  # nobody stands out
+    long = flag_offtopic_speculation(queue_frame([0.9] * 10 + [0.01] * 30), params)
+    assert long["is_offtopic_speculation"].sum() == params.relative_max
+    opinions = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001], conjecture=0.4), params)
+    assert not opinions["is_offtopic_speculation"].any()  # no conjecture, no queue
+
+
+def test_speculation_stage_marks_comment_cues_with_spans():
+    """Rumours, weasel attribution and "a cover for" are cue spans into the text; German comments get none."""
+    text = "Some say the sanctions are a cover for a trade war. I heard that the chips were hacked."
+    comments = pd.DataFrame({"source": "t", "comment_id": ["1", "2"], "text": [text, text],
+                             "language": ["en", "de"]})
+    scored = speculation_stage(comments)
+    phrases = {(c["phrase"], c["start"], c["end"]) for c in scored.at[0, "speculation_cues"]}
+    for phrase in ("Some say", "cover for", "I heard that"):
+        start = text.index(phrase)
+        assert (phrase, start, start + len(phrase)) in phrases
+    assert not any(c["phrase"] == "Some say" for c in scored.at[1, "speculation_cues"])
+    assert scored["sentence_conjecture_score"].equals(scored["conjecture_score"])  # no learned model given
+
+
+def test_learned_conjecture_is_applied_by_the_stage():
+    """learn_conjecture measures itself out of fold and score_comments uses its weights for conjecture_score."""
+    texts = ([f"Perhaps the {w} is a cover for something they hide." for w in "abcdefghijkl"]
+             + [f"The {w} costs about 9 dollars and opens at noon." for w in "abcdefghijkl"])
+    comments = pd.DataFrame({"source": "t", "comment_id": [str(i) for i in range(24)], "text": texts,
+                             "article_id": [str(i % 6) for i in range(24)]})
+    labels = np.array([1] * 12 + [0] * 12)
+    scored = speculation_stage(comments)
+    from moderation.comment_speculation import learn_conjecture
+    weights, evaluation = learn_conjecture(scored, labels, comments["article_id"].to_numpy())
+    assert evaluation["scorer"].tolist() == ["conjecture: learned (grouped 5-fold CV)", "conjecture: current"]
+    assert evaluation["auc"].iat[0] > 0.9
+    learned = speculation_stage(comments, weights)
+    assert (learned["conjecture_score"][:12] > 0.5).all() and (learned["conjecture_score"][12:] < 0.5).all()
+    assert learned["sentence_conjecture_score"].equals(scored["sentence_conjecture_score"])
