@@ -43,7 +43,7 @@ COMPONENTS = [
 # "you" and "I" in the two languages the tokenizer knows; German "Sie" is left out (also "they", "she")
 SECOND_PERSON = r"\b(?:you|your|yours|yourself|you're|youre|u|du|dich|dir|dein|deine|deinen|deinem|deiner|euch|euer|eure)\b"
 FIRST_PERSON = r"\b(?:i|me|my|mine|i'm|im|ich|mich|mir|mein|meine|meinen|meinem|meiner)\b"
-LINK = r"https?://|www\.|\.com\b"
+LINK = r"https?://|www\.|\b\w+\.(?:com|ca|org|net|media|info|ly|io|de|at)\b"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ Tuning, feature choice and thresholds look only at ``tune`` rows; the held-out r
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moderation import offtopic_learning, threads
-from moderation.ingest import load
-from moderation.offtopic import offtopic_components
-from moderation.topics import TextFeatures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from moderation import offtopic_learning, threads  # noqa: E402
+from moderation.ingest import load  # noqa: E402
+from moderation.offtopic import offtopic_components  # noqa: E402
+from moderation.topics import TextFeatures  # noqa: E402
 
 DATA = Path(os.environ.get("MODERATION_DATA", "/work/shared/data"))
 SPLIT_SEED = "detect-2026-12-01"

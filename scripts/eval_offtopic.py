@@ -38,11 +38,13 @@ SIMILARITIES = ["sim_article", "sim_parent", "sim_discussion", "novelty", "sim_a
 LSA = ["lsa_article", "lsa_parent", "lsa_discussion", "lsa_article_relative"]
 CONTEXT = ["is_reply", "log_thread_size", "log_discussion_size", "log_article_terms"]
 WITH_TEXT = ["article_has_text", *(f"{name}_with_text" for name in WITH_TEXT_NAMES)]
+CHATTER = ["second_person", "first_person", "has_link", "repeated_text", "is_question"]
 CANDIDATES = {
     "similarities": SIMILARITIES,
     "similarities by article text": SIMILARITIES + WITH_TEXT,
-    "+ LSA": SIMILARITIES + WITH_TEXT + LSA,
-    "+ LSA + context": SIMILARITIES + WITH_TEXT + LSA + CONTEXT,
+    "+ chatter": SIMILARITIES + WITH_TEXT + CHATTER,
+    "+ chatter + context": SIMILARITIES + WITH_TEXT + CHATTER + CONTEXT,
+    "+ chatter + context + LSA": SIMILARITIES + WITH_TEXT + CHATTER + CONTEXT + LSA,
     "all": COMPONENTS,
 }
 C_VALUES = (0.1, 1.0)
