@@ -4,7 +4,7 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import pipeline, teach
+from moderation import pipeline, reports, teach
 
 QUESTIONS = (("offtopic", "Off topic", "On topic"), ("speculative", "Speculative", "Not speculative"))
 
@@ -33,6 +33,9 @@ comments = _data.results(ctx.results, ctx.version).comments
 if "offtopic_score" not in comments or "conjecture_score" not in comments:
     st.info("The off-topic and speculation stages have not run on these results: nothing to teach yet.")
     st.stop()
+combiner = reports.offtopic_combiner_note(ctx.results)
+if combiner:
+    st.caption(combiner)
 offtopic_labels = _data.offtopic_labels(ctx.store_url)
 speculative_labels = _data.speculative_labels(ctx.store_url)
 st.caption(
