@@ -22,7 +22,7 @@ def _uncertainty(scores: pd.Series) -> np.ndarray:
 
 
 def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame,
-               n: int = 10) -> pd.DataFrame:
+               n: int = 10, articles: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``n`` comments whose labels would teach the scores most, spread over articles.
 
     A comment's uncertainty is the larger of its off-topic and conjecture scores' closeness to 0.5 (the
@@ -36,11 +36,12 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
     comments : scored comments (offtopic_score and conjecture_score)
     offtopic_labels, speculative_labels : the store's latest labels (``Store.labels``): source, comment_id, value
     n : how many to return
+    articles : the articles, for their titles (``title``; NA without it)
 
     Returns
     -------
     DataFrame
-        :data:`SHOWN` columns, ``uncertainty`` (0..1), ``offtopic_label`` and ``speculative_label`` (True,
+        :data:`SHOWN` columns, ``title``, ``uncertainty`` (0..1), ``offtopic_label`` and ``speculative_label`` (True,
         False or NA where not labelled yet), most useful first.
     """
     frame = comments[[c for c in SHOWN if c in comments]].copy()
@@ -55,7 +56,10 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
     frame = frame.sort_values("uncertainty", ascending=False, kind="stable")
     frame["turn"] = frame.groupby(ARTICLE_KEY, sort=False).cumcount()
     picked = frame.sort_values(["turn", "uncertainty"], ascending=[True, False], kind="stable").head(n)
-    return picked.drop(columns="turn").reset_index(drop=True)
+    titles = articles[[*ARTICLE_KEY, "title"]] if articles is not None else pd.DataFrame(columns=[*ARTICLE_KEY, "title"])
+    picked = picked.drop(columns="turn").merge(titles.astype({key: "str" for key in ARTICLE_KEY}), on=ARTICLE_KEY,
+                                               how="left", validate="many_to_one")
+    return picked.reset_index(drop=True)
 
 
 def label_counts(offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame) -> pd.DataFrame:

@@ -31,8 +31,10 @@ def test_candidates_are_the_uncertain_ones_spread_over_articles():
     # uncertainty: 0 -> 1.0, 1 -> 0.9 (labelled on both: out), 2 -> 0.2, 3 -> 0.6, 4 -> 0.9; 5 has no text
     assert picked["comment_id"].tolist() == ["0", "4", "3", "2"]
     assert picked["uncertainty"].round(2).tolist() == [1.0, 0.9, 0.6, 0.2]
-    half = teach.candidates(comments, labels([("0", True)]), labels([]), n=1)
+    articles = pd.DataFrame({"source": "s", "article_id": ["a", "b"], "title": ["Alpha", "Beta"]})
+    half = teach.candidates(comments, labels([("0", True)]), labels([]), n=1, articles=articles)
     assert half["comment_id"].tolist() == ["0"] and bool(half["offtopic_label"].iat[0])
+    assert half["title"].tolist() == ["Alpha"]
     assert half["speculative_label"].isna().all()
 
 

@@ -29,7 +29,8 @@ def label_buttons(row) -> None:
 ctx = _data.context()
 st.title("Teach the scores your desk's notion")
 _ui.flash()
-comments = _data.results(ctx.results, ctx.version).comments
+results = _data.results(ctx.results, ctx.version)
+comments = results.comments
 if "offtopic_score" not in comments or "conjecture_score" not in comments:
     st.info("The off-topic and speculation stages have not run on these results: nothing to teach yet.")
     st.stop()
@@ -48,9 +49,9 @@ if not ctx.moderator.strip():
     st.caption("Enter your name as moderator in the sidebar to label.")
 
 n = st.slider("Comments to show", 5, 30, 10, key="teach_n")
-for _, row in teach.candidates(comments, offtopic_labels, speculative_labels, n).iterrows():
+for _, row in teach.candidates(comments, offtopic_labels, speculative_labels, n, results.articles).iterrows():
     with st.container(border=True):
-        st.caption(f"{row['author'] or 'anonymous'} on article {row['article_id']} ({row['source']}) · "
+        st.caption(f"{row['author'] or 'anonymous'} on “{row['title'] or row['article_id']}” ({row['source']}) · "
                    f"off-topic {row['offtopic_score']:.2f}, conjecture {row['conjecture_score']:.2f}")
         st.text(row["text"])
         label_buttons(row.where(row.notna(), None))
