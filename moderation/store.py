@@ -23,7 +23,7 @@ from moderation import schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
-LABELS = ("offtopic",)
+LABELS = ("offtopic", "speculative")
 DEFAULT_URL = "sqlite:///data/moderation.db"
 _LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
