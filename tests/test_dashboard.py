@@ -79,7 +79,7 @@ def test_offtopic_evidence_brackets_cues_as_text(app):
     open_page(app, "offtopic")
     app.selectbox(key="offtopic_evidence").select((SOURCE, "c0")).run()
     evidence = [t.value for t in app.text if MARKUP in t.value]
-    assert len(evidence) == 1 and evidence[0].startswith("[[I suspect]] the moon landing was staged")
+    assert len(evidence) == 1 and evidence[0].startswith(MARKUP + " [[I suspect]] the moon landing was staged")
     assert all(MARKUP not in m.value for m in app.markdown)
     assert "phrase" in app.dataframe[1].value.columns
 

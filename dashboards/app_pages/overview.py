@@ -67,9 +67,12 @@ with st.expander("Import comments"):
             progress.progress(0.2, text="Reading, storing and scoring (every stage runs again)…")
             try:
                 run = pipeline.run([path], ctx.results, ctx.store_url)
-            except (pipeline.NothingRead, catalog.FolderBusy) as error:
+            except pipeline.NothingRead as error:
                 progress.empty()
-                st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
+                st.error(f"Could not read the file: {str(error).replace(str(path), upload.name)}")
+            except catalog.FolderBusy as error:
+                progress.empty()
+                st.error(f"Could not import now: {error}")
             except Exception as error:  # noqa: BLE001 - any failure must reach the moderator as a message
                 progress.empty()
                 _LOG.exception("import of %s failed", upload.name)
