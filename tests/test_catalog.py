@@ -165,3 +165,10 @@ def test_a_failing_run_leaves_the_previous_results(previous, tmp_path, monkeypat
     assert consistent(out) == before
     assert not list((out / catalog.VERSIONS).glob(f"*{catalog.PARTIAL}"))
     assert Store(catalog.default_store_url(out)).runs().iloc[0]["status"] == "failed"
+
+
+def test_an_upload_is_kept_inside_the_folder(tmp_path):
+    """import_path keeps an upload under DIR/imports/SOURCE/, whatever its names contain."""
+    path = catalog.import_path(tmp_path, "../../etc", "../../.bashrc")
+    assert path == tmp_path / catalog.IMPORTS / "_.._etc" / "bashrc" and path.parent.is_dir()
+    assert catalog.import_path(tmp_path, "forum", "comments.csv") == tmp_path / "imports" / "forum" / "comments.csv"
