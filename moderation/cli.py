@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     problems.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
     problems.add_argument("--run", metavar="RUN_ID", help="only this run, with its problems")
     problems.add_argument("--all", action="store_true", help="every run, each with its problems")
-    problems.add_argument("--out", metavar="FILE.csv", help="write the problems (latest run's, --run's or --all) to CSV")
+    problems.add_argument("--out", metavar="FILE.csv",
+                          help="write the problems (latest run's, --run's or --all) to CSV")
     problems.set_defaults(handler=cmd_problems)
 
     export = commands.add_parser(

@@ -322,7 +322,7 @@ def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) 
 
 
 def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
-    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ge(0) (5 rows)"."""
+    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ... (5 rows)"."""
     found = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         if check == "column_in_dataframe":
@@ -330,5 +330,6 @@ def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
         elif str(check).startswith("dtype("):
             found.append(f"column {column} is {frame[column].dtype}, not {str(check)[7:-2]}")
         else:
-            found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {_shorten(group['failure_case'].iloc[0])})")
+            example = _shorten(group["failure_case"].iloc[0])
+            found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {example})")
     return found

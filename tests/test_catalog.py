@@ -18,8 +18,8 @@ from moderation.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 HOOK = Path(__file__).resolve().parent / "kill_hook"
 # in the order a run reaches them (tests/kill_hook/sitecustomize.py); from after_swap on the new results are current
-KILL_POINTS = ["ingesting", "ingested", "stages", "comments_half_written", "between_files", "before_rename", "before_swap",
-               "after_swap"]
+KILL_POINTS = ["ingesting", "ingested", "stages", "comments_half_written", "between_files", "before_rename",
+               "before_swap", "after_swap"]
 NEW_RESULTS_FROM = KILL_POINTS.index("after_swap")
 
 
