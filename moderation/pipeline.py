@@ -97,8 +97,10 @@ def ingest_paths(
     """Load each path into ``store``; returns the problems met (bad records, unreadable files) and the records read.
 
     An input that cannot be read at all is a problem too, so the others still
-    load. With ``run_id`` each input's problems go to the store's history as
-    soon as it is stored. Reply trees are checked later, over the whole store
+    load. Each path is read piece by piece (:func:`moderation.ingest.load_chunks`),
+    each piece stored in its own transaction, so memory stays bounded and the
+    store is never locked for long. With ``run_id`` each input's problems go to
+    the store's history as soon as it is stored. Reply trees are checked later, over the whole store
     (:func:`run_stages`).
 
     Raises
@@ -106,29 +108,30 @@ def ingest_paths(
     NothingRead
         When not one record (article, comment or vote event) could be read from any path; names each one.
     StrictFailure
-        With ``strict``, at the first path with a problem, before it is stored (earlier paths had none).
+        With ``strict``, at the first piece of a path with a problem, before that piece is stored (earlier
+        pieces and paths had none; re-running after a fix adds nothing twice).
     """
     problems: list[Problem] = []
     records, first_problem = 0, {}
     for path in paths:
+        read, found = 0, []
         try:
-            parsed = ingest.load(path, format, resolve_threads=False, **options)
+            for parsed in ingest.load_chunks(path, format, **options):
+                if strict and parsed.problems:
+                    _record(store, run_id, found + parsed.problems, path)
+                    raise StrictFailure(f"--strict: {len(parsed.problems)} problem(s) in {path}, first "
+                                        f"{parsed.problems[0]}; stopped before storing them")
+                store.ingest(parsed)
+                read += len(parsed.articles) + len(parsed.comments) + len(parsed.vote_events)
+                found += parsed.problems
         except ingest.IngestError as error:
-            found = [Problem(str(path), "file", str(error).removeprefix(f"{path}: "), "skipped")]
-            parsed = None
-        else:
-            found = parsed.problems
-        if strict and found:
-            _record(store, run_id, found, path)
-            raise StrictFailure(f"--strict: {len(found)} problem(s) in {path}, first {found[0]}; it was not stored")
-        if parsed is not None:
-            store.ingest(parsed)
-            read = len(parsed.articles) + len(parsed.comments) + len(parsed.vote_events)
-            records += read
-            if not read:
-                first_problem[str(path)] = found[0].problem if found else "no records in it"
-        else:
-            first_problem[str(path)] = found[0].problem
+            found.append(Problem(str(path), "file", str(error).removeprefix(f"{path}: "), "skipped"))
+            if strict:
+                _record(store, run_id, found, path)
+                raise StrictFailure(f"--strict: {path}: {found[-1].problem}") from None
+        records += read
+        if not read:
+            first_problem[str(path)] = found[0].problem if found else "no records in it"
         _record(store, run_id, found, path)
         problems += found
     if paths and not records:

@@ -19,6 +19,9 @@ TIMESTAMP = "datetime64[us, UTC]"
 ARTICLE_KEY = ["source", "article_id"]
 COMMENT_KEY = ["source", "comment_id"]
 COMMENT_STATUSES = ("published", "rejected", "deleted", "spam", "pending")
+# columns a loader may add to name each row's file and record ("line 12") in problem reports; never stored
+FILE = "_file"
+RECORD = "_record"
 
 
 class Articles(pa.DataFrameModel):
@@ -237,7 +240,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _shorten(value, limit: int = 80) -> str:
     """``repr`` of a bad value, cut so that one huge cell cannot flood the report."""
-    text = repr(value)
+    text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -263,43 +266,75 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     return pd.DataFrame([vars(p) for p in problems], columns=["file", "record", "problem", "action"])
 
 
+def _failure(check: str) -> str:
+    """A pandera check name in words ("greater_than_or_equal_to(0)" -> "is negative")."""
+    return {"greater_than_or_equal_to(0)": "is negative", "isin": "is not an accepted value"}.get(
+        check.split("(")[0] if check.startswith("isin") else check, f"fails {check}")
+
+
+def record_label(id_column: str | None, value, label) -> str:
+    """How a problem names a row: ``"comment_id abc (line 12)"``, ``"line 12"`` without an id, ``"comment_id abc"``."""
+    has_id = id_column is not None and value is not None and not pd.isna(value)
+    has_label = label is not None and not pd.isna(label)
+    if has_id and has_label:
+        return f"{id_column} {value} ({label})"
+    if has_id:
+        return f"{id_column} {value}"
+    return str(label) if has_label else f"{id_column or 'row'} (none)"
+
+
 def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, list[Problem]]:
-    """Validate a conformed frame; drop only the rows that fail, and report each.
+    """Validate a conformed frame; report each failing value, empty it where it may be empty, else drop the row.
 
     Uses pandera's lazy validation so that every failing row is reported, not
-    only the first. Rows are named by their id column where there is one.
+    only the first. A bad value in a column that may be empty (a negative
+    vote count, an unknown status) is reported and left empty, the record
+    kept ("kept"); a missing or bad id, or a repeated key, skips the record.
+    Rows are named by their id and, where the frame has them, by the
+    ``FILE`` and ``RECORD`` columns a loader adds.
     """
     key = {"articles": ARTICLE_KEY, "comments": COMMENT_KEY}.get(table)
     id_column = key[1] if key else None
+    model = MODELS[table].to_schema()
+    frame = frame.copy(deep=False)  # emptied values must not reach the caller's frame
     problems: list[Problem] = []
-    for column in ("upvotes", "downvotes"):
-        if column in frame:
-            negative = (frame[column] < 0).fillna(False)
-            problems += [
-                Problem(file, f"{id_column} {c}", f"{column} {v} is negative; left empty", "kept")
-                for c, v in frame.loc[negative, [id_column, column]].itertuples(index=False)
-            ]
-            frame = frame.assign(**{column: frame[column].mask(negative)})
-    if key:
-        duplicated = frame.duplicated(key, keep="first")
-        problems += [
-            Problem(file, f"{id_column} {value}", f"duplicate {id_column}: an earlier record has the same id")
-            for value in frame.loc[duplicated, id_column]
-        ]
-        frame = frame[~duplicated]
-    try:
-        MODELS[table].validate(frame, lazy=True)
-        return frame, problems
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases.dropna(subset=["index"])
-    for index, row_cases in cases.groupby("index", sort=False):
-        record = f"{id_column} {frame.at[index, id_column]}" if id_column else f"row {index}"
-        failures = "; ".join(
-            f"{c.column} {c.check} (value {_shorten(c.failure_case)})" for c in row_cases.itertuples()
-        )
-        problems.append(Problem(file, record, f"invalid value: {failures}"))
-    return frame.drop(index=cases["index"].unique()), problems
 
+    def where(index) -> tuple[str, str]:
+        row_file = frame.at[index, FILE] if FILE in frame else file
+        label = frame.at[index, RECORD] if RECORD in frame else None
+        value = frame.at[index, id_column] if id_column else None
+        if id_column is None and (label is None or pd.isna(label)):
+            label = f"row {index}"
+        return (file if row_file is None or pd.isna(row_file) else str(row_file)), record_label(id_column, value,
+                                                                                                  label)
+
+    if key:
+        duplicated = frame.duplicated(key, keep="first") & frame[key].notna().all(axis=1)
+        for index in frame.index[duplicated]:
+            problems.append(Problem(*where(index), f"duplicate {id_column}: an earlier record has the same id"))
+        frame = frame[~duplicated]
+    for _ in range(2):  # emptied values pass the second time; what is left is in required columns
+        try:
+            model.validate(frame, lazy=True)
+            return frame, problems
+        except pa.errors.SchemaErrors as errors:
+            cases = errors.failure_cases.dropna(subset=["index"])
+        emptied = False
+        for (index, column), row_cases in cases.groupby(["index", "column"], sort=False):
+            if column in model.columns and model.columns[column].nullable:
+                failures = "; ".join(_failure(c.check) for c in row_cases.itertuples())
+                value = _shorten(row_cases["failure_case"].iloc[0])
+                problems.append(Problem(*where(index), f"{column} {value} {failures}; left empty", "kept"))
+                frame.loc[index, column] = None
+                emptied = True
+        if not emptied:
+            break
+    skipped = []
+    for index, row_cases in cases.groupby("index", sort=False):
+        failures = "; ".join(f"{c.column} {c.check} (value {_shorten(c.failure_case)})" for c in row_cases.itertuples())
+        problems.append(Problem(*where(index), f"invalid value: {failures}"))
+        skipped.append(index)
+    return frame.drop(index=skipped), problems
 
 class OutputError(ValueError):
     """A stage's output (or a results file) lacks a column its schema requires, or has it with another type."""

@@ -9,7 +9,6 @@ decision as undone rather than deleting it, so the audit trail is complete.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
 LABELS = ("offtopic",)
 DEFAULT_URL = "sqlite:///data/moderation.db"
+_LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
 metadata = sa.MetaData()
 
@@ -171,38 +171,54 @@ class Store:
         return IngestSummary(added, known)
 
     def _unknown_rows(self, connection, table: sa.Table, frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+        """The rows of ``frame`` whose key is not stored yet (only this frame's keys are looked up)."""
         frame = frame.dropna(subset=key) if "event_id" in key else frame
         if frame.empty:
             return frame
-        sources = frame["source"].unique().tolist()
-        stored = pd.DataFrame(
-            connection.execute(sa.select(*[table.c[k] for k in key]).where(table.c.source.in_(sources))).all(),
-            columns=key,
-        ).astype("str")
-        if stored.empty:
+        ids = frame[key[1]].astype("str")
+        stored = []
+        for source, group in ids.groupby(frame["source"].astype("str"), sort=False):
+            values = group.unique().tolist()
+            for start in range(0, len(values), _LOOKUP_BATCH):
+                batch = values[start:start + _LOOKUP_BATCH]
+                found = connection.execute(
+                    sa.select(table.c[key[1]]).where(table.c.source == source, table.c[key[1]].in_(batch))
+                ).scalars().all()
+                stored += [(source, value) for value in found]
+        if not stored:
             return frame.copy()
-        keys = frame[key].astype("str")
-        seen = pd.MultiIndex.from_frame(keys).isin(pd.MultiIndex.from_frame(stored))
-        return frame[~seen].copy()
+        keys = pd.MultiIndex.from_arrays([frame["source"].astype("str"), ids])
+        return frame[~keys.isin(pd.MultiIndex.from_tuples(stored))].copy()
 
     def _insert(self, connection, table: sa.Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
         canonical = [c.name for c in table.columns if c.name in frame.columns]
         extra = [c for c in frame.columns if c not in canonical]
-        rows = frame[canonical].astype(object).where(frame[canonical].notna(), None)
-        if "reactions" in rows:
-            rows["reactions"] = [None if r is None else json.dumps([int(v) for v in r]) for r in rows["reactions"]]
-        for column in ("published_at", "created_at", "voted_at"):
-            if column in rows:
-                rows[column] = [None if pd.isna(v) else v.to_pydatetime() for v in rows[column]]
-        records = rows.to_dict("records")
+        # plain Python values column by column: a column assigned back into a frame would turn None into NaT/NaN
+        values = {name: _python_values(frame[name], name) for name in canonical}
         if extra:
-            lines = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
-            for record, line in zip(records, lines):
-                record["extra"] = line
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
-        connection.execute(insert.on_conflict_do_nothing(), records)
+            values["extra"] = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
+        if self.engine.dialect.name == "sqlite":
+            self._insert_sqlite(connection, table, values)
+            return
+        records = [dict(zip(values, row)) for row in zip(*values.values())]
+        connection.execute(postgresql.insert(table).on_conflict_do_nothing(), records)
+
+    def _insert_sqlite(self, connection, table: sa.Table, values: dict[str, list]) -> None:
+        """One driver-level executemany: SQLAlchemy's per-row parameter handling would dominate a large ingest.
+
+        Values go through each column type's own bind processor (SQLite keeps
+        times as text), exactly as ``connection.execute`` would.
+        """
+        dialect = self.engine.dialect
+        compiled = sqlite.insert(table).on_conflict_do_nothing().compile(dialect=dialect, column_keys=list(values))
+        for name in values:
+            processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                values[name] = [None if v is None else processor(v) for v in values[name]]
+        order = [values[name] for name in compiled.positiontup]
+        connection.exec_driver_sql(str(compiled), list(zip(*order)))
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""
@@ -403,13 +419,24 @@ class Store:
         return frame
 
 
+def _python_values(values: pd.Series, name: str) -> list:
+    """A column as the Python values the database driver takes: None for NA, datetimes, ints, JSON text for lists."""
+    if name == "reactions":
+        return [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None for r in values]
+    present = values.notna().to_numpy()
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        items = values.dt.to_pydatetime()
+    else:
+        items = values.astype(object).to_numpy()
+    return [item if keep else None for item, keep in zip(items, present)]
+
+
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Expand the JSON ``extra`` column back into pass-through columns and type the canonical ones."""
     extra = frame.pop("extra")
     if extra.notna().any():
-        expanded = pd.read_json(
-            io.StringIO("\n".join(extra.fillna("{}"))), lines=True, dtype=False
-        )
-        expanded.index = frame.index
+        # json.loads per row: pandas' line reader is very slow on a record with a huge key
+        records = [json.loads(line) if isinstance(line, str) else {} for line in extra]
+        expanded = pd.DataFrame.from_records(records, index=frame.index)
         frame = pd.concat([frame, expanded], axis=1)
     return schema.conform(frame, table)
