@@ -357,7 +357,7 @@ def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) 
 
 
 def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
-    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ... (5 rows)"."""
+    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ..."."""
     found = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         if check == "column_in_dataframe":
