@@ -64,8 +64,8 @@ class Results:
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
 
 
-class NothingRead(ValueError):
-    """Not one record could be read from any input."""
+class NothingRead(ingest.IngestError):
+    """Not one record could be read from any input (the input as a whole is unreadable)."""
 
 
 class StrictFailure(ValueError):

@@ -348,6 +348,11 @@ def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) 
     OutputError
         Naming ``file`` and each missing or mistyped column (and, with ``data``, the first failing check's values).
     """
+    if frame.empty:  # nothing to score: the stages' empty columns carry no meaningful dtype, only names count
+        missing = [name for name in columns(table) if name not in frame]
+        if missing:
+            raise OutputError(f"{file}: " + "; ".join(f"missing column {name}" for name in missing))
+        return
     depth = ValidationDepth.SCHEMA_AND_DATA if data else ValidationDepth.SCHEMA_ONLY
     try:
         with config_context(validation_depth=depth):

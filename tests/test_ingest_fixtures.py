@@ -14,13 +14,17 @@ PATHS = sorted(p for p in FIXTURES.rglob("*") if p.is_file()) + FOLDERS
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_every_fixture_runs_and_keeps_what_its_parser_read(path, tmp_path):
-    """``run`` over a fixture stores and scores every comment ``load`` reads; an unreadable one fails as it does."""
+    """``run`` over a fixture stores and scores every comment ``load`` reads; one giving no record fails (exit 1)."""
     try:
         expected = ingest.load(path, resolve_threads=False)
     except ingest.IngestError as error:
         with pytest.raises(ingest.IngestError, match="not a recognised format|no such|empty"):
             pipeline.run([path], tmp_path / "out")
         assert str(path) in str(error)
+        return
+    if not len(expected.articles) + len(expected.comments) + len(expected.vote_events):
+        with pytest.raises(pipeline.NothingRead, match="no record could be read from any input"):
+            pipeline.run([path], tmp_path / "out")
         return
     results = pipeline.run([path], tmp_path / "out")
     written = pd.read_parquet(tmp_path / "out" / "comments.parquet")
