@@ -195,13 +195,19 @@ def run(
                     "run_id": run_id, "inputs": [str(p) for p in paths], "records_read": records,
                     "comments": len(comments), "problems": results.run_problems,
                     "problem_history": "every run's problems are in the store (tables runs, problems): "
-                                       f"python -m moderation problems --results {out_dir} --all",
+                                       f"python -m moderation problems --results {out_dir} --all"
+                                       + (f" --store {_shown(store_url)}" if store_url else ""),
                 })
         except BaseException as error:
             store.finish_run(run_id, "failed", records, str(error).splitlines()[0] if str(error) else repr(error))
             raise
         store.finish_run(run_id, "done", records)
     return results
+
+
+def _shown(url: str) -> str:
+    """A store URL without its password (results folders get shared)."""
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 def _combiner(params: Params) -> dict:
@@ -244,7 +250,7 @@ def learn_offtopic(
         store.engine.dispose()
     comments, tree_problems = threads.resolve(comments)
     if label_column is None:
-        where = sa.make_url(store_url).render_as_string(hide_password=True)  # the weights file may be shared
+        where = _shown(store_url)  # the weights file may be shared
         label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {where}"
         recorded = recorded.rename(columns={"value": label_column})[[*COMMENT_KEY, label_column]]
         comments = comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
