@@ -66,6 +66,7 @@ def dashboard_count(out: Path, monkeypatch) -> int:
     monkeypatch.delenv("MODERATION_STORE", raising=False)
     app = AppTest.from_file(str(ROOT / "dashboards" / "streamlit_app.py"), default_timeout=60)
     app.run()
+    app.switch_page("app_pages/overview.py").run()
     assert not app.exception and not app.error, (app.exception, app.error)
     return int(next(m.value for m in app.metric if m.label == "Comments").replace(",", ""))
 

@@ -14,7 +14,7 @@ from moderation import catalog, pipeline, reports, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboards" / "streamlit_app.py")
-PAGES = ["overview", "votes", "offtopic", "authors", "thread", "topics", "decisions"]
+PAGES = [path.stem for path in sorted((ROOT / "dashboards" / "app_pages").glob("*.py"))]
 HOSTILE_ORIGIN = "**bold** [a link](http://example.invalid) <b>tag</b>"
 
 
@@ -32,8 +32,7 @@ def app_on(folder: Path, monkeypatch, page: str = "overview", **query) -> AppTes
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params.update(query)
     app.run()
-    if page != "overview":
-        app.switch_page(f"app_pages/{page}.py").run()
+    app.switch_page(f"app_pages/{page}.py").run()
     return app
 
 
