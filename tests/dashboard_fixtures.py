@@ -20,7 +20,7 @@ import pandas as pd
 from moderation import pipeline, schema
 
 MARKUP = "![x](http://example.invalid/t.png) <img src=x onerror=alert(1)> **bold**"
-HOSTILE = f"{MARKUP} I suspect the moon landing was staged, perhaps by the same people."
+HOSTILE = f"I suspect the moon landing was staged, perhaps by the same people. {MARKUP}"
 HOSTILE_TITLE = "<b>Sanctions</b> **over** Xinjiang"
 SOURCE = "demo"
 ARTICLE_TEXT = ("Sanctions over Xinjiang: the trade ministry said exports of cameras and chips will face new "

@@ -65,7 +65,7 @@ with st.expander("Import comments"):
             run = pipeline.run([path], ctx.results, ctx.store_url)
         except pipeline.NothingRead as error:
             progress.empty()
-            st.error(f"Could not read the file: {str(error).replace(str(path), upload.name)}")
+            st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
         except catalog.FolderBusy as error:
             progress.empty()
             st.error(f"Could not import now: {error}")
