@@ -7,6 +7,7 @@ Layout of a results folder ``DIR``::
     DIR/versions/ID/                comments.parquet, articles.parquet, authors.parquet, vote_events.parquet,
                                     topics.parquet, problems.csv, offtopic_combiner.json, run.json
     DIR/comments.parquet -> current/comments.parquet    (one link per file, so the documented paths still work)
+    DIR/imports/SOURCE/FILE         files uploaded in the dashboard (kept; read again, their problems are replaced)
 
 A run writes its files into ``DIR/versions/ID.partial``, flushes them to disk,
 renames the folder to ``DIR/versions/ID`` and then points ``current`` at it by
@@ -37,6 +38,7 @@ COMBINER_FILE = "offtopic_combiner.json"
 RUN_FILE = "run.json"
 FILES = (*(f"{table}.parquet" for table in TABLES), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE)
 STORE_FILE = "moderation.db"
+IMPORTS = "imports"  # files moderators uploaded in the dashboard, one folder per source
 CURRENT, VERSIONS, PARTIAL = "current", "versions", ".partial"
 _LOCK = ".run.lock"
 
@@ -48,6 +50,20 @@ class FolderBusy(RuntimeError):
 def default_store_url(folder: str | Path) -> str:
     """The store a results folder uses unless told otherwise: ``sqlite:///DIR/moderation.db``."""
     return f"sqlite:///{Path(folder) / STORE_FILE}"
+
+
+def import_path(folder: str | Path, source: str, file_name: str) -> Path:
+    """Where an upload named ``file_name`` for ``source`` is kept: ``DIR/imports/SOURCE/FILE`` (folder created).
+
+    Both names are reduced to one path component, so an upload cannot write outside the folder. A canonical
+    ``comments.*`` file takes its source from the folder's name.
+    """
+    def component(name: str) -> str:
+        return name.replace("/", "_").replace("\\", "_").lstrip(".") or "upload"
+
+    path = Path(folder) / IMPORTS / component(source) / component(Path(file_name).name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def current(folder: str | Path) -> Path:

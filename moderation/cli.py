@@ -149,9 +149,10 @@ def cmd_problems(args: argparse.Namespace) -> int:
 def cmd_train_offtopic(args: argparse.Namespace) -> int:
     import json
 
+    from moderation import catalog
     from moderation.pipeline import learn_offtopic
 
-    store = args.store or (f"sqlite:///{Path(args.results) / 'moderation.db'}" if args.results else None)
+    store = args.store or (catalog.default_store_url(args.results) if args.results else None)
     if not args.labels and not store:
         raise ValueError("say where the labels are: --labels COLUMN (in the input) or --results DIR "
                          "(what moderators labelled in the dashboard)")
@@ -181,7 +182,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     results = Path(args.results)
     if args.decisions:
-        frame = Store(args.store or f"sqlite:///{results / 'moderation.db'}").decisions()
+        frame = Store(args.store or catalog.default_store_url(results)).decisions()
     else:
         path = catalog.current(results) / "comments.parquet"
         if not path.exists():
@@ -275,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     problems.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
     problems.add_argument("--run", metavar="RUN_ID", help="only this run, with its problems")
     problems.add_argument("--all", action="store_true", help="every run, each with its problems")
-    problems.add_argument("--out", metavar="FILE.csv", help="write the problems (latest run's, --run's or --all) to CSV")
+    problems.add_argument("--out", metavar="FILE.csv",
+                          help="write the problems (latest run's, --run's or --all) to CSV")
     problems.set_defaults(handler=cmd_problems)
 
     export = commands.add_parser(

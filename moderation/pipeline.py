@@ -70,8 +70,8 @@ class Results:
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
 
 
-class NothingRead(ValueError):
-    """Not one record could be read from any input."""
+class NothingRead(ingest.IngestError):
+    """Not one record could be read from any input (the input as a whole is unreadable)."""
 
 
 class StrictFailure(ValueError):
@@ -206,13 +206,19 @@ def run(
                     "run_id": run_id, "inputs": [str(p) for p in paths], "records_read": records,
                     "comments": len(comments), "problems": results.run_problems,
                     "problem_history": "every run's problems are in the store (tables runs, problems): "
-                                       f"python -m moderation problems --results {out_dir} --all",
+                                       f"python -m moderation problems --results {out_dir} --all"
+                                       + (f" --store {_shown(store_url)}" if store_url else ""),
                 })
         except BaseException as error:
             store.finish_run(run_id, "failed", records, str(error).splitlines()[0] if str(error) else repr(error))
             raise
         store.finish_run(run_id, "done", records)
     return results
+
+
+def _shown(url: str) -> str:
+    """A store URL without its password (results folders get shared)."""
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 def _combiner(params: Params) -> dict:
@@ -279,7 +285,7 @@ def learn_offtopic(
         recorded = {label: store.labels(label) for label in ("offtopic", "speculative")}
         store.engine.dispose()
     comments, tree_problems = threads.resolve(comments)
-    where = sa.make_url(store_url).render_as_string(hide_password=True) if store_url else None  # may be shared
+    where = _shown(store_url) if store_url else None  # the weights file may be shared
     if label_column is None:
         label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {where}"
         comments = _with_recorded(comments, recorded["offtopic"], label_column)

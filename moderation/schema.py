@@ -371,6 +371,11 @@ def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) 
     OutputError
         Naming ``file`` and each missing or mistyped column (and, with ``data``, the first failing check's values).
     """
+    if frame.empty:  # nothing to score: the stages' empty columns carry no meaningful dtype, only names count
+        missing = [name for name in columns(table) if name not in frame]
+        if missing:
+            raise OutputError(f"{file}: " + "; ".join(f"missing column {name}" for name in missing))
+        return
     depth = ValidationDepth.SCHEMA_AND_DATA if data else ValidationDepth.SCHEMA_ONLY
     try:
         with config_context(validation_depth=depth):
@@ -380,7 +385,7 @@ def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) 
 
 
 def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
-    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ge(0) (5 rows)"."""
+    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ..."."""
     found = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         if check == "column_in_dataframe":
@@ -388,5 +393,6 @@ def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
         elif str(check).startswith("dtype("):
             found.append(f"column {column} is {frame[column].dtype}, not {str(check)[7:-2]}")
         else:
-            found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {_shorten(group['failure_case'].iloc[0])})")
+            example = _shorten(group["failure_case"].iloc[0])
+            found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {example})")
     return found

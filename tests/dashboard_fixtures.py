@@ -102,7 +102,7 @@ def build_results(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> d
 
 
 def write_results(folder: str | Path, **sizes) -> Path:
-    """Run :func:`build_inputs` through ``pipeline.run`` into ``folder`` (store ``folder/moderation.db``); returns it."""
+    """Run :func:`build_inputs` through ``pipeline.run`` into ``folder`` (store ``folder/moderation.db``)."""
     folder = Path(folder)
     articles, comments = build_inputs(**sizes)
     with tempfile.TemporaryDirectory() as scratch:

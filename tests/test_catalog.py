@@ -18,8 +18,8 @@ from moderation.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 HOOK = Path(__file__).resolve().parent / "kill_hook"
 # in the order a run reaches them (tests/kill_hook/sitecustomize.py); from after_swap on the new results are current
-KILL_POINTS = ["ingested", "stages", "comments_half_written", "between_files", "before_rename", "before_swap",
-               "after_swap"]
+KILL_POINTS = ["ingesting", "ingested", "stages", "comments_half_written", "between_files", "before_rename",
+               "before_swap", "after_swap"]
 NEW_RESULTS_FROM = KILL_POINTS.index("after_swap")
 
 
@@ -58,6 +58,19 @@ def consistent(out: Path) -> tuple[str, int]:
     return run["run_id"], len(results.comments)
 
 
+def dashboard_count(out: Path, monkeypatch) -> int:
+    """The Comments figure the dashboard's Overview shows for ``out``."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MODERATION_RESULTS", str(out))
+    monkeypatch.delenv("MODERATION_STORE", raising=False)
+    app = AppTest.from_file(str(ROOT / "dashboards" / "streamlit_app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("app_pages/overview.py").run()
+    assert not app.exception and not app.error, (app.exception, app.error)
+    return int(next(m.value for m in app.metric if m.label == "Comments").replace(",", ""))
+
+
 @pytest.fixture(scope="module")
 def previous(tmp_path_factory):
     """A results folder after one good run of 40 comments, and the input it read."""
@@ -69,7 +82,7 @@ def previous(tmp_path_factory):
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
-def test_a_run_killed_at_any_point_leaves_readable_consistent_results(previous, point, tmp_path):
+def test_a_run_killed_at_any_point_leaves_readable_consistent_results(previous, point, tmp_path, monkeypatch):
     """SIGKILL at each point of a real run: the folder reads whole (old or new, never mixed); the next run succeeds."""
     out = tmp_path / "out"
     shutil.copytree(previous[0], out, symlinks=True)
@@ -90,6 +103,7 @@ def test_a_run_killed_at_any_point_leaves_readable_consistent_results(previous, 
     assert process.returncode == -signal.SIGKILL
 
     run_id, count = consistent(out)
+    assert dashboard_count(out, monkeypatch) == count  # the dashboard shows that same complete set
     if KILL_POINTS.index(point) < NEW_RESULTS_FROM:
         assert (run_id, count) == (before_id, before_count)
     else:
@@ -152,3 +166,10 @@ def test_a_failing_run_leaves_the_previous_results(previous, tmp_path, monkeypat
     assert consistent(out) == before
     assert not list((out / catalog.VERSIONS).glob(f"*{catalog.PARTIAL}"))
     assert Store(catalog.default_store_url(out)).runs().iloc[0]["status"] == "failed"
+
+
+def test_an_upload_is_kept_inside_the_folder(tmp_path):
+    """import_path keeps an upload under DIR/imports/SOURCE/, whatever its names contain."""
+    path = catalog.import_path(tmp_path, "../../etc", "../../.bashrc")
+    assert path == tmp_path / catalog.IMPORTS / "_.._etc" / "bashrc" and path.parent.is_dir()
+    assert catalog.import_path(tmp_path, "forum", "comments.csv") == tmp_path / "imports" / "forum" / "comments.csv"

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard_fixtures import HOSTILE, HOSTILE_TITLE, MARKUP, SOURCE, write_results
+from tests.dashboard_fixtures import HOSTILE, HOSTILE_TITLE, SOURCE, write_results
 from moderation.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py")

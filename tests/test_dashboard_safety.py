@@ -14,7 +14,7 @@ from moderation import catalog, pipeline, reports, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboards" / "streamlit_app.py")
-PAGES = ["overview", "votes", "offtopic", "authors", "thread", "topics", "decisions"]
+PAGES = [path.stem for path in sorted((ROOT / "dashboards" / "app_pages").glob("*.py"))]
 HOSTILE_ORIGIN = "**bold** [a link](http://example.invalid) <b>tag</b>"
 
 

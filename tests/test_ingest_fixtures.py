@@ -14,7 +14,7 @@ PATHS = sorted(p for p in FIXTURES.rglob("*") if p.is_file()) + FOLDERS
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_every_fixture_runs_and_keeps_what_its_parser_read(path, tmp_path):
-    """``run`` over a fixture stores and scores every comment ``load`` reads; an unreadable one fails as it does."""
+    """``run`` over a fixture stores and scores every comment ``load`` reads; one giving no record fails (exit 1)."""
     try:
         expected = ingest.load(path, resolve_threads=False)
     except ingest.IngestError as error:
@@ -26,6 +26,10 @@ def test_every_fixture_runs_and_keeps_what_its_parser_read(path, tmp_path):
             pipeline.run([path], tmp_path / "out")
         assert str(path) in str(failure.value)
         assert not (tmp_path / "out" / "comments.parquet").exists()
+        return
+    if not len(expected.articles) + len(expected.comments) + len(expected.vote_events):
+        with pytest.raises(pipeline.NothingRead, match="no record could be read from any input"):
+            pipeline.run([path], tmp_path / "out")
         return
     results = pipeline.run([path], tmp_path / "out")
     written = pd.read_parquet(tmp_path / "out" / "comments.parquet")

@@ -1,7 +1,6 @@
 """Overview: KPIs, queue shares, activity over time, vote distribution, most-discussed articles; import; problems."""
 
 import logging
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -58,32 +57,32 @@ with st.expander("Import comments"):
         from moderation import pipeline
 
         progress = st.progress(0.0, text="Saving the upload…")
-        with tempfile.TemporaryDirectory() as folder:
-            # a canonical comments.* file takes its source from its folder's name
-            name = Path(upload.name).name
-            path = Path(folder) / (source.strip() or Path(name).stem).replace("/", "_") / name
-            path.parent.mkdir()
-            path.write_bytes(upload.getvalue())
-            progress.progress(0.2, text="Reading, storing and scoring (every stage runs again)…")
-            try:
-                run = pipeline.run([path], ctx.results, ctx.store_url)
-            except (pipeline.NothingRead, catalog.FolderBusy) as error:
-                progress.empty()
-                st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
-            except Exception as error:  # noqa: BLE001 - any failure must reach the moderator as a message
-                progress.empty()
-                _LOG.exception("import of %s failed", upload.name)
-                st.error(f"Import failed ({type(error).__name__}); the details are in the server's log. "
-                         "The results were left as they were.")
-            else:
-                progress.progress(1.0, text="Done.")
-                _data.clear_results()
-                # rerun so every figure above shows the new results; the message survives it
-                st.session_state["flash"] = (
-                    f"Scored {len(run.comments):,} comments; {run.run_problems} problem(s) in the file "
-                    "(listed under Input problems)."
-                )
-                st.rerun()
+        # kept in the results folder: the moderator's file is not lost, and importing it again replaces its problems
+        path = catalog.import_path(ctx.results, source.strip() or Path(upload.name).stem, upload.name)
+        path.write_bytes(upload.getvalue())
+        progress.progress(0.2, text="Reading, storing and scoring (every stage runs again)…")
+        try:
+            run = pipeline.run([path], ctx.results, ctx.store_url)
+        except pipeline.NothingRead as error:
+            progress.empty()
+            st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
+        except catalog.FolderBusy as error:
+            progress.empty()
+            st.error(f"Could not import now: {error}")
+        except Exception as error:  # noqa: BLE001 - any failure must reach the moderator as a message
+            progress.empty()
+            _LOG.exception("import of %s failed", upload.name)
+            st.error(f"Import failed ({type(error).__name__}); the details are in the server's log. "
+                     "The results were left as they were.")
+        else:
+            progress.progress(1.0, text="Done.")
+            _data.clear_results()
+            # rerun so every figure above shows the new results; the message survives it
+            st.session_state["flash"] = (
+                f"Scored {len(run.comments):,} comments; {run.run_problems} problem(s) in the file "
+                "(listed under Input problems)."
+            )
+            st.rerun()
 
 st.subheader("Input problems")
 behind = _data.results(ctx.results, ctx.version).problems

@@ -5,6 +5,7 @@ tests/test_catalog.py). With ``MODERATION_KILL_POINT=NAME`` it wraps the
 function reached at that point; on reaching it the process writes
 ``$MODERATION_KILL_READY`` and sleeps until it is killed. Points, in run order:
 
+- ``ingesting``: comments are being inserted into the store, the transaction not yet committed
 - ``ingested``: the first input is stored (its transaction committed)
 - ``stages``: the analysis stages are about to start
 - ``comments_half_written``: half of comments.parquet's bytes are on disk
@@ -70,7 +71,14 @@ def _install() -> None:
             os.fsync(handle.fileno())
         _pause()
 
-    if POINT == "ingested":
+    if POINT == "ingesting":
+        import sqlalchemy as sa
+
+        @sa.event.listens_for(sa.engine.Engine, "after_cursor_execute")
+        def _inserted(connection, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("INSERT INTO COMMENTS"):
+                _pause()
+    elif POINT == "ingested":
         after(Store, "ingest")
     elif POINT == "stages":
         before(pipeline, "run_stages")
