@@ -273,8 +273,7 @@ def test_review_with_keys_in_browser(server, browser):
         page.locator(".st-key-review_card").wait_for(timeout=60_000)
         settle(page)
         # loopback: the local user's name, or the name an earlier test chose on this server (remembered)
-        page.wait_for_function("document.querySelector(\"input[aria-label='Moderator']\").value !== ''",
-                               timeout=10_000)
+        expect(page.get_by_label("Moderator")).not_to_have_value("")
         assert page.get_by_label("Moderator").input_value() in (getpass.getuser(), MODERATOR)
         moderator = page.get_by_label("Moderator")
         moderator.fill(MODERATOR)
@@ -323,7 +322,7 @@ def test_review_with_keys_in_browser(server, browser):
         page.keyboard.press("Escape")
         page.get_by_role("heading", name="Review", exact=True).click()
         page.keyboard.press("/")
-        assert page.evaluate("document.activeElement.closest('.st-key-filter_text') !== null")
+        page.wait_for_function("() => !!document.activeElement?.closest('.st-key-filter_text')", timeout=10_000)
         assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
