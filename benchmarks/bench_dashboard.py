@@ -125,8 +125,8 @@ def decision_times(runs: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
-IDLE = "() => document.querySelector(\"[data-testid='stApp']\").getAttribute('data-test-script-state') === 'notRunning'"
-CARD_LINE = "() => document.querySelector(\".st-key-review_card [data-testid='stText']\").innerText"
+IDLE = "() => document.querySelector(\"[data-testid='stApp']\")?.getAttribute('data-test-script-state') === 'notRunning'"
+CARD_LINE = "() => document.querySelector(\".st-key-review_card [data-testid='stText']\")?.innerText"
 
 
 def browser_first_content(browser, base: str, runs: int) -> dict[str, list[float]]:

@@ -92,13 +92,13 @@ def queue_members(
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
-def review_queue(folder: str, version: float, filters: Filters, reasons: tuple[str, ...]) -> pd.DataFrame:
+def review_queue(folder: str, version: str, filters: Filters, reasons: tuple[str, ...]) -> pd.DataFrame:
     """Every flagged comment the filters accept, once, by priority (``moderation.queues.review_queue``)."""
     return queues.review_queue(filtered(folder, version, filters), reasons)
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
-def author_comments(folder: str, version: float, source: str, author: str) -> pd.DataFrame:
+def author_comments(folder: str, version: str, source: str, author: str) -> pd.DataFrame:
     """Every comment of ``author`` in ``source``."""
     near = author_neighbourhood(folder, version, author)
     return near[((near["author"] == author) & (near["source"] == source)).fillna(False).to_numpy(dtype=bool)]

@@ -780,11 +780,12 @@ def review_card(comment: pd.Series, reasons, thread: pd.DataFrame, articles: pd.
 def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = 5) -> pd.DataFrame:
     """The ``n`` queued comments after position ``start``: author, reasons in words, opening words."""
     rows = pending.iloc[start:start + n]
-    found = comments.loc[rows.index]
+    # two columns by label, not whole rows: a wide million-row frame makes row selection slow
+    authors, texts = comments["author"].loc[rows.index], comments["text"].loc[rows.index]
     return pd.DataFrame({
-        "author": found["author"].fillna("(no author)").to_numpy(),
+        "author": authors.fillna("(no author)").to_numpy(),
         "reasons": [", ".join(REASON_NAMES.get(r, r) for r in str(reasons).split(", ")) for reasons in rows["reasons"]],
-        "opening": [opening_words(t, 12) for t in found["text"]],
+        "opening": [opening_words(t, 12) for t in texts],
     })
 
 

@@ -207,62 +207,15 @@ def test_page_renders_in_browser(server, browser, path, heading):
         page.close()
 
 
-COMMENTS_CSV = (
-    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes\n"
-    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1\n"
-    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0\n"
-    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3\n"
-)
-
-
-def test_import_from_the_ui(server, browser, tmp_path):
-    """Uploading garbage shows a readable error; uploading a comments CSV ingests and scores it with a progress bar."""
-    base, _ = server
-    garbage = tmp_path / "garbage.bin"
-    garbage.write_bytes(b"\x00\x01 not comments")
-    upload = tmp_path / "comments.csv"
-    upload.write_text(COMMENTS_CSV)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    try:
-        page.goto(f"{base}/overview")
-        page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
-        page.get_by_text("Import comments").click()
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(garbage))
-        settle(page)
-        page.get_by_role("button", name="Ingest and score").click()
-        page.locator("[data-testid='stAlertContentError']").filter(has_text="Could not import: no record could be read from any input: garbage.bin").wait_for(
-            timeout=60_000)
-        shot(page, "e2e_import_error.png")
-
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
-        settle(page)
-        page.get_by_label("Source name", exact=True).fill("uploaded")
-        page.get_by_label("Source name", exact=True).press("Enter")
-        settle(page)
-        page.get_by_role("button", name="Ingest and score").click()
-        outcome = page.locator("[data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']")
-        # the garbage upload's "Could not import" alert goes with the rerun; wait for this upload's outcome
-        outcome.filter(has_text="Import failed").or_(outcome.filter(has_text="Scored")).first.wait_for(timeout=120_000)
-        shot(page, "e2e_import_done.png")
-        assert page.locator("[data-testid='stException']").count() == 0
-        # the 60 comments already in the store are scored again with the 3 new ones
-        assert outcome.first.inner_text().startswith("Scored 63 comments"), outcome.first.inner_text()
-        settle(page)
-        assert page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").count() >= 1
-    finally:
-        shot(page, "e2e_import_last.png")
-        page.close()
-
-
 def to_review(page) -> int:
     """Comments waiting on the Review page once it has settled (from its caption)."""
     settle(page)
-    caption = page.get_by_text(re.compile(r"comments to review")).first.inner_text()
-    return int(re.match(r"([\d,]+) comments to review", caption).group(1).replace(",", ""))
+    caption = page.get_by_text(re.compile(r"comments? to review")).first.inner_text()
+    return int(re.match(r"([\d,]+) comments? to review", caption).group(1).replace(",", ""))
 
 
 def test_review_with_keys_in_browser(server, browser):
-    """On /review: ten decisions in a row with the keys (each stored, no exception box), undo brings the last
+    """(Runs before the import test, which replaces the results.) On /review: ten decisions in a row with the keys (each stored, no exception box), undo brings the last
     one back as the card; the moderator name survives a reload and a new tab; j, / and ? work."""
     from playwright.sync_api import expect
 
@@ -275,8 +228,7 @@ def test_review_with_keys_in_browser(server, browser):
         page.locator(".st-key-review_card").wait_for(timeout=60_000)
         settle(page)
         # loopback: the local user's name, or the name an earlier test chose on this server (remembered)
-        page.wait_for_function("document.querySelector(\"input[aria-label='Moderator']\").value !== ''",
-                               timeout=10_000)
+        expect(page.get_by_label("Moderator")).not_to_have_value("")
         assert page.get_by_label("Moderator").input_value() in (getpass.getuser(), MODERATOR)
         moderator = page.get_by_label("Moderator")
         moderator.fill(MODERATOR)
@@ -325,9 +277,56 @@ def test_review_with_keys_in_browser(server, browser):
         page.keyboard.press("Escape")
         page.get_by_role("heading", name="Review", exact=True).click()
         page.keyboard.press("/")
-        assert page.evaluate("document.activeElement.closest('.st-key-filter_text') !== null")
+        page.wait_for_function("() => !!document.activeElement?.closest('.st-key-filter_text')", timeout=10_000)
         assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         shot(page, "e2e_review_last.png")
+        page.close()
+
+
+COMMENTS_CSV = (
+    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes\n"
+    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1\n"
+    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0\n"
+    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3\n"
+)
+
+
+def test_import_from_the_ui(server, browser, tmp_path):
+    """Uploading garbage shows a readable error; uploading a comments CSV ingests and scores it with a progress bar."""
+    base, _ = server
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x00\x01 not comments")
+    upload = tmp_path / "comments.csv"
+    upload.write_text(COMMENTS_CSV)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{base}/overview")
+        page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
+        page.get_by_text("Import comments").click()
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(garbage))
+        settle(page)
+        page.get_by_role("button", name="Ingest and score").click()
+        page.locator("[data-testid='stAlertContentError']").filter(
+            has_text="Could not import: no record could be read from any input: garbage.bin").wait_for(timeout=60_000)
+        shot(page, "e2e_import_error.png")
+
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
+        settle(page)
+        page.get_by_label("Source name", exact=True).fill("uploaded")
+        page.get_by_label("Source name", exact=True).press("Enter")
+        settle(page)
+        page.get_by_role("button", name="Ingest and score").click()
+        outcome = page.locator("[data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']")
+        # the garbage upload's "Could not import" alert goes with the rerun; wait for this upload's outcome
+        outcome.filter(has_text="Import failed").or_(outcome.filter(has_text="Scored")).first.wait_for(timeout=120_000)
+        shot(page, "e2e_import_done.png")
+        assert page.locator("[data-testid='stException']").count() == 0
+        # the 60 comments already in the store are scored again with the 3 new ones
+        assert outcome.first.inner_text().startswith("Scored 63 comments"), outcome.first.inner_text()
+        settle(page)
+        assert page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").count() >= 1
+    finally:
+        shot(page, "e2e_import_last.png")
         page.close()
