@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,9 +44,16 @@ DEFAULT_IDLE = timedelta(minutes=30)
 MIN_PASSWORD_LENGTH = 8
 SIGN_IN_REFUSED = "Unknown user name or wrong password."
 
+# addresses that only this machine reaches: the dashboard may run without sign-in there
+LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+
 _hasher = PasswordHasher()
-# verified against when the name is unknown, so both failures take the same time
-_UNKNOWN_USER_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _unknown_user_hash() -> str:
+    # verified against when the name is unknown, so both failures take the same time
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class Forbidden(PermissionError):
@@ -74,6 +82,11 @@ def require(role: str | None, permission: str, user: str) -> None:
         raise Forbidden(f"{user} is a {role}: a {role} may not {permission.replace('_', ' ')}")
 
 
+def is_local(address: str | None) -> bool:
+    """Whether a server on ``address`` is reachable only from this machine (None or "": every interface)."""
+    return address in LOCAL_ADDRESSES
+
+
 def check_role(role: str) -> str:
     """``role`` if it is one of :data:`ROLES`, else ValueError."""
     if role not in ROLES:
@@ -91,7 +104,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches ``password_hash`` (None: unknown user, checked against a dummy hash)."""
     try:
-        return _hasher.verify(password_hash or _UNKNOWN_USER_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _unknown_user_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -217,29 +217,12 @@ class Store:
 
         self.url = url
         self.busy_wait = busy_wait
-        self.engine = sa.create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            database = self.engine.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-
-            @sa.event.listens_for(self.engine, "connect")
-            def _pragmas(connection, _record):
-                # WAL lets a moderator's write and a dashboard read run at once
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA busy_timeout=5000")
-                # transactions are begun below, so a writer can take the write lock at BEGIN
-                connection.isolation_level = None
-
-            @sa.event.listens_for(self.engine, "begin")
-            def _begin(connection):
-                # a writer that read first and upgraded later could fail at once with "database is locked"
-                immediate = connection.get_execution_options().get("write", False)
-                connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
+        self.engine = _engine(url)
         self._writer = self.engine.execution_options(write=True)
-        with self._writer.begin() as connection:
-            migrations.check(connection)
+        with self.engine.connect() as connection:
+            empty = migrations.check(connection)
+        if empty:  # created under the write lock, so two processes never both create it
+            self._write(migrations.check)
 
     # ---- ingested data -------------------------------------------------
 
@@ -790,6 +773,44 @@ def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         expanded.index = frame.index
         frame = pd.concat([frame, expanded], axis=1)
     return schema.conform(frame, table)
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Bring the store at ``url`` to this version's schema, keeping every row; (revision before, after).
+
+    An empty database is created at the newest revision (before: None).
+    Raises :class:`SchemaMismatch` for a store made by a newer version.
+    """
+    from moderation import migrations
+
+    with _engine(url).execution_options(write=True).begin() as connection:
+        return migrations.upgrade(connection)
+
+
+def _engine(url: str) -> sa.Engine:
+    """An engine on ``url``; SQLite: WAL, a busy timeout, and writers that take the write lock at BEGIN."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name != "sqlite":
+        return engine
+    database = engine.url.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection, _record):
+        # WAL lets a moderator's write and a dashboard read run at once
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        # transactions are begun below, so a writer can take the write lock at BEGIN
+        connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        # a writer that read first and asked for the lock later could fail at once with "database is locked"
+        immediate = connection.get_execution_options().get("write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
 
 
 COMMAND_LINE = "command line"  # the actor of user changes made with `python -m moderation users`

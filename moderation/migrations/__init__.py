@@ -54,8 +54,11 @@ def revision(connection: sa.Connection) -> str | None:
     return BASELINE if sa.inspect(connection).has_table("decisions") else None
 
 
-def check(connection: sa.Connection) -> None:
-    """Create an empty store at the newest revision; refuse one at any other revision with what to do.
+def check(connection: sa.Connection) -> bool:
+    """Whether the store is empty; refuse one at any revision but the newest, saying what to do.
+
+    In a write transaction (``write`` execution option), an empty store is
+    created at the newest revision instead.
 
     Raises
     ------
@@ -65,6 +68,8 @@ def check(connection: sa.Connection) -> None:
 
     current, newest = revision(connection), head()
     if current is None:
+        if not connection.get_execution_options().get("write"):
+            return True
         metadata.create_all(connection)
         command.stamp(config(connection), newest)
     elif current not in known():
@@ -74,6 +79,7 @@ def check(connection: sa.Connection) -> None:
         raise SchemaMismatch(f"the store {_where(connection)} has schema revision {current}, this version needs "
                              f"{newest}: run `python -m moderation store upgrade --store URL` (keeps every "
                              "decision and label)")
+    return False
 
 
 def upgrade(connection: sa.Connection) -> tuple[str | None, str]:
