@@ -1,8 +1,10 @@
 """Moderation dashboard: ``streamlit run dashboards/streamlit_app.py -- --results DIR``.
 
 The entry script lays out what every page shares (global filters in the
-sidebar, kept in the URL so a view can be shared; the moderator's name) and
+sidebar, kept in the URL so a view can be shared; who is moderating) and
 hands over to the page ``st.navigation`` picked. Pages live in ``app_pages/``.
+Unless the server listens on 127.0.0.1 only and the store has no users, the
+sign-in form is the only page until someone signs in.
 """
 
 import sys
@@ -15,7 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 import _data  # noqa: E402
+import _ui  # noqa: E402
 from moderation.reports import Filters  # noqa: E402
+from moderation.store import SchemaMismatch  # noqa: E402
 
 st.set_page_config(page_title="Comment moderation", layout="wide")
 
@@ -31,6 +35,14 @@ PAGES = [
 FILTER_NAMES = list(Filters.__dataclass_fields__)
 
 results_dir, store_url = _data.settings()
+try:
+    _data.store(store_url)
+except SchemaMismatch as mismatch:
+    st.error(str(mismatch))
+    st.stop()
+if not _ui.moderating_session(store_url):
+    st.navigation([st.Page(_ui.sign_in_form, title="Sign in", url_path="sign-in")], position="hidden").run()
+    st.stop()
 page = st.navigation(PAGES)
 
 
@@ -47,7 +59,6 @@ def _sync_from_url() -> None:
 _sync_from_url()
 version = _data.version(results_dir)
 with st.sidebar:
-    st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
     st.header("Filters")
     sources = _data.sources(results_dir, version)
     if st.session_state.get("filter_source") not in [None, *sources]:
@@ -73,7 +84,8 @@ for name in FILTER_NAMES:
     elif name in st.query_params:
         del st.query_params[name]
 st.session_state["filters_written"] = written
-st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
+st.session_state["context"] = _data.Context(results_dir, store_url, filters, _ui.current_moderator(),
+                                            _ui.current_role())
 if filters.active:
     st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
 page.run()

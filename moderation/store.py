@@ -351,6 +351,11 @@ class Store:
         auth.require(self._role(connection, name), permission, name)
         return name
 
+    def has_users(self) -> bool:
+        """Whether any user exists (a team store); without users the store is single-user."""
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(users_table.c.name).limit(1)).first() is not None
+
     def role(self, name: str) -> str | None:
         """``name``'s role (``auth.SINGLE_USER_ROLE`` in a store without users; None: not a user)."""
         with self.engine.connect() as connection:
@@ -479,6 +484,38 @@ class Store:
                           f"{rows[0]['action']} on {len(rows)} comment(s), batch {latest}", now)
             return rows
 
+        return self._decisions_frame(sorted(self._write(work), key=lambda row: row["id"]))
+
+    def undo(self, ids: list[int], moderator: str) -> pd.DataFrame:
+        """Mark the decisions ``ids`` as undone by ``moderator``; returns the rows this call undid.
+
+        Undoing another moderator's decision needs an admin. Decisions already
+        undone are left as they are and not returned, so an empty result means
+        nothing was undone. Logged as one ``undo`` event per moderator undone.
+        """
+        table = decisions_table
+        wanted = sorted({int(i) for i in ids})
+
+        def work(connection):
+            name = self._require(connection, moderator, "decide")
+            rows = connection.execute(sa.select(table.c.id, table.c.source, table.c.comment_id, table.c.moderator)
+                                      .where(table.c.id.in_(wanted))).all()
+            if any(row.moderator != name for row in rows):
+                auth.require(self._role(connection, name), "undo_others", name)
+            self._lock(connection, [(row.source, row.comment_id) for row in rows])
+            now = datetime.now(UTC)
+            undone = connection.execute(
+                table.update().where(table.c.id.in_(wanted), table.c.undone_at.is_(None))
+                .values(undone_at=now, undone_by=name).returning(*table.columns)
+            ).mappings().all()
+            for owner in sorted({row["moderator"] for row in undone}):
+                mine = [row for row in undone if row["moderator"] == owner]
+                self._log(connection, name, "undo", owner, f"{len(mine)} decision(s): ids "
+                          + ", ".join(str(row["id"]) for row in sorted(mine, key=lambda row: row["id"])), now)
+            return undone
+
+        if not wanted:
+            return self._decisions_frame([])
         return self._decisions_frame(sorted(self._write(work), key=lambda row: row["id"]))
 
     def decisions(self) -> pd.DataFrame:

@@ -143,6 +143,19 @@ def test_undo_own_only_admins_undo_others(url):
     assert events[["actor", "subject"]].values.tolist() == [["bob", "bob"], ["ada", "ann"]]
 
 
+def test_undo_by_id_checks_whose_decisions_they_are(url):
+    """Undoing chosen decisions: one's own as a moderator, others' only as an admin; undone ones are not redone."""
+    ann, bob, ada = Store(url), Store(url), Store(url)
+    (first,) = ann.record_decision([("s", "1")], "remove", "ann")
+    (second,) = bob.record_decision([("s", "2")], "flag", "bob")
+    with pytest.raises(auth.Forbidden):
+        ann.undo([first, second], "ann")
+    assert ann.undo([first], "ann")["id"].tolist() == [first]
+    assert ann.undo([first], "ann").empty
+    assert ada.undo([first, second], "ada")["id"].tolist() == [second]
+    assert ann.current_decisions().empty
+
+
 def test_two_tabs_undoing_at_once_undo_two_batches(url):
     """The same moderator undoing from two connections at once: each undo takes back a different batch."""
     tabs = [Store(url), Store(url)]
