@@ -837,7 +837,7 @@ def _engine(url: str) -> sa.Engine:
     def _pragmas(connection, _record):
         # WAL lets a moderator's write and a dashboard read run at once
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute("PRAGMA busy_timeout=1000")  # longer waits: Store._write retries
         # transactions are begun below, so a writer can take the write lock at BEGIN
         connection.isolation_level = None
 
