@@ -41,7 +41,8 @@ except SchemaMismatch as mismatch:
     st.error(str(mismatch))
     st.stop()
 if not _ui.moderating_session(store_url):
-    st.navigation([st.Page(_ui.sign_in_form, title="Sign in", url_path="sign-in")], position="hidden").run()
+    st.navigation(PAGES, position="hidden")  # keeps the page asked for (a link to /votes) for after sign-in
+    _ui.sign_in_form()
     st.stop()
 page = st.navigation(PAGES)
 

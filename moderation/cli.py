@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -164,8 +163,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--server.headless", "true"]
     mode = ("single-user mode while the store has no users" if auth.is_local(args.address)
             else "sign-in required")
-    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}; {mode}); Ctrl+C stops it")
-    return subprocess.call(command, env=env)
+    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}; {mode}); Ctrl+C stops it",
+          flush=True)
+    # become the server, so stopping this command (Ctrl+C, a signal) stops the server with it
+    os.execve(sys.executable, command, env)
 
 
 def _read_password(name: str) -> str:
