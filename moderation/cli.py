@@ -154,6 +154,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         except OSError as error:
             raise OSError(f"cannot listen on {args.address} port {args.port} ({error.strerror}); choose another "
                           f"with --port PORT (make demo PORT={args.port + 1}) or --address ADDRESS") from None
+    if args.check:
+        return 0
     app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
     env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()),
                MODERATION_IDLE_MINUTES=str(args.idle_minutes), MODERATION_CLAIM_MINUTES=str(args.claim_minutes))
@@ -307,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="a signed-in session ends after this many idle minutes (default %(default)s)")
     dashboard.add_argument("--claim-minutes", type=float, default=DEFAULT_CLAIM.total_seconds() / 60,
                            help="opening a comment on /review claims it for this many minutes (default %(default)s)")
+    dashboard.add_argument("--check", action="store_true",
+                           help="only check that the address and port are free, then exit (make demo does)")
     dashboard.set_defaults(handler=cmd_dashboard)
 
     users = commands.add_parser(
