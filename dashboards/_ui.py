@@ -82,19 +82,23 @@ def decision_panel(shown: pd.DataFrame, key: str) -> None:
 
 
 def _claim_picked(key: str) -> None:
-    """Claim the newly picked comments; one someone else holds is dropped from the pick with their name."""
+    """Claim the picked comments and release the unpicked ones; one someone else holds is dropped from the
+    pick with their name."""
     ctx = _data.context()
     if not ctx.can_decide:
         return
+    picked = st.session_state.get(f"{key}_pick", [])
+    for dropped in set(st.session_state.get(f"{key}_claimed", [])) - set(picked):
+        _data.release(ctx.store_url, dropped, ctx.moderator)
     kept = []
-    for pick in st.session_state.get(f"{key}_pick", []):
+    for pick in picked:
         held = _data.claim(ctx.store_url, pick, ctx.moderator)
         if held.mine:
             kept.append(pick)
         else:
             st.session_state[f"{key}_error"] = (f"{pick[0]}/{pick[1]} is claimed by {held.moderator} until "
                                                 f"{held.expires_at:%H:%M} UTC.")
-    st.session_state[f"{key}_pick"] = kept
+    st.session_state[f"{key}_pick"] = st.session_state[f"{key}_claimed"] = kept
 
 
 def _record(key: str, keys: list[tuple[str, str]], seen: dict | None = None) -> None:
@@ -115,8 +119,8 @@ def _record(key: str, keys: list[tuple[str, str]], seen: dict | None = None) -> 
         st.session_state[f"{key}_error"] = f"Not recorded: {refused}."
         return
     st.session_state["flash"] = f"Recorded {action} on {len(keys)} comment(s)."
-    st.session_state.pop(f"{key}_pick", None)
-    st.session_state.pop(f"{key}_conflict", None)
+    for state in ("pick", "claimed", "conflict"):
+        st.session_state.pop(f"{key}_{state}", None)
 
 
 def conflict_panel(key: str) -> None:
@@ -286,6 +290,7 @@ def sign_in_form() -> None:
             st.error(str(refused))
             return
         st.session_state["session"] = session.token
+        st.session_state.pop("sign_in_password", None)  # the password is not kept in the tab's state
         _data.activity.clear()
         st.rerun()
 

@@ -75,6 +75,10 @@ def test_a_moderator_decides_under_their_name_and_signs_out(app, store):
     chosen = next(app.dataframe[0].value[["source", "comment_id"]].itertuples(index=False, name=None))
     app.multiselect(key="votes_heavily_up_pick").select(chosen).run()
     assert store.claims()[["comment_id", "moderator"]].values.tolist() == [[chosen[1], "ann"]]
+    app.multiselect(key="votes_heavily_up_pick").unselect(chosen).run()
+    assert store.claims().empty  # unpicking releases
+    app.multiselect(key="votes_heavily_up_pick").select(chosen).run()
+    assert "sign_in_password" not in app.session_state
     app.button(key="votes_heavily_up_record").click().run()
     assert not app.exception, app.exception
     assert store.decisions()[["comment_id", "moderator"]].values.tolist() == [[chosen[1], "ann"]]
