@@ -92,7 +92,7 @@ class EngagementParams:
 
 
 def author_key(authors: pd.Series) -> pd.Series:
-    """The handle used as author key: stripped, with NA and blank as ``"(missing)"``.
+    """The handle used as author key: exactly as written, with NA and blank as ``"(missing)"``.
 
     Parameters
     ----------
@@ -102,8 +102,9 @@ def author_key(authors: pd.Series) -> pd.Series:
     -------
     Series of str, length n, same index.
     """
-    stripped = authors.astype("str").str.strip()
-    return stripped.where(stripped.notna() & (stripped != ""), MISSING_AUTHOR).astype("str")
+    # names as written: " =1+1" and "=1+1" are two authors; only a blank name counts as missing
+    names = authors.astype("str")
+    return names.where(names.notna() & (names.str.strip() != ""), MISSING_AUTHOR).astype("str")
 
 
 def author_class(authors: pd.Series, params: EngagementParams = EngagementParams()) -> pd.Series:
@@ -122,8 +123,8 @@ def author_class(authors: pd.Series, params: EngagementParams = EngagementParams
     -------
     Series of str, length n, same index, values in :data:`AUTHOR_CLASSES`.
     """
-    codes, uniques = pd.factorize(authors.astype("str").str.strip(), use_na_sentinel=True)
-    handles = pd.Series(uniques, dtype="str")
+    codes, uniques = pd.factorize(authors.astype("str"), use_na_sentinel=True)
+    handles = pd.Series(uniques, dtype="str").str.strip()  # stripped only to match the patterns
     classes = np.full(len(handles), "named", dtype=object)
     classes[_matches(handles, params.anonymous_patterns)] = "anonymous"
     classes[_matches(handles, params.missing_patterns) | (handles == "").to_numpy()] = "missing"

@@ -192,7 +192,7 @@ def test_csv_export_neutralises_formulas():
 
 def test_load_results_tolerates_missing_parts(tmp_path):
     """A folder with only comments opens: the other tables are empty, canonical ones with their columns."""
-    build_results(n_comments=5)["comments"].to_parquet(tmp_path / "comments.parquet")
+    build_results(n_comments=5, n_articles=1)["comments"].to_parquet(tmp_path / "comments.parquet")
     loaded = reports.load_results(tmp_path)
     assert len(loaded.comments) == 5 and loaded.authors.empty and loaded.topics.empty
     assert list(loaded.articles.columns) == schema.columns("articles")
