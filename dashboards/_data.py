@@ -106,6 +106,19 @@ def queue_members(
     return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only)
 
 
+@st.cache_resource(max_entries=32, ttl=3600)
+def review_queue(folder: str, version: float, filters: Filters, reasons: tuple[str, ...]) -> pd.DataFrame:
+    """Every flagged comment the filters accept, once, by priority (``moderation.queues.review_queue``)."""
+    return queues.review_queue(filtered(folder, version, filters), reasons)
+
+
+@st.cache_resource(max_entries=32, ttl=3600)
+def author_comments(folder: str, version: float, source: str, author: str) -> pd.DataFrame:
+    """Every comment of ``author`` in ``source``."""
+    near = author_neighbourhood(folder, version, author)
+    return near[((near["author"] == author) & (near["source"] == source)).fillna(False).to_numpy(dtype=bool)]
+
+
 @st.cache_resource(max_entries=4)
 def store(url: str) -> Store:
     """One store (connection pool) per URL for the whole server."""
@@ -223,6 +236,13 @@ def undo_last(url: str, moderator: str, of: str | None = None) -> pd.DataFrame:
         _decisions_changed()
 
 
+def undo_decisions(url: str, ids: list[int], moderator: str) -> pd.DataFrame:
+    """Undo the decisions ``ids`` in the store (log entries, not deletions); returns the rows undone."""
+    undone = store(url).undo(ids, moderator)
+    _decisions_changed()
+    return undone
+
+
 def _decisions_changed() -> None:
     current_decisions.clear()
     decision_log.clear()
@@ -289,7 +309,8 @@ def run_problems(url: str, run_id: str) -> pd.DataFrame:
 
 def clear_results() -> None:
     """Forget every cached results frame (after an import re-ran the pipeline)."""
-    for cached in (results, filtered, queue_members, article_comments, author_neighbourhood, author_activity,
-                   sources, article_choices, overview, leaderboard, reply_partners, topics_over_time, runs):
+    for cached in (results, filtered, queue_members, review_queue, author_comments, article_comments,
+                   author_neighbourhood, author_activity, sources, article_choices, overview, leaderboard,
+                   reply_partners, topics_over_time, runs):
         cached.clear()
     _decisions_changed()

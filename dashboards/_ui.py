@@ -8,6 +8,7 @@ Streamlit renders as plain text; never through Markdown or HTML.
 from __future__ import annotations
 
 import getpass
+import html
 
 import pandas as pd
 import streamlit as st
@@ -34,6 +35,12 @@ def comment_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {(r.source, r.comment_id): comment_label(r) for r in frame.itertuples(index=False)}
 
 
+def label_of(labels: dict[tuple[str, str], str]):
+    """A picker's ``format_func`` over :func:`comment_labels` that also names a comment no longer among them
+    (a widget may still hold one that was just decided; ``labels.get`` would give None and break the widget)."""
+    return lambda key: labels.get(key) or f"{key[0]}/{key[1]}"
+
+
 def comment_label(row) -> str:
     """Option label of one comment: author and the start of its text (plain text)."""
     text = "" if pd.isna(row.text) else " ".join(str(row.text).split())
@@ -42,7 +49,7 @@ def comment_label(row) -> str:
 
 
 def decision_panel(shown: pd.DataFrame, key: str) -> None:
-    """Decide on comments of ``shown`` (per comment or all shown at once) and undo the moderator's last batch.
+    """Decide on comments of ``shown`` (per comment, or all shown after a confirmation) and undo the last batch.
 
     Picking a comment claims it (others see "claimed by NAME" and cannot decide
     it until the claim lapses). A decision carries the decisions shown when it
@@ -63,20 +70,24 @@ def decision_panel(shown: pd.DataFrame, key: str) -> None:
         conflict_panel(key)
         everything = st.checkbox(f"All {len(shown)} shown comments", key=f"{key}_all")
         st.multiselect(
-            "Comments", options=list(labels), format_func=labels.get, key=f"{key}_pick", disabled=everything,
-            placeholder="Choose comments", on_change=_claim_picked, args=(key,),
+            "Comments", options=list(labels), format_func=label_of(labels), key=f"{key}_pick",
+            disabled=everything, placeholder="Choose comments", on_change=_claim_picked, args=(key,),
         )
         action = st.selectbox("Action", ACTIONS, key=f"{key}_action")
         st.text_input("Reason (optional)", key=f"{key}_reason")
-        keys = [k for k in labels if k not in claimed] if everything else st.session_state.get(f"{key}_pick", [])
+        picked = [k for k in st.session_state.get(f"{key}_pick", []) if k in labels]
+        keys = [k for k in labels if k not in claimed] if everything else picked
         if everything and claimed:
             st.caption(f"{sum(k in claimed for k in labels)} shown comment(s) claimed by others are left out.")
-        for message in (st.session_state.pop(f"{key}_error", None),):
-            if message:
-                st.error(message)
+        confirmed = len(keys) <= 1  # several at once ("all shown", or the picker's select-all) need a yes
+        if not confirmed:
+            confirmed = st.checkbox(f"Yes, record '{action}' on these {len(keys)} comments", key=f"{key}_confirm")
         left, right = st.columns(2)
         left.button(f"Record '{action}' on {len(keys)} comment(s)", key=f"{key}_record", type="primary",
-                    disabled=not keys or not ctx.can_decide, on_click=_record, args=(key, keys))
+                    disabled=not keys or not confirmed or not ctx.can_decide, on_click=_record, args=(key, keys))
+        error = st.session_state.pop(f"{key}_error", None)
+        if error:
+            st.error(error)
         with right:
             undo_button(key)
 
@@ -119,8 +130,11 @@ def _record(key: str, keys: list[tuple[str, str]], seen: dict | None = None) -> 
         st.session_state[f"{key}_error"] = f"Not recorded: {refused}."
         return
     st.session_state["flash"] = f"Recorded {action} on {len(keys)} comment(s)."
-    for state in ("pick", "claimed", "conflict"):
+    for state in ("claimed", "conflict"):
         st.session_state.pop(f"{key}_{state}", None)
+    # a decided comment must not stay selected once it leaves the options
+    st.session_state[f"{key}_pick"] = []
+    st.session_state[f"{key}_all"] = st.session_state[f"{key}_confirm"] = False
 
 
 def conflict_panel(key: str) -> None:
@@ -218,14 +232,24 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     if shown.empty:
         st.info("No comments in this queue for the current filters. Switch on 'Also comments below the "
                 "threshold' to rank every comment by the queue's score.")
+        undo_button(key)  # the last decision may have emptied the queue: it stays undoable
         return None
     comment_table(shown, key=f"{key}_table")
     export_button(
         lambda: reports.queue_view(members, decisions, show_decided=show_decided, limit=len(members)),
         f"queue_{name}.csv", key=f"{key}_export", label="Export the whole queue (CSV)",
     )
+    st.button("Review this queue one comment at a time", key=f"{key}_to_review", on_click=_review_only, args=(name,))
+    if st.session_state.pop("to_review", False):
+        st.switch_page("app_pages/review.py")
     decision_panel(shown, key)
     return shown
+
+
+def _review_only(name: str) -> None:
+    st.session_state["review_reasons"] = [name]
+    st.session_state["review_index"] = 0
+    st.session_state["to_review"] = True
 
 
 # ---- who is moderating: sign-in, or one local user -----------------------------------
@@ -240,15 +264,17 @@ def moderating_session(url: str) -> bool:
     """Establish who is moderating in the sidebar; False when they must sign in first (see :func:`sign_in_form`).
 
     Single-user mode (127.0.0.1, a store without users): the name box starts
-    with this computer's user name. Otherwise the signed-in session names the
+    with the name last chosen in any tab of this server, else this computer's
+    user name. Otherwise the signed-in session names the
     moderator and its role, its idle clock restarts on every action, and
     "Sign out" ends it.
     """
     if single_user(url):
         st.session_state.pop("session", None)
         if "moderator" not in st.session_state:
-            st.session_state["moderator"] = getpass.getuser()
-        st.sidebar.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
+            st.session_state["moderator"] = _local_moderator().get("name") or getpass.getuser()
+        st.sidebar.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)",
+                              on_change=_remember_moderator)
         st.sidebar.caption("Single-user mode: served on 127.0.0.1 only and the store has no users, so there is "
                            "no sign-in. Add users (`python -m moderation users add`) to require it.")
         return True
@@ -265,6 +291,16 @@ def moderating_session(url: str) -> bool:
     st.sidebar.text(f"Signed in as {session.user} ({session.role})")
     st.sidebar.button("Sign out", key="sign_out", on_click=_sign_out, args=(url,))
     return True
+
+
+@st.cache_resource
+def _local_moderator() -> dict[str, str]:
+    """The name the local user last chose, for every tab of this server (single-user mode: one person)."""
+    return {}
+
+
+def _remember_moderator() -> None:
+    _local_moderator()["name"] = st.session_state["moderator"].strip()
 
 
 def sign_in_form() -> None:
@@ -316,3 +352,52 @@ def current_role() -> str:
     if "session" in st.session_state and "signed_in" in st.session_state:
         return st.session_state["signed_in"][1]
     return auth.SINGLE_USER_ROLE
+
+
+# ---- keyboard -----------------------------------------------------------------------
+
+# Runs in the app page (components v2 are not iframed). One listener on the window, in the capture
+# phase, so a handled key never reaches Streamlit's own hotkeys ("r" would rerun the app). Keys typed
+# into a text box, with a modifier, or while a dialog is open are left alone.
+_KEYS_JS = """
+export default function(component) {
+    const keys = component.data || {};
+    const editable = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+    const handler = (event) => {
+        if (event.ctrlKey || event.metaKey || event.altKey || editable(event.target)) return;
+        if (document.querySelector("[role='dialog']")) return;
+        const target = keys[event.key];
+        if (!target) return;
+        const box = document.querySelector(".st-key-" + target);
+        const control = box && (box.querySelector("input, textarea") || box.querySelector("button"));
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        if (!control || control.disabled) return;
+        if (control.tagName === "BUTTON") control.click(); else control.focus();
+    };
+    if (window.__moderationKeys) window.removeEventListener("keydown", window.__moderationKeys, true);
+    window.__moderationKeys = handler;
+    window.addEventListener("keydown", handler, true);
+    return () => {
+        window.removeEventListener("keydown", handler, true);
+        if (window.__moderationKeys === handler) window.__moderationKeys = null;
+    };
+}
+"""
+_keys_component = st.components.v2.component("moderation_keys", js=_KEYS_JS)
+
+
+def key_bindings(bindings: dict[str, str]) -> None:
+    """Bind single keys to widgets: ``{"a": "review_approve", "/": "filter_text"}`` clicks the button
+    (or focuses the text box) whose ``key`` is the value."""
+    _keys_component(data=dict(bindings), key="moderation_keys", height=0)
+
+
+def comment_html(text_html: str) -> None:
+    """A comment's text already escaped by ``reports.highlighted_html``, line breaks kept, cues marked."""
+    st.html(f"<div style='white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5'>{text_html}</div>")
+
+
+def plain_list(lines) -> None:
+    """``lines`` as a bulleted list, each escaped (they quote comment text and names)."""
+    st.html("<ul style='margin: 0'>" + "".join(f"<li>{html.escape(str(line))}</li>" for line in lines) + "</ul>")

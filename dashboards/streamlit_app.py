@@ -29,8 +29,19 @@ _LOG = logging.getLogger(__name__)
 
 st.set_page_config(page_title="Comment moderation", layout="wide")
 
+REVIEW = st.Page("app_pages/review.py", title="Review", url_path="review")
+
+
+def _landing() -> None:
+    # a default page is served at "/" only, so the landing page forwards there and /review stays a real address
+    st.switch_page(REVIEW, query_params=st.query_params.to_dict())
+
+
 PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", url_path="overview", default=True),
+    st.Page(_landing, title="Review", url_path="home", default=True, visibility="hidden"),
+    REVIEW,
+    st.Page("app_pages/history.py", title="History", url_path="history"),
+    st.Page("app_pages/overview.py", title="Overview", url_path="overview"),
     st.Page("app_pages/votes.py", title="Vote review", url_path="votes"),
     st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
     st.Page("app_pages/authors.py", title="Authors", url_path="authors"),

@@ -643,7 +643,7 @@ def score_offtopic(
     components = offtopic_components(comments, articles, features)
     out = comments.copy()
     for name in [*COMPONENTS, "language"]:
-        out[name] = components[name].to_numpy()
+        out[name] = components[name].set_axis(out.index)
     # a comment without text (removed, or only masked) has nothing to judge: no score rather than a guess
     has_text = _has_text(comments["text"]).to_numpy()
     out["offtopic_score"] = np.where(has_text, combine(components, load_weights(params.weights_path)), np.nan)
