@@ -134,3 +134,48 @@ def test_a_decision_that_landed_meanwhile_is_shown_and_the_moderator_chooses(app
     app.button(key="votes_heavily_up_replace").click().run()
     current = store.current_decisions()
     assert current[["action", "moderator", "replaces"]].values.tolist() == [["approve", "ann", theirs]]
+
+
+def card_key(app: AppTest) -> tuple[str, str]:
+    """The (source, comment_id) of the review card shown: the one this session claimed."""
+    return app.session_state["review_claimed"]
+
+
+def test_review_a_viewer_cannot_decide_a_card(app, store):
+    """On /review a viewer's decision keys and undo are disabled and no card is claimed."""
+    sign_in(app.run(), "vera")
+    assert app.title[0].value == "Review"
+    for action in ("approve", "remove", "flag", "escalate", "undo"):
+        assert app.button(key=f"review_{action}").disabled, action
+    assert store.claims().empty and store.decisions().empty
+
+
+def test_review_skips_a_card_another_moderator_has_open(app, store):
+    """bob's open card is claimed; ann's review skips it and says who has it."""
+    sign_in(app.run(), "bob")
+    bobs = card_key(app)
+    assert store.claims()[["comment_id", "moderator"]].values.tolist() == [[bobs[1], "bob"]]
+    ann = sign_in(AppTest.from_file(APP, default_timeout=60).run(), "ann")
+    anns = card_key(ann)
+    assert anns != bobs
+    assert any("1 claimed by bob" in c.value for c in ann.caption)
+    ann.button(key="review_approve").click().run()
+    assert store.current_decisions()[["comment_id", "moderator"]].values.tolist() == [[anns[1], "ann"]]
+
+
+def test_review_a_decision_that_landed_meanwhile_is_shown_and_chosen(app, store, monkeypatch):
+    """ann's card was decided by bob after she opened it: nothing overwritten; she sees his and replaces it."""
+    monkeypatch.setenv("MODERATION_CLAIM_MINUTES", "0")  # ann's claim lapses at once, so bob can decide
+    sign_in(app.run(), "ann")
+    shown = card_key(app)
+    (theirs,) = store.record_decision([shown], "remove", "bob", "spam")
+    app.button(key="review_approve").click().run()
+    assert not app.exception, app.exception
+    assert any("changed since you opened it" in w.value for w in app.warning)
+    table = next(d.value for d in app.dataframe if "now" in d.value.columns)
+    assert table[["comment_id", "now", "by"]].values.tolist() == [[shown[1], "remove", "bob"]]
+    assert store.current_decisions()["moderator"].tolist() == ["bob"]
+    app.button(key="review_replace").click().run()
+    current = store.current_decisions()
+    assert current[["comment_id", "action", "moderator", "replaces"]].values.tolist() == [
+        [shown[1], "approve", "ann", theirs]]

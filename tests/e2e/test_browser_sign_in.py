@@ -72,31 +72,23 @@ def browser():
 
 
 def sign_in(page, base: str, name: str) -> None:
-    """Open the vote review page: the sign-in form comes first; sign in as ``name``."""
-    page.goto(f"{base}/votes")
+    """Open /review: the sign-in form comes first, with nothing else; sign in as ``name``; the card shows."""
+    page.goto(f"{base}/review")
     page.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=60_000)
-    assert page.locator("[data-testid='stDataFrame']").count() == 0  # nothing before sign-in
+    assert page.locator(".st-key-review_card").count() == 0  # nothing before sign-in
+    assert page.locator("[data-testid='stDataFrame']").count() == 0
     page.get_by_label("User name").fill(name)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {name}").wait_for(timeout=60_000)
-    page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Vote review").click()
-    page.get_by_role("heading", name="Vote review", exact=True).wait_for(timeout=60_000)
-    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=60_000)
+    page.locator(".st-key-review_card").wait_for(timeout=60_000)
     settle(page)
-
-
-def pick_first_comment(page) -> None:
-    comments = page.locator("[data-testid='stMultiSelect']").filter(has_text="Comments").first
-    comments.locator("input").click()
-    comments.locator("input").press_sequentially("user")  # every option starts with its author, user<N>
-    page.get_by_role("option").filter(has_text="user").filter(has_not_text="matches").first.click()
-    page.keyboard.press("Escape")
-    settle(page)
+    page.get_by_role("heading", name="Review", exact=True).click()  # the focus leaves any text box
 
 
 def test_sign_in_first_viewer_records_nothing_moderator_records_one(team_server, browser):
-    """Served on 127.0.0.2: form first; vera (viewer) cannot decide; ann (moderator) decides once, as ann."""
+    """Served on 127.0.0.2: form first; vera (viewer) presses a and r on /review and nothing is recorded;
+    ann (moderator) presses a and one approve is recorded under her name."""
     base, store_url = team_server
     viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     try:
@@ -105,11 +97,10 @@ def test_sign_in_first_viewer_records_nothing_moderator_records_one(team_server,
         shot(viewer, "e2e_sign_in_form.png")
         sign_in(viewer, base, "vera")
         viewer.get_by_text("You are signed in as a viewer").first.wait_for(timeout=30_000)
-        pick_first_comment(viewer)
-        record = viewer.get_by_role("button", name="Record 'approve' on 1 comment(s)").first
-        assert record.is_disabled()
-        record.click(force=True)  # a disabled button: the click goes nowhere
-        settle(viewer)
+        assert viewer.get_by_role("button", name="Approve (a)").is_disabled()
+        for key in ("a", "r", "u"):
+            viewer.keyboard.press(key)
+            settle(viewer)
         shot(viewer, "e2e_viewer.png")
         assert Store(store_url).decisions().empty and Store(store_url).claims().empty
     finally:
@@ -119,16 +110,18 @@ def test_sign_in_first_viewer_records_nothing_moderator_records_one(team_server,
     moderator = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     try:
         sign_in(moderator, base, "ann")
-        pick_first_comment(moderator)
-        moderator.get_by_role("button", name="Record 'approve' on 1 comment(s)").first.click()
-        moderator.get_by_text("Recorded approve on 1 comment(s).").wait_for(timeout=30_000)
+        claimed = Store(store_url).claims()
+        assert claimed["moderator"].tolist() == ["ann"]  # opening the card claimed it
+        moderator.keyboard.press("a")
+        moderator.get_by_text("Recorded approve.").wait_for(timeout=30_000)
         shot(moderator, "e2e_moderator.png")
         decided = Store(store_url).decisions()
-        assert decided[["action", "moderator"]].values.tolist() == [["approve", "ann"]]
+        assert decided[["comment_id", "action", "moderator"]].values.tolist() == [
+            [claimed["comment_id"].iloc[0], "approve", "ann"]]
         moderator.get_by_role("button", name="Sign out").click()
         moderator.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=30_000)
     finally:
         shot(moderator, "e2e_moderator_last.png")
         moderator.close()
     events = Store(store_url).events()["event"].tolist()
-    assert events.count("sign_in") == 2 and "sign_out" in events
+    assert events.count("sign_in") == 2 and "sign_out" in events and "claim" in events
