@@ -174,7 +174,8 @@ def claimed_by_others(ctx) -> dict[tuple[str, str], str]:
 def undo_button(key: str) -> None:
     """Undo the moderator's latest batch of decisions in the store."""
     ctx = _data.context()
-    st.button("Undo my last decision", key=f"{key}_undo", disabled=not ctx.can_decide, on_click=undo_latest, args=(key,))
+    st.button("Undo my last decision", key=f"{key}_undo", disabled=not ctx.can_decide, on_click=undo_latest,
+              args=(key,))
 
 
 def undo_latest(key: str, of: str | None = None) -> None:

@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "labels and claims; an admin also undoes anyone's decisions and manages users. Passwords "
                     "are read from a prompt (or the first line of standard input when it is not a terminal) "
                     "and kept only as argon2 hashes. A store without users is a single-user store.",
-        epilog="examples:\n  python -m moderation users add alice --role moderator --store sqlite:///data/demo/moderation.db"
+        epilog="examples:\n  python -m moderation users add alice --role moderator "
+               "--store sqlite:///data/demo/moderation.db"
                "\n  printf 'a long password\\n' | python -m moderation users add viv --role viewer --store URL"
                "\n  python -m moderation users list --store URL",
     )
@@ -402,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
             action.add_argument("name", metavar="NAME", help="user name")
         if name in ("add", "role"):
             action.add_argument("--role", required=True, choices=auth.ROLES, help="viewer, moderator or admin")
-        action.add_argument("--store", default=DEFAULT_STORE, help=f"SQLAlchemy URL of the store (default {DEFAULT_STORE})")
+        action.add_argument("--store", default=DEFAULT_STORE,
+                            help=f"SQLAlchemy URL of the store (default {DEFAULT_STORE})")
     users.set_defaults(handler=cmd_users)
 
     store = commands.add_parser(

@@ -697,7 +697,8 @@ class Store:
     def user(self, name: str) -> dict | None:
         """``name``'s row (name, role, password_hash) for :func:`auth.sign_in`, None when unknown."""
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(users_table).where(users_table.c.name == name.strip())).mappings().first()
+            query = sa.select(users_table).where(users_table.c.name == name.strip())
+            row = connection.execute(query).mappings().first()
         return None if row is None else dict(row)
 
     def add_user(self, name: str, role: str, password: str, actor: str | None = None) -> None:
