@@ -38,6 +38,8 @@ class Context:
     filters: Filters
     moderator: str
     role: str = auth.SINGLE_USER_ROLE
+    # signed in (a team): comments are claimed; in single-user mode there is no one to keep out
+    signed_in: bool = False
 
     @property
     def can_decide(self) -> bool:

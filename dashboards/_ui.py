@@ -96,7 +96,7 @@ def _claim_picked(key: str) -> None:
     """Claim the picked comments and release the unpicked ones; one someone else holds is dropped from the
     pick with their name."""
     ctx = _data.context()
-    if not ctx.can_decide:
+    if not ctx.can_decide or not ctx.signed_in:
         return
     picked = st.session_state.get(f"{key}_pick", [])
     for dropped in set(st.session_state.get(f"{key}_claimed", [])) - set(picked):
@@ -164,8 +164,18 @@ def conflict_panel(key: str) -> None:
     right.button("Cancel", key=f"{key}_cancel", on_click=lambda: st.session_state.pop(f"{key}_conflict", None))
 
 
+def release_card() -> None:
+    """Release the claim on the Review card this session had open (if any)."""
+    card = st.session_state.pop("review_claimed", None)
+    if card:
+        ctx = _data.context()
+        _data.release(ctx.store_url, card, ctx.moderator)
+
+
 def claimed_by_others(ctx) -> dict[tuple[str, str], str]:
-    """(source, comment_id) -> name of the other moderator holding its live claim."""
+    """(source, comment_id) -> name of the other moderator holding its live claim (none in single-user mode)."""
+    if not ctx.signed_in:
+        return {}
     live = _data.claims(ctx.store_url)
     others = live[live["moderator"] != ctx.moderator]
     return dict(zip(zip(others["source"], others["comment_id"]), others["moderator"]))
@@ -343,14 +353,19 @@ def current_moderator() -> str:
 
     The signed-in user, or in single-user mode the sidebar's name.
     """
-    if "session" in st.session_state and "signed_in" in st.session_state:
+    if signed_in():
         return st.session_state["signed_in"][0]
     return str(st.session_state.get("moderator") or "").strip()
 
 
+def signed_in() -> bool:
+    """Whether someone signed in (a team store or a server beyond 127.0.0.1), rather than single-user mode."""
+    return "session" in st.session_state and "signed_in" in st.session_state
+
+
 def current_role() -> str:
     """The role of :func:`current_moderator` (single-user mode: ``auth.SINGLE_USER_ROLE``)."""
-    if "session" in st.session_state and "signed_in" in st.session_state:
+    if signed_in():
         return st.session_state["signed_in"][1]
     return auth.SINGLE_USER_ROLE
 

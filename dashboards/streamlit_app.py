@@ -108,9 +108,11 @@ def show() -> None:
             del st.query_params[name]
     st.session_state["filters_written"] = written
     st.session_state["context"] = _data.Context(results_dir, store_url, filters, _ui.current_moderator(),
-                                                _ui.current_role())
+                                                _ui.current_role(), _ui.signed_in())
     if filters.active:
         st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
+    if page.url_path != "review":
+        _ui.release_card()  # the Review card this moderator left is free for the others
     page.run()
 
 

@@ -186,7 +186,7 @@ else:
                                decisions)
     # opening the card claims it; the card left behind is released
     holder = None
-    if ctx.can_decide and st.session_state.get("review_claimed") != card.key:
+    if ctx.signed_in and ctx.can_decide and st.session_state.get("review_claimed") != card.key:
         if st.session_state.get("review_claimed"):
             _data.release(ctx.store_url, st.session_state["review_claimed"], ctx.moderator)
         claim = _data.claim(ctx.store_url, card.key, ctx.moderator)
