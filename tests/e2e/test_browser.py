@@ -273,7 +273,7 @@ def test_review_with_keys_in_browser(server, browser):
         page.locator(".st-key-review_card").wait_for(timeout=60_000)
         settle(page)
         # loopback: the local user's name, or the name an earlier test chose on this server (remembered)
-        page.wait_for_function("document.querySelector(\"input[aria-label='Moderator']\").value !== ''",
+        page.wait_for_function("(document.querySelector(\"input[aria-label='Moderator']\") || {}).value",
                                timeout=10_000)
         assert page.get_by_label("Moderator").input_value() in (getpass.getuser(), MODERATOR)
         moderator = page.get_by_label("Moderator")
