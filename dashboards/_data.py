@@ -290,10 +290,18 @@ def offtopic_labels(url: str) -> pd.DataFrame:
     return store(url).labels("offtopic")
 
 
-def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, moderator: str) -> list[int]:
-    """Write moderators' off-topic labels to the store and drop the cached labels."""
-    ids = store(url).record_label(keys, "offtopic", value, moderator)
+@st.cache_data(ttl=10, max_entries=4)
+def speculative_labels(url: str) -> pd.DataFrame:
+    """Latest speculative label (value True = speculative) per labelled comment."""
+    return store(url).labels("speculative")
+
+
+def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, moderator: str,
+                          label: str = "offtopic") -> list[int]:
+    """Write moderators' ``label`` ("offtopic" or "speculative") to the store and drop the cached labels."""
+    ids = store(url).record_label(keys, label, value, moderator)
     offtopic_labels.clear()
+    speculative_labels.clear()
     return ids
 
 

@@ -44,6 +44,7 @@ PAGES = [
     st.Page("app_pages/overview.py", title="Overview", url_path="overview"),
     st.Page("app_pages/votes.py", title="Vote review", url_path="votes"),
     st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
+    st.Page("app_pages/teach.py", title="Teach", url_path="teach"),
     st.Page("app_pages/authors.py", title="Authors", url_path="authors"),
     st.Page("app_pages/thread.py", title="Thread", url_path="thread"),
     st.Page("app_pages/topics.py", title="Topics", url_path="topics"),

@@ -31,7 +31,7 @@ QUEUES = {
     "controversial": Queue("is_controversial", ("controversy", "vote_total"), "vote_reason", _VOTES),
     "anomalous": Queue("is_vote_anomaly", ("vote_anomaly",), "vote_reason", _VOTES),
     "offtopic": Queue("is_offtopic_speculation", ("offtopic_speculation_score",), "offtopic_reason",
-                      "the off-topic stage (moderation.topics.score_offtopic)"),
+                      "the off-topic stage (moderation.offtopic.flag_offtopic_speculation)"),
 }
 
 

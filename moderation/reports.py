@@ -109,7 +109,14 @@ def offtopic_combiner_note(folder: str | Path) -> str | None:
     note = f"Off-topic scores come from {origin}, trained on {combiner.get('trained_on', 'unknown data')}"
     if "cv_auc" in combiner:
         note += f"; ROC AUC {combiner['cv_auc']:.2f} on discussions it did not see"
-    return note + "."
+    if "conjecture" in combiner:
+        note += "; conjecture scores from the desk's learned model"
+    note += "."
+    adopted = Path(folder) / "offtopic_weights_adopted.json"  # pipeline.ADOPTED_FILE (Teach page)
+    if adopted.exists() and Path(str(combiner.get("file"))).resolve() != adopted.resolve():
+        note += (" Weights learned on the Teach page are adopted: the next run or import into this folder "
+                 "scores with them.")
+    return note
 
 
 def run_history(runs: pd.DataFrame) -> pd.DataFrame:

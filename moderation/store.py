@@ -40,7 +40,7 @@ from moderation import auth, schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
-LABELS = ("offtopic",)
+LABELS = ("offtopic", "speculative")
 DEFAULT_URL = "sqlite:///data/moderation.db"
 DEFAULT_CLAIM = timedelta(minutes=5)
 DEFAULT_BUSY_WAIT = 300.0  # seconds a writer keeps retrying while another writer holds the store

@@ -191,3 +191,22 @@ def test_offtopic_labels_are_stored_for_learning(app, tmp_path):
     app.button(key="offtopic_label_False").click().run()
     assert store.labels()["value"].tolist() == [False]
     assert store.current_decisions().empty  # a label is not a moderation decision
+
+
+def test_teach_page_labels_both_questions(app, tmp_path):
+    """The Teach page lists uncertain comments; its buttons store off-topic and speculative labels."""
+    open_page(app, "teach")
+    assert app.title[0].value == "Teach the scores your desk's notion"
+    app.text_input(key="moderator").input("alice").run()
+    off = next(b for b in app.button if b.key.startswith("teach_offtopic_True_"))
+    comment_id = off.key.rsplit("_", 1)[1]
+    off.click().run()
+    assert not app.exception, app.exception
+    spec = next(b for b in app.button if b.key.startswith("teach_speculative_False_"))
+    spec.click().run()
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    assert store.labels("offtopic")[["comment_id", "value"]].values.tolist() == [[comment_id, True]]
+    assert store.labels("speculative")["value"].tolist() == [False]
+    app.button(key="teach_measure").click().run()
+    assert not app.exception, app.exception
+    assert any("Not enough labels yet" in i.value for i in app.info)  # two labels teach nothing yet

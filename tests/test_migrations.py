@@ -54,6 +54,9 @@ def test_upgrading_keeps_every_decision_and_label(old_store, capsys):
     # the upgraded store works as a new one: users, decisions with roles
     store.add_user("ann", "moderator", "a long password")
     store.record_decision([("basic", "1")], "approve", "ann")
+    store.record_label([("basic", "1")], "speculative", True, "ann")  # a label the baseline did not allow
+    assert store.labels("speculative")["comment_id"].tolist() == ["1"]
+    assert len(store.labels()) == len(LABELS)
     assert main(["store", "upgrade", "--store", old_store]) == 0  # idempotent
     assert "already at" in capsys.readouterr().out
 
@@ -70,17 +73,34 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_labels_the_code_allows_are_allowed_after_upgrading(backend, tmp_path):
+    """A store upgraded from the baseline takes every label in store.LABELS (CHECK constraints are not compared
+    by the metadata check below)."""
+    from moderation.store import LABELS
+
+    url = _scratch_url(backend, tmp_path)
+    with sa.create_engine(url).begin() as connection:
+        command.upgrade(migrations.config(connection), "head")
+    store = Store(url)
+    for label in LABELS:
+        store.record_label([("s", "1")], label, True, "ann")
+
+
+def _scratch_url(backend: str, tmp_path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'scratch.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("MODERATION_TEST_POSTGRES_URL is not set (make test starts a server when it can)")
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    with sa.create_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {name}"))
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_the_revisions_build_exactly_the_tables_the_code_defines(backend, tmp_path):
     """Upgrading an empty database from the baseline gives store.metadata: no table or column lacks a revision."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'scratch.db'}"
-    elif not POSTGRES_URL:
-        pytest.skip("MODERATION_TEST_POSTGRES_URL is not set (make test starts a server when it can)")
-    else:
-        name = f"m_{uuid.uuid4().hex[:12]}"
-        with sa.create_engine(POSTGRES_URL).begin() as connection:
-            connection.execute(sa.text(f"CREATE SCHEMA {name}"))
-        url = f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+    url = _scratch_url(backend, tmp_path)
     with sa.create_engine(url).begin() as connection:
         command.upgrade(migrations.config(connection), "head")
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
