@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RESULTS ?= data/demo
+PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 DEMO_DATA := seeds data/stackexchange_bicycles_meta
 
 .PHONY: setup demo test eval bench
@@ -16,9 +18,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
+# the port is checked before the pipeline runs; a store from an earlier version is upgraded, keeping decisions
 demo: setup
+	@$(PY) -m moderation dashboard --results $(RESULTS) --address $(ADDRESS) --port $(PORT) --check
+	$(PY) -m moderation store upgrade --store sqlite:///$(RESULTS)/moderation.db
 	$(PY) -m moderation run $(DEMO_DATA) --out $(RESULTS)
-	$(PY) -m moderation dashboard --results $(RESULTS)
+	$(PY) -m moderation dashboard --results $(RESULTS) --address $(ADDRESS) --port $(PORT)
 
 test: setup
 	bash scripts/test.sh $(PY)

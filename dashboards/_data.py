@@ -14,27 +14,37 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from moderation import catalog, queues, reports
+from moderation import auth, catalog, queues, reports
 from moderation.reports import Filters
-from moderation.store import Store
+from moderation.store import DEFAULT_CLAIM, Store
 
 RESULTS_ENV, STORE_ENV = "MODERATION_RESULTS", "MODERATION_STORE"
+IDLE_ENV, CLAIM_ENV = "MODERATION_IDLE_MINUTES", "MODERATION_CLAIM_MINUTES"
 DEFAULT_RESULTS = "data/demo"
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every page needs: where the data is, the global filters and who is moderating."""
+    """What every page needs: where the data is, the global filters and who is moderating (with what role)."""
 
     results: str
     store_url: str
     filters: Filters
     moderator: str
+    role: str = auth.SINGLE_USER_ROLE
+    # signed in (a team): comments are claimed; in single-user mode there is no one to keep out
+    signed_in: bool = False
+
+    @property
+    def can_decide(self) -> bool:
+        """Whether the role may decide (the store checks again on every write)."""
+        return bool(self.moderator) and "decide" in auth.PERMISSIONS[self.role]
 
     @property
     def version(self) -> str:
@@ -60,6 +70,13 @@ def settings(argv: list[str] | None = None) -> tuple[str, str]:
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     results = str(Path(args.results).resolve())
     return results, os.environ.get(STORE_ENV, f"sqlite:///{Path(results) / 'moderation.db'}")
+
+
+def timeouts() -> tuple[timedelta, timedelta]:
+    """(idle time that ends a session, how long opening a comment claims it), from ``dashboard``'s options."""
+    idle = float(os.environ.get(IDLE_ENV, auth.DEFAULT_IDLE.total_seconds() / 60))
+    claim = float(os.environ.get(CLAIM_ENV, DEFAULT_CLAIM.total_seconds() / 60))
+    return timedelta(minutes=idle), timedelta(minutes=claim)
 
 
 def context() -> Context:
@@ -202,19 +219,23 @@ def decision_log(url: str) -> pd.DataFrame:
 
 
 def record_decision(
-    url: str, keys: list[tuple[str, str]], action: str, moderator: str, reason: str | None
+    url: str, keys: list[tuple[str, str]], action: str, moderator: str, reason: str | None,
+    seen: dict[tuple[str, str], int | None] | None = None,
 ) -> list[int]:
-    """Write decisions to the store and drop the cached decision frames."""
-    ids = store(url).record_decision(keys, action, moderator, reason)
-    _decisions_changed()
-    return ids
+    """Write decisions to the store (``seen``: what the moderator saw, see ``Store.record_decision``) and drop
+    the cached decision frames; the store's ``DecisionConflict`` and ``auth.Forbidden`` pass through."""
+    try:
+        return store(url).record_decision(keys, action, moderator, reason, seen=seen)
+    finally:
+        _decisions_changed()
 
 
-def undo_last(url: str, moderator: str) -> pd.DataFrame:
-    """Undo ``moderator``'s latest batch in the store; returns the undone rows (empty if none)."""
-    undone = store(url).undo_last(moderator)
-    _decisions_changed()
-    return undone
+def undo_last(url: str, moderator: str, of: str | None = None) -> pd.DataFrame:
+    """Undo the latest batch of ``of`` (default ``moderator``'s own) in the store; the rows undone (empty if none)."""
+    try:
+        return store(url).undo_last(moderator, of)
+    finally:
+        _decisions_changed()
 
 
 def undo_decisions(url: str, ids: list[int], moderator: str) -> pd.DataFrame:
@@ -227,6 +248,40 @@ def undo_decisions(url: str, ids: list[int], moderator: str) -> pd.DataFrame:
 def _decisions_changed() -> None:
     current_decisions.clear()
     decision_log.clear()
+    claims.clear()
+    activity.clear()
+
+
+@st.cache_data(ttl=5, max_entries=4)
+def claims(url: str) -> pd.DataFrame:
+    """Live claims: source, comment_id, moderator, claimed_at, expires_at."""
+    return store(url).claims()
+
+
+def claim(url: str, key: tuple[str, str], moderator: str):
+    """Claim ``key`` for ``moderator`` (``Store.claim``) for the dashboard's claim time."""
+    held = store(url).claim(key, moderator, timeouts()[1])
+    claims.clear()
+    return held
+
+
+def release(url: str, key: tuple[str, str], moderator: str) -> bool:
+    """Release ``moderator``'s claim on ``key``."""
+    released = store(url).release(key, moderator)
+    claims.clear()
+    return released
+
+
+@st.cache_data(ttl=10, max_entries=8)
+def activity(url: str, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """The activity log (claims, undos; sign-ins and user changes for admins), newest first."""
+    return store(url).events(kinds)
+
+
+@st.cache_data(ttl=10, max_entries=4)
+def has_users(url: str) -> bool:
+    """Whether the store has users (then everyone signs in)."""
+    return store(url).has_users()
 
 
 @st.cache_data(ttl=10, max_entries=4)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import getpass
 import html
-import ipaddress
 
 import pandas as pd
 import streamlit as st
 
 import _data
-from moderation import reports
-from moderation.store import ACTIONS
+from moderation import auth, reports
+from moderation.store import ACTIONS, DecisionConflict, seen_states
 
 TABLE_HEIGHT = 420
 LINKS = {
@@ -52,27 +51,40 @@ def comment_label(row) -> str:
 def decision_panel(shown: pd.DataFrame, key: str) -> None:
     """Decide on comments of ``shown`` (per comment, or all shown after a confirmation) and undo the last batch.
 
-    The decision is written in the button's callback, before the page is drawn again: the
-    picker is emptied there (a decided comment must not stay selected once it leaves the
-    options), decided comments leave the queue, and the next pick works.
+    Picking a comment claims it (others see "claimed by NAME" and cannot decide
+    it until the claim lapses). A decision carries the decisions shown when it
+    was made; if another landed in between, nothing is written and the panel
+    shows theirs and lets the moderator choose. Then the cached decision
+    frames are cleared and decided comments leave the queue.
     """
-    labels = comment_labels(shown)
+    ctx = _data.context()
+    claimed = claimed_by_others(ctx)
+    labels = {k: (f"[claimed by {claimed[k]}] " if k in claimed else "") + text
+              for k, text in comment_labels(shown).items()}
+    # what this moderator sees now: the decision (or none) on each comment shown
+    st.session_state[f"{key}_seen"] = seen_states(_data.current_decisions(ctx.store_url), labels)
     with st.container(border=True):
         st.subheader("Decide")
+        if not ctx.can_decide:
+            st.caption(f"You are signed in as a {ctx.role}: you can look, not decide.")
+        conflict_panel(key)
         everything = st.checkbox(f"All {len(shown)} shown comments", key=f"{key}_all")
-        picked = st.multiselect(
-            "Comments", options=list(labels), format_func=label_of(labels),
-            key=f"{key}_pick", disabled=everything, placeholder="Choose comments",
+        st.multiselect(
+            "Comments", options=list(labels), format_func=label_of(labels), key=f"{key}_pick",
+            disabled=everything, placeholder="Choose comments", on_change=_claim_picked, args=(key,),
         )
         action = st.selectbox("Action", ACTIONS, key=f"{key}_action")
-        reason = st.text_input("Reason (optional)", key=f"{key}_reason")
-        keys = list(labels) if everything else [k for k in picked if k in labels]
+        st.text_input("Reason (optional)", key=f"{key}_reason")
+        picked = [k for k in st.session_state.get(f"{key}_pick", []) if k in labels]
+        keys = [k for k in labels if k not in claimed] if everything else picked
+        if everything and claimed:
+            st.caption(f"{sum(k in claimed for k in labels)} shown comment(s) claimed by others are left out.")
         confirmed = len(keys) <= 1  # several at once ("all shown", or the picker's select-all) need a yes
         if not confirmed:
             confirmed = st.checkbox(f"Yes, record '{action}' on these {len(keys)} comments", key=f"{key}_confirm")
         left, right = st.columns(2)
         left.button(f"Record '{action}' on {len(keys)} comment(s)", key=f"{key}_record", type="primary",
-                    disabled=not keys or not confirmed, on_click=_record_batch, args=(key, keys, action, reason))
+                    disabled=not keys or not confirmed or not ctx.can_decide, on_click=_record, args=(key, keys))
         error = st.session_state.pop(f"{key}_error", None)
         if error:
             st.error(error)
@@ -80,27 +92,113 @@ def decision_panel(shown: pd.DataFrame, key: str) -> None:
             undo_button(key)
 
 
-def _record_batch(key: str, keys: list[tuple[str, str]], action: str, reason: str) -> None:
-    moderator = current_moderator()
-    if not moderator:
+def _claim_picked(key: str) -> None:
+    """Claim the picked comments and release the unpicked ones; one someone else holds is dropped from the
+    pick with their name."""
+    ctx = _data.context()
+    if not ctx.can_decide or not ctx.signed_in:
+        return
+    picked = st.session_state.get(f"{key}_pick", [])
+    for dropped in set(st.session_state.get(f"{key}_claimed", [])) - set(picked):
+        _data.release(ctx.store_url, dropped, ctx.moderator)
+    kept = []
+    for pick in picked:
+        held = _data.claim(ctx.store_url, pick, ctx.moderator)
+        if held.mine:
+            kept.append(pick)
+        else:
+            st.session_state[f"{key}_error"] = (f"{pick[0]}/{pick[1]} is claimed by {held.moderator} until "
+                                                f"{held.expires_at:%H:%M} UTC.")
+    st.session_state[f"{key}_pick"] = st.session_state[f"{key}_claimed"] = kept
+
+
+def _record(key: str, keys: list[tuple[str, str]], seen: dict | None = None) -> None:
+    """Record the panel's action on ``keys`` as the signed-in moderator, checked against what they saw."""
+    ctx = _data.context()
+    action, reason = st.session_state[f"{key}_action"], st.session_state.get(f"{key}_reason") or None
+    if not ctx.moderator:
         st.session_state[f"{key}_error"] = "Enter your name as moderator in the sidebar first."
         return
-    _data.record_decision(_data.context().store_url, keys, action, moderator, reason or None)
+    seen = st.session_state.get(f"{key}_seen", {}) if seen is None else seen
+    try:
+        _data.record_decision(ctx.store_url, keys, action, ctx.moderator, reason, seen=seen)
+    except DecisionConflict as conflict:
+        st.session_state[f"{key}_conflict"] = {"keys": keys, "action": action, "reason": reason,
+                                               "conflicts": conflict.conflicts, "message": str(conflict)}
+        return
+    except auth.Forbidden as refused:
+        st.session_state[f"{key}_error"] = f"Not recorded: {refused}."
+        return
     st.session_state["flash"] = f"Recorded {action} on {len(keys)} comment(s)."
+    for state in ("claimed", "conflict"):
+        st.session_state.pop(f"{key}_{state}", None)
+    # a decided comment must not stay selected once it leaves the options
     st.session_state[f"{key}_pick"] = []
-    st.session_state[f"{key}_all"] = False
-    st.session_state[f"{key}_confirm"] = False
+    st.session_state[f"{key}_all"] = st.session_state[f"{key}_confirm"] = False
+
+
+def conflict_panel(key: str) -> None:
+    """When the last decision met a change since it was shown: the other decision, and the moderator's choice."""
+    pending = st.session_state.get(f"{key}_conflict")
+    if not pending:
+        return
+    conflicts = pending["conflicts"]
+    st.warning(f"Not recorded: {len(conflicts)} of {len(pending['keys'])} comment(s) changed since you saw them. "
+               f"Your decision was '{pending['action']}'. Nothing was overwritten.")
+    st.dataframe(reports.conflict_view(conflicts), hide_index=True, key=f"{key}_conflict_table")
+    changed = set(zip(conflicts["source"], conflicts["comment_id"]))
+    others = [k for k in pending["keys"] if k not in changed]
+    claimed = set(zip(conflicts["source"][conflicts["claimed_by"].notna()],
+                      conflicts["comment_id"][conflicts["claimed_by"].notna()]))
+    # replacing theirs: the decision now carries what the moderator has just been shown
+    seen_now = {**st.session_state.get(f"{key}_seen", {}),
+                **{(r.source, r.comment_id): (None if pd.isna(r.current) else int(r.current))
+                   for r in conflicts.itertuples()}}
+    st.session_state[f"{key}_action"] = pending["action"]
+    left, middle, right = st.columns(3)
+    left.button(f"Keep theirs, record mine on the other {len(others)}", key=f"{key}_keep_theirs",
+                disabled=not others, on_click=_record, args=(key, others))
+    middle.button(f"Replace theirs with mine ({len(changed - claimed)})", key=f"{key}_replace",
+                  disabled=not changed - claimed, on_click=_record,
+                  args=(key, [k for k in pending["keys"] if k not in claimed], seen_now))
+    right.button("Cancel", key=f"{key}_cancel", on_click=lambda: st.session_state.pop(f"{key}_conflict", None))
+
+
+def release_card() -> None:
+    """Release the claim on the Review card this session had open (if any)."""
+    card = st.session_state.pop("review_claimed", None)
+    if card:
+        ctx = _data.context()
+        _data.release(ctx.store_url, card, ctx.moderator)
+
+
+def claimed_by_others(ctx) -> dict[tuple[str, str], str]:
+    """(source, comment_id) -> name of the other moderator holding its live claim (none in single-user mode)."""
+    if not ctx.signed_in:
+        return {}
+    live = _data.claims(ctx.store_url)
+    others = live[live["moderator"] != ctx.moderator]
+    return dict(zip(zip(others["source"], others["comment_id"]), others["moderator"]))
 
 
 def undo_button(key: str) -> None:
     """Undo the moderator's latest batch of decisions in the store."""
-    st.button("Undo my last decision", key=f"{key}_undo", disabled=not current_moderator(), on_click=_undo_last)
+    ctx = _data.context()
+    st.button("Undo my last decision", key=f"{key}_undo", disabled=not ctx.can_decide, on_click=undo_latest,
+              args=(key,))
 
 
-def _undo_last() -> None:
-    undone = _data.undo_last(_data.context().store_url, current_moderator())
+def undo_latest(key: str, of: str | None = None) -> None:
+    """Undo the latest batch of `of` (default: the moderator's own); the outcome goes to the flash or the error."""
+    ctx = _data.context()
+    try:
+        undone = _data.undo_last(ctx.store_url, ctx.moderator, of)
+    except auth.Forbidden as refused:
+        st.session_state[f"{key}_error"] = f"Not undone: {refused}."
+        return
+    whose = "" if of in (None, ctx.moderator) else f" of {of}"
     st.session_state["flash"] = (
-        f"Undid {undone['action'].iloc[0]} on {len(undone)} comment(s)." if len(undone) else "Nothing to undo."
+        f"Undid {undone['action'].iloc[0]}{whose} on {len(undone)} comment(s)." if len(undone) else "Nothing to undo."
     )
 
 
@@ -165,53 +263,111 @@ def _review_only(name: str) -> None:
     st.session_state["to_review"] = True
 
 
-# ---- who is moderating ----------------------------------------------------------
+# ---- who is moderating: sign-in, or one local user -----------------------------------
 
 
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address in ("localhost",) or ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+def single_user(url: str) -> bool:
+    """Whether this server runs without sign-in: it listens on 127.0.0.1 only and the store has no users."""
+    return auth.is_local(st.get_option("server.address")) and not _data.has_users(url)
 
 
-def _local_session() -> bool:
-    """True when this browser reaches the server on this machine (server bound to loopback, or a loopback peer)."""
-    if _is_loopback(st.get_option("server.address")):
+def moderating_session(url: str) -> bool:
+    """Establish who is moderating in the sidebar; False when they must sign in first (see :func:`sign_in_form`).
+
+    Single-user mode (127.0.0.1, a store without users): the name box starts
+    with the name last chosen in any tab of this server, else this computer's
+    user name. Otherwise the signed-in session names the
+    moderator and its role, its idle clock restarts on every action, and
+    "Sign out" ends it.
+    """
+    if single_user(url):
+        st.session_state.pop("session", None)
+        if "moderator" not in st.session_state:
+            st.session_state["moderator"] = _local_moderator().get("name") or getpass.getuser()
+        st.sidebar.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)",
+                              on_change=_remember_moderator)
+        st.sidebar.caption("Single-user mode: served on 127.0.0.1 only and the store has no users, so there is "
+                           "no sign-in. Add users (`python -m moderation users add`) to require it.")
         return True
-    peer = st.context.ip_address
-    return peer is None or _is_loopback(peer)  # Streamlit gives no address for a localhost connection
+    idle = _data.timeouts()[0]
+    token = st.session_state.get("session")
+    session = auth.current_session(_data.store(url), token, idle)
+    if session is None:
+        if token:
+            st.session_state["sign_in_note"] = (f"Your session ended (signed out, or idle for more than "
+                                                f"{idle.total_seconds() / 60:.0f} minutes): sign in again.")
+        st.session_state.pop("session", None)
+        return False
+    st.session_state["signed_in"] = (session.user, session.role)
+    st.sidebar.text(f"Signed in as {session.user} ({session.role})")
+    st.sidebar.button("Sign out", key="sign_out", on_click=_sign_out, args=(url,))
+    return True
 
 
 @st.cache_resource
 def _local_moderator() -> dict[str, str]:
-    """The name the local user last chose, for every tab of this server (one person uses a loopback server)."""
+    """The name the local user last chose, for every tab of this server (single-user mode: one person)."""
     return {}
 
 
 def _remember_moderator() -> None:
-    if _local_session():
-        _local_moderator()["name"] = st.session_state["moderator"].strip()
+    _local_moderator()["name"] = st.session_state["moderator"].strip()
 
 
-def moderator_input() -> None:
-    """The sidebar's "Moderator" box: who decides in this session, shown and changeable.
+def sign_in_form() -> None:
+    """The only thing shown until someone signs in: user name and password (failures rate-limited per name)."""
+    url = _data.settings()[1]
+    st.title("Comment moderation: sign in")
+    note = st.session_state.pop("sign_in_note", None)
+    if note:
+        st.info(note)
+    if not _data.has_users(url):
+        st.warning("This dashboard is served beyond this machine, so everyone signs in, but the store has no "
+                   "users yet. An admin adds them: `python -m moderation users add NAME --role moderator "
+                   "--store URL`.")
+    with st.form("sign_in"):
+        st.text_input("User name", key="sign_in_name")
+        st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            session = auth.sign_in(_data.store(url), st.session_state["sign_in_name"],
+                                   st.session_state["sign_in_password"])
+        except auth.SignInRefused as refused:
+            st.error(str(refused))
+            return
+        st.session_state["session"] = session.token
+        st.session_state.pop("sign_in_password", None)  # the password is not kept in the tab's state
+        _data.activity.clear()
+        st.rerun()
 
-    On a local server it starts with the name last chosen in any tab (kept for the server's
-    life), else the operating-system user's name; elsewhere it starts empty.
-    """
-    if "moderator" not in st.session_state and _local_session():
-        st.session_state["moderator"] = _local_moderator().get("name") or getpass.getuser()
-    st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)",
-                  on_change=_remember_moderator)
+
+def _sign_out(url: str) -> None:
+    auth.sign_out(_data.store(url), st.session_state.pop("session", ""))
+    st.session_state.pop("signed_in", None)
+    st.session_state["sign_in_note"] = "Signed out."
 
 
 def current_moderator() -> str:
     """The moderator of this session ('' when nobody is named): the one place pages and decisions ask.
 
-    Sign-in (issue 11) replaces the sidebar name by the signed-in user here.
+    The signed-in user, or in single-user mode the sidebar's name.
     """
+    if signed_in():
+        return st.session_state["signed_in"][0]
     return str(st.session_state.get("moderator") or "").strip()
+
+
+def signed_in() -> bool:
+    """Whether someone signed in (a team store or a server beyond 127.0.0.1), rather than single-user mode."""
+    return "session" in st.session_state and "signed_in" in st.session_state
+
+
+def current_role() -> str:
+    """The role of :func:`current_moderator` (single-user mode: ``auth.SINGLE_USER_ROLE``)."""
+    if signed_in():
+        return st.session_state["signed_in"][1]
+    return auth.SINGLE_USER_ROLE
 
 
 # ---- keyboard -----------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Moderation dashboard: ``streamlit run dashboards/streamlit_app.py -- --results DIR``.
 
 The entry script lays out what every page shares (global filters in the
-sidebar, kept in the URL so a view can be shared; the moderator's name) and
+sidebar, kept in the URL so a view can be shared; who is moderating) and
 hands over to the page ``st.navigation`` picked. Pages live in ``app_pages/``.
+Unless the server listens on 127.0.0.1 only and the store has no users, the
+sign-in form is the only page until someone signs in.
 """
 
 import sys
@@ -21,6 +23,7 @@ import _data  # noqa: E402
 import _ui  # noqa: E402
 from moderation import schema  # noqa: E402
 from moderation.reports import Filters  # noqa: E402
+from moderation.store import SchemaMismatch  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
 
@@ -50,6 +53,15 @@ PAGES = [
 FILTER_NAMES = list(Filters.__dataclass_fields__)
 
 results_dir, store_url = _data.settings()
+try:
+    _data.store(store_url)
+except SchemaMismatch as mismatch:
+    st.error(str(mismatch))
+    st.stop()
+if not _ui.moderating_session(store_url):
+    st.navigation(PAGES, position="hidden")  # keeps the page asked for (a link to /votes) for after sign-in
+    _ui.sign_in_form()
+    st.stop()
 page = st.navigation(PAGES)
 
 
@@ -67,10 +79,9 @@ _sync_from_url()
 
 
 def show() -> None:
-    """The sidebar (moderator, filters kept in the URL) and the page ``st.navigation`` picked."""
+    """The sidebar (filters kept in the URL) and the page ``st.navigation`` picked."""
     version = _data.version(results_dir)
     with st.sidebar:
-        _ui.moderator_input()
         st.header("Filters")
         sources = _data.sources(results_dir, version)
         if st.session_state.get("filter_source") not in [None, *sources]:
@@ -97,9 +108,12 @@ def show() -> None:
         elif name in st.query_params:
             del st.query_params[name]
     st.session_state["filters_written"] = written
-    st.session_state["context"] = _data.Context(results_dir, store_url, filters, _ui.current_moderator())
+    st.session_state["context"] = _data.Context(results_dir, store_url, filters, _ui.current_moderator(),
+                                                _ui.current_role(), _ui.signed_in())
     if filters.active:
         st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
+    if page.url_path != "review":
+        _ui.release_card()  # the Review card this moderator left is free for the others
     page.run()
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 DEFAULT_RESULTS = "data/demo"
+DEFAULT_STORE = "sqlite:///data/demo/moderation.db"  # the demo's store, which the dashboard uses by default
 SHOWN_PROBLEMS = 10  # train-offtopic's report is about learning; the input problems are for `ingest`
 SHOWN_RUNS = 10
 
@@ -197,16 +197,86 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    import socket
+
+    from moderation import auth
+
+    with socket.socket(socket.AF_INET6 if ":" in args.address else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no clash
+        try:
+            probe.bind((args.address, args.port))
+        except OSError as error:
+            raise OSError(f"cannot listen on {args.address} port {args.port} ({error.strerror}); choose another "
+                          f"with --port PORT (make demo PORT={args.port + 1}) or --address ADDRESS") from None
+    if args.check:
+        return 0
     app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
-    env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()))
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-               "--server.address", args.address, "--browser.gatherUsageStats", "false", "--server.headless", "true"]
-    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}); Ctrl+C stops it")
-    return subprocess.call(command, env=env)
+    env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()),
+               MODERATION_IDLE_MINUTES=str(args.idle_minutes), MODERATION_CLAIM_MINUTES=str(args.claim_minutes))
+    if args.store:
+        env["MODERATION_STORE"] = args.store
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
+               "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--server.headless", "true"]
+    mode = ("single-user mode while the store has no users" if auth.is_local(args.address)
+            else "sign-in required")
+    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}; {mode}); Ctrl+C stops it",
+          flush=True)
+    # become the server, so stopping this command (Ctrl+C, a signal) stops the server with it
+    os.execve(sys.executable, command, env)
+
+
+def _read_password(name: str) -> str:
+    """The new password: asked twice on a terminal, else the first line of standard input."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != password:
+        raise ValueError("the two passwords differ; nothing changed")
+    return password
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from moderation.store import Store
+
+    store = Store(args.store)
+    if args.users_command == "list":
+        users = store.users()
+        print(users.to_string(index=False) if len(users) else
+              f"no users in {args.store}: single-user store (decisions by any name on 127.0.0.1)")
+        return 0
+    if args.users_command == "add":
+        store.add_user(args.name, args.role, _read_password(args.name))
+        print(f"added {args.name} ({args.role}) to {args.store}")
+    elif args.users_command == "passwd":
+        store.set_password(args.name, _read_password(args.name))
+        print(f"new password for {args.name}; their sessions ended")
+    elif args.users_command == "role":
+        store.set_role(args.name, args.role)
+        print(f"{args.name} is now {args.role}")
+    else:
+        store.remove_user(args.name)
+        print(f"removed {args.name}; their decisions stay in the log")
+    return 0
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from moderation.store import upgrade
+
+    before, after = upgrade(args.store)
+    if before == after:
+        print(f"{args.store} is already at schema revision {after}")
+    else:
+        print(f"{args.store}: schema revision {before or '(new store)'} -> {after}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m moderation`` argument parser (tested for help text on every command)."""
+    from moderation import auth
+    from moderation.store import DEFAULT_CLAIM
+
     parser = argparse.ArgumentParser(prog="python -m moderation", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -307,10 +377,54 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  python -m moderation dashboard --results data/demo",
     )
     dashboard.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
-    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
     dashboard.add_argument("--address", default="127.0.0.1",
-                           help="address to serve on (default: this machine only; 0.0.0.0 for every interface)")
+                           help="address to listen on (default 127.0.0.1: this machine only; any other address "
+                                "requires sign-in)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    dashboard.add_argument("--idle-minutes", type=float, default=auth.DEFAULT_IDLE.total_seconds() / 60,
+                           help="a signed-in session ends after this many idle minutes (default %(default)s)")
+    dashboard.add_argument("--claim-minutes", type=float, default=DEFAULT_CLAIM.total_seconds() / 60,
+                           help="opening a comment on /review claims it for this many minutes (default %(default)s)")
+    dashboard.add_argument("--check", action="store_true",
+                           help="only check that the address and port are free, then exit (make demo does)")
     dashboard.set_defaults(handler=cmd_dashboard)
+
+    users = commands.add_parser(
+        "users", help="add, change, remove and list the users of a store", formatter_class=formatter,
+        description="Users and roles: a viewer reads everything and decides nothing; a moderator decides, "
+                    "labels and claims; an admin also undoes anyone's decisions and manages users. Passwords "
+                    "are read from a prompt (or the first line of standard input when it is not a terminal) "
+                    "and kept only as argon2 hashes. A store without users is a single-user store.",
+        epilog="examples:\n  python -m moderation users add alice --role moderator "
+               "--store sqlite:///data/demo/moderation.db"
+               "\n  printf 'a long password\\n' | python -m moderation users add viv --role viewer --store URL"
+               "\n  python -m moderation users list --store URL",
+    )
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    for name, text in (("add", "add a user with a role and a password"), ("passwd", "set a user's password"),
+                       ("role", "change a user's role"), ("remove", "remove a user (their decisions stay)"),
+                       ("list", "list users and roles")):
+        action = users_commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        if name != "list":
+            action.add_argument("name", metavar="NAME", help="user name")
+        if name in ("add", "role"):
+            action.add_argument("--role", required=True, choices=auth.ROLES, help="viewer, moderator or admin")
+        action.add_argument("--store", default=DEFAULT_STORE,
+                            help=f"SQLAlchemy URL of the store (default {DEFAULT_STORE})")
+    users.set_defaults(handler=cmd_users)
+
+    store = commands.add_parser(
+        "store", help="upgrade a store's schema to this version", formatter_class=formatter,
+        description="Bring a store made by an earlier version to this version's schema (Alembic revisions); "
+                    "every comment, decision and label is kept. A store made by a newer version is refused.",
+        epilog="example:\n  python -m moderation store upgrade --store sqlite:///data/demo/moderation.db",
+    )
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    upgrade = store_commands.add_parser("upgrade", help="upgrade the schema, keeping every row",
+                                        description="Upgrade the store's schema, keeping every row.")
+    upgrade.add_argument("--store", required=True, help="SQLAlchemy URL of the store")
+    store.set_defaults(handler=cmd_store)
     return parser
 
 

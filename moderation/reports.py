@@ -576,6 +576,17 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         return path.read_bytes()
 
 
+def conflict_view(conflicts: pd.DataFrame) -> pd.DataFrame:
+    """``DecisionConflict.conflicts`` for display: per comment, what is there now that was not when it was shown.
+
+    Columns: source, comment_id, now ("remove", ..., "undone" when the shown
+    decision was taken back, or "claimed"), by (who), at (UTC, of the decision).
+    """
+    claimed = conflicts["claimed_by"].notna()
+    now = conflicts["action"].where(conflicts["action"].notna(), "undone").where(~claimed, "claimed")
+    by = conflicts["moderator"].where(~claimed, conflicts["claimed_by"])
+    return pd.DataFrame({"source": conflicts["source"], "comment_id": conflicts["comment_id"], "now": now,
+                         "by": by, "at": conflicts["decided_at"]}).reset_index(drop=True)
 # ---- review: the moderators' workbench ------------------------------------------
 
 # each queue in a moderator's words

@@ -5,26 +5,51 @@ SQLite by default (``sqlite:///data/moderation.db``), PostgreSQL for teams
 file twice adds nothing. Decisions are an append-only log: several moderators
 may decide at once, the latest decision on a comment wins, and undo marks a
 decision as undone rather than deleting it, so the audit trail is complete.
+
+Every write checks the writer's role (:mod:`moderation.auth`) inside the
+transaction, and takes the comments' write lock first (SQLite ``BEGIN
+IMMEDIATE``; PostgreSQL advisory locks per comment), so a check and the write
+it guards see the same state. A decision may carry the state its moderator saw
+(``seen``); when another decision landed in between, or someone else holds the
+comment's claim, nothing is written and :class:`DecisionConflict` says what
+happened. Writers wait and retry while another writer (an ingest) holds the
+store, up to ``busy_wait`` seconds.
+
+The schema is versioned with Alembic (``moderation/migrations``): a new store
+is created at the newest revision, an older one is refused until
+``python -m moderation store upgrade --store URL`` upgrades it, and a store
+made by a newer version is refused (:class:`SchemaMismatch`).
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from moderation import schema
+from moderation import auth, schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
 LABELS = ("offtopic", "speculative")
 DEFAULT_URL = "sqlite:///data/moderation.db"
+DEFAULT_CLAIM = timedelta(minutes=5)
+DEFAULT_BUSY_WAIT = 300.0  # seconds a writer keeps retrying while another writer holds the store
+# events of the activity log (decisions have their own log, the decisions table)
+EVENTS = ("sign_in", "sign_in_failed", "sign_out", "user_added", "user_removed", "role_changed",
+          "password_changed", "claim", "release", "undo")
+# the activity a viewer or moderator sees; admins also see sign-ins and user management
+TEAM_EVENTS = ("claim", "release", "undo")
+Key = tuple[str, str]
 _LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
 metadata = sa.MetaData()
@@ -63,6 +88,8 @@ decisions_table = sa.Table(
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("undone_at", sa.DateTime(timezone=True)),
     sa.Column("undone_by", sa.Text),
+    # the decision that was current on the comment when this one was recorded (NULL: none)
+    sa.Column("replaces", sa.Integer),
     sa.Index("decisions_by_comment", "source", "comment_id"),
     sa.CheckConstraint(f"action IN {ACTIONS}", name="known_action"),
 )
@@ -81,6 +108,80 @@ labels_table = sa.Table(
     sa.CheckConstraint("label IN (" + ", ".join(f"'{label}'" for label in LABELS) + ")", name="known_label"),
 )
 
+users_table = sa.Table(
+    "users", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("role IN (" + ", ".join(f"'{role}'" for role in auth.ROLES) + ")", name="known_role"),
+)
+# signed-in browser tabs: only the SHA-256 of each session token is kept
+sessions_table = sa.Table(
+    "sessions", metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, index=True),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+)
+# who is working on a comment now; a claim lapses at expires_at
+claims_table = sa.Table(
+    "claims", metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("comment_id", sa.Text, primary_key=True),
+    sa.Column("moderator", sa.Text, nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+# the activity log: sign-ins, failed sign-ins, user and role changes, claims, undos
+events_table = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("subject", sa.Text),
+    sa.Column("detail", sa.Text),
+    sa.Index("events_by_kind", "event", "subject", "at"),
+)
+
+
+class SchemaMismatch(RuntimeError):
+    """The store's schema revision is not the one this version of moderation uses."""
+
+
+class DecisionConflict(RuntimeError):
+    """Nothing was recorded: comments changed since the moderator saw them, or someone else claims them.
+
+    ``conflicts`` has one row per such comment: source, comment_id, seen (the
+    decision id the moderator saw, NA for none), current (the decision id now
+    current, NA for none), action, moderator, decided_at (of the current
+    decision) and claimed_by (another moderator's live claim, NA for none).
+    """
+
+    def __init__(self, conflicts: pd.DataFrame):
+        self.conflicts = conflicts
+        first = conflicts.iloc[0]
+        if pd.notna(first["claimed_by"]):
+            what = f"claimed by {first['claimed_by']}"
+        elif pd.notna(first["action"]):
+            what = f"{first['moderator']} recorded {first['action']} at {first['decided_at']:%H:%M:%S} UTC"
+        else:
+            what = "its decision was undone"
+        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+        super().__init__(f"nothing recorded: comment {first['source']}/{first['comment_id']} changed since "
+                         f"you saw it: {what}{more}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds a comment's claim until when; ``mine`` when it is the asker's."""
+
+    source: str
+    comment_id: str
+    moderator: str
+    expires_at: datetime
+    mine: bool
 # every `run`/`ingest` (and dashboard import) and the problems it met: a later run never erases an earlier one's report
 RUN_STATUSES = ("running", "done", "failed")  # a run killed before it finished stays "running"
 runs_table = sa.Table(
@@ -127,23 +228,27 @@ class Store:
     ----------
     url : str
         SQLAlchemy URL; a SQLite file's folder is created when missing.
+    busy_wait : float
+        Seconds a decision, label, claim or undo keeps retrying while another
+        writer (an ingest) holds the store, before it fails.
+
+    Raises
+    ------
+    SchemaMismatch
+        The store was made by an older version (run ``store upgrade``) or a newer one.
     """
 
-    def __init__(self, url: str = DEFAULT_URL):
+    def __init__(self, url: str = DEFAULT_URL, busy_wait: float = DEFAULT_BUSY_WAIT):
+        from moderation import migrations
+
         self.url = url
-        self.engine = sa.create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            database = self.engine.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-
-            @sa.event.listens_for(self.engine, "connect")
-            def _pragmas(connection, _record):
-                # WAL lets a moderator's write and a dashboard read run at once
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA busy_timeout=10000")
-
-        metadata.create_all(self.engine)
+        self.busy_wait = busy_wait
+        self.engine = _engine(url)
+        self._writer = self.engine.execution_options(write=True)
+        with self.engine.connect() as connection:
+            empty = migrations.check(connection)
+        if empty:  # created under the write lock, so two processes never both create it
+            self._write(migrations.check)
 
     # ---- ingested data -------------------------------------------------
 
@@ -154,7 +259,7 @@ class Store:
         order the source lists them, so output order stays the source's order.
         """
         added, known = {}, {}
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             for table, frame, key in (
                 (articles_table, parsed.articles, schema.ARTICLE_KEY),
                 (comments_table, parsed.comments, schema.COMMENT_KEY),
@@ -238,66 +343,222 @@ class Store:
         comments["reactions"] = comments["reactions"].map(lambda r: json.loads(r) if isinstance(r, str) else None)
         return articles, comments, vote_events
 
+    # ---- writing ---------------------------------------------------------
+
+    def _write(self, work: Callable[[sa.Connection], object]):
+        """``work(connection)`` in one write transaction, retried while another writer holds the store."""
+        deadline = time.monotonic() + self.busy_wait
+        delay = 0.02
+        while True:
+            try:
+                with self._writer.begin() as connection:
+                    return work(connection)
+            except sa.exc.OperationalError as error:
+                if not _transient(error):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise TimeoutError(f"the store stayed busy for {self.busy_wait:.0f} s (another writer, such "
+                                       "as a long ingest, holds it); nothing was recorded, try again") from error
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    def _lock(self, connection, keys: Iterable[Key]) -> None:
+        """Serialise writers of the same comments until the transaction ends.
+
+        PostgreSQL: one advisory lock per key, taken in one global order so two
+        writers never deadlock. SQLite's ``BEGIN IMMEDIATE`` already lets only
+        one writer in at a time.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        names = sorted({f"{source}\x1f{comment_id}" for source, comment_id in keys})
+        connection.execute(sa.text(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS h "
+            "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
+        ), {"keys": names})
+
+    def _role(self, connection, name: str) -> str | None:
+        """``name``'s role; :data:`auth.SINGLE_USER_ROLE` while the store has no users; None for a stranger."""
+        role = connection.execute(sa.select(users_table.c.role).where(users_table.c.name == name)).scalar()
+        if role is not None:
+            return role
+        anyone = connection.execute(sa.select(users_table.c.name).limit(1)).first()
+        return None if anyone else auth.SINGLE_USER_ROLE
+
+    def _require(self, connection, name: str | None, permission: str) -> str:
+        """The stripped ``name`` if its role has ``permission``, else :class:`auth.Forbidden`."""
+        name = (name or "").strip()
+        if not name:
+            raise ValueError("a decision, label or claim needs the moderator's name")
+        auth.require(self._role(connection, name), permission, name)
+        return name
+
+    def has_users(self) -> bool:
+        """Whether any user exists (a team store); without users the store is single-user."""
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(users_table.c.name).limit(1)).first() is not None
+
+    def role(self, name: str) -> str | None:
+        """``name``'s role (``auth.SINGLE_USER_ROLE`` in a store without users; None: not a user)."""
+        with self.engine.connect() as connection:
+            return self._role(connection, name.strip())
+
     # ---- decisions -----------------------------------------------------
 
     def record_decision(
-        self, keys: list[tuple[str, str]], action: str, moderator: str, reason: str | None = None
+        self, keys: list[Key], action: str, moderator: str, reason: str | None = None,
+        seen: Mapping[Key, int | None] | None = None,
     ) -> list[int]:
-        """Record one decision on each comment in ``keys`` (one batch); returns the new decision ids."""
+        """Record one decision on each comment in ``keys`` (one batch); returns the new decision ids.
+
+        Parameters
+        ----------
+        keys : list of (source, comment_id)
+        action : one of ``ACTIONS``
+        moderator : str
+            The signed-in user; a viewer (or a stranger to a store with users) gets :class:`auth.Forbidden`.
+        seen : mapping, optional
+            (source, comment_id) -> id of the decision that was current when the
+            moderator saw the comment (None or missing: undecided), e.g. from
+            :func:`seen_states`. When given, any comment whose current decision
+            is another makes the whole batch a :class:`DecisionConflict`: nothing is
+            written. Without it only claims are checked (a script's decision).
+
+        Comments another moderator has a live claim on always conflict; the
+        moderator's own claims on ``keys`` are released. ``decided_at`` is taken
+        once the write lock is held, so per comment it follows the log order.
+        """
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}")
-        if not moderator or not moderator.strip():
-            raise ValueError("a decision needs the moderator's name")
-        batch, now = str(uuid.uuid4()), datetime.now(UTC)
-        rows = [
-            {"batch": batch, "source": str(source), "comment_id": str(comment_id), "action": action,
-             "reason": reason or None, "moderator": moderator.strip(), "decided_at": now}
-            for source, comment_id in keys
-        ]
-        if not rows:
-            return []
-        with self.engine.begin() as connection:
-            result = connection.execute(decisions_table.insert().returning(decisions_table.c.id), rows)
-            return [row.id for row in result]
+        keys = list(dict.fromkeys((str(source), str(comment_id)) for source, comment_id in keys))
 
-    def undo_last(self, moderator: str) -> pd.DataFrame:
-        """Mark ``moderator``'s latest batch of decisions as undone; returns the undone rows (empty if none)."""
+        def work(connection):
+            name = self._require(connection, moderator, "decide")
+            if not keys:
+                return []
+            self._lock(connection, keys)
+            now = datetime.now(UTC)
+            current = self._current(connection, keys)
+            claimed = self._claimed_by_others(connection, keys, name, now)
+            conflicts = []
+            for key in keys:
+                live = current.get(key)
+                live_id = None if live is None else live["id"]
+                changed = seen is not None and _decision_id(seen.get(key)) != live_id
+                if changed or key in claimed:
+                    conflicts.append({
+                        "source": key[0], "comment_id": key[1],
+                        "seen": _decision_id(seen.get(key)) if seen is not None else None, "current": live_id,
+                        **{c: (None if live is None else live[c]) for c in ("action", "moderator", "decided_at")},
+                        "claimed_by": claimed.get(key),
+                    })
+            if conflicts:
+                raise DecisionConflict(_conflict_frame(conflicts))
+            batch = str(uuid.uuid4())
+            rows = [
+                {"batch": batch, "source": source, "comment_id": comment_id, "action": action,
+                 "reason": reason or None, "moderator": name, "decided_at": now,
+                 "replaces": None if current.get((source, comment_id)) is None
+                 else current[(source, comment_id)]["id"]}
+                for source, comment_id in keys
+            ]
+            ids = [row.id for row in connection.execute(
+                decisions_table.insert().returning(decisions_table.c.id), rows)]
+            self._release(connection, keys, name)
+            return ids
+
+        return self._write(work)
+
+    def _current(self, connection, keys: list[Key]) -> dict[Key, Mapping]:
+        """(source, comment_id) -> the current (latest not undone) decision row, for the decided ones of ``keys``."""
+        table, found = decisions_table, {}
+        for chunk in _chunks(keys):
+            rows = connection.execute(
+                sa.select(table)
+                .where(sa.tuple_(table.c.source, table.c.comment_id).in_(chunk), table.c.undone_at.is_(None))
+                .order_by(table.c.id)
+            ).mappings().all()
+            found.update({(row["source"], row["comment_id"]): row for row in rows})
+        return found
+
+    def comment_states(self, keys: list[Key]) -> dict[Key, int | None]:
+        """(source, comment_id) -> id of its current decision (None: undecided): what ``seen`` carries."""
+        keys = [(str(source), str(comment_id)) for source, comment_id in keys]
+        with self.engine.connect() as connection:
+            current = self._current(connection, keys)
+        return {key: (current[key]["id"] if key in current else None) for key in keys}
+
+    def undo_last(self, moderator: str, of: str | None = None) -> pd.DataFrame:
+        """Undo the latest batch of decisions of ``of`` (default: ``moderator``'s own) that is not undone yet.
+
+        Only an admin may undo another moderator's batch. Returns the rows this
+        call undid, empty when there was nothing left to undo (so two tabs
+        undoing at once undo two batches, never one twice). Each undo is
+        logged as an ``undo`` event naming who undid whose decisions.
+        """
         table = decisions_table
-        with self.engine.begin() as connection:
+
+        def work(connection):
+            name = self._require(connection, moderator, "decide")
+            owner = (of or name).strip()
+            if owner != name:
+                auth.require(self._role(connection, name), "undo_others", name)
+            self._lock(connection, [("undo", owner)])
             latest = connection.execute(
                 sa.select(table.c.batch)
-                .where(table.c.moderator == moderator, table.c.undone_at.is_(None))
+                .where(table.c.moderator == owner, table.c.undone_at.is_(None))
                 .order_by(table.c.id.desc())
                 .limit(1)
             ).scalar()
             if latest is None:
-                return self._decisions_frame([])
-            connection.execute(
+                return []
+            self._lock(connection, connection.execute(
+                sa.select(table.c.source, table.c.comment_id).where(table.c.batch == latest)).all())
+            now = datetime.now(UTC)
+            rows = connection.execute(
                 table.update()
                 .where(table.c.batch == latest, table.c.undone_at.is_(None))
-                .values(undone_at=datetime.now(UTC), undone_by=moderator)
-            )
-            rows = connection.execute(sa.select(table).where(table.c.batch == latest)).mappings().all()
-        return self._decisions_frame(rows)
+                .values(undone_at=now, undone_by=name)
+                .returning(*table.columns)
+            ).mappings().all()
+            if rows:
+                self._log(connection, name, "undo", owner,
+                          f"{rows[0]['action']} on {len(rows)} comment(s), batch {latest}", now)
+            return rows
+
+        return self._decisions_frame(sorted(self._write(work), key=lambda row: row["id"]))
 
     def undo(self, ids: list[int], moderator: str) -> pd.DataFrame:
-        """Mark the decisions ``ids`` (any moderator's) as undone by ``moderator``; returns the rows undone now.
+        """Mark the decisions ``ids`` as undone by ``moderator``; returns the rows this call undid.
 
-        Already undone decisions are left as they are (and not returned); nothing is deleted.
+        Undoing another moderator's decision needs an admin. Decisions already
+        undone are left as they are and not returned, so an empty result means
+        nothing was undone. Logged as one ``undo`` event per moderator undone.
         """
-        if not moderator or not moderator.strip():
-            raise ValueError("undoing a decision needs the moderator's name")
         table = decisions_table
-        wanted = [int(i) for i in ids]
+        wanted = sorted({int(i) for i in ids})
+
+        def work(connection):
+            name = self._require(connection, moderator, "decide")
+            rows = connection.execute(sa.select(table.c.id, table.c.source, table.c.comment_id, table.c.moderator)
+                                      .where(table.c.id.in_(wanted))).all()
+            if any(row.moderator != name for row in rows):
+                auth.require(self._role(connection, name), "undo_others", name)
+            self._lock(connection, [(row.source, row.comment_id) for row in rows])
+            now = datetime.now(UTC)
+            undone = connection.execute(
+                table.update().where(table.c.id.in_(wanted), table.c.undone_at.is_(None))
+                .values(undone_at=now, undone_by=name).returning(*table.columns)
+            ).mappings().all()
+            for owner in sorted({row["moderator"] for row in undone}):
+                mine = [row for row in undone if row["moderator"] == owner]
+                self._log(connection, name, "undo", owner, f"{len(mine)} decision(s): ids "
+                          + ", ".join(str(row["id"]) for row in sorted(mine, key=lambda row: row["id"])), now)
+            return undone
+
         if not wanted:
             return self._decisions_frame([])
-        with self.engine.begin() as connection:
-            live = table.c.id.in_(wanted) & table.c.undone_at.is_(None)
-            undone = [r.id for r in connection.execute(sa.select(table.c.id).where(live))]
-            connection.execute(table.update().where(table.c.id.in_(undone))
-                               .values(undone_at=datetime.now(UTC), undone_by=moderator.strip()))
-            rows = connection.execute(sa.select(table).where(table.c.id.in_(undone))).mappings().all()
-        return self._decisions_frame(rows)
+        return self._decisions_frame(sorted(self._write(work), key=lambda row: row["id"]))
 
     def decisions(self) -> pd.DataFrame:
         """The audit log: every decision ever recorded, undone ones included, newest first."""
@@ -313,22 +574,27 @@ class Store:
 
     # ---- labels --------------------------------------------------------
 
-    def record_label(self, keys: list[tuple[str, str]], label: str, value: bool, moderator: str) -> list[int]:
-        """Record ``moderator``'s yes/no ``label`` (one of ``LABELS``) on each comment in ``keys``; returns the ids."""
+    def record_label(self, keys: list[Key], label: str, value: bool, moderator: str) -> list[int]:
+        """Record ``moderator``'s yes/no ``label`` (one of ``LABELS``) on each comment in ``keys``; returns the ids.
+
+        Viewers (and strangers to a store with users) get :class:`auth.Forbidden`.
+        """
         if label not in LABELS:
             raise ValueError(f"unknown label {label!r}; choose one of {', '.join(LABELS)}")
-        if not moderator or not moderator.strip():
-            raise ValueError("a label needs the moderator's name")
-        now = datetime.now(UTC)
-        rows = [
-            {"source": str(source), "comment_id": str(comment_id), "label": label, "value": bool(value),
-             "moderator": moderator.strip(), "labelled_at": now}
-            for source, comment_id in keys
-        ]
-        if not rows:
-            return []
-        with self.engine.begin() as connection:
+
+        def work(connection):
+            name = self._require(connection, moderator, "label")
+            now = datetime.now(UTC)
+            rows = [
+                {"source": str(source), "comment_id": str(comment_id), "label": label, "value": bool(value),
+                 "moderator": name, "labelled_at": now}
+                for source, comment_id in keys
+            ]
+            if not rows:
+                return []
             return [row.id for row in connection.execute(labels_table.insert().returning(labels_table.c.id), rows)]
+
+        return self._write(work)
 
     def labels(self, label: str = "offtopic") -> pd.DataFrame:
         """The latest ``label`` per comment: source, comment_id, value (bool), moderator, labelled_at."""
@@ -343,17 +609,241 @@ class Store:
         frame["labelled_at"] = schema.to_utc(frame["labelled_at"]).set_axis(frame.index)
         return frame.drop_duplicates(["source", "comment_id"], keep="first").reset_index(drop=True)
 
+    # ---- claims --------------------------------------------------------
+
+    def claim(self, key: Key, moderator: str, duration: timedelta = DEFAULT_CLAIM) -> Claim:
+        """Claim comment ``key`` for ``moderator`` until ``duration`` from now (their own claim is renewed).
+
+        When another moderator's claim is live nothing changes and theirs is
+        returned (``mine`` False). A new claim is logged as a ``claim`` event.
+        """
+        key = (str(key[0]), str(key[1]))
+        table = claims_table
+        where = (table.c.source == key[0]) & (table.c.comment_id == key[1])
+
+        def work(connection):
+            name = self._require(connection, moderator, "claim")
+            self._lock(connection, [key])
+            now = datetime.now(UTC)
+            held = connection.execute(sa.select(table).where(where)).mappings().first()
+            live = held is not None and _utc(held["expires_at"]) > now
+            if live and held["moderator"] != name:
+                return Claim(*key, held["moderator"], _utc(held["expires_at"]), mine=False)
+            values = {"moderator": name, "claimed_at": now, "expires_at": now + duration}
+            if held is None:
+                connection.execute(table.insert().values(source=key[0], comment_id=key[1], **values))
+            else:
+                connection.execute(table.update().where(where).values(**values))
+            if not (live and held["moderator"] == name):
+                self._log(connection, name, "claim", f"{key[0]}/{key[1]}", f"until {now + duration:%H:%M:%S} UTC",
+                          now)
+            return Claim(*key, name, now + duration, mine=True)
+
+        return self._write(work)
+
+    def release(self, key: Key, moderator: str) -> bool:
+        """Release ``moderator``'s claim on ``key``; whether there was one (logged as ``release``)."""
+        key = (str(key[0]), str(key[1]))
+
+        def work(connection):
+            name = self._require(connection, moderator, "claim")
+            released = self._release(connection, [key], name)
+            if released:
+                self._log(connection, name, "release", f"{key[0]}/{key[1]}", None, datetime.now(UTC))
+            return released > 0
+
+        return self._write(work)
+
+    def _release(self, connection, keys: list[Key], name: str) -> int:
+        table, released = claims_table, 0
+        for chunk in _chunks(keys):
+            released += connection.execute(table.delete().where(
+                sa.tuple_(table.c.source, table.c.comment_id).in_(chunk), table.c.moderator == name)).rowcount
+        return released
+
+    def _claimed_by_others(self, connection, keys: list[Key], name: str, now: datetime) -> dict[Key, str]:
+        table, found = claims_table, {}
+        for chunk in _chunks(keys):
+            rows = connection.execute(sa.select(table.c.source, table.c.comment_id, table.c.moderator).where(
+                sa.tuple_(table.c.source, table.c.comment_id).in_(chunk),
+                table.c.moderator != name, table.c.expires_at > now,
+            )).all()
+            found.update({(row.source, row.comment_id): row.moderator for row in rows})
+        return found
+
+    def claims(self) -> pd.DataFrame:
+        """Live claims: source, comment_id, moderator, claimed_at, expires_at (UTC)."""
+        table = claims_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table).where(table.c.expires_at > datetime.now(UTC))).mappings().all()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])
+        for column in ("claimed_at", "expires_at"):
+            frame[column] = schema.to_utc(frame[column]).set_axis(frame.index)
+        return frame
+
+    # ---- users and sessions --------------------------------------------
+
+    def users(self) -> pd.DataFrame:
+        """Every user: name, role, created_at (never the password hash)."""
+        table = users_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table.c.name, table.c.role, table.c.created_at).order_by(table.c.name)).all()
+        frame = pd.DataFrame(rows, columns=["name", "role", "created_at"])
+        frame["created_at"] = schema.to_utc(frame["created_at"]).set_axis(frame.index)
+        return frame
+
+    def user(self, name: str) -> dict | None:
+        """``name``'s row (name, role, password_hash) for :func:`auth.sign_in`, None when unknown."""
+        with self.engine.connect() as connection:
+            query = sa.select(users_table).where(users_table.c.name == name.strip())
+            row = connection.execute(query).mappings().first()
+        return None if row is None else dict(row)
+
+    def add_user(self, name: str, role: str, password: str, actor: str | None = None) -> None:
+        """Add user ``name`` with ``role``; only the argon2 hash of ``password`` is kept.
+
+        ``actor`` is the admin doing it; None is the command line (whoever holds the store's URL).
+        """
+        name, role, password_hash = _user_name(name), auth.check_role(role), auth.hash_password(password)
+
+        def work(connection):
+            by = self._manager(connection, actor)
+            if connection.execute(sa.select(users_table.c.name).where(users_table.c.name == name)).first():
+                raise ValueError(f"user {name!r} exists already; change it with `users passwd` or `users role`")
+            now = datetime.now(UTC)
+            connection.execute(users_table.insert().values(
+                name=name, role=role, password_hash=password_hash, created_at=now))
+            self._log(connection, by, "user_added", name, f"role {role}", now)
+
+        self._write(work)
+
+    def set_role(self, name: str, role: str, actor: str | None = None) -> None:
+        """Give user ``name`` ``role`` (logged as ``role_changed`` with the old and new role)."""
+        role = auth.check_role(role)
+
+        def work(connection):
+            by = self._manager(connection, actor)
+            old = self._known_user(connection, name)
+            connection.execute(users_table.update().where(users_table.c.name == name).values(role=role))
+            self._log(connection, by, "role_changed", name, f"{old} -> {role}", datetime.now(UTC))
+
+        self._write(work)
+
+    def set_password(self, name: str, password: str, actor: str | None = None) -> None:
+        """Replace user ``name``'s password; their open sessions end."""
+        password_hash = auth.hash_password(password)
+
+        def work(connection):
+            by = self._manager(connection, actor)
+            self._known_user(connection, name)
+            connection.execute(users_table.update().where(users_table.c.name == name)
+                               .values(password_hash=password_hash))
+            connection.execute(sessions_table.delete().where(sessions_table.c.name == name))
+            self._log(connection, by, "password_changed", name, None, datetime.now(UTC))
+
+        self._write(work)
+
+    def remove_user(self, name: str, actor: str | None = None) -> None:
+        """Remove user ``name`` and end their sessions; their decisions stay in the log under their name."""
+        def work(connection):
+            by = self._manager(connection, actor)
+            old = self._known_user(connection, name)
+            connection.execute(users_table.delete().where(users_table.c.name == name))
+            connection.execute(sessions_table.delete().where(sessions_table.c.name == name))
+            self._log(connection, by, "user_removed", name, f"was {old}", datetime.now(UTC))
+
+        self._write(work)
+
+    def _manager(self, connection, actor: str | None) -> str:
+        if actor is None:
+            return COMMAND_LINE
+        return self._require(connection, actor, "manage_users")
+
+    @staticmethod
+    def _known_user(connection, name: str) -> str:
+        role = connection.execute(sa.select(users_table.c.role).where(users_table.c.name == name)).scalar()
+        if role is None:
+            raise ValueError(f"no user {name!r}; `python -m moderation users list` shows them")
+        return role
+
+    def open_session(self, token_digest: str, name: str) -> None:
+        """Start a session for ``name`` (see :func:`auth.sign_in`)."""
+        now = datetime.now(UTC)
+        self._write(lambda connection: connection.execute(sessions_table.insert().values(
+            token_digest=token_digest, name=name, opened_at=now, last_seen=now)))
+
+    def touch_session(self, token_digest: str, idle: timedelta) -> dict | None:
+        """The session's user (name, role), its idle clock restarted; None (and the session ended) past ``idle``."""
+        sessions, users = sessions_table, users_table
+        query = (sa.select(sessions.c.name, sessions.c.last_seen, users.c.role)
+                 .join(users, users.c.name == sessions.c.name).where(sessions.c.token_digest == token_digest))
+        with self.engine.connect() as connection:
+            found = connection.execute(query).mappings().first()
+        if found is None:
+            return None
+        now = datetime.now(UTC)
+        where = sessions.c.token_digest == token_digest
+        if now - _utc(found["last_seen"]) > idle:
+            self._write(lambda connection: connection.execute(sessions.delete().where(where)))
+            return None
+        if now - _utc(found["last_seen"]) > SESSION_TOUCH:
+            self._write(lambda connection: connection.execute(sessions.update().where(where).values(last_seen=now)))
+        return {"name": found["name"], "role": found["role"]}
+
+    def close_session(self, token_digest: str) -> str | None:
+        """End the session; the user's name, None when there was no such session."""
+        table = sessions_table
+
+        def work(connection):
+            name = connection.execute(sa.select(table.c.name).where(table.c.token_digest == token_digest)).scalar()
+            connection.execute(table.delete().where(table.c.token_digest == token_digest))
+            return name
+
+        return self._write(work)
+
+    # ---- activity log ----------------------------------------------------
+
+    def log_event(self, actor: str, event: str, subject: str | None = None, detail: str | None = None) -> None:
+        """Append one event (one of ``EVENTS``) to the activity log."""
+        self._write(lambda connection: self._log(connection, actor, event, subject, detail, datetime.now(UTC)))
+
+    @staticmethod
+    def _log(connection, actor: str, event: str, subject: str | None, detail: str | None, at: datetime) -> None:
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}")
+        connection.execute(events_table.insert().values(at=at, actor=actor, event=event, subject=subject,
+                                                        detail=detail))
+
+    def count_events(self, event: str, subject: str, since: datetime) -> int:
+        """How many ``event`` events about ``subject`` happened since ``since``."""
+        table = events_table
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.count()).where(
+                table.c.event == event, table.c.subject == subject, table.c.at >= since)).scalar()
+
+    def events(self, kinds: Iterable[str] | None = None) -> pd.DataFrame:
+        """The activity log, newest first: id, at, actor, event, subject, detail (only ``kinds`` if given)."""
+        table = events_table
+        query = sa.select(table).order_by(table.c.id.desc())
+        if kinds is not None:
+            query = query.where(table.c.event.in_(list(kinds)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])
+        frame["at"] = schema.to_utc(frame["at"]).set_axis(frame.index)
+        return frame
     # ---- runs and their problems ---------------------------------------
 
     def start_run(self, command: str, inputs: list[str | Path]) -> str:
         """Record that ``command`` started on ``inputs``; returns the new run id (sortable by start time)."""
         now = datetime.now(UTC)
         run_id = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
-        with self.engine.begin() as connection:
-            connection.execute(runs_table.insert().values(
-                run_id=run_id, command=command, inputs=json.dumps([str(Path(p).resolve()) for p in inputs]),
-                started_at=now, status="running",
-            ))
+        self._write(lambda connection: connection.execute(runs_table.insert().values(
+            run_id=run_id, command=command, inputs=json.dumps([str(Path(p).resolve()) for p in inputs]),
+            started_at=now, status="running",
+        )))
         return run_id
 
     def record_problems(self, run_id: str, problems: list[schema.Problem], input: str | Path | None = None) -> None:
@@ -364,16 +854,14 @@ class Store:
             for problem in problems
         ]
         if rows:
-            with self.engine.begin() as connection:
-                connection.execute(problems_table.insert(), rows)
+            self._write(lambda connection: connection.execute(problems_table.insert(), rows))
 
     def finish_run(self, run_id: str, status: str, records: int | None = None, message: str | None = None) -> None:
         """Mark run ``run_id`` done or failed (with the error line), counting its records and problems."""
         count = sa.select(sa.func.count()).where(problems_table.c.run_id == run_id).scalar_subquery()
-        with self.engine.begin() as connection:
-            connection.execute(runs_table.update().where(runs_table.c.run_id == run_id).values(
-                status=status, finished_at=datetime.now(UTC), records=records, message=message, problems=count,
-            ))
+        self._write(lambda connection: connection.execute(runs_table.update().where(runs_table.c.run_id == run_id)
+                                                          .values(status=status, finished_at=datetime.now(UTC),
+                                                                  records=records, message=message, problems=count)))
 
     def runs(self) -> pd.DataFrame:
         """Every recorded run, newest first: run_id, command, inputs, started_at, finished_at, status, message,
@@ -459,3 +947,90 @@ def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         expanded = pd.DataFrame.from_records(records, index=frame.index)
         frame = pd.concat([frame, expanded], axis=1)
     return schema.conform(frame, table)
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Bring the store at ``url`` to this version's schema, keeping every row; (revision before, after).
+
+    An empty database is created at the newest revision (before: None).
+    Raises :class:`SchemaMismatch` for a store made by a newer version.
+    """
+    from moderation import migrations
+
+    with _engine(url).execution_options(write=True).begin() as connection:
+        return migrations.upgrade(connection)
+
+
+def _engine(url: str) -> sa.Engine:
+    """An engine on ``url``; SQLite: WAL, a busy timeout, and writers that take the write lock at BEGIN."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name != "sqlite":
+        return engine
+    database = engine.url.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection, _record):
+        # WAL lets a moderator's write and a dashboard read run at once
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA busy_timeout=1000")  # longer waits: Store._write retries
+        # transactions are begun below, so a writer can take the write lock at BEGIN
+        connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        # a writer that read first and asked for the lock later could fail at once with "database is locked"
+        immediate = connection.get_execution_options().get("write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+COMMAND_LINE = "command line"  # the actor of user changes made with `python -m moderation users`
+SESSION_TOUCH = timedelta(seconds=60)  # a session's last_seen is rewritten at most this often
+_CHUNK = 400  # keys per IN (...) list: well below every database's limit on bound parameters
+
+
+def seen_states(current: pd.DataFrame, keys: Iterable[Key]) -> dict[Key, int | None]:
+    """What a moderator saw: (source, comment_id) -> id of the current decision shown (None: undecided).
+
+    ``current`` is a :meth:`Store.current_decisions` frame as the page showed it.
+    """
+    shown = {(s, c): int(i) for s, c, i in zip(current["source"], current["comment_id"], current["id"])}
+    return {(str(s), str(c)): shown.get((str(s), str(c))) for s, c in keys}
+
+
+def _decision_id(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _conflict_frame(conflicts: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(conflicts)
+    for column in ("seen", "current"):
+        frame[column] = frame[column].astype("Int64")
+    frame["decided_at"] = schema.to_utc(frame["decided_at"]).set_axis(frame.index)
+    return frame
+
+
+def _chunks(keys: list, size: int = _CHUNK):
+    return (keys[i:i + size] for i in range(0, len(keys), size))
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _transient(error: sa.exc.OperationalError) -> bool:
+    """A lock or serialisation failure that a retry of the whole transaction resolves."""
+    if getattr(error.orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    return any(text in str(error.orig) for text in ("database is locked", "database is busy"))
+
+
+def _user_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64 or any(not ch.isprintable() for ch in name):
+        raise ValueError("a user name is 1 to 64 printable characters")
+    return name

@@ -193,3 +193,44 @@ def test_train_offtopic_says_where_labels_can_come_from(tmp_path):
     result = run_cli("train-offtopic", SEED, "--out", tmp_path / "w.json")
     assert result.returncode == 1
     assert "--labels COLUMN" in result.stderr and "--results DIR" in result.stderr
+
+
+def test_users_commands_read_the_password_from_standard_input(tmp_path):
+    """`users add/role/passwd/remove/list`: the password comes from standard input and never shows."""
+    store = f"sqlite:///{tmp_path / 'team.db'}"
+
+    def users(*args, password=None):
+        return subprocess.run([sys.executable, "-m", "moderation", "users", *args, "--store", store],
+                              input=password, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    added = users("add", "alice", "--role", "moderator", password="a long password\n")
+    assert added.returncode == 0, added.stderr
+    assert users("role", "alice", "--role", "admin").returncode == 0
+    assert users("passwd", "alice", password="another long one\n").returncode == 0
+    listed = users("list")
+    assert "alice" in listed.stdout and "admin" in listed.stdout and "long" not in listed.stdout
+    short = users("add", "bob", "--role", "viewer", password="short\n")
+    assert short.returncode == 1 and short.stderr.startswith("error: a password needs at least")
+    assert users("remove", "alice").returncode == 0
+    assert "no users" in users("list").stdout
+    from moderation import auth
+    from moderation.store import Store
+
+    assert Store(store).events()["event"].tolist() == [
+        "user_removed", "password_changed", "role_changed", "user_added"]
+    assert auth.SINGLE_USER_ROLE == Store(store).role("anyone")
+
+
+def test_dashboard_on_a_busy_port_is_one_line_naming_the_option(tmp_path):
+    """A port someone listens on already: `dashboard` exits 1 with one line that names --port."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("dashboard", "--results", tmp_path, "--port", port, "--check")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "--port" in result.stderr and f"port {port}" in result.stderr
+    free = run_cli("dashboard", "--results", tmp_path, "--port", port, "--check")
+    assert free.returncode == 0, free.stderr

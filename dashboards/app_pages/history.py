@@ -4,11 +4,15 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import reports
+from moderation import auth, reports
 
 
 def _undo(decision_id: int) -> None:
-    undone = _data.undo_decisions(_data.context().store_url, [decision_id], _ui.current_moderator())
+    try:
+        undone = _data.undo_decisions(_data.context().store_url, [decision_id], _ui.current_moderator())
+    except auth.Forbidden as refused:
+        st.session_state["flash"] = f"Not undone: {refused}."
+        return
     st.session_state["history_pick"] = None
     st.session_state["flash"] = (f"Undid {undone['action'].iloc[0]}: the comment is back in the review queue."
                                  if len(undone) else "That decision was already undone.")
@@ -50,7 +54,7 @@ with st.container(border=True):
     st.text(row["text"] if isinstance(row["text"], str) else "(comment not in these results)")
     left, right = st.columns(2)
     left.button("Undo this decision", key="history_undo", on_click=_undo, args=(int(row["id"]),),
-                disabled=not ctx.moderator)
+                disabled=not ctx.can_decide)
     if right.button("Review it again", key="history_re_review", on_click=_re_review,
                     args=((row["source"], row["comment_id"]),)):
         st.switch_page("app_pages/review.py")

@@ -4,7 +4,7 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import reports
+from moderation import auth, reports
 
 
 
@@ -26,12 +26,18 @@ def label_panel(key: tuple[str, str]) -> None:
                     f"({row['labelled_at']:%Y-%m-%d %H:%M} UTC)")
         left, right = st.columns(2)
         for column, value, text in ((left, True, "Off topic"), (right, False, "On topic")):
-            if column.button(text, key=f"offtopic_label_{value}", disabled=not ctx.moderator.strip()):
-                _data.record_offtopic_label(ctx.store_url, [key], value, ctx.moderator)
-                st.session_state["flash"] = f"Labelled {text.lower()}."
-                st.rerun()
-        if not ctx.moderator.strip():
+            if column.button(text, key=f"offtopic_label_{value}", disabled=not ctx.can_decide):
+                try:
+                    _data.record_offtopic_label(ctx.store_url, [key], value, ctx.moderator)
+                except auth.Forbidden as refused:
+                    st.error(f"Not labelled: {refused}.")
+                else:
+                    st.session_state["flash"] = f"Labelled {text.lower()}."
+                    st.rerun()
+        if not ctx.moderator:
             st.caption("Enter your name as moderator in the sidebar to label.")
+        elif not ctx.can_decide:
+            st.caption(f"You are signed in as a {ctx.role}: you can look, not label.")
 
 
 ctx = _data.context()

@@ -2,6 +2,9 @@
 
 Each card shows the comment in full (plain text, cue phrases marked), who wrote it where,
 what it replies to, and why it is queued; one key decides it and the next card comes up.
+Opening a card claims it: the others' queues skip it ("claimed by alice") until it is decided,
+left or the claim lapses. A decision carries the card's decision as shown; if another landed
+in between, nothing is written and the card shows theirs, and the moderator chooses.
 """
 
 import pandas as pd
@@ -9,7 +12,8 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import reports
+from moderation import auth, reports
+from moderation.store import DecisionConflict, seen_states
 
 # key -> the widget it presses (or focuses); shown in the "? Keys" help
 KEYS = {
@@ -39,7 +43,7 @@ def _reason() -> str | None:
     return picked
 
 
-def _decide(action: str, key: tuple[str, str], card: int) -> None:
+def _decide(action: str, key: tuple[str, str], card: int, seen: dict | None = None) -> None:
     moderator = _ui.current_moderator()
     if not moderator:
         st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
@@ -47,14 +51,35 @@ def _decide(action: str, key: tuple[str, str], card: int) -> None:
     if st.session_state.get("review_card_live") != card:
         return  # a key pressed again before the next card was drawn: its buttons still name the decided card
     st.session_state["review_card_live"] = None
-    _data.record_decision(_data.context().store_url, [key], action, moderator, _reason())
+    try:
+        _data.record_decision(_data.context().store_url, [key], action, moderator, _reason(),
+                              seen=st.session_state.get("review_seen", {}) if seen is None else seen)
+    except DecisionConflict as conflict:
+        # keep this card in view with what landed meanwhile, and let the moderator choose
+        st.session_state["review_conflict"] = {"key": key, "action": action, "conflicts": conflict.conflicts}
+        st.session_state["review_focus"] = key
+        return
+    except auth.Forbidden as refused:
+        st.session_state["review_error"] = f"Not recorded: {refused}."
+        return
+    st.session_state.pop("review_conflict", None)
+    st.session_state["review_claimed"] = None  # deciding released the claim
     st.session_state["review_focus"] = None
     st.session_state["review_reason_typed"] = ""
     st.session_state["flash"] = f"Recorded {action}. Press u to undo."
 
 
+def _keep_theirs() -> None:
+    st.session_state.pop("review_conflict", None)
+    st.session_state["review_focus"] = None
+
+
 def _undo() -> None:
-    undone = _data.undo_last(_data.context().store_url, _ui.current_moderator())
+    try:
+        undone = _data.undo_last(_data.context().store_url, _ui.current_moderator())
+    except auth.Forbidden as refused:
+        st.session_state["review_error"] = f"Not undone: {refused}."
+        return
     if len(undone):
         st.session_state["review_focus"] = (undone["source"].iloc[0], undone["comment_id"].iloc[0])
         st.session_state["flash"] = f"Undid {undone['action'].iloc[0]} on {len(undone)} comment(s): back in the queue."
@@ -62,12 +87,17 @@ def _undo() -> None:
         st.session_state["flash"] = "Nothing to undo."
 
 
-def _decide_many(action: str, keys: list[tuple[str, str]]) -> None:
+def _decide_many(action: str, keys: list[tuple[str, str]], seen: dict) -> None:
     moderator = _ui.current_moderator()
     if not moderator:
         st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
         return
-    _data.record_decision(_data.context().store_url, keys, action, moderator, _reason())
+    try:
+        _data.record_decision(_data.context().store_url, keys, action, moderator, _reason(), seen=seen)
+    except (DecisionConflict, auth.Forbidden) as refused:
+        st.session_state["review_error"] = f"Not recorded: {refused}. The queue now shows what changed."
+        st.session_state["review_bulk_confirm"] = False
+        return
     st.session_state["review_bulk_confirm"] = False
     st.session_state["flash"] = f"Recorded {action} on {len(keys)} comments. Press u to undo them all."
 
@@ -112,6 +142,11 @@ _ui.key_bindings({k: target for k, (target, _) in KEYS.items()})
 queue = _data.review_queue(ctx.results, ctx.version, ctx.filters, tuple(reasons))
 decisions = _data.current_decisions(ctx.store_url)
 pending = reports.undecided(queue, decisions)
+# comments another moderator has open are skipped (they come back when decided, left or lapsed)
+claimed = _ui.claimed_by_others(ctx)
+held = pd.MultiIndex.from_frame(pending[["source", "comment_id"]]).isin(list(claimed)) if claimed else None
+if held is not None and held.any():
+    pending = pending[~held]
 focus = st.session_state.get("review_focus")
 if focus is not None:
     at = ((pending["source"] == focus[0]) & (pending["comment_id"] == focus[1])).to_numpy().nonzero()[0]
@@ -121,9 +156,13 @@ if focus is not None:
 index = min(st.session_state.get("review_index", 0), max(len(pending) - 1, 0))
 st.session_state["review_index"] = index
 
+skipped = int(held.sum()) if held is not None else 0
 st.caption(f"{len(pending):,} {'comment' if len(pending) == 1 else 'comments'} to review, "
-           f"{len(queue) - len(pending):,} of {len(queue):,} flagged ones decided. Filter by article, author, "
-           "date or text in the sidebar.")
+           f"{len(queue) - len(pending) - skipped:,} of {len(queue):,} flagged ones decided"
+           + (f", {skipped:,} claimed by {', '.join(sorted(set(claimed.values())))}" if skipped else "")
+           + ". Filter by article, author, date or text in the sidebar.")
+if not ctx.can_decide:
+    st.caption(f"You are signed in as a {ctx.role}: you can look, not decide.")
 
 if focus is not None:
     found = comments[((comments["source"] == focus[0]) & (comments["comment_id"] == focus[1])).to_numpy()]
@@ -145,6 +184,16 @@ else:
     thread = _data.article_comments(ctx.results, ctx.version, row["source"], row["article_id"])
     card = reports.review_card(row, row_reasons, thread, _data.results(ctx.results, ctx.version).articles,
                                decisions)
+    # opening the card claims it; the card left behind is released
+    holder = None
+    if ctx.signed_in and ctx.can_decide and st.session_state.get("review_claimed") != card.key:
+        if st.session_state.get("review_claimed"):
+            _data.release(ctx.store_url, st.session_state["review_claimed"], ctx.moderator)
+        claim = _data.claim(ctx.store_url, card.key, ctx.moderator)
+        st.session_state["review_claimed"] = card.key if claim.mine else None
+        holder = None if claim.mine else claim.moderator
+    # what the moderator sees: the decision (or none) the card's decision will carry
+    st.session_state["review_seen"] = seen_states(decisions, [card.key])
     # each drawn card gets a number its buttons carry; the first decision on it uses the number up
     drawn = st.session_state["review_card_live"] = st.session_state.get("review_cards_drawn", 0) + 1
     st.session_state["review_cards_drawn"] = drawn
@@ -161,6 +210,20 @@ else:
         _ui.plain_list(card.explanations)
         if card.decision:
             st.text(f"Current decision: {card.decision} by {card.decided_by}")
+        if holder:
+            st.info(f"Claimed by {holder} just now: press j for the next comment.")
+        conflict = st.session_state.get("review_conflict")
+        if conflict and conflict["key"] == card.key:
+            st.warning(f"Not recorded: this comment changed since you opened it. Your decision was "
+                       f"'{conflict['action']}'. Nothing was overwritten.")
+            st.dataframe(reports.conflict_view(conflict["conflicts"]), hide_index=True, key="review_conflict_table")
+            current = conflict["conflicts"]["current"].iloc[0]
+            mine, theirs = st.columns(2)
+            mine.button(f"Replace theirs with my '{conflict['action']}'", key="review_replace", on_click=_decide,
+                        args=(conflict["action"], card.key, drawn,
+                              {card.key: None if pd.isna(current) else int(current)}),
+                        disabled=not ctx.can_decide or pd.notna(conflict["conflicts"]["claimed_by"].iloc[0]))
+            theirs.button("Keep theirs", key="review_keep_theirs", on_click=_keep_theirs)
         if card.author and st.button("Author details", key="review_author"):
             _author_drawer(card.source, card.author)
 
@@ -173,14 +236,15 @@ else:
     for column, (action, label) in zip(actions, DECISIONS.items()):
         shortcut = next(k for k, (target, _) in KEYS.items() if target == f"review_{action}")
         column.button(f"{label} ({shortcut})", key=f"review_{action}", on_click=_decide, args=(action, card.key, drawn),
-                      type="primary" if action == "approve" else "secondary", use_container_width=True)
+                      type="primary" if action == "approve" else "secondary", use_container_width=True,
+                      disabled=not ctx.can_decide or holder is not None)
 
 nav = st.columns(3)
 nav[0].button("Previous (k)", key="review_previous", on_click=_move, args=(-1,), disabled=focus is None and index == 0,
               use_container_width=True)
 nav[1].button("Next (j)", key="review_next", on_click=_move, args=(1,),
               disabled=focus is None and index >= len(pending) - 1, use_container_width=True)
-nav[2].button("Undo my last decision (u)", key="review_undo", on_click=_undo, disabled=not ctx.moderator,
+nav[2].button("Undo my last decision (u)", key="review_undo", on_click=_undo, disabled=not ctx.can_decide,
               use_container_width=True)
 
 if len(pending) > index + 1:
@@ -196,5 +260,6 @@ if len(pending):
         action = middle.selectbox("Action", list(DECISIONS), key="review_bulk_action")
         keys = list(pending.iloc[index:index + count][["source", "comment_id"]].itertuples(index=False, name=None))
         confirmed = st.checkbox(f"Yes, record {action} on these {len(keys)} comments", key="review_bulk_confirm")
-        st.button(f"Record {action} on {len(keys)} comments", key="review_bulk", disabled=not confirmed,
-                  on_click=_decide_many, args=(action, keys))
+        st.button(f"Record {action} on {len(keys)} comments", key="review_bulk",
+                  disabled=not confirmed or not ctx.can_decide, on_click=_decide_many,
+                  args=(action, keys, seen_states(decisions, keys)))

@@ -4,7 +4,7 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import pipeline, reports, teach
+from moderation import auth, pipeline, reports, teach
 
 QUESTIONS = (("offtopic", "Off topic", "On topic"), ("speculative", "Speculative", "Not speculative"))
 
@@ -20,10 +20,14 @@ def label_buttons(row) -> None:
             left, right = st.columns(2)
             for side, value, text in ((left, True, yes), (right, False, no)):
                 if side.button(text, key=f"teach_{label}_{value}_{row['source']}_{row['comment_id']}",
-                               disabled=not ctx.moderator.strip()):
-                    _data.record_offtopic_label(ctx.store_url, [key], value, ctx.moderator, label)
-                    st.session_state["flash"] = f"Labelled {text.lower()}."
-                    st.rerun()
+                               disabled=not ctx.can_decide):
+                    try:
+                        _data.record_offtopic_label(ctx.store_url, [key], value, ctx.moderator, label)
+                    except auth.Forbidden as refused:
+                        st.error(f"Not labelled: {refused}.")
+                    else:
+                        st.session_state["flash"] = f"Labelled {text.lower()}."
+                        st.rerun()
 
 
 ctx = _data.context()
@@ -47,6 +51,8 @@ st.caption(
 st.dataframe(teach.label_counts(offtopic_labels, speculative_labels), hide_index=True)
 if not ctx.moderator.strip():
     st.caption("Enter your name as moderator in the sidebar to label.")
+elif not ctx.can_decide:
+    st.caption(f"You are signed in as a {ctx.role}: you can look, not label.")
 
 n = st.slider("Comments to show", 5, 30, 10, key="teach_n")
 for _, row in teach.candidates(comments, offtopic_labels, speculative_labels, n, results.articles).iterrows():

@@ -1,0 +1,104 @@
+"""The store's schema revisions (Alembic) and the checks that keep code and store in step.
+
+``0001_baseline`` is the schema every store had before migrations existed
+(articles, comments, vote_events, decisions, labels); later revisions build on
+it. A new store is created from ``store.metadata`` and stamped with the newest
+revision; a store without a revision table but with the baseline's tables is a
+store made before migrations, at the baseline.
+
+Adding a revision (after changing a table in ``moderation/store.py``): copy the
+newest file in ``versions/`` to ``versions/NNNN_what.py``, set ``revision`` to
+``"NNNN_what"`` and ``down_revision`` to the previous one, write ``upgrade()``
+with ``op.create_table``/``op.add_column`` (``op.batch_alter_table`` for
+SQLite-unfriendly changes) and ``downgrade()``; ``tests/test_migrations.py``
+then checks that upgrading from the baseline gives exactly ``store.metadata``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+BASELINE = "0001_baseline"
+HERE = Path(__file__).resolve().parent
+
+
+def config(connection: sa.Connection) -> Config:
+    """An Alembic configuration that migrates over ``connection`` (in its transaction)."""
+    alembic_config = Config()
+    alembic_config.set_main_option("script_location", str(HERE))
+    alembic_config.attributes["connection"] = connection
+    return alembic_config
+
+
+def head() -> str:
+    """The newest revision this version of moderation knows."""
+    return ScriptDirectory(str(HERE)).get_current_head()
+
+
+def known() -> set[str]:
+    """Every revision this version knows."""
+    return {script.revision for script in ScriptDirectory(str(HERE)).walk_revisions()}
+
+
+def revision(connection: sa.Connection) -> str | None:
+    """The store's revision: its stamped one, ``BASELINE`` for a store made before migrations, None when empty."""
+    stamped = MigrationContext.configure(connection).get_current_revision()
+    if stamped is not None:
+        return stamped
+    return BASELINE if sa.inspect(connection).has_table("decisions") else None
+
+
+def check(connection: sa.Connection) -> bool:
+    """Whether the store is empty; refuse one at any revision but the newest, saying what to do.
+
+    In a write transaction (``write`` execution option), an empty store is
+    created at the newest revision instead.
+
+    Raises
+    ------
+    moderation.store.SchemaMismatch
+    """
+    from moderation.store import SchemaMismatch, metadata
+
+    current, newest = revision(connection), head()
+    if current is None:
+        if not connection.get_execution_options().get("write"):
+            return True
+        metadata.create_all(connection)
+        command.stamp(config(connection), newest)
+    elif current not in known():
+        raise SchemaMismatch(f"the store {_where(connection)} has schema revision {current}, made by a newer "
+                             f"version of moderation (this one knows up to {newest}); upgrade moderation")
+    elif current != newest:
+        raise SchemaMismatch(f"the store {_where(connection)} has schema revision {current}, this version needs "
+                             f"{newest}: run `python -m moderation store upgrade --store URL` (keeps every "
+                             "decision and label)")
+    return False
+
+
+def upgrade(connection: sa.Connection) -> tuple[str | None, str]:
+    """Bring the store to the newest revision (creating it when empty); (revision before, revision after)."""
+    from moderation.store import SchemaMismatch, metadata
+
+    current, newest = revision(connection), head()
+    if current is None:
+        metadata.create_all(connection)
+        command.stamp(config(connection), newest)
+        return None, newest
+    if current not in known():
+        raise SchemaMismatch(f"the store {_where(connection)} has schema revision {current}, made by a newer "
+                             f"version of moderation (this one knows up to {newest}); upgrade moderation")
+    if MigrationContext.configure(connection).get_current_revision() is None:
+        command.stamp(config(connection), BASELINE)
+    command.upgrade(config(connection), "head")
+    return current, newest
+
+
+def _where(connection: sa.Connection) -> str:
+    return connection.engine.url.render_as_string(hide_password=True)

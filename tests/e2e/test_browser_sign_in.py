@@ -1,0 +1,127 @@
+"""End to end, served beyond 127.0.0.1: `python -m moderation dashboard --address 127.0.0.2` in real chromium.
+
+127.0.0.2 is not 127.0.0.1, so the dashboard requires sign-in, yet the test never leaves this machine. The
+sign-in form comes first; a viewer's decision attempt records nothing; a moderator's records one decision
+under their name. Screenshots go to ``test-artifacts/``.
+"""
+
+import os
+import subprocess
+import sys
+import urllib.request
+import time
+
+import pytest
+
+from moderation.store import Store
+from tests.dashboard_fixtures import write_results
+from tests.e2e.test_browser import CHROMIUM, ROOT, free_port, settle, shot
+
+ADDRESS = "127.0.0.2"
+PASSWORD = "correct horse battery"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium): "
+                       "apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory):
+    """The dashboard on 127.0.0.2 over a team store (ann moderates, vera views); yields (base URL, store URL)."""
+    folder = write_results(tmp_path_factory.mktemp("results"), n_comments=40, n_articles=2)
+    store_url = f"sqlite:///{folder / 'moderation.db'}"
+    store = Store(store_url)
+    store.add_user("ann", "moderator", PASSWORD)
+    store.add_user("vera", "viewer", PASSWORD)
+    port = int(os.environ.get("MODERATION_E2E_PORT") or free_port())
+    log = open(tmp_path_factory.mktemp("log") / "dashboard.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moderation", "dashboard", "--results", str(folder), "--store", store_url,
+         "--address", ADDRESS, "--port", str(port)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://{ADDRESS}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the dashboard did not start; see {log.name}")
+                time.sleep(0.5)
+        yield base, store_url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+def sign_in(page, base: str, name: str) -> None:
+    """Open /review: the sign-in form comes first, with nothing else; sign in as ``name``; the card shows."""
+    page.goto(f"{base}/review")
+    page.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=60_000)
+    assert page.locator(".st-key-review_card").count() == 0  # nothing before sign-in
+    assert page.locator("[data-testid='stDataFrame']").count() == 0
+    page.get_by_label("User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {name}").wait_for(timeout=60_000)
+    page.locator(".st-key-review_card").wait_for(timeout=60_000)
+    settle(page)
+    page.get_by_role("heading", name="Review", exact=True).click()  # the focus leaves any text box
+
+
+def test_sign_in_first_viewer_records_nothing_moderator_records_one(team_server, browser):
+    """Served on 127.0.0.2: form first; vera (viewer) presses a and r on /review and nothing is recorded;
+    ann (moderator) presses a and one approve is recorded under her name."""
+    base, store_url = team_server
+    viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    try:
+        viewer.goto(base)
+        viewer.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=60_000)
+        shot(viewer, "e2e_sign_in_form.png")
+        sign_in(viewer, base, "vera")
+        viewer.get_by_text("You are signed in as a viewer").first.wait_for(timeout=30_000)
+        assert viewer.get_by_role("button", name="Approve (a)").is_disabled()
+        for key in ("a", "r", "u"):
+            viewer.keyboard.press(key)
+            settle(viewer)
+        shot(viewer, "e2e_viewer.png")
+        assert Store(store_url).decisions().empty and Store(store_url).claims().empty
+    finally:
+        shot(viewer, "e2e_viewer_last.png")
+        viewer.close()
+
+    moderator = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    try:
+        sign_in(moderator, base, "ann")
+        claimed = Store(store_url).claims()
+        assert claimed["moderator"].tolist() == ["ann"]  # opening the card claimed it
+        moderator.keyboard.press("a")
+        moderator.get_by_text("Recorded approve.").wait_for(timeout=30_000)
+        shot(moderator, "e2e_moderator.png")
+        decided = Store(store_url).decisions()
+        assert decided[["comment_id", "action", "moderator"]].values.tolist() == [
+            [claimed["comment_id"].iloc[0], "approve", "ann"]]
+        moderator.get_by_role("button", name="Sign out").click()
+        moderator.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=30_000)
+    finally:
+        shot(moderator, "e2e_moderator_last.png")
+        moderator.close()
+    events = Store(store_url).events()["event"].tolist()
+    assert events.count("sign_in") == 2 and "sign_out" in events and "claim" in events
