@@ -231,9 +231,10 @@ def main() -> None:
                 outcome, detail, rss, seconds = runner.run(job, args.timeout)
             outcomes[outcome] += 1
             peak, slowest = max(peak, rss), max(slowest, seconds)
-            if outcome in ("error", "hang"):
-                crashes[(fmt, _signature(detail) if outcome == "error" else "hang")].append((name, mutated, detail))
-        sites = len({site for (f, site) in crashes if f == fmt})
+            if outcome in ("error", "hang", "silent"):
+                site = _signature(detail) if outcome == "error" else outcome
+                crashes[(fmt, site)].append((name, mutated, detail))
+        sites = len({site for (f, site) in crashes if f == fmt and site not in ("hang", "silent")})
         table.append((fmt, args.per_format, outcomes["ok"], outcomes["refused"], outcomes["silent"], outcomes["error"],
                       sites, outcomes["hang"], peak, slowest))
         print(f"{fmt}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)

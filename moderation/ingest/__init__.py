@@ -172,11 +172,16 @@ def _chunks(path: Path, format: str | None, seen: _Seen, **options) -> Iterator[
             pieces = module.parse_chunks(path, chunk_rows=options.pop("chunk_rows", CHUNK_ROWS), **options)
         else:
             pieces = iter([module.parse(path, **options)])
+        found = 0
         for piece in pieces:
             part = _finish(piece, str(path))
             part.articles = seen.drop_repeats(part.articles, "articles", part.problems)
             part.comments = seen.drop_repeats(part.comments, "comments", part.problems)
+            found += len(part.articles) + len(part.comments) + len(part.vote_events) + len(part.problems)
             yield str(path), part
+        if not found:  # never "0 comments" without a word
+            yield str(path), Parsed(schema.empty("articles"), schema.empty("comments"), problems=[
+                Problem(str(path), "file", f"no article or comment found in this {name} input")])
         return
     if path.is_file():
         if path.stat().st_size == 0:
