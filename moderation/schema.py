@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.config import ValidationDepth, config_context
 from pandera.typing import Series
 
 TIMESTAMP = "datetime64[us, UTC]"
@@ -80,7 +81,126 @@ class VoteEvents(pa.DataFrameModel):
         strict = False
 
 
-MODELS = {"articles": Articles, "comments": Comments, "vote_events": VoteEvents}
+_FLOAT = {"nullable": True}  # NaN/NA where a measure is undefined (no votes, no text)
+
+
+class ScoredComments(Comments):
+    """``comments.parquet``: the canonical comments plus every column the vote and off-topic stages add.
+
+    Types are the ones the stages write (nullable ``Float64``/``Int64`` where
+    the vote stage keeps NA, NumPy floats from the text stages).
+    """
+
+    vote_total: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    vote_net: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    upvote_ratio: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    wilson_lower: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    wilson_lower_down: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    controversy: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    is_controversial: Series[bool]
+    vote_total_percentile: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_net_percentile: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_total_robust_z: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_net_robust_z: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    is_heavily_up: Series[bool]
+    is_heavily_down: Series[bool]
+    vote_rank_up: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_rank_down: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_anomaly: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_anomaly_features: Series[str] = pa.Field(nullable=True)
+    vote_burst: Series[bool]
+    vote_burst_reason: Series[str] = pa.Field(nullable=True)
+    votes_per_day: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_peak: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    is_vote_anomaly: Series[bool]
+    vote_flag: Series[str] = pa.Field(nullable=True)
+    vote_reason: Series[str] = pa.Field(nullable=True)
+    sim_article: Series[float] = pa.Field(**_FLOAT)
+    sim_parent: Series[float] = pa.Field(**_FLOAT)
+    sim_discussion: Series[float] = pa.Field(**_FLOAT)
+    topic_article: Series[float] = pa.Field(**_FLOAT)
+    topic_discussion: Series[float] = pa.Field(**_FLOAT)
+    novelty: Series[float] = pa.Field(**_FLOAT)
+    sim_article_relative: Series[float] = pa.Field(**_FLOAT)
+    sim_article_lift: Series[float] = pa.Field(**_FLOAT)
+    log_tokens: Series[float] = pa.Field(**_FLOAT)
+    lsa_article: Series[float] = pa.Field(**_FLOAT)
+    lsa_parent: Series[float] = pa.Field(**_FLOAT)
+    lsa_discussion: Series[float] = pa.Field(**_FLOAT)
+    lsa_article_relative: Series[float] = pa.Field(**_FLOAT)
+    is_reply: Series[float] = pa.Field(ge=0, le=1)
+    log_thread_size: Series[float] = pa.Field(ge=0)
+    log_discussion_size: Series[float] = pa.Field(ge=0)
+    log_article_terms: Series[float] = pa.Field(ge=0)
+    second_person: Series[float] = pa.Field(ge=0)
+    first_person: Series[float] = pa.Field(ge=0)
+    has_link: Series[float] = pa.Field(ge=0, le=1)
+    repeated_text: Series[float] = pa.Field(ge=0, le=1)
+    is_question: Series[float] = pa.Field(ge=0, le=1)
+    article_has_text: Series[float] = pa.Field(ge=0, le=1)
+    sim_article_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_parent_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_discussion_with_text: Series[float] = pa.Field(**_FLOAT)
+    novelty_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_article_relative_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_article_lift_with_text: Series[float] = pa.Field(**_FLOAT)
+    log_tokens_with_text: Series[float] = pa.Field(**_FLOAT)
+    language: Series[str] = pa.Field(nullable=True)
+    offtopic_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    is_offtopic: Series[bool]
+    topic_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    topic_terms: Series[str] = pa.Field(nullable=True)
+    speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    is_speculative: Series[bool]
+    speculation_cues: Series[object] = pa.Field(nullable=True)
+    speculative_sentences: Series[int] = pa.Field(ge=0)
+    sentence_conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    offtopic_speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    is_offtopic_speculation: Series[bool]
+    in_queue_relative: Series[bool]
+    offtopic_reason: Series[str] = pa.Field(nullable=True)
+
+
+class Authors(pa.DataFrameModel):
+    """``authors.parquet``: one row per (source, author), as ``moderation.engagement.author_table`` writes it."""
+
+    source: Series[str]
+    author: Series[str]
+    author_class: Series[str] = pa.Field(isin=["named", "anonymous", "missing"])
+    is_staff: Series[bool]
+    comments: Series[int] = pa.Field(ge=0)
+    articles: Series[int] = pa.Field(ge=0)
+    threads_started: Series[int] = pa.Field(ge=0)
+    replies_made: Series[int] = pa.Field(ge=0)
+    replies_received: Series[int] = pa.Field(ge=0)
+    distinct_repliers: Series[int] = pa.Field(ge=0)
+    upvotes_received: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    downvotes_received: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    net_score_received: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    mean_wilson_lower: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_heavily_up: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_heavily_down: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_controversial: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_offtopic: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_speculative: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_rejected: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_deleted: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_removed: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    first_seen: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
+    last_seen: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
+    active_days: Series[int] = pa.Field(ge=0)
+    median_reply_latency: Series["timedelta64[us]"] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+        unique = ["source", "author"]
+
+
+MODELS = {
+    "articles": Articles, "comments": Comments, "vote_events": VoteEvents,
+    "scored_comments": ScoredComments, "authors": Authors,
+}
 
 _STRING_COLUMNS = {
     "article_id", "source", "title", "text", "url", "author", "section",
@@ -92,7 +212,8 @@ _DEFAULTS = {"parent_inferred": False}
 
 
 def columns(table: str) -> list[str]:
-    """Canonical column names of ``table`` ("articles", "comments" or "vote_events"), in order."""
+    """Column names of ``table`` (a key of ``MODELS``: "articles", "comments", "vote_events", "scored_comments",
+    "authors"), in order."""
     return list(MODELS[table].to_schema().columns)
 
 
@@ -239,3 +360,35 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
         problems.append(Problem(*where(index), f"invalid record: {failures}"))
         skipped.append(index)
     return frame.drop(index=skipped), problems
+
+class OutputError(ValueError):
+    """A stage's output (or a results file) lacks a column its schema requires, or has it with another type."""
+
+
+def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) -> None:
+    """Check a whole output table against its schema; ``data=False`` checks only columns and types (fast, for reading).
+
+    Raises
+    ------
+    OutputError
+        Naming ``file`` and each missing or mistyped column (and, with ``data``, the first failing check's values).
+    """
+    depth = ValidationDepth.SCHEMA_AND_DATA if data else ValidationDepth.SCHEMA_ONLY
+    try:
+        with config_context(validation_depth=depth):
+            MODELS[table].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        raise OutputError(f"{file}: " + "; ".join(_describe(errors.failure_cases, frame))) from None
+
+
+def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ge(0) (5 rows)"."""
+    found = []
+    for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+        if check == "column_in_dataframe":
+            found += [f"missing column {name}" for name in group["failure_case"]]
+        elif str(check).startswith("dtype("):
+            found.append(f"column {column} is {frame[column].dtype}, not {str(check)[7:-2]}")
+        else:
+            found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {_shorten(group['failure_case'].iloc[0])})")
+    return found

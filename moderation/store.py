@@ -23,7 +23,7 @@ from moderation import schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
-LABELS = ("offtopic",)
+LABELS = ("offtopic", "speculative")
 DEFAULT_URL = "sqlite:///data/moderation.db"
 _LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
@@ -80,6 +80,33 @@ labels_table = sa.Table(
     sa.Index("labels_by_comment", "source", "comment_id"),
     sa.CheckConstraint("label IN (" + ", ".join(f"'{label}'" for label in LABELS) + ")", name="known_label"),
 )
+
+# every `run`/`ingest` (and dashboard import) and the problems it met: a later run never erases an earlier one's report
+RUN_STATUSES = ("running", "done", "failed")  # a run killed before it finished stays "running"
+runs_table = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("command", sa.String(16), nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON list of the paths as given
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text),  # why a failed run failed
+    sa.Column("records", sa.BigInteger),  # articles, comments and vote events read from the inputs
+    sa.Column("problems", sa.BigInteger),
+    sa.CheckConstraint(f"status IN {RUN_STATUSES}", name="known_status"),
+)
+problems_table = sa.Table(
+    "problems", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("runs.run_id"), nullable=False, index=True),
+    sa.Column("input", sa.Text),  # the path given to the run that found it; NULL for reply-tree problems
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("problem", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+)
+PROBLEM_COLUMNS = ["run_id", "file", "record", "problem", "action"]
 
 
 @dataclass(frozen=True)
@@ -253,6 +280,25 @@ class Store:
             rows = connection.execute(sa.select(table).where(table.c.batch == latest)).mappings().all()
         return self._decisions_frame(rows)
 
+    def undo(self, ids: list[int], moderator: str) -> pd.DataFrame:
+        """Mark the decisions ``ids`` (any moderator's) as undone by ``moderator``; returns the rows undone now.
+
+        Already undone decisions are left as they are (and not returned); nothing is deleted.
+        """
+        if not moderator or not moderator.strip():
+            raise ValueError("undoing a decision needs the moderator's name")
+        table = decisions_table
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return self._decisions_frame([])
+        with self.engine.begin() as connection:
+            live = table.c.id.in_(wanted) & table.c.undone_at.is_(None)
+            undone = [r.id for r in connection.execute(sa.select(table.c.id).where(live))]
+            connection.execute(table.update().where(table.c.id.in_(undone))
+                               .values(undone_at=datetime.now(UTC), undone_by=moderator.strip()))
+            rows = connection.execute(sa.select(table).where(table.c.id.in_(undone))).mappings().all()
+        return self._decisions_frame(rows)
+
     def decisions(self) -> pd.DataFrame:
         """The audit log: every decision ever recorded, undone ones included, newest first."""
         with self.engine.connect() as connection:
@@ -296,6 +342,93 @@ class Store:
         frame["value"] = frame["value"].astype(bool)
         frame["labelled_at"] = schema.to_utc(frame["labelled_at"]).set_axis(frame.index)
         return frame.drop_duplicates(["source", "comment_id"], keep="first").reset_index(drop=True)
+
+    # ---- runs and their problems ---------------------------------------
+
+    def start_run(self, command: str, inputs: list[str | Path]) -> str:
+        """Record that ``command`` started on ``inputs``; returns the new run id (sortable by start time)."""
+        now = datetime.now(UTC)
+        run_id = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+        with self.engine.begin() as connection:
+            connection.execute(runs_table.insert().values(
+                run_id=run_id, command=command, inputs=json.dumps([str(Path(p).resolve()) for p in inputs]),
+                started_at=now, status="running",
+            ))
+        return run_id
+
+    def record_problems(self, run_id: str, problems: list[schema.Problem], input: str | Path | None = None) -> None:
+        """Add ``problems`` to run ``run_id``'s history; ``input`` is the path given that they came from
+        (None for problems over the whole store, such as reply trees)."""
+        rows = [
+            {"run_id": run_id, "input": None if input is None else str(Path(input).resolve()), **vars(problem)}
+            for problem in problems
+        ]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(problems_table.insert(), rows)
+
+    def finish_run(self, run_id: str, status: str, records: int | None = None, message: str | None = None) -> None:
+        """Mark run ``run_id`` done or failed (with the error line), counting its records and problems."""
+        count = sa.select(sa.func.count()).where(problems_table.c.run_id == run_id).scalar_subquery()
+        with self.engine.begin() as connection:
+            connection.execute(runs_table.update().where(runs_table.c.run_id == run_id).values(
+                status=status, finished_at=datetime.now(UTC), records=records, message=message, problems=count,
+            ))
+
+    def runs(self) -> pd.DataFrame:
+        """Every recorded run, newest first: run_id, command, inputs, started_at, finished_at, status, message,
+        records, problems (the count; None while a run is going or after it was killed)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(runs_table).order_by(runs_table.c.started_at.desc())).mappings().all()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in runs_table.columns])
+        for column in ("started_at", "finished_at"):
+            frame[column] = schema.to_utc(frame[column]).set_axis(frame.index)
+        for column in ("records", "problems"):
+            frame[column] = schema.to_int(frame[column]).set_axis(frame.index)
+        frame["inputs"] = frame["inputs"].map(json.loads)
+        return frame
+
+    def problems(self, run_id: str | None = None) -> pd.DataFrame:
+        """The problems of run ``run_id`` (every run's when None), in the order found: run_id, file, record,
+        problem, action."""
+        query = sa.select(*[problems_table.c[c] for c in PROBLEM_COLUMNS]).order_by(problems_table.c.id)
+        if run_id is not None:
+            query = query.where(problems_table.c.run_id == run_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame(rows, columns=PROBLEM_COLUMNS, dtype="str")
+
+    def problems_behind(self, run_id: str) -> pd.DataFrame:
+        """The problems behind the results of run ``run_id``: all of its own, and the input problems of earlier
+        runs (not failed ones) whose input no later run read again, newest run first.
+
+        Re-reading a file replaces its problems; a file read once keeps them, so
+        a dashboard import never hides what an earlier run reported.
+        """
+        with self.engine.connect() as connection:
+            upto = sa.select(runs_table.c.started_at).where(runs_table.c.run_id == run_id).scalar_subquery()
+            runs = connection.execute(
+                sa.select(runs_table.c.run_id, runs_table.c.inputs)
+                .where(runs_table.c.started_at <= upto, runs_table.c.status != "failed")
+                .order_by(runs_table.c.started_at.desc())
+            ).all()
+            rows = connection.execute(
+                sa.select(problems_table.c.input, *[problems_table.c[c] for c in PROBLEM_COLUMNS])
+                .where(problems_table.c.run_id.in_([r.run_id for r in runs]))
+                .order_by(problems_table.c.id)
+            ).all()
+        found = pd.DataFrame(rows, columns=["input", *PROBLEM_COLUMNS], dtype="str")
+        keep = pd.Series(False, index=found.index)
+        read_later: set[str] = set()
+        for run in runs:  # newest first: run_id itself, then the runs before it
+            mine = found["run_id"] == run.run_id
+            if run.run_id != run_id:
+                mine &= found["input"].notna() & ~found["input"].isin(read_later)
+            keep |= mine
+            read_later |= set(json.loads(run.inputs))
+        rank = {run.run_id: rank for rank, run in enumerate(runs)}
+        kept = found[keep].assign(rank=found["run_id"].map(rank)).sort_values("rank", kind="stable")
+        return kept[PROBLEM_COLUMNS].reset_index(drop=True)
 
     @staticmethod
     def _decisions_frame(rows) -> pd.DataFrame:

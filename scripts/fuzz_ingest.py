@@ -13,8 +13,9 @@ dates, a field over 131,072 characters, NUL bytes, a DTD) and re-encoded
 into a fresh SQLite store, ``Store.load``, and (every ``--stages-every``-th
 input, since the text models take a while) ``pipeline.run_stages``.
 
-An ``IngestError`` (the documented refusal: unknown format, broken JSON
-document...) is an accepted outcome ("refused"); an input from which nothing
+An ``IngestError`` or ``pipeline.NothingRead`` (the documented refusals:
+unknown format, broken JSON document, no record readable: ``run`` exits 1
+naming the file) is an accepted outcome ("refused"); an input from which nothing
 was read without any problem reported is counted as "silent" (it should not
 happen); any other exception is an internal error and its traceback is
 collected, grouped by crash site. An input still running after
@@ -156,14 +157,14 @@ def _worker(connection) -> None:
         outcome, detail = "ok", ""
         try:
             store = Store(f"sqlite:///{store_file}")
-            problems = pipeline.ingest_paths(store, [path])
+            problems, _records = pipeline.ingest_paths(store, [path])
             articles, comments, vote_events = store.load()
             if comments.empty and articles.empty and not problems:
                 outcome, detail = "silent", "nothing read and no problem reported"
             if stages:
                 pipeline.run_stages(articles, comments, vote_events, store.current_decisions())
             store.engine.dispose()
-        except IngestError as error:
+        except (IngestError, pipeline.NothingRead) as error:
             outcome, detail = "refused", str(error)
         except BaseException:  # noqa: BLE001 - finding every internal error is the point
             outcome, detail = "error", traceback.format_exc()

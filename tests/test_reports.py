@@ -98,8 +98,8 @@ def test_bracket_cues_marks_spans_in_plain_text():
 
 def test_offtopic_evidence_lists_scores_and_similarities():
     """The evidence table names the off-topic scores, any similarity column and the reason, as text."""
-    comment = pd.Series({"text": "x", "offtopic_score": 0.25, "similarity_article": 0.04, "offtopic_reason": "far",
-                         "vote_net": 3})
+    comment = pd.Series({"text": "x", "offtopic_score": 0.2500000001, "similarity_article": 0.04,
+                         "offtopic_reason": "far", "vote_net": 3})
     evidence = reports.offtopic_evidence(comment)
     assert evidence.values.tolist() == [["offtopic_score", "0.25"], ["offtopic_reason", "far"],
                                         ["similarity_article", "0.04"]]
@@ -192,7 +192,7 @@ def test_csv_export_neutralises_formulas():
 
 def test_load_results_tolerates_missing_parts(tmp_path):
     """A folder with only comments opens: the other tables are empty, canonical ones with their columns."""
-    build_results(n_comments=5)["comments"].to_parquet(tmp_path / "comments.parquet")
+    build_results(n_comments=5, n_articles=1)["comments"].to_parquet(tmp_path / "comments.parquet")
     loaded = reports.load_results(tmp_path)
     assert len(loaded.comments) == 5 and loaded.authors.empty and loaded.topics.empty
     assert list(loaded.articles.columns) == schema.columns("articles")

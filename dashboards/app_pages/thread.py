@@ -36,7 +36,7 @@ labels = _ui.comment_labels(tree)
 marked = st.query_params.get("comment")
 keys = list(labels)
 start = next((i for i, (_, c) in enumerate(keys) if c == marked), 0)
-picked = st.selectbox("Read a comment", keys, index=start, format_func=labels.get, key="thread_read")
+picked = st.selectbox("Read a comment", keys, index=start, format_func=_ui.label_of(labels), key="thread_read")
 row = tree[(tree["source"] == picked[0]) & (tree["comment_id"] == picked[1])].iloc[0]
 with st.container(border=True):
     st.text(f"{row['author']} · {row['created_at']} · depth {row['depth']} · {row['parent_link'] or 'top level'}")
