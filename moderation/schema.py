@@ -354,8 +354,10 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
             break
     skipped = []
     for index, row_cases in cases.groupby("index", sort=False):
-        failures = "; ".join(f"{c.column} {c.check} (value {_shorten(c.failure_case)})" for c in row_cases.itertuples())
-        problems.append(Problem(*where(index), f"invalid value: {failures}"))
+        failures = "; ".join(f"{c.column} is missing" if c.check == "not_nullable" else
+                             f"{c.column} {_failure(c.check)} (value {_shorten(c.failure_case)})"
+                             for c in row_cases.itertuples())
+        problems.append(Problem(*where(index), f"invalid record: {failures}"))
         skipped.append(index)
     return frame.drop(index=skipped), problems
 

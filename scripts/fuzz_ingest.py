@@ -13,9 +13,12 @@ dates, a field over 131,072 characters, NUL bytes, a DTD) and re-encoded
 into a fresh SQLite store, ``Store.load``, and (every ``--stages-every``-th
 input, since the text models take a while) ``pipeline.run_stages``.
 
-An ``IngestError`` (the documented refusal: unknown format, broken JSON
-document...) is an accepted outcome; any other exception is an internal
-error and its traceback is collected. An input still running after
+An ``IngestError`` or ``pipeline.NothingRead`` (the documented refusals:
+unknown format, broken JSON document, no record readable: ``run`` exits 1
+naming the file) is an accepted outcome ("refused"); an input from which nothing
+was read without any problem reported is counted as "silent" (it should not
+happen); any other exception is an internal error and its traceback is
+collected, grouped by crash site. An input still running after
 ``--timeout`` seconds is a hang (the worker is killed and replaced).
 Peak memory is the largest resident set a worker reached.
 """
@@ -60,7 +63,8 @@ HOSTILE = [
     b'"\\ud800"', b"\\ud800", b"0202-05-01T00:00:00Z", b"9999-12-31", b"\x00", b"\r", b'"', b"'", b"<", b"&amp;",
     b"]]>", b"<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>", b"&e;", b"*****", b"(99999999999999999999)",
     b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000, b"x" * 140_000, b" =1+1", b"\xff\xfe",
-    b"\xef\xbb\xbf", "\u2028".encode(), b"\n\n\n",
+    b"\xef\xbb\xbf", "\u2028".encode(), b"\n\n\n", b"[null, []]", b'[1, "2", {"x": [1]}]', b'{"like": -1}',
+    b'"[1, 2]"', b"0x1F", b"1_000",
 ]
 
 
@@ -153,12 +157,14 @@ def _worker(connection) -> None:
         outcome, detail = "ok", ""
         try:
             store = Store(f"sqlite:///{store_file}")
-            pipeline.ingest_paths(store, [path])
+            problems, _records = pipeline.ingest_paths(store, [path])
             articles, comments, vote_events = store.load()
+            if comments.empty and articles.empty and not problems:
+                outcome, detail = "silent", "nothing read and no problem reported"
             if stages:
                 pipeline.run_stages(articles, comments, vote_events, store.current_decisions())
             store.engine.dispose()
-        except IngestError as error:
+        except (IngestError, pipeline.NothingRead) as error:
             outcome, detail = "refused", str(error)
         except BaseException:  # noqa: BLE001 - finding every internal error is the point
             outcome, detail = "error", traceback.format_exc()
@@ -226,18 +232,20 @@ def main() -> None:
                 outcome, detail, rss, seconds = runner.run(job, args.timeout)
             outcomes[outcome] += 1
             peak, slowest = max(peak, rss), max(slowest, seconds)
-            if outcome in ("error", "hang"):
-                crashes[(fmt, _signature(detail) if outcome == "error" else "hang")].append((name, mutated, detail))
-        sites = len({site for (f, site) in crashes if f == fmt})
-        table.append((fmt, args.per_format, outcomes["ok"], outcomes["refused"], outcomes["error"], sites,
-                      outcomes["hang"], peak, slowest))
+            if outcome in ("error", "hang", "silent"):
+                site = _signature(detail) if outcome == "error" else outcome
+                crashes[(fmt, site)].append((name, mutated, detail))
+        sites = len({site for (f, site) in crashes if f == fmt and site not in ("hang", "silent")})
+        table.append((fmt, args.per_format, outcomes["ok"], outcomes["refused"], outcomes["silent"], outcomes["error"],
+                      sites, outcomes["hang"], peak, slowest))
         print(f"{fmt}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     runner.close()
 
-    print(f"\n{'format':14} {'tried':>6} {'ok':>6} {'refused':>8} {'errors':>7} {'sites':>6} {'hangs':>6} "
-          f"{'peak MiB':>9} {'slowest s':>10}")
-    for fmt, tried, ok, refused, errors, sites, hangs, peak, slowest in table:
-        print(f"{fmt:14} {tried:6} {ok:6} {refused:8} {errors:7} {sites:6} {hangs:6} {peak:9.0f} {slowest:10.1f}")
+    print(f"\n{'format':14} {'tried':>6} {'ok':>6} {'refused':>8} {'silent':>7} {'errors':>7} {'sites':>6} "
+          f"{'hangs':>6} {'peak MiB':>9} {'slowest s':>10}")
+    for fmt, tried, ok, refused, silent, errors, sites, hangs, peak, slowest in table:
+        print(f"{fmt:14} {tried:6} {ok:6} {refused:8} {silent:7} {errors:7} {sites:6} {hangs:6} {peak:9.0f} "
+              f"{slowest:10.1f}")
     for (fmt, site), cases in sorted(crashes.items(), key=lambda item: -len(item[1])):
         print(f"\n[{fmt}] {len(cases)} inputs: {site}")
         for name, mutated, detail in cases[: args.show]:

@@ -145,3 +145,15 @@ def test_any_posts_file_gives_problems_not_errors(tmp_path, body):
     assert stackexchange.sniff(path) in (True, False)
     parsed = stackexchange.parse(path)
     assert len(parsed.comments) + len(parsed.articles) <= body.count("row") + 1
+
+
+def test_votes_and_comments_without_post_id_are_reported(tmp_path):
+    """A Votes.xml or Comments.xml row without PostId is reported as on an unknown post; the dump still loads."""
+    dump = tmp_path / "dump"
+    shutil.copytree(DUMP, dump)
+    for name, tag in (("Votes.xml", "votes"), ("Comments.xml", "comments")):
+        text = (dump / name).read_text()
+        (dump / name).write_text(text.replace(f"</{tag}>", f'  <row Id="900" CreationDate="2020-01-02"/>\n</{tag}>'))
+    parsed = load(dump)
+    assert len(parsed.comments) == len(load(DUMP).comments)
+    assert any("(none)" in p.record for p in parsed.problems)

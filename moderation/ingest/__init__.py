@@ -101,16 +101,11 @@ def load(path: str | Path, format: str | None = None, resolve_threads: bool = Tr
     for unit, pieces in units.items():
         part = Parsed.concat(pieces)
         if resolve_threads and len(part.comments):
-            part.comments, found = threads.resolve(part.comments, unit)
-            part.problems += _in_own_files(found, part.comments)
+            # each problem names the comment's own file (a folder unit holds several)
+            part.comments, found = threads.resolve(part.comments, part.comments[schema.FILE].fillna(unit))
+            part.problems += found
         parts.append(part)
     return _without_labels(Parsed.concat(parts))
-
-
-def _in_own_files(problems: list[Problem], comments: pd.DataFrame) -> list[Problem]:
-    """Problems about single comments, each naming the file the comment came from (a folder unit has several)."""
-    files = dict(zip("comment_id " + comments["comment_id"], comments[schema.FILE]))
-    return [Problem(files.get(p.record, p.file), p.record, p.problem, p.action) for p in problems]
 
 
 def load_chunks(path: str | Path, format: str | None = None, **options) -> Iterator[Parsed]:
@@ -172,11 +167,16 @@ def _chunks(path: Path, format: str | None, seen: _Seen, **options) -> Iterator[
             pieces = module.parse_chunks(path, chunk_rows=options.pop("chunk_rows", CHUNK_ROWS), **options)
         else:
             pieces = iter([module.parse(path, **options)])
+        found = 0
         for piece in pieces:
             part = _finish(piece, str(path))
             part.articles = seen.drop_repeats(part.articles, "articles", part.problems)
             part.comments = seen.drop_repeats(part.comments, "comments", part.problems)
+            found += len(part.articles) + len(part.comments) + len(part.vote_events) + len(part.problems)
             yield str(path), part
+        if not found:  # never "0 comments" without a word
+            yield str(path), Parsed(schema.empty("articles"), schema.empty("comments"), problems=[
+                Problem(str(path), "file", f"no article or comment found in this {name} input")])
         return
     if path.is_file():
         if path.stat().st_size == 0:

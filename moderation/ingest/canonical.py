@@ -283,7 +283,7 @@ def _counts(value) -> list[int] | None:
 
 
 def _reactions(values: pd.Series, records: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
-    present = values.map(lambda v: v is not None and not (np.ndim(v) == 0 and pd.isna(v)))
+    present = values.map(lambda v: v is not None and not (pd.api.types.is_scalar(v) and pd.isna(v)))
     decoded = pd.Series([_counts(v) if keep else None for v, keep in zip(values, present)], index=values.index,
                         dtype=object)
     report_values(present & decoded.isna(), values, records, "reactions {value} is not a list of counts; "

@@ -151,6 +151,8 @@ def _authors(users: pd.DataFrame, user_ids: pd.Series, fallback: pd.Series) -> p
 
 def _unknown_posts(file: Path, what: str, post_ids: pd.Series, problems: list[Problem]) -> None:
     if len(post_ids):
+        # a row without PostId is listed as "(none)"
+        post_ids = post_ids.astype("str").fillna("(none)")
         listed = ", ".join(post_ids.drop_duplicates().head(10)) + (" ..." if post_ids.nunique() > 10 else "")
         problems.append(Problem(str(file), f"PostId {listed}", f"{len(post_ids)} {what} on posts that are not "
                                 "questions or answers in Posts.xml (deleted or tag-wiki posts)"))
