@@ -167,8 +167,8 @@ def reply_partners(folder: str, version: float, author: str) -> pd.DataFrame | N
 @st.cache_data(ttl=3600, max_entries=16)
 def topics_over_time(folder: str, version: float, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(article/topic mix, comments per topic per week) over the filtered comments."""
-    comments = filtered(folder, version, filters)
-    return reports.topic_mix(comments), reports.topic_over_time(comments)
+    comments, data = filtered(folder, version, filters), results(folder, version)
+    return reports.topic_mix(comments, data.articles, data.topics), reports.topic_over_time(comments, data.topics)
 
 
 # ---- decisions (read from the store, short ttl, cleared on write) -------------
@@ -218,6 +218,19 @@ def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, mo
     ids = store(url).record_label(keys, "offtopic", value, moderator)
     offtopic_labels.clear()
     return ids
+
+
+@st.cache_data(ttl=10, max_entries=4)
+def desk_settings(url: str) -> dict[str, list[str]]:
+    """The desk's settings in force (who is staff)."""
+    return store(url).desk_settings()
+
+
+def set_desk_setting(url: str, key: str, values: list[str], moderator: str) -> int:
+    """Save one desk setting in the store and drop the cached settings."""
+    saved = store(url).set_desk_setting(key, values, moderator)
+    desk_settings.clear()
+    return saved
 
 
 def clear_results() -> None:

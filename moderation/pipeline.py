@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from moderation import engagement, ingest, queues, threads, topics, votes
 from moderation.schema import COMMENT_KEY, Problem, problems_frame
-from moderation.store import Store
+from moderation.store import IngestSummary, Store
 
 COMBINER_FILE = "offtopic_combiner.json"
 RECORDED_LABELS = "moderators_offtopic_label"  # the store's labels, joined to the comments for learning
@@ -42,12 +42,16 @@ class Results:
     vote_events: pd.DataFrame
     topics: pd.DataFrame
     problems: pd.DataFrame
+    # engagement.insight_tables: name -> frame, written as engagement.TABLE_FILES
+    insights: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def write(self, out_dir: Path) -> None:
         """Write the results folder described in docs/CONTRACTS.md."""
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in ("articles", "comments", "authors", "vote_events", "topics"):
             getattr(self, name).to_parquet(out_dir / f"{name}.parquet", index=False)
+        for name, frame in self.insights.items():
+            frame.to_parquet(out_dir / engagement.TABLE_FILES[name], index=False)
         queues.to_csv(self.problems, out_dir / "problems.csv")
 
 
@@ -69,17 +73,34 @@ def run_stages(
     return comments, authors, features.topics_frame(), tree_problems
 
 
+def with_desk_settings(params: Params, store: Store) -> Params:
+    """``params`` with what the desk set in the store (who is staff) in place of the defaults."""
+    return replace(params, engagement=engagement.with_staff_settings(params.engagement, store.desk_settings()))
+
+
 def ingest_paths(store: Store, paths: list[str | Path], format: str | None = None, **options) -> list[Problem]:
     """Load each path into ``store``; returns the problems met (bad records, skipped files).
 
     Reply trees are checked later, over the whole store (:func:`run_stages`).
     """
+    return ingest_counted(store, paths, format, **options)[1]
+
+
+def ingest_counted(
+    store: Store, paths: list[str | Path], format: str | None = None, **options
+) -> tuple[IngestSummary, list[Problem]]:
+    """:func:`ingest_paths` that also says how many rows were added and how many were already in the store."""
     problems: list[Problem] = []
+    added: dict[str, int] = {}
+    known: dict[str, int] = {}
     for path in paths:
         parsed = ingest.load(path, format, resolve_threads=False, **options)
-        store.ingest(parsed)
+        summary = store.ingest(parsed)
+        for table in summary.added:
+            added[table] = added.get(table, 0) + summary.added[table]
+            known[table] = known.get(table, 0) + summary.known[table]
         problems += parsed.problems
-    return problems
+    return IngestSummary(added, known), problems
 
 
 def run(
@@ -99,11 +120,13 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     store = Store(store_url or f"sqlite:///{out_dir / 'moderation.db'}")
     problems = ingest_paths(store, paths, format, **options)
+    params = with_desk_settings(params, store)
     articles, comments, vote_events = store.load()
     comments, authors, topic_table, tree_problems = run_stages(
         articles, comments, vote_events, store.current_decisions(), params
     )
-    results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems))
+    results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems),
+                      engagement.insight_tables(comments, params.engagement))
     results.write(out_dir)
     # which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic
     path = Path(params.offtopic.weights_path)
@@ -151,3 +174,65 @@ def learn_offtopic(
     labels, label_problems = topics.offtopic_labels(comments, label_column)
     weights, evaluation = topics.learn_combiner(comments, articles, labels, params=params.offtopic, trained_on=origin)
     return weights, evaluation, problems + tree_problems + label_problems
+
+
+def recorded_params(out_dir: str | Path, params: Params = Params()) -> Params:
+    """``params`` with the off-topic combiner the run that wrote ``out_dir`` used (its ``offtopic_combiner.json``).
+
+    The combiner's own file is used while it still holds the recorded weights;
+    when it has moved or changed, the record itself (which holds the weights) is.
+    A folder without a record keeps ``params``.
+    """
+    record_path = Path(out_dir) / COMBINER_FILE
+    if not record_path.exists():
+        return params
+    record = json.loads(record_path.read_text())
+    if record.get("shipped"):
+        weights_path = topics.WEIGHTS_PATH
+    else:
+        weights_path = Path(record.get("file", record_path))
+        try:
+            same = {k: topics.load_weights(weights_path)[k] for k in topics.WEIGHT_KEYS} == {
+                k: record[k] for k in topics.WEIGHT_KEYS}
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            weights_path = record_path
+    return replace(params, offtopic=replace(params.offtopic, weights_path=weights_path))
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What importing files into a results folder did."""
+
+    added: IngestSummary
+    problems: pd.DataFrame
+    scored: int  # comments in the store, all scored again
+    combiner: str  # which off-topic weights scored them
+
+    def __str__(self) -> str:
+        comments = f"{self.added.added.get('comments', 0):,} comments added ({self.added.known.get('comments', 0):,} " \
+                   "already known)"
+        articles = self.added.added.get("articles", 0)
+        return (f"{comments}, {articles:,} new article{'s' * (articles != 1)}, {len(self.problems):,} "
+                f"problem{'s' * (len(self.problems) != 1)}; all {self.scored:,} stored comments scored again "
+                f"with the parameters of the run that made these results ({self.combiner}).")
+
+
+def import_files(
+    paths: list[str | Path], out_dir: str | Path, store_url: str | None = None, format: str | None = None, **options
+) -> ImportReport:
+    """Add ``paths`` to the results folder ``out_dir``: ingest, then score with the parameters its run recorded.
+
+    Scoring still covers every stored comment (text features and per-article
+    ranks are fitted over all of them); the report says how many were new.
+    """
+    out_dir = Path(out_dir)
+    params = recorded_params(out_dir)
+    store = Store(store_url or f"sqlite:///{out_dir / 'moderation.db'}")
+    added, _ = ingest_counted(store, paths, format, **options)
+    results = run(paths, out_dir, store_url, format, params, **options)  # re-ingesting adds nothing
+    path = params.offtopic.weights_path
+    combiner = "the shipped off-topic combiner" if Path(path).resolve() == topics.WEIGHTS_PATH.resolve() else \
+        f"off-topic weights from {path}"
+    return ImportReport(added, results.problems, len(results.comments), combiner)

@@ -23,6 +23,9 @@ Values:
 - ``status``: the canonical values, plus the synonyms in ``STATUS_SYNONYMS``;
   other values become NA and are reported (the comment is kept).
 - ``position``: the file's own ``position`` column, else the record order.
+- ``article_title``, ``article_url``, ``article_published_at`` in a comments
+  file make the article's row (title, url, published_at) when no articles
+  file names it.
 - times: with an offset (``Z``, ``+01:00``) as written; without one in UTC,
   or in the zone given as ``timezone=``.
 
@@ -318,4 +321,28 @@ def parse(
             comments["status"] = _statuses(comments["status"], comments["comment_id"], file, problems)
     if len(articles):
         articles = _with_source(articles, source)
+    comments, articles = _articles_named_in_comments(comments, articles)
     return Parsed(articles=articles, comments=comments, problems=problems)
+
+
+# comments-file columns that describe the comment's article -> the articles column they fill
+ARTICLE_COLUMNS_IN_COMMENTS = {"article_title": "title", "article_url": "url", "article_published_at": "published_at"}
+
+
+def _articles_named_in_comments(comments: pd.DataFrame, articles: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Articles rows from a comments file's ``article_title`` / ``article_url`` / ``article_published_at``.
+
+    An export with one row per comment often repeats the article's title on
+    each row; those columns make the article (first value per article wins)
+    unless the articles file already has it, and leave the comments table.
+    """
+    present = [c for c in ARTICLE_COLUMNS_IN_COMMENTS if c in comments]
+    if not present:
+        return comments, articles
+    named = comments.dropna(subset=["article_id"]).groupby(["source", "article_id"], sort=False)[present].first()
+    named = named.rename(columns=ARTICLE_COLUMNS_IN_COMMENTS).reset_index()
+    if len(articles):
+        known = pd.MultiIndex.from_frame(articles[["source", "article_id"]].astype("str"))
+        named = named[~pd.MultiIndex.from_frame(named[["source", "article_id"]].astype("str")).isin(known)]
+    articles = pd.concat([articles, named], ignore_index=True) if len(articles) else named
+    return comments.drop(columns=present), articles
