@@ -65,7 +65,7 @@ class EngagementParams:
         Handles of staff, compared case-insensitively after stripping.
     staff_patterns : tuple of str
         Regular expressions (searched case-insensitively in the stripped
-        handle) of staff handles, e.g. ``r"\(staff\)$"``.
+        handle) of staff handles, e.g. ``r"[(]staff[)]$"``.
     staff_columns : tuple of str
         Per-comment columns a source may carry that mark staff (true/false);
         an author is staff when any of their comments is marked.
@@ -622,7 +622,7 @@ def activity_by_week(comments: pd.DataFrame, params: EngagementParams = Engageme
     active = author_weeks["week"].value_counts().rename("active_authors")
     first_week = author_weeks.groupby("code")["week"].min()
     new = first_week.value_counts().rename("new_authors")
-    out = pd.concat([counts, active, new], axis=1).fillna(0).astype("int64").sort_index()
+    out = pd.concat([counts, active, new], axis=1, sort=True).fillna(0).astype("int64")
     out["returning_authors"] = out["active_authors"] - out["new_authors"]
     out.index = out.index.astype("datetime64[us, UTC]")
     return out.rename_axis("week").reset_index()

@@ -787,3 +787,9 @@ def participation(insights: dict[str, pd.DataFrame], articles: pd.DataFrame, fil
         out[column] = top[column].to_numpy()
     out.insert(0, "thread", _article_links(out))
     return out
+
+
+def staff_settings(settings: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The staff settings in force: the desk's saved ones (``Store.desk_settings``), else the defaults."""
+    params = engagement.with_staff_settings(engagement.EngagementParams(), settings)
+    return {key: list(getattr(params, key)) for key in engagement.STAFF_SETTINGS}

@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from moderation import schema
+from moderation import engagement, schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
@@ -303,12 +303,15 @@ class Store:
         """Record ``values`` (list of str; blanks dropped) as the desk's ``key`` (one of ``DESK_SETTINGS``); returns the id.
 
         The previous value stays in the table as history; the next run applies the new one.
+        Raises ValueError for an unknown key, no moderator, or a staff pattern that is not a regex.
         """
         if key not in DESK_SETTINGS:
             raise ValueError(f"unknown desk setting {key!r}; known: {', '.join(DESK_SETTINGS)}")
         if not moderator or not moderator.strip():
             raise ValueError("a desk setting needs the name of who changes it")
         kept = [str(v).strip() for v in values if v is not None and str(v).strip()]
+        if key == "staff_patterns":
+            engagement.check_patterns(kept)  # a pattern that is not a regex would fail every later run
         row = {"key": key, "value": json.dumps(kept), "changed_by": moderator.strip(), "changed_at": datetime.now(UTC)}
         with self.engine.begin() as connection:
             return connection.execute(desk_settings_table.insert().returning(desk_settings_table.c.id), [row]).scalar()

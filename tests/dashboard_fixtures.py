@@ -19,6 +19,7 @@ from moderation.store import Store
 HOSTILE = "![x](http://example.invalid/t.png) <img src=x onerror=alert(1)> **bold**"
 HOSTILE_TITLE = "<b>Sanctions</b> **over** Xinjiang"
 SOURCE = "demo"
+STAFF = engagement.EngagementParams(staff_names=("user1",))  # the fixture desk's staff
 TOPIC_TERMS = [
     "sanctions, xinjiang, trade", "camera, chip, backdoor", "election, vote, party", "climate, carbon, tax",
     "housing, rent, prices", "hockey, team, season",
@@ -34,7 +35,7 @@ _TEXTS = np.array([
 
 
 def build_results(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """The frames of a results folder: comments, articles, authors, vote_events, topics.
+    """The frames of a results folder: comments, articles, authors, vote_events, topics, engagement_*.
 
     Parameters
     ----------
@@ -89,12 +90,15 @@ def build_results(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> d
         "url": [f"https://news.example.invalid/{i}" for i in range(n_articles)],
     }), "articles")
     topics = pd.DataFrame({"topic_id": np.arange(len(TOPIC_TERMS)), "topic_terms": TOPIC_TERMS})
+    insights = engagement.insight_tables(comments, STAFF)
     return {
         "comments": comments,
         "articles": articles,
-        "authors": engagement.author_table(comments),
+        "authors": engagement.author_table(comments, params=STAFF),
         "vote_events": schema.empty("vote_events"),
         "topics": topics,
+        # the engagement tables, under their results-folder file names
+        **{Path(engagement.TABLE_FILES[name]).stem: frame for name, frame in insights.items()},
     }
 
 

@@ -70,7 +70,7 @@ def test_queue_view_hides_decided_comments_unless_asked():
     assert everything["decision"].isna().tolist() == [True, False, True]
     assert everything.loc[1, ["decision", "decided_by", "decision_reason"]].tolist() == ["remove", "mo", "spam"]
     assert everything.loc[0, "thread"] == "thread?source=s&article=a&comment=c0"
-    assert everything.loc[1, "profile"] == "authors?author=bob"
+    assert everything.loc[1, "profile"] == "authors?profile=bob"
     assert reports.queue_view(members, NO_DECISIONS, limit=1)["comment_id"].tolist() == ["c0"]
 
 

@@ -85,7 +85,7 @@ if len(per_article):
                                 "median_hours": st.column_config.NumberColumn("median hours", format="%.1f")})
 
 with st.expander("Who is staff (the desk's setting, applied on the next run)"):
-    settings = _data.desk_settings(ctx.store_url)
+    in_force = reports.staff_settings(_data.desk_settings(ctx.store_url))
     st.dataframe(reports.staff_list(data.authors), hide_index=True, key="staff_list",
                  column_config={"profile": _ui.LINKS["profile"]})
     st.caption("Staff in these results (above). Change who counts: one entry per line. Names match handles in "
@@ -94,14 +94,14 @@ with st.expander("Who is staff (the desk's setting, applied on the next run)"):
     texts = {}
     columns = st.columns(3)
     for column, (key, meaning) in zip(columns, DESK_SETTINGS.items()):
-        default = {"staff_columns": "is_staff\nisModerator"}.get(key, "")
-        saved = "\n".join(settings[key]) if key in settings else default
-        texts[key] = column.text_area(key.replace("_", " "), value=saved, key=f"desk_{key}", help=meaning)
+        texts[key] = column.text_area(key.replace("_", " "), value="\n".join(in_force[key]), key=f"desk_{key}",
+                                      help=meaning)
     if st.button("Save staff settings", key="desk_save", disabled=not ctx.moderator.strip()):
         try:
-            for key, text in texts.items():
-                values = text.splitlines()
-                if key not in settings or values != settings[key]:
+            # patterns first: a bad one stops the save before anything else is recorded
+            for key, text in sorted(texts.items(), key=lambda item: item[0] != "staff_patterns"):
+                values = [line.strip() for line in text.splitlines() if line.strip()]
+                if values != in_force[key]:  # only what was changed is recorded, with who changed it
                     _data.set_desk_setting(ctx.store_url, key, values, ctx.moderator)
         except ValueError as error:
             st.error(str(error))
