@@ -365,7 +365,7 @@ def vote_distribution(comments: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
     columns = ["net_score", "lowest", "highest", "comments"]
     if not len(values):
         return pd.DataFrame({c: [] for c in columns})
-    low, high = np.floor(np.percentile(values, [1, 99])).astype(int)
+    low, high = int(np.floor(np.percentile(values, 1))), int(np.ceil(np.percentile(values, 99)))
     width = max(1, int(np.ceil((high - low + 1) / bins)))
     lowest = np.arange(low, high + 1, width)
     counts = np.bincount((np.clip(np.floor(values), low, high) - low).astype(int) // width, minlength=len(lowest))

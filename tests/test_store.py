@@ -148,3 +148,20 @@ def test_bad_labels_are_refused(store):
     with pytest.raises(ValueError, match="moderator"):
         store.record_label([("s", "1")], "offtopic", True, "")
     assert store.labels().empty
+
+
+def test_desk_settings_latest_wins_and_history_is_kept(store):
+    """A desk setting is a list of strings; a later save wins, earlier ones stay as history; bad input is refused."""
+    assert store.desk_settings() == {}
+    store.set_desk_setting("staff_names", ["Jeff Atwood", " ", "Catija "], "ann")
+    store.set_desk_setting("staff_names", ["Charles Rollet"], "bob")
+    assert store.desk_settings() == {"staff_names": ["Charles Rollet"]}
+    history = store.desk_settings_history()
+    assert history["changed_by"].tolist() == ["bob", "ann"]
+    assert history["value"].tolist()[1] == '["Jeff Atwood", "Catija"]'
+    with pytest.raises(ValueError, match="unknown desk setting"):
+        store.set_desk_setting("staf_names", ["x"], "ann")
+    with pytest.raises(ValueError, match="not a regular expression"):
+        store.set_desk_setting("staff_patterns", ["("], "ann")
+    with pytest.raises(ValueError, match="name of who changes it"):
+        store.set_desk_setting("staff_names", ["x"], " ")
