@@ -6,6 +6,7 @@ Screenshots go to ``test-artifacts/``.
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,7 +32,9 @@ pytestmark = [
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on now."""
+    """A TCP port nobody listens on now (``$MODERATION_TEST_PORT`` when a machine hands out ports)."""
+    if os.environ.get("MODERATION_TEST_PORT"):
+        return int(os.environ["MODERATION_TEST_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -181,9 +184,30 @@ def test_offtopic_label_in_browser(server, browser):
         page.close()
 
 
+def test_every_page_opens_at_its_own_path(server, browser):
+    """``/<url_path>?...`` of every page opens that page, never "Page not found" (the default page is also at /)."""
+    source = (ROOT / "dashboards" / "streamlit_app.py").read_text()
+    paths = re.findall(r'url_path="([a-z]+)"(?!, default=True)', source)
+    default = re.findall(r'url_path="([a-z]+)", default=True', source)
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        for path in paths:
+            page.goto(f"{base}/{path}?since=2024-01-01")
+            page.locator("h1").first.wait_for(timeout=60_000)
+            settle(page)
+            assert page.get_by_text("Page not found").count() == 0, path
+        if default:
+            pytest.skip(f"/{default[0]} is the default page: Streamlit serves it at / only (its url_path is "
+                        f"ignored), so /{default[0]} says 'Page not found' until another page is the default")
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("path, heading", [
     ("", "Overview"), ("votes", "Vote review"), ("offtopic", "Off-topic speculation"),
-    ("authors?author=user0", "Authors"), ("topics", "Topics"), ("decisions", "Decisions"),
+    ("authors?profile=user0", "Authors"), ("engagement", "Engagement"), ("topics", "Topics"),
+    ("decisions", "Decisions"), ("votes?queue=anomalous&below_threshold=true", "Vote review"),
 ])
 def test_page_renders_in_browser(server, browser, path, heading):
     """Each page shows its heading and content in a real browser, with no exception box and no injected image."""
@@ -203,10 +227,10 @@ def test_page_renders_in_browser(server, browser, path, heading):
 
 
 COMMENTS_CSV = (
-    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes\n"
-    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1\n"
-    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0\n"
-    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3\n"
+    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes,article_title\n"
+    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1,Trade talks resume\n"
+    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0,Trade talks resume\n"
+    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3,Trade talks resume\n"
 )
 
 
@@ -224,7 +248,7 @@ def test_import_from_the_ui(server, browser, tmp_path):
         page.get_by_text("Import comments").click()
         page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(garbage))
         settle(page)
-        page.get_by_role("button", name="Ingest and score").click()
+        page.get_by_role("button", name="Add and score").click()
         page.locator("[data-testid='stAlertContentError']").filter(has_text="Could not read the file").wait_for(
             timeout=60_000)
         shot(page, "e2e_import_error.png")
@@ -234,14 +258,16 @@ def test_import_from_the_ui(server, browser, tmp_path):
         page.get_by_label("Source name", exact=True).fill("uploaded")
         page.get_by_label("Source name", exact=True).press("Enter")
         settle(page)
-        page.get_by_role("button", name="Ingest and score").click()
+        page.get_by_role("button", name="Add and score").click()
         outcome = page.locator("[data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']")
-        outcome.filter(has_text="Import").or_(outcome.filter(has_text="Scored")).first.wait_for(timeout=120_000)
+        outcome.filter(has_text="Import").or_(outcome.filter(has_text="added")).first.wait_for(timeout=120_000)
         shot(page, "e2e_import_done.png")
         assert page.locator("[data-testid='stException']").count() == 0
-        assert outcome.first.inner_text().startswith("Scored 3 comments"), outcome.first.inner_text()
+        assert outcome.first.inner_text().startswith("3 comments added (0 already known), 1 new article, 0 problems"), \
+            outcome.first.inner_text()
         settle(page)
         assert page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").count() >= 1
+        assert page.locator("[data-testid='stDataFrame']").filter(has_text="Trade talks resume").count() >= 1
     finally:
         shot(page, "e2e_import_last.png")
         page.close()
