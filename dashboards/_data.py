@@ -166,9 +166,9 @@ def reply_partners(folder: str, version: float, author: str) -> pd.DataFrame | N
 
 @st.cache_data(ttl=3600, max_entries=16)
 def topics_over_time(folder: str, version: float, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(article/topic mix, comments per topic per week) over the filtered comments."""
+    """(article/topic mix, comments per topic per month) over the filtered comments."""
     comments, data = filtered(folder, version, filters), results(folder, version)
-    return reports.topic_mix(comments, data.articles, data.topics), reports.topic_over_time(comments, data.topics)
+    return reports.topic_mix(comments, data.articles, data.topics), reports.topic_over_time(comments, data.topics, freq="M")
 
 
 # ---- decisions (read from the store, short ttl, cleared on write) -------------

@@ -20,7 +20,7 @@ from moderation.reports import Filters  # noqa: E402
 st.set_page_config(page_title="Comment moderation", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", url_path="overview", default=True),
+    st.Page("app_pages/overview.py", title="Overview", url_path="overview"),
     st.Page("app_pages/votes.py", title="Vote review", url_path="votes"),
     st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
     st.Page("app_pages/authors.py", title="Authors", url_path="authors"),
@@ -29,10 +29,18 @@ PAGES = [
     st.Page("app_pages/topics.py", title="Topics", url_path="topics"),
     st.Page("app_pages/decisions.py", title="Decisions", url_path="decisions"),
 ]
+LANDING = PAGES[0]  # what "/" opens
 FILTER_NAMES = list(Filters.__dataclass_fields__)
 
+
+def _start() -> None:
+    # Streamlit serves its default page only at "/" (that page's own url_path says "Page not found"), so the
+    # default is this hidden step and every listed page keeps a working /<url_path>
+    st.switch_page(LANDING, query_params=st.query_params.to_dict())
+
+
 results_dir, store_url = _data.settings()
-page = st.navigation(PAGES)
+page = st.navigation([*PAGES, st.Page(_start, title="Start", url_path="start", default=True)], position="hidden")
 
 
 def _sync_from_url() -> None:
@@ -48,6 +56,7 @@ def _sync_from_url() -> None:
 _sync_from_url()
 version = _data.version(results_dir)
 with st.sidebar:
+    navigation = st.container()  # page links, filled once the filters they carry are known
     st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
     st.header("Filters")
     sources = _data.sources(results_dir, version)
@@ -74,6 +83,11 @@ for name in FILTER_NAMES:
     elif name in st.query_params:
         del st.query_params[name]
 st.session_state["filters_written"] = written
+with navigation:
+    for listed in PAGES:
+        # a page link keeps the sidebar's filters, so the next page shows the same comments
+        st.page_link(listed, query_params=written)
+    st.divider()
 st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
 if filters.active:
     st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")

@@ -337,7 +337,8 @@ def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFram
 
 
 def over_time(comments: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
-    """Comments and votes per period: index ``period`` (start time), columns ``comments``, ``votes``.
+    """Comments and votes per period: index ``period`` (start time, every period from the first to the last,
+    0 where nothing happened), columns ``comments``, ``votes``.
 
     Votes are ``vote_total`` when the vote stage ran, else up + down votes
     where the source has both (NA-free sum; sources with only a net score add 0).
@@ -347,6 +348,9 @@ def over_time(comments: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
     frame = frame.dropna(subset=["created_at"])
     period = frame["created_at"].dt.tz_localize(None).dt.to_period(freq).dt.start_time
     out = frame.groupby(period)[["comments", "votes"]].sum()
+    if len(out):  # a period without comments is a 0, not a gap a line chart would bridge
+        every = pd.period_range(out.index.min(), out.index.max(), freq=freq).start_time
+        out = out.reindex(every, fill_value=0)
     out.index.name = "period"
     return out
 
@@ -354,8 +358,9 @@ def over_time(comments: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
 def vote_distribution(comments: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
     """Histogram of the net score (``vote_net``, else ``score``) in whole-vote bins.
 
-    Columns ``net_score`` (the bin's label: "3" or "3 to 5"), ``lowest`` and
-    ``highest`` (int, both inclusive) and ``comments`` (int). One bin per
+    Columns ``net_score`` (the bin's label: "3", "3 to 5", or "10 or more" /
+    "-4 or less" for an end bin holding the extremes), ``lowest`` and
+    ``highest`` (int, both inclusive, before extremes) and ``comments`` (int). One bin per
     value when the range is small, else at most about ``bins`` bins of equal
     whole width; the range spans the 1st to 99th percentile so a few extreme
     comments do not squash the rest, and values outside fall in the end bins.
@@ -371,6 +376,11 @@ def vote_distribution(comments: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
     counts = np.bincount((np.clip(np.floor(values), low, high) - low).astype(int) // width, minlength=len(lowest))
     highest = lowest + width - 1
     label = [str(a) if a == b else f"{a} to {b}" for a, b in zip(lowest, highest)]
+    # the end bins also hold the clipped extremes: say so
+    if values.min() < low:
+        label[0] = f"{highest[0]} or less"
+    if values.max() > highest[-1]:
+        label[-1] = f"{lowest[-1]} or more"
     return pd.DataFrame({"net_score": label, "lowest": lowest, "highest": highest, "comments": counts[:len(lowest)]})
 
 

@@ -182,6 +182,8 @@ def test_vote_distribution_bins_are_whole_votes():
     wide = reports.vote_distribution(comments_frame(score=list(range(0, 100))), bins=10)
     assert wide["net_score"].iloc[0] == "0 to 9" and (wide["highest"] - wide["lowest"] == 9).all()
     assert wide["comments"].sum() == 100
+    tail = reports.vote_distribution(comments_frame(score=[0] * 50 + [1] * 48 + [500, 900]))
+    assert tail["net_score"].tolist()[-1].endswith("or more") and tail["comments"].sum() == 100
 
 
 def test_kpis_count_what_the_cli_prints():

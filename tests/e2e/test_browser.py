@@ -185,21 +185,19 @@ def test_offtopic_label_in_browser(server, browser):
 
 
 def test_every_page_opens_at_its_own_path(server, browser):
-    """``/<url_path>?...`` of every page opens that page, never "Page not found" (the default page is also at /)."""
+    """``/<url_path>?...`` of every listed page opens that page, never "Page not found"; "/" opens the landing page."""
     source = (ROOT / "dashboards" / "streamlit_app.py").read_text()
-    paths = re.findall(r'url_path="([a-z]+)"(?!, default=True)', source)
-    default = re.findall(r'url_path="([a-z]+)", default=True', source)
+    paths = re.findall(r'st.Page\("app_pages/[a-z]+.py", title="[^"]+", url_path="([a-z]+)"\)', source)
+    assert "overview" in paths and "engagement" in paths
     base, _ = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        for path in paths:
+        for path in ["", *paths]:
             page.goto(f"{base}/{path}?since=2024-01-01")
             page.locator("h1").first.wait_for(timeout=60_000)
             settle(page)
             assert page.get_by_text("Page not found").count() == 0, path
-        if default:
-            pytest.skip(f"/{default[0]} is the default page: Streamlit serves it at / only (its url_path is "
-                        f"ignored), so /{default[0]} says 'Page not found' until another page is the default")
+            assert "since=2024-01-01" in page.url, (path, page.url)
     finally:
         page.close()
 
