@@ -154,14 +154,8 @@ def author_activity(folder: str, version: float, author: str) -> tuple[pd.DataFr
 
 @st.cache_data(ttl=3600, max_entries=16)
 def reply_partners(folder: str, version: float, author: str) -> pd.DataFrame | None:
-    """The reply network around ``author`` (``moderation.engagement.reply_network``), None when that stage is absent."""
-    try:
-        from moderation import engagement
-    except ImportError:
-        return None
-    network = engagement.reply_network(author_neighbourhood(folder, version, author))
-    involved = (network["author"] == author) | (network["replied_to_author"] == author)
-    return network[involved].reset_index(drop=True)
+    """The run's reply network around ``author`` (``reports.reply_partners``); None when the run wrote none."""
+    return reports.reply_partners(results(folder, version).insights, author)
 
 
 @st.cache_data(ttl=3600, max_entries=16)

@@ -767,6 +767,16 @@ def reply_pairs(insights: dict[str, pd.DataFrame], filters: Filters, n: int = 20
     return top
 
 
+def reply_partners(insights: dict[str, pd.DataFrame], author: str) -> pd.DataFrame | None:
+    """The run's reply-network edges where ``author`` (exact name) replies or is replied to, most replies first;
+    None when the run wrote no network."""
+    if "reply_network" not in insights:
+        return None
+    network = insights["reply_network"]
+    involved = ((network["author"] == author) | (network["replied_to_author"] == author)).to_numpy()
+    return network[involved].reset_index(drop=True)
+
+
 def weekly_activity(insights: dict[str, pd.DataFrame], filters: Filters) -> pd.DataFrame:
     """Per (source, week): ``comments``, ``active_authors``, ``new_authors``, ``returning_authors``."""
     return insight(insights, "activity_by_week", filters)

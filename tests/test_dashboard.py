@@ -109,6 +109,8 @@ def test_author_profile_from_link(app):
     assert "Author: user0" in [t.value for t in app.text]
     history = table_with(app, "comment_id", "author")
     assert len(history) > 0 and set(history["author"]) == {"user0"}
+    partners = table_with(app, "replied_to_author", "count")  # the run's reply network, not recomputed
+    assert len(partners) and ((partners["author"] == "user0") | (partners["replied_to_author"] == "user0")).all()
     assert not app.text_input(key="filter_author").value
     app.switch_page("app_pages/overview.py").run()
     assert next(m.value for m in app.metric if m.label == "Comments") == "60"

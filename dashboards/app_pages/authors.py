@@ -54,7 +54,7 @@ with left:
     st.caption("Reply partners")
     partners = _data.reply_partners(ctx.results, ctx.version, author)
     if partners is None:
-        st.info("The engagement stage is not available: no reply network.")
+        st.info("These results have no reply network: run the pipeline again to write it.")
     else:
         st.dataframe(partners, hide_index=True, key="authors_partners")
 with right:
