@@ -198,10 +198,16 @@ def one_of(options) -> callable:
 # ---- charts -------------------------------------------------------------------------
 
 
-def counts_axis(figure, counts):
-    """``figure`` with a y axis of whole counts: no 0.5 ticks when the counts are small, starting at 0."""
+def counts_axis(figure, counts, axis: str = "y"):
+    """``figure`` with an ``axis`` ("y" or "x") of whole counts: no 0.5 ticks when the counts are small, from 0."""
     top = float(counts.max()) if len(counts) else 0.0
-    figure.update_yaxes(rangemode="tozero", tickformat=",d")
+    update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+    update(rangemode="tozero", tickformat=",d")
     if top <= 10:
-        figure.update_yaxes(dtick=1)
+        update(dtick=1)
     return figure.update_layout(margin={"t": 10, "b": 10})
+
+
+def time_axis(figure, period: str):
+    """``figure`` with an x axis of dates labelled by ``period`` ("month" or "week"), never by clock time."""
+    return figure.update_xaxes(tickformat="%b %Y" if period == "month" else "%d %b %Y")

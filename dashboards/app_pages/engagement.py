@@ -55,7 +55,7 @@ with left:
                      labels={"month": "month the thread started", "share": "threads with a staff reply",
                              "threads": "threads", "threads_with_staff_reply": "with a staff reply"})
     figure.update_yaxes(tickformat=".0%", rangemode="tozero")
-    st.plotly_chart(figure, key="staff_share_by_month")
+    st.plotly_chart(_ui.time_axis(figure, "month"), key="staff_share_by_month")
 with right:
     st.subheader("Median hours to the first staff reply, per month (log scale)")
     answered = monthly.dropna(subset=["median_hours"])
@@ -63,7 +63,7 @@ with right:
                         labels={"month": "month the thread started", "median_hours": "median hours to first staff "
                                 "reply", "threads_with_staff_reply": "threads with a staff reply"})
     figure.update_yaxes(type="log")  # a few threads answered years later would squash the rest
-    st.plotly_chart(figure, key="staff_hours_by_month")
+    st.plotly_chart(_ui.time_axis(figure, "month"), key="staff_hours_by_month")
 
 st.subheader("Per article")
 per_article = reports.staff_by_article(insights, data.articles, filters,
@@ -130,8 +130,8 @@ if len(pairs):
     figure = px.bar(long, x="count", y="pair", color="direction", orientation="h",
                     labels={"count": "replies", "pair": "pair of authors", "direction": ""})
     figure.update_yaxes(categoryorder="array", categoryarray=pairs["pair"].tolist()[::-1])
-    figure.update_xaxes(tickformat=",d")
-    figure.update_layout(height=max(300, 24 * len(pairs) + 120), margin={"t": 10})
+    figure.update_layout(height=max(300, 24 * len(pairs) + 120))
+    _ui.counts_axis(figure, pairs["replies"], axis="x")
     st.subheader("Pairs exchanging most replies")
     st.plotly_chart(figure, key="reply_pairs")
 else:
@@ -148,11 +148,11 @@ if len(weekly):
     figure = px.bar(long, x="week", y="count", color="authors",
                     labels={"week": "week (from Monday, UTC)", "count": "active authors", "authors": ""})
     figure.update_layout(bargap=0, margin={"t": 30})
-    figure.update_yaxes(tickformat=",d")
-    st.plotly_chart(figure, key="weekly_authors")
-    figure = px.line(weekly, x="week", y="comments", labels={"week": "week (from Monday, UTC)",
-                                                             "comments": "comments"})
-    st.plotly_chart(_ui.counts_axis(figure, weekly["comments"]), key="weekly_comments")
+    _ui.counts_axis(figure, weekly["active_authors"])
+    st.plotly_chart(_ui.time_axis(figure, "week"), key="weekly_authors")
+    figure = px.line(weekly, x="week", y="comments", markers=len(weekly) < 30,
+                     labels={"week": "week (from Monday, UTC)", "comments": "comments"})
+    st.plotly_chart(_ui.time_axis(_ui.counts_axis(figure, weekly["comments"]), "week"), key="weekly_comments")
 
 # ---- retention -----------------------------------------------------------------------
 st.header("Retention by first-month cohort")

@@ -58,7 +58,8 @@ st.dataframe(
     column_config={"thread": st.column_config.LinkColumn("thread", display_text="open thread")},
 )
 
-with st.expander("Import comments"):
+# open after an import, so its problems are in view next to the message
+with st.expander("Import comments", expanded="import_problems" in st.session_state):
     upload = st.file_uploader("A file in any supported format", key="import_file")
     source = st.text_input("Source name", key="import_source", placeholder="the file's name",
                            help="Used when the file itself does not name its source (e.g. a canonical comments.csv).")
