@@ -139,13 +139,14 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
 # ---- page state in the URL --------------------------------------------------------
 
 
-def in_url(param: str, key: str, default, widget, parse=str, **kwargs):
+def in_url(param: str, key: str, default, widget, parse=str, to_text=None, **kwargs):
     """Draw ``widget(key=key, **kwargs)`` with its value kept in the URL parameter ``param``.
 
     A link's value (``?param=...``) fills the widget when it differs from what
     this tab last wrote; a value equal to ``default`` leaves the URL clean.
     ``parse`` turns the URL text back into a value (``flag``, ``int``, ``words``);
-    an unreadable value falls back to the widget's current one.
+    an unreadable value falls back to the widget's current one. ``to_text``
+    writes a value as URL text (default :func:`url_text`).
     """
     written = st.session_state.setdefault("url_written", {})
     raw = st.query_params.get(param)
@@ -157,7 +158,7 @@ def in_url(param: str, key: str, default, widget, parse=str, **kwargs):
     elif key not in st.session_state:
         st.session_state[key] = default
     value = widget(key=key, **kwargs)
-    text = url_text(value)
+    text = (to_text or url_text)(value) if value is not None else ""
     if value == default or value is None or text == "":
         st.query_params.pop(param, None)
         written.pop(param, None)

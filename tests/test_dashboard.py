@@ -286,3 +286,11 @@ def test_every_page_has_the_url_path_its_links_use():
     source = (Path(APP).read_text())
     for path, file in PAGE_FILES.items():
         assert f'st.Page("app_pages/{file}.py"' in source and f'url_path="{path}"' in source, path
+
+
+def test_thread_comment_lives_in_the_url(app):
+    """The comment read on the Thread page comes from ?comment= and stays in the URL (written back by its id)."""
+    open_page(app, "thread", source=SOURCE, article="a0", comment="c1")
+    assert app.selectbox(key="thread_read").value == (SOURCE, "c1")
+    app.run()
+    assert app.query_params["comment"] == "c1" and app.selectbox(key="thread_read").value == (SOURCE, "c1")

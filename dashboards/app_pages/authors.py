@@ -1,6 +1,7 @@
 """Authors: the engagement leaderboard and one author's profile (history, reply partners, activity)."""
 
 import pandas as pd
+import plotly.express as px
 import streamlit as st
 
 import _data
@@ -59,6 +60,7 @@ with left:
         st.dataframe(partners, hide_index=True, key="authors_partners")
 with right:
     st.caption("Comments per week")
-    st.line_chart(weekly, y="comments")
+    figure = px.line(weekly.reset_index(), x="period", y="comments", labels={"period": "week", "comments": "comments"})
+    st.plotly_chart(_ui.time_axis(_ui.counts_axis(figure, weekly["comments"]), "week"), key="authors_weekly")
 if len(history):
     _ui.decision_panel(history, key="authors")

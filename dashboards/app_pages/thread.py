@@ -33,10 +33,19 @@ st.dataframe(tree.drop(columns=["text"]), hide_index=True, key="thread_table", h
              column_config={"tree": st.column_config.TextColumn("comment", width="large")})
 
 labels = _ui.comment_labels(tree)
-marked = st.query_params.get("comment")
 keys = list(labels)
-start = next((i for i, (_, c) in enumerate(keys) if c == marked), 0)
-picked = st.selectbox("Read a comment", keys, index=start, format_func=labels.get, key="thread_read")
+by_id = {key[1]: key for key in keys}
+
+
+def _comment(text: str):
+    if text not in by_id:
+        raise ValueError(text)
+    return by_id[text]
+
+
+# the comment read is in the URL as ?comment=ID (what a queue's thread link sets)
+picked = _ui.in_url("comment", "thread_read", keys[0], st.selectbox, _comment, to_text=lambda key: key[1],
+                    label="Read a comment", options=keys, format_func=labels.get)
 row = tree[(tree["source"] == picked[0]) & (tree["comment_id"] == picked[1])].iloc[0]
 with st.container(border=True):
     st.text(f"{row['author']} · {row['created_at']} · depth {row['depth']} · {row['parent_link'] or 'top level'}")
