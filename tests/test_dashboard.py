@@ -291,6 +291,10 @@ def test_every_page_has_the_url_path_its_links_use():
 def test_thread_comment_lives_in_the_url(app):
     """The comment read on the Thread page comes from ?comment= and stays in the URL (written back by its id)."""
     open_page(app, "thread", source=SOURCE, article="a0", comment="c1")
-    assert app.selectbox(key="thread_read").value == (SOURCE, "c1")
+    tree = table_with(app, "tree", "comment_id")
+    position = tree["comment_id"].tolist().index("c1")
+    assert app.selectbox(key="thread_read").value == position
     app.run()
-    assert app.query_params["comment"] == "c1" and app.selectbox(key="thread_read").value == (SOURCE, "c1")
+    assert app.query_params["comment"] == "c1" and app.selectbox(key="thread_read").value == position
+    app.selectbox(key="thread_read").set_value(position + 1).run()
+    assert app.query_params["comment"] == tree["comment_id"].iloc[position + 1]

@@ -34,18 +34,20 @@ st.dataframe(tree.drop(columns=["text"]), hide_index=True, key="thread_table", h
 
 labels = _ui.comment_labels(tree)
 keys = list(labels)
-by_id = {key[1]: key for key in keys}
+# options are reading-order positions, numbered: two comments may share a label (same author, same opening words)
+position = {key[1]: i for i, key in enumerate(keys)}
 
 
-def _comment(text: str):
-    if text not in by_id:
-        raise ValueError(text)
-    return by_id[text]
+def _position(comment_id: str) -> int:
+    if comment_id not in position:
+        raise ValueError(comment_id)
+    return position[comment_id]
 
 
 # the comment read is in the URL as ?comment=ID (what a queue's thread link sets)
-picked = _ui.in_url("comment", "thread_read", keys[0], st.selectbox, _comment, to_text=lambda key: key[1],
-                    label="Read a comment", options=keys, format_func=labels.get)
+chosen = _ui.in_url("comment", "thread_read", 0, st.selectbox, _position, to_text=lambda i: keys[i][1],
+                    label="Read a comment", options=range(len(keys)), format_func=lambda i: f"{i + 1}. {labels[keys[i]]}")
+picked = keys[chosen]
 row = tree[(tree["source"] == picked[0]) & (tree["comment_id"] == picked[1])].iloc[0]
 with st.container(border=True):
     st.text(f"{row['author']} · {row['created_at']} · depth {row['depth']} · {row['parent_link'] or 'top level'}")
