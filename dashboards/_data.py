@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from moderation import queues, reports
+from moderation import catalog, queues, reports
 from moderation.reports import Filters
 from moderation.store import Store
 
@@ -37,15 +37,17 @@ class Context:
     moderator: str
 
     @property
-    def version(self) -> float:
+    def version(self) -> str:
         """The results folder's :func:`version`."""
         return version(self.results)
 
 
-def version(folder: str) -> float:
-    """Modification time of ``comments.parquet``: a pipeline re-run invalidates the caches keyed by it."""
-    path = Path(folder) / "comments.parquet"
-    return path.stat().st_mtime if path.exists() else 0.0
+def version(folder: str) -> str:
+    """The results' current version (``moderation.catalog.current``) and its ``comments.parquet``'s modification
+    time: a pipeline re-run invalidates the caches keyed by it."""
+    current = catalog.current(folder)
+    path = current / "comments.parquet"
+    return f"{current.name}:{path.stat().st_mtime if path.exists() else 0.0}"
 
 
 def settings(argv: list[str] | None = None) -> tuple[str, str]:
@@ -69,20 +71,20 @@ def context() -> Context:
 
 
 @st.cache_resource(max_entries=2, ttl=24 * 3600, show_spinner="Reading the results folder…")
-def results(folder: str, version: float) -> reports.Results:
+def results(folder: str, version: str) -> reports.Results:
     """The results folder's frames (``version`` only keys the cache)."""
     return reports.load_results(folder)
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
-def filtered(folder: str, version: float, filters: Filters) -> pd.DataFrame:
+def filtered(folder: str, version: str, filters: Filters) -> pd.DataFrame:
     """Comments the global filters accept (the full frame, uncopied, when none is set)."""
     return reports.filter_comments(results(folder, version).comments, filters)
 
 
 @st.cache_resource(max_entries=64, ttl=3600)
 def queue_members(
-    folder: str, version: float, filters: Filters, name: str, min_votes: int, members_only: bool = True
+    folder: str, version: str, filters: Filters, name: str, min_votes: int, members_only: bool = True
 ) -> pd.DataFrame:
     """The whole queue ``name`` over the filtered comments, sorted by its measure (``moderation.queues.queue``);
     ``members_only=False`` ranks every filtered comment by that measure."""
@@ -99,7 +101,7 @@ def store(url: str) -> Store:
 
 
 @st.cache_data(ttl=3600, max_entries=32)
-def overview(folder: str, version: float, filters: Filters) -> dict:
+def overview(folder: str, version: str, filters: Filters) -> dict:
     """KPIs and the charts' frames for the overview page (small)."""
     comments = filtered(folder, version, filters)
     return {
@@ -111,26 +113,26 @@ def overview(folder: str, version: float, filters: Filters) -> dict:
 
 
 @st.cache_data(ttl=3600, max_entries=4)
-def sources(folder: str, version: float) -> list[str]:
+def sources(folder: str, version: str) -> list[str]:
     """The sources in the results, sorted."""
     return sorted(results(folder, version).comments["source"].dropna().unique().tolist())
 
 
 @st.cache_data(ttl=3600, max_entries=16)
-def article_choices(folder: str, version: float, source: str | None, n: int = 2000) -> dict[str, str]:
+def article_choices(folder: str, version: str, source: str | None, n: int = 2000) -> dict[str, str]:
     """article_id -> label (title and id) of the ``n`` most-commented articles, of ``source`` if given."""
     data = results(folder, version)
     return reports.article_labels(data.comments, data.articles, source, n)
 
 
 @st.cache_data(ttl=3600, max_entries=32)
-def leaderboard(folder: str, version: float, sort_by: str, ascending: bool, n: int) -> pd.DataFrame:
+def leaderboard(folder: str, version: str, sort_by: str, ascending: bool, n: int) -> pd.DataFrame:
     """The author leaderboard sorted by ``sort_by``."""
     return reports.author_leaderboard(results(folder, version).authors, sort_by, n, ascending)
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
-def article_comments(folder: str, version: float, source: str | None, article: str) -> pd.DataFrame:
+def article_comments(folder: str, version: str, source: str | None, article: str) -> pd.DataFrame:
     """One article's comments, unfiltered (a thread is read whole); without ``source``, the first source having it."""
     comments = results(folder, version).comments
     found = comments[(comments["article_id"] == article).to_numpy()]
@@ -139,13 +141,13 @@ def article_comments(folder: str, version: float, source: str | None, article: s
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
-def author_neighbourhood(folder: str, version: float, author: str) -> pd.DataFrame:
+def author_neighbourhood(folder: str, version: str, author: str) -> pd.DataFrame:
     """An author's comments, their parents and the replies to them."""
     return reports.reply_neighbourhood(results(folder, version).comments, author)
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
-def author_activity(folder: str, version: float, author: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def author_activity(folder: str, version: str, author: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the author's latest 500 comments with flags, their comments and votes per week)."""
     neighbourhood = author_neighbourhood(folder, version, author)
     own = neighbourhood[(neighbourhood["author"] == author).fillna(False).to_numpy(dtype=bool)]
@@ -153,16 +155,17 @@ def author_activity(folder: str, version: float, author: str) -> tuple[pd.DataFr
 
 
 @st.cache_data(ttl=3600, max_entries=16)
-def reply_partners(folder: str, version: float, author: str) -> pd.DataFrame | None:
+def reply_partners(folder: str, version: str, author: str) -> pd.DataFrame | None:
     """The run's reply network around ``author`` (``reports.reply_partners``); None when the run wrote none."""
     return reports.reply_partners(results(folder, version).insights, author)
 
 
 @st.cache_data(ttl=3600, max_entries=16)
-def topics_over_time(folder: str, version: float, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+def topics_over_time(folder: str, version: str, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(article/topic mix, comments per topic per month) over the filtered comments."""
     comments, data = filtered(folder, version, filters), results(folder, version)
-    return reports.topic_mix(comments, data.articles, data.topics), reports.topic_over_time(comments, data.topics, freq="M")
+    return (reports.topic_mix(comments, data.articles, data.topics),
+            reports.topic_over_time(comments, data.topics, freq="M"))
 
 
 # ---- decisions (read from the store, short ttl, cleared on write) -------------
@@ -227,9 +230,21 @@ def set_desk_setting(url: str, key: str, values: list[str], moderator: str) -> i
     return saved
 
 
+@st.cache_data(ttl=10, max_entries=4)
+def runs(url: str) -> pd.DataFrame:
+    """Every run recorded in the store, newest first (``Store.runs``)."""
+    return store(url).runs()
+
+
+@st.cache_data(ttl=60, max_entries=16)
+def run_problems(url: str, run_id: str) -> pd.DataFrame:
+    """The problems one run met (``Store.problems``)."""
+    return store(url).problems(run_id)
+
+
 def clear_results() -> None:
     """Forget every cached results frame (after an import re-ran the pipeline)."""
     for cached in (results, filtered, queue_members, article_comments, author_neighbourhood, author_activity,
-                   sources, article_choices, overview, leaderboard, reply_partners, topics_over_time):
+                   sources, article_choices, overview, leaderboard, reply_partners, topics_over_time, runs):
         cached.clear()
     _decisions_changed()

@@ -7,15 +7,21 @@ hands over to the page ``st.navigation`` picked. Pages live in ``app_pages/``.
 
 import sys
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 # the repository's `moderation` package, importable without installing it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import logging  # noqa: E402
+
 import streamlit as st  # noqa: E402
 
 import _data  # noqa: E402
+from moderation import schema  # noqa: E402
 from moderation.reports import Filters  # noqa: E402
+
+_LOG = logging.getLogger(__name__)
 
 st.set_page_config(page_title="Comment moderation", layout="wide")
 
@@ -54,41 +60,56 @@ def _sync_from_url() -> None:
 
 
 _sync_from_url()
-version = _data.version(results_dir)
-with st.sidebar:
-    navigation = st.container()  # page links, filled once the filters they carry are known
-    st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
-    st.header("Filters")
-    sources = _data.sources(results_dir, version)
-    if st.session_state.get("filter_source") not in [None, *sources]:
-        sources.append(st.session_state["filter_source"])
-    source = st.selectbox("Source", [None, *sources], key="filter_source", format_func=lambda s: s or "All sources",
-                          placeholder="All sources")
-    articles = _data.article_choices(results_dir, version, source)
-    if st.session_state.get("filter_article") not in [None, *articles]:
-        articles[st.session_state["filter_article"]] = st.session_state["filter_article"]
-    st.selectbox("Article", [None, *articles], key="filter_article", placeholder="All articles",
-                 format_func=lambda a: articles.get(a, "All articles"))
-    left, right = st.columns(2)
-    left.date_input("From", value=None, key="filter_since")
-    right.date_input("To", value=None, key="filter_until")
-    st.text_input("Author", key="filter_author", placeholder="part of a name, any case")
-    st.text_input("Text contains", key="filter_text")
 
-filters = Filters(**{name: st.session_state.get(f"filter_{name}") or None for name in FILTER_NAMES})
-written = filters.to_query()
-for name in FILTER_NAMES:
-    if name in written:
-        st.query_params[name] = written[name]
-    elif name in st.query_params:
-        del st.query_params[name]
-st.session_state["filters_written"] = written
-with navigation:
-    for listed in PAGES:
-        # a page link keeps the sidebar's filters, so the next page shows the same comments
-        st.page_link(listed, query_params=written)
-    st.divider()
-st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
-if filters.active:
-    st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
-page.run()
+
+def show() -> None:
+    """The sidebar (moderator, filters kept in the URL) and the page ``st.navigation`` picked."""
+    version = _data.version(results_dir)
+    with st.sidebar:
+        navigation = st.container()  # page links, filled once the filters they carry are known
+        st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
+        st.header("Filters")
+        sources = _data.sources(results_dir, version)
+        if st.session_state.get("filter_source") not in [None, *sources]:
+            sources.append(st.session_state["filter_source"])
+        source = st.selectbox("Source", [None, *sources], key="filter_source", format_func=lambda s: s or "All sources",
+                              placeholder="All sources")
+        articles = _data.article_choices(results_dir, version, source)
+        if st.session_state.get("filter_article") not in [None, *articles]:
+            articles[st.session_state["filter_article"]] = st.session_state["filter_article"]
+        st.selectbox("Article", [None, *articles], key="filter_article", placeholder="All articles",
+                     format_func=lambda a: articles.get(a, "All articles"))
+        left, right = st.columns(2)
+        # any day a link may carry: Streamlit's default bounds (ten years around today) would drop the filter
+        left.date_input("From", value=None, key="filter_since", min_value=date.min, max_value=date.max)
+        right.date_input("To", value=None, key="filter_until", min_value=date.min, max_value=date.max)
+        st.text_input("Author", key="filter_author", placeholder="part of a name, any case")
+        st.text_input("Text contains", key="filter_text")
+
+    filters = Filters(**{name: st.session_state.get(f"filter_{name}") or None for name in FILTER_NAMES})
+    written = filters.to_query()
+    for name in FILTER_NAMES:
+        if name in written:
+            st.query_params[name] = written[name]
+        elif name in st.query_params:
+            del st.query_params[name]
+    st.session_state["filters_written"] = written
+    with navigation:
+        for listed in PAGES:
+            # a page link keeps the sidebar's filters, so the next page shows the same comments
+            st.page_link(listed, query_params=written)
+        st.divider()
+    st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
+    if filters.active:
+        st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
+    page.run()
+
+
+# Any other failure reaches Streamlit, which logs the traceback and shows visitors only a generic line
+# (client.showErrorDetails = "none" in dashboards/.streamlit/config.toml).
+try:
+    show()
+except schema.OutputError as error:
+    # a results folder this app cannot read: say which file and column, in one line
+    _LOG.warning("cannot show %s: %s", results_dir, error)
+    st.error(f"Cannot show these results: {error}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 DEFAULT_RESULTS = "data/demo"
 SHOWN_PROBLEMS = 10  # train-offtopic's report is about learning; the input problems are for `ingest`
+SHOWN_RUNS = 10
 
 
 def _ingest_options(args: argparse.Namespace) -> dict:
@@ -30,6 +31,12 @@ def _ingest_options(args: argparse.Namespace) -> dict:
         if getattr(args, name):
             options[name] = getattr(args, name)
     return options
+
+
+def _add_strict(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (exit 1) on any problem in the input instead of reporting it and keeping the good "
+                             "records; the results folder is then left as it was")
 
 
 def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> None:
@@ -49,16 +56,27 @@ def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from moderation import threads
-    from moderation.pipeline import ingest_paths
+    from moderation.pipeline import StrictFailure, ingest_paths
     from moderation.store import Store
 
     store = Store(args.store)
-    problems = ingest_paths(store, args.paths, args.format, **_ingest_options(args))
-    articles, comments, _ = store.load()
-    problems += threads.resolve(comments)[1]
+    run_id = store.start_run("ingest", args.paths)
+    try:
+        problems, records = ingest_paths(store, args.paths, args.format, run_id, args.strict, **_ingest_options(args))
+        articles, comments, _ = store.load()
+        tree_problems = threads.resolve(comments)[1]
+        store.record_problems(run_id, tree_problems)
+        if args.strict and tree_problems:
+            raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}")
+    except BaseException as error:
+        store.finish_run(run_id, "failed", message=str(error).splitlines()[0] if str(error) else repr(error))
+        raise
+    store.finish_run(run_id, "done", records)
+    problems += tree_problems
     for problem in problems:
         print(problem)
-    print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems")
+    print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems "
+          f"(run {run_id})")
     return 0
 
 
@@ -80,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from moderation import queues, reports
     from moderation.pipeline import run
 
-    results = run(args.paths, args.out, args.store, args.format, _params(args), **_ingest_options(args))
+    results = run(args.paths, args.out, args.store, args.format, _params(args), args.strict, **_ingest_options(args))
     flagged = {
         name: int(results.comments[spec.member].sum())
         for name, spec in queues.QUEUES.items() if spec.member in results.comments
@@ -88,12 +106,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the same counts as the dashboard's Overview (reports.kpis); articles nobody commented on are said apart
     counts = reports.kpis(results.comments)
     silent = len(results.articles) - counts["articles"]
+    earlier = len(results.problems) - results.run_problems
     print(
         f"{counts['comments']} comments on {counts['articles']} articles by {counts['authors']} authors"
         + (f" ({silent} more articles without comments)" if silent > 0 else "")
         + f" -> {args.out}; queues: " + ", ".join(f"{k} {v}" for k, v in flagged.items())
-        + f"; {len(results.problems)} input problems (see {Path(args.out) / 'problems.csv'})"
+        + f"; {results.run_problems} input problems in run {results.run_id}"
+        + (f" (and {earlier} from earlier runs)" if earlier else "")
+        + f" (see {Path(args.out) / 'problems.csv'})"
     )
+    return 0
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from moderation import catalog, queues
+    from moderation.store import Store
+
+    store = Store(args.store or catalog.default_store_url(args.results))
+    runs = store.runs()
+    if runs.empty:
+        raise ValueError(f"{store.engine.url.render_as_string(hide_password=True)}: no run recorded yet")
+    if args.run and args.run not in set(runs["run_id"]):
+        raise ValueError(f"no run {args.run!r}; `python -m moderation problems` lists the runs")
+    if args.out:
+        frame = store.problems(None if args.all else args.run or runs["run_id"].iloc[0])
+        queues.to_csv(frame, Path(args.out))
+        print(f"{len(frame)} problems -> {args.out}")
+        return 0
+    shown = runs[runs["run_id"] == args.run] if args.run else runs if args.all else runs.head(SHOWN_RUNS)
+    for run in shown.itertuples():
+        status = "running or killed" if run.status == "running" else run.status
+        count = "?" if pd.isna(run.problems) else run.problems
+        print(f"run {run.run_id} ({run.command}, {status}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC): "
+              f"{count} problems; inputs: {', '.join(run.inputs)}"
+              + (f"; {run.message}" if isinstance(run.message, str) else ""))
+        if args.all or args.run:
+            for problem in store.problems(run.run_id).itertuples(index=False):
+                print(f"  {problem.file}: {problem.record}: {problem.problem} ({problem.action})")
+    if len(shown) < len(runs):
+        print(f"... {len(runs) - len(shown)} earlier runs (--all lists every run with its problems)")
     return 0
 
 
@@ -127,14 +180,14 @@ def cmd_train_offtopic(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from moderation import queues, reports
+    from moderation import catalog, queues, reports
     from moderation.store import Store
 
     results = Path(args.results)
     if args.decisions:
         frame = Store(args.store or f"sqlite:///{results / 'moderation.db'}").decisions()
     else:
-        path = results / "comments.parquet"
+        path = catalog.current(results) / "comments.parquet"
         if not path.exists():
             raise FileNotFoundError(f"{path}: no results; run `python -m moderation run PATH --out {results}` first")
         # the dashboard's filter (reports.filter_comments): same author match, same inclusive days
@@ -178,8 +231,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
     env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()))
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-               "--browser.gatherUsageStats", "false", "--server.headless", "true"]
-    print(f"dashboard on http://localhost:{args.port} (results: {args.results}); Ctrl+C stops it")
+               "--server.address", args.address, "--browser.gatherUsageStats", "false", "--server.headless", "true"]
+    print(f"dashboard on http://{args.address}:{args.port} (results: {args.results}); Ctrl+C stops it")
     return subprocess.call(command, env=env)
 
 
@@ -196,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  python -m moderation ingest seeds/ --store sqlite:///data/moderation.db",
     )
     _add_ingest_arguments(ingest)
+    _add_strict(ingest)
     ingest.add_argument("--store", default="sqlite:///data/moderation.db", help="SQLAlchemy URL of the store")
     ingest.set_defaults(handler=cmd_ingest)
 
@@ -206,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  python -m moderation run seeds/ data/stackexchange_bicycles_meta --out data/demo",
     )
     _add_ingest_arguments(run)
+    _add_strict(run)
     run.add_argument("--out", required=True, help="results folder")
     run.add_argument("--store", help="SQLAlchemy URL of the store (default: OUT/moderation.db)")
     run.add_argument("--offtopic-weights", metavar="FILE",
@@ -234,6 +289,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--offtopic-weights", metavar="FILE",
                        help="combiner to compare against (default: the shipped one)")
     train.set_defaults(handler=cmd_train_offtopic)
+
+    problems = commands.add_parser(
+        "problems", help="list the runs recorded in a store and the problems each met", formatter_class=formatter,
+        description="Every run (and ingest, and dashboard import) records the problems it met in the store; "
+                    "problems.csv shows only the ones behind the current results. List the runs, newest "
+                    "first, or one run's problems, or write them to CSV.",
+        epilog="examples:\n  python -m moderation problems --results data/demo\n"
+               "  python -m moderation problems --results data/demo --all --out problems_history.csv",
+    )
+    problems.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
+    problems.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
+    problems.add_argument("--run", metavar="RUN_ID", help="only this run, with its problems")
+    problems.add_argument("--all", action="store_true", help="every run, each with its problems")
+    problems.add_argument("--out", metavar="FILE.csv", help="write the problems (latest run's, --run's or --all) to CSV")
+    problems.set_defaults(handler=cmd_problems)
 
     export = commands.add_parser(
         "export", help="write a queue or the decision log to CSV", formatter_class=formatter,
@@ -285,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
     dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--address", default="127.0.0.1",
+                           help="address to serve on (default: this machine only; 0.0.0.0 for every interface)")
     dashboard.set_defaults(handler=cmd_dashboard)
     return parser
 

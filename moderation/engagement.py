@@ -97,7 +97,7 @@ class EngagementParams:
 
 
 def author_key(authors: pd.Series) -> pd.Series:
-    """The handle used as author key: stripped, with NA and blank as ``"(missing)"``.
+    """The handle used as author key: exactly as written, with NA and blank as ``"(missing)"``.
 
     Parameters
     ----------
@@ -107,8 +107,9 @@ def author_key(authors: pd.Series) -> pd.Series:
     -------
     Series of str, length n, same index.
     """
-    stripped = authors.astype("str").str.strip()
-    return stripped.where(stripped.notna() & (stripped != ""), MISSING_AUTHOR).astype("str")
+    # names as written: " =1+1" and "=1+1" are two authors; only a blank name counts as missing
+    names = authors.astype("str")
+    return names.where(names.notna() & (names.str.strip() != ""), MISSING_AUTHOR).astype("str")
 
 
 def author_class(authors: pd.Series, params: EngagementParams = EngagementParams()) -> pd.Series:
@@ -127,8 +128,8 @@ def author_class(authors: pd.Series, params: EngagementParams = EngagementParams
     -------
     Series of str, length n, same index, values in :data:`AUTHOR_CLASSES`.
     """
-    codes, uniques = pd.factorize(authors.astype("str").str.strip(), use_na_sentinel=True)
-    handles = pd.Series(uniques, dtype="str")
+    codes, uniques = pd.factorize(authors.astype("str"), use_na_sentinel=True)
+    handles = pd.Series(uniques, dtype="str").str.strip()  # stripped only to match the patterns
     classes = np.full(len(handles), "named", dtype=object)
     classes[_matches(handles, params.anonymous_patterns)] = "anonymous"
     classes[_matches(handles, params.missing_patterns) | (handles == "").to_numpy()] = "missing"
@@ -696,7 +697,7 @@ def article_participation(comments: pd.DataFrame, params: EngagementParams = Eng
 
 # ---- the tables a run writes for the insights pages --------------------------
 
-# name -> what it holds; the pipeline writes each as ``engagement_<name>.parquet`` (see :data:`TABLE_FILES`)
+# name -> what it holds; a run writes each as ``engagement_<name>.parquet`` (``catalog.INSIGHT_FILES``)
 INSIGHT_TABLES = {
     "staff_overall": "per source: reader-started threads, share with a staff reply, median time to it, staff authors",
     "staff_by_article": "staff_responsiveness per (source, article_id)",
@@ -708,7 +709,6 @@ INSIGHT_TABLES = {
     "retention_by_cohort": "per (source, first-month cohort, months since): share of the cohort active",
     "article_participation": "per (source, article_id): participants, comments per participant, top authors' share",
 }
-TABLE_FILES = {name: f"engagement_{name}.parquet" for name in INSIGHT_TABLES}
 TOP_PAIRS_PER_SOURCE = 50
 
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from moderation import engagement, ingest, queues, threads, topics, votes
-from moderation.schema import COMMENT_KEY, Problem, problems_frame
+from moderation import catalog, engagement, ingest, queues, schema, threads, topics, votes
+from moderation.schema import COMMENT_KEY, Problem
 from moderation.store import IngestSummary, Store
 
-COMBINER_FILE = "offtopic_combiner.json"
 RECORDED_LABELS = "moderators_offtopic_label"  # the store's labels, joined to the comments for learning
 
 
@@ -34,25 +33,49 @@ class Params:
 
 @dataclass
 class Results:
-    """Everything a run produces; ``write`` puts it in a results folder."""
+    """Everything a run produces; ``write`` puts its tables in a folder."""
 
     articles: pd.DataFrame
     comments: pd.DataFrame
     authors: pd.DataFrame
     vote_events: pd.DataFrame
     topics: pd.DataFrame
-    problems: pd.DataFrame
-    # engagement.insight_tables: name -> frame, written as engagement.TABLE_FILES
+    problems: pd.DataFrame  # the problems behind these results (``Store.problems_behind``), column run_id first
+    run_id: str | None = None
+    # engagement.insight_tables: name -> frame, written as catalog.INSIGHT_FILES
     insights: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # what this run's ingest added to the store and found already there
+    ingested: IngestSummary = field(default_factory=lambda: IngestSummary({}, {}))
 
-    def write(self, out_dir: Path) -> None:
-        """Write the results folder described in docs/CONTRACTS.md."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("articles", "comments", "authors", "vote_events", "topics"):
-            getattr(self, name).to_parquet(out_dir / f"{name}.parquet", index=False)
+    @property
+    def run_problems(self) -> int:
+        """How many problems the run that made these results met itself (earlier runs' are in ``problems`` too)."""
+        return int((self.problems["run_id"] == self.run_id).sum()) if "run_id" in self.problems else len(self.problems)
+
+    def write(self, directory: Path) -> None:
+        """Write the tables and ``problems.csv`` into ``directory``, checking scored comments and authors first.
+
+        Raises
+        ------
+        schema.OutputError
+            When comments or authors lack a column their schema requires, or have it with another type.
+        """
+        schema.check_output(self.comments, "scored_comments", "comments.parquet")
+        schema.check_output(self.authors, "authors", "authors.parquet")
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in catalog.TABLES:
+            getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
         for name, frame in self.insights.items():
-            frame.to_parquet(out_dir / engagement.TABLE_FILES[name], index=False)
-        queues.to_csv(self.problems, out_dir / "problems.csv")
+            frame.to_parquet(directory / catalog.INSIGHT_FILES[name], index=False)
+        queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
+
+
+class NothingRead(ValueError):
+    """Not one record could be read from any input."""
+
+
+class StrictFailure(ValueError):
+    """``strict`` was asked for and the input has a problem."""
 
 
 def run_stages(
@@ -78,29 +101,64 @@ def with_desk_settings(params: Params, store: Store) -> Params:
     return replace(params, engagement=engagement.with_staff_settings(params.engagement, store.desk_settings()))
 
 
-def ingest_paths(store: Store, paths: list[str | Path], format: str | None = None, **options) -> list[Problem]:
-    """Load each path into ``store``; returns the problems met (bad records, skipped files).
+def ingest_paths(
+    store: Store, paths: list[str | Path], format: str | None = None, run_id: str | None = None,
+    strict: bool = False, counts: IngestSummary | None = None, **options,
+) -> tuple[list[Problem], int]:
+    """Load each path into ``store``; returns the problems met (bad records, unreadable files) and the records read.
 
-    Reply trees are checked later, over the whole store (:func:`run_stages`).
+    An input that cannot be read at all is a problem too, so the others still
+    load. Each path is read piece by piece (:func:`moderation.ingest.load_chunks`),
+    each piece stored in its own transaction, so memory stays bounded and the
+    store is never locked for long. With ``run_id`` each input's problems go to
+    the store's history as soon as it is stored. With ``counts`` (an ``IngestSummary``) the rows added
+    and those already known are added up in it. Reply trees are checked later, over the whole store
+    (:func:`run_stages`).
+
+    Raises
+    ------
+    NothingRead
+        When not one record (article, comment or vote event) could be read from any path; names each one.
+    StrictFailure
+        With ``strict``, at the first piece of a path with a problem, before that piece is stored (earlier
+        pieces and paths had none; re-running after a fix adds nothing twice).
     """
-    return ingest_counted(store, paths, format, **options)[1]
-
-
-def ingest_counted(
-    store: Store, paths: list[str | Path], format: str | None = None, **options
-) -> tuple[IngestSummary, list[Problem]]:
-    """:func:`ingest_paths` that also says how many rows were added and how many were already in the store."""
     problems: list[Problem] = []
-    added: dict[str, int] = {}
-    known: dict[str, int] = {}
+    records, first_problem = 0, {}
     for path in paths:
-        parsed = ingest.load(path, format, resolve_threads=False, **options)
-        summary = store.ingest(parsed)
-        for table in summary.added:
-            added[table] = added.get(table, 0) + summary.added[table]
-            known[table] = known.get(table, 0) + summary.known[table]
-        problems += parsed.problems
-    return IngestSummary(added, known), problems
+        read, found = 0, []
+        try:
+            for parsed in ingest.load_chunks(path, format, **options):
+                if strict and parsed.problems:
+                    _record(store, run_id, found + parsed.problems, path)
+                    raise StrictFailure(f"--strict: {len(parsed.problems)} problem(s) in {path}, first "
+                                        f"{parsed.problems[0]}; stopped before storing them")
+                summary = store.ingest(parsed)
+                if counts is not None:
+                    for table in summary.added:
+                        counts.added[table] = counts.added.get(table, 0) + summary.added[table]
+                        counts.known[table] = counts.known.get(table, 0) + summary.known[table]
+                read += len(parsed.articles) + len(parsed.comments) + len(parsed.vote_events)
+                found += parsed.problems
+        except ingest.IngestError as error:
+            found.append(Problem(str(path), "file", str(error).removeprefix(f"{path}: "), "skipped"))
+            if strict:
+                _record(store, run_id, found, path)
+                raise StrictFailure(f"--strict: {path}: {found[-1].problem}") from None
+        records += read
+        if not read:
+            first_problem[str(path)] = found[0].problem if found else "no records in it"
+        _record(store, run_id, found, path)
+        problems += found
+    if paths and not records:
+        raise NothingRead("no record could be read from any input: "
+                          + "; ".join(f"{path} ({why})" for path, why in first_problem.items()))
+    return problems, records
+
+
+def _record(store: Store, run_id: str | None, problems: list[Problem], path) -> None:
+    if run_id is not None:
+        store.record_problems(run_id, problems, path)
 
 
 def run(
@@ -109,31 +167,72 @@ def run(
     store_url: str | None = None,
     format: str | None = None,
     params: Params = Params(),
+    strict: bool = False,
     **options,
 ) -> Results:
-    """Ingest ``paths`` into the store, score everything in it, and write the results folder.
+    """Ingest ``paths`` into the store, score everything in it, and replace the results folder all at once.
 
     The store defaults to ``OUT_DIR/moderation.db``; comments already in it
-    from earlier runs are scored again with the new ones.
+    from earlier runs are scored again with the new ones, with the desk's
+    settings from the store (who is staff, :func:`with_desk_settings`). The run and its
+    problems are recorded in the store (``Store.runs``, ``Store.problems``)
+    whether it succeeds or fails. The new results become visible in one
+    rename (:mod:`moderation.catalog`), so a run that fails or is killed
+    leaves the previous results as they were.
+
+    Raises
+    ------
+    NothingRead, StrictFailure
+        See :func:`ingest_paths`; with ``strict`` also when reply trees have problems (the results stay as they were).
+    catalog.FolderBusy
+        When another run is writing ``out_dir``.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(store_url or f"sqlite:///{out_dir / 'moderation.db'}")
-    problems = ingest_paths(store, paths, format, **options)
-    params = with_desk_settings(params, store)
-    articles, comments, vote_events = store.load()
-    comments, authors, topic_table, tree_problems = run_stages(
-        articles, comments, vote_events, store.current_decisions(), params
-    )
-    results = Results(articles, comments, authors, vote_events, topic_table, problems_frame(problems + tree_problems),
-                      engagement.insight_tables(comments, params.engagement))
-    results.write(out_dir)
-    # which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic
+    with catalog.exclusive(out_dir):
+        store = Store(store_url or catalog.default_store_url(out_dir))
+        run_id = store.start_run("run", paths)
+        records = None
+        ingested = IngestSummary({}, {})
+        try:
+            _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
+            params = with_desk_settings(params, store)
+            articles, comments, vote_events = store.load()
+            comments, authors, topic_table, tree_problems = run_stages(
+                articles, comments, vote_events, store.current_decisions(), params
+            )
+            store.record_problems(run_id, tree_problems)
+            if strict and tree_problems:
+                raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}; "
+                                    "the records are stored, the results folder was left as it was")
+            results = Results(
+                articles, comments, authors, vote_events, topic_table, store.problems_behind(run_id), run_id,
+                engagement.insight_tables(comments, params.engagement), ingested,
+            )
+            with catalog.new_version(out_dir, run_id) as version:
+                results.write(version)
+                _write_json(version / catalog.COMBINER_FILE, _combiner(params))
+                _write_json(version / catalog.RUN_FILE, {
+                    "run_id": run_id, "inputs": [str(p) for p in paths], "records_read": records,
+                    "comments": len(comments), "problems": results.run_problems,
+                    "problem_history": "every run's problems are in the store (tables runs, problems): "
+                                       f"python -m moderation problems --results {out_dir} --all",
+                })
+        except BaseException as error:
+            store.finish_run(run_id, "failed", records, str(error).splitlines()[0] if str(error) else repr(error))
+            raise
+        store.finish_run(run_id, "done", records)
+    return results
+
+
+def _combiner(params: Params) -> dict:
+    """Which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic."""
     path = Path(params.offtopic.weights_path)
     shipped = path.resolve() == topics.WEIGHTS_PATH.resolve()
-    combiner = {**topics.load_weights(path), "file": str(path), "shipped": shipped}
-    (out_dir / COMBINER_FILE).write_text(json.dumps(combiner, indent=1) + "\n")
-    return results
+    return {**topics.load_weights(path), "file": str(path), "shipped": shipped}
+
+
+def _write_json(path: Path, content: dict) -> None:
+    path.write_text(json.dumps(content, indent=1) + "\n")
 
 
 def learn_offtopic(
@@ -159,7 +258,7 @@ def learn_offtopic(
         raise ValueError("no labels: give a label column of the input, or a store whose moderators labelled comments")
     with tempfile.TemporaryDirectory() as folder:
         store = Store(store_url or f"sqlite:///{Path(folder) / 'learn.db'}")
-        problems = ingest_paths(store, paths, format, **options)
+        problems, _ = ingest_paths(store, paths, format, **options)
         articles, comments, _ = store.load()
         recorded = store.labels("offtopic")
         store.engine.dispose()
@@ -183,7 +282,7 @@ def recorded_params(out_dir: str | Path, params: Params = Params()) -> Params:
     when it has moved or changed, the record itself (which holds the weights) is.
     A folder without a record keeps ``params``.
     """
-    record_path = Path(out_dir) / COMBINER_FILE
+    record_path = catalog.current(out_dir) / catalog.COMBINER_FILE
     if not record_path.exists():
         return params
     record = json.loads(record_path.read_text())
@@ -197,6 +296,8 @@ def recorded_params(out_dir: str | Path, params: Params = Params()) -> Params:
         except (OSError, ValueError):
             same = False
         if not same:
+            # the record is a weights file too; its version folder outlives the run that reads it (catalog keeps
+            # the previous version until the next swap)
             weights_path = record_path
     return replace(params, offtopic=replace(params.offtopic, weights_path=weights_path))
 
@@ -206,7 +307,7 @@ class ImportReport:
     """What importing files into a results folder did."""
 
     added: IngestSummary
-    problems: pd.DataFrame
+    problems: pd.DataFrame  # this import's problems only
     scored: int  # comments in the store, all scored again
     combiner: str  # which off-topic weights scored them
 
@@ -222,17 +323,16 @@ class ImportReport:
 def import_files(
     paths: list[str | Path], out_dir: str | Path, store_url: str | None = None, format: str | None = None, **options
 ) -> ImportReport:
-    """Add ``paths`` to the results folder ``out_dir``: ingest, then score with the parameters its run recorded.
+    """Add ``paths`` to the results folder ``out_dir``: a :func:`run` with the parameters its last run recorded.
 
     Scoring still covers every stored comment (text features and per-article
     ranks are fitted over all of them); the report says how many were new.
     """
-    out_dir = Path(out_dir)
     params = recorded_params(out_dir)
-    store = Store(store_url or f"sqlite:///{out_dir / 'moderation.db'}")
-    added, _ = ingest_counted(store, paths, format, **options)
-    results = run(paths, out_dir, store_url, format, params, **options)  # re-ingesting adds nothing
+    results = run(paths, out_dir, store_url, format, params, **options)
     path = params.offtopic.weights_path
     combiner = "the shipped off-topic combiner" if Path(path).resolve() == topics.WEIGHTS_PATH.resolve() else \
         f"off-topic weights from {path}"
-    return ImportReport(added, results.problems, len(results.comments), combiner)
+    own = results.problems[results.problems["run_id"] == results.run_id] if "run_id" in results.problems \
+        else results.problems
+    return ImportReport(results.ingested, own.reset_index(drop=True), len(results.comments), combiner)

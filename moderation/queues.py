@@ -133,7 +133,7 @@ def created_between(times: pd.Series, since=None, until=None) -> pd.Series:
     if since is not None:
         start = pd.Timestamp(as_day(since), tz="UTC")
         keep &= (times >= start).fillna(False)
-    if until is not None:
+    if until is not None and as_day(until) < date.max:  # the last day there is has no next day: nothing ends after it
         end = pd.Timestamp(as_day(until) + timedelta(days=1), tz="UTC")
         keep &= (times < end).fillna(False)
     return keep.astype(bool)

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 
-from moderation import engagement, queues, schema
+from moderation import catalog, engagement, queues, schema
 
 # queue -> the boolean column saying who is in it
 QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
@@ -58,35 +58,52 @@ class Results:
 def load_results(folder: str | Path) -> Results:
     """Read ``comments``, ``articles``, ``authors``, ``vote_events``, ``topics`` (parquet) and ``problems.csv``.
 
-    Missing files give empty frames (canonical columns for the canonical
-    tables), so a folder from a partial pipeline still opens.
+    Every file comes from the same run: the version ``DIR/current`` points at
+    when the read starts (:func:`moderation.catalog.current`), so a run
+    finishing meanwhile never mixes its files with the previous ones.
+    Scored comments and authors are checked against their schemas (columns
+    and types). Missing files give empty frames (canonical columns for the
+    canonical tables), so a folder from a partial pipeline still opens.
+
+    Raises
+    ------
+    schema.OutputError
+        When a file cannot be read, or comments.parquet or authors.parquet lacks a column or has it with another
+        type.
     """
     folder = Path(folder)
+    version = catalog.current(folder)
 
-    def read(name: str, table: str | None = None) -> pd.DataFrame:
-        path = folder / f"{name}.parquet"
-        if path.exists():
-            return pd.read_parquet(path)
-        return schema.empty(table) if table else pd.DataFrame()
+    def read(name: str, table: str | None = None, model: str | None = None) -> pd.DataFrame:
+        path = version / f"{name}.parquet"
+        if not path.exists():
+            return schema.empty(table) if table else pd.DataFrame()
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as error:  # a damaged file (pyarrow's ArrowInvalid is a ValueError)
+            raise schema.OutputError(f"{path}: cannot be read ({str(error).splitlines()[0]})") from error
+        if model:
+            schema.check_output(frame, model, str(path), data=False)
+        return frame
 
-    problems_path = folder / "problems.csv"
+    problems_path = version / catalog.PROBLEMS_FILE
     problems = pd.read_csv(problems_path, dtype="str") if problems_path.exists() else schema.problems_frame([])
     return Results(
         folder=folder,
-        comments=read("comments", "comments"),
+        comments=read("comments", "comments", "scored_comments"),
         articles=read("articles", "articles"),
-        authors=read("authors"),
+        authors=read("authors", model="authors"),
         vote_events=read("vote_events", "vote_events"),
         topics=read("topics"),
         problems=problems,
-        insights={name: pd.read_parquet(folder / file) for name, file in engagement.TABLE_FILES.items()
-                  if (folder / file).exists()},
+        insights={name: read(Path(file).stem) for name, file in catalog.INSIGHT_FILES.items()
+                  if (version / file).exists()},
     )
 
 
 def offtopic_combiner_note(folder: str | Path) -> str | None:
     """One sentence on the combiner that made ``offtopic_score`` (from ``offtopic_combiner.json``); None if absent."""
-    path = Path(folder) / "offtopic_combiner.json"
+    path = catalog.current(folder) / catalog.COMBINER_FILE
     if not path.exists():
         return None
     combiner = json.loads(path.read_text())
@@ -96,6 +113,15 @@ def offtopic_combiner_note(folder: str | Path) -> str | None:
     if "cv_auc" in combiner:
         note += f"; ROC AUC {combiner['cv_auc']:.2f} on discussions it did not see"
     return note + "."
+
+
+def run_history(runs: pd.DataFrame) -> pd.DataFrame:
+    """The store's runs (``Store.runs``) for display, newest first: run_id, command, status, started_at, records,
+    problems, inputs (one string); a run that never finished reads "running or killed"."""
+    shown = runs[["run_id", "command", "status", "started_at", "records", "problems", "inputs", "message"]].copy()
+    shown["status"] = shown["status"].replace({"running": "running or killed"})
+    shown["inputs"] = shown["inputs"].map(", ".join).astype("str")
+    return shown.reset_index(drop=True)
 
 
 @dataclass(frozen=True)

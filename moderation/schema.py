@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.config import ValidationDepth, config_context
 from pandera.typing import Series
 
 TIMESTAMP = "datetime64[us, UTC]"
 ARTICLE_KEY = ["source", "article_id"]
 COMMENT_KEY = ["source", "comment_id"]
 COMMENT_STATUSES = ("published", "rejected", "deleted", "spam", "pending")
+# columns a loader may add to name each row's file and record ("line 12") in problem reports; never stored
+FILE = "_file"
+RECORD = "_record"
 
 
 class Articles(pa.DataFrameModel):
@@ -77,7 +81,103 @@ class VoteEvents(pa.DataFrameModel):
         strict = False
 
 
-MODELS = {"articles": Articles, "comments": Comments, "vote_events": VoteEvents}
+_FLOAT = {"nullable": True}  # NaN/NA where a measure is undefined (no votes, no text)
+
+
+class ScoredComments(Comments):
+    """``comments.parquet``: the canonical comments plus every column the vote and off-topic stages add.
+
+    Types are the ones the stages write (nullable ``Float64``/``Int64`` where
+    the vote stage keeps NA, NumPy floats from the text stages).
+    """
+
+    vote_total: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    vote_net: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    upvote_ratio: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    wilson_lower: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    wilson_lower_down: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    controversy: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    is_controversial: Series[bool]
+    vote_total_percentile: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_net_percentile: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_total_robust_z: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_net_robust_z: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    is_heavily_up: Series[bool]
+    is_heavily_down: Series[bool]
+    vote_rank_up: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_rank_down: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_anomaly: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_anomaly_features: Series[str] = pa.Field(nullable=True)
+    vote_burst: Series[bool]
+    vote_burst_reason: Series[str] = pa.Field(nullable=True)
+    votes_per_day: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    vote_peak: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    is_vote_anomaly: Series[bool]
+    vote_flag: Series[str] = pa.Field(nullable=True)
+    vote_reason: Series[str] = pa.Field(nullable=True)
+    sim_article: Series[float] = pa.Field(**_FLOAT)
+    sim_parent: Series[float] = pa.Field(**_FLOAT)
+    sim_discussion: Series[float] = pa.Field(**_FLOAT)
+    topic_article: Series[float] = pa.Field(**_FLOAT)
+    topic_discussion: Series[float] = pa.Field(**_FLOAT)
+    novelty: Series[float] = pa.Field(**_FLOAT)
+    sim_article_relative: Series[float] = pa.Field(**_FLOAT)
+    sim_article_lift: Series[float] = pa.Field(**_FLOAT)
+    log_tokens: Series[float] = pa.Field(**_FLOAT)
+    language: Series[str] = pa.Field(nullable=True)
+    offtopic_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    is_offtopic: Series[bool]
+    topic_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    topic_terms: Series[str] = pa.Field(nullable=True)
+    speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    is_speculative: Series[bool]
+    speculation_cues: Series[object] = pa.Field(nullable=True)
+    speculative_sentences: Series[int] = pa.Field(ge=0)
+    conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    offtopic_speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    is_offtopic_speculation: Series[bool]
+    offtopic_reason: Series[str] = pa.Field(nullable=True)
+
+
+class Authors(pa.DataFrameModel):
+    """``authors.parquet``: one row per (source, author), as ``moderation.engagement.author_table`` writes it."""
+
+    source: Series[str]
+    author: Series[str]
+    author_class: Series[str] = pa.Field(isin=["named", "anonymous", "missing"])
+    is_staff: Series[bool]
+    comments: Series[int] = pa.Field(ge=0)
+    articles: Series[int] = pa.Field(ge=0)
+    threads_started: Series[int] = pa.Field(ge=0)
+    replies_made: Series[int] = pa.Field(ge=0)
+    replies_received: Series[int] = pa.Field(ge=0)
+    distinct_repliers: Series[int] = pa.Field(ge=0)
+    upvotes_received: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    downvotes_received: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    net_score_received: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    mean_wilson_lower: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_heavily_up: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_heavily_down: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_controversial: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_offtopic: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_speculative: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_rejected: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_deleted: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    share_removed: Series[pd.Float64Dtype] = pa.Field(**_FLOAT)
+    first_seen: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
+    last_seen: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
+    active_days: Series[int] = pa.Field(ge=0)
+    median_reply_latency: Series["timedelta64[us]"] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+        unique = ["source", "author"]
+
+
+MODELS = {
+    "articles": Articles, "comments": Comments, "vote_events": VoteEvents,
+    "scored_comments": ScoredComments, "authors": Authors,
+}
 
 _STRING_COLUMNS = {
     "article_id", "source", "title", "text", "url", "author", "section",
@@ -89,7 +189,8 @@ _DEFAULTS = {"parent_inferred": False}
 
 
 def columns(table: str) -> list[str]:
-    """Canonical column names of ``table`` ("articles", "comments" or "vote_events"), in order."""
+    """Column names of ``table`` (a key of ``MODELS``: "articles", "comments", "vote_events", "scored_comments",
+    "authors"), in order."""
     return list(MODELS[table].to_schema().columns)
 
 
@@ -139,7 +240,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _shorten(value, limit: int = 80) -> str:
     """``repr`` of a bad value, cut so that one huge cell cannot flood the report."""
-    text = repr(value)
+    text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -165,39 +266,104 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     return pd.DataFrame([vars(p) for p in problems], columns=["file", "record", "problem", "action"])
 
 
+def _failure(check: str) -> str:
+    """A pandera check name in words ("greater_than_or_equal_to(0)" -> "is negative")."""
+    return {"greater_than_or_equal_to(0)": "is negative", "isin": "is not an accepted value"}.get(
+        check.split("(")[0] if check.startswith("isin") else check, f"fails {check}")
+
+
+def record_label(id_column: str | None, value, label) -> str:
+    """How a problem names a row: ``"comment_id abc (line 12)"``, ``"line 12"`` without an id, ``"comment_id abc"``."""
+    has_id = id_column is not None and value is not None and not pd.isna(value)
+    has_label = label is not None and not pd.isna(label)
+    if has_id and has_label:
+        return f"{id_column} {value} ({label})"
+    if has_id:
+        return f"{id_column} {value}"
+    return str(label) if has_label else f"{id_column or 'row'} (none)"
+
+
 def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, list[Problem]]:
-    """Validate a conformed frame; drop only the rows that fail, and report each.
+    """Validate a conformed frame; report each failing value, empty it where it may be empty, else drop the row.
 
     Uses pandera's lazy validation so that every failing row is reported, not
-    only the first. Rows are named by their id column where there is one.
+    only the first. A bad value in a column that may be empty (a negative
+    vote count, an unknown status) is reported and left empty, the record
+    kept ("kept"); a missing or bad id, or a repeated key, skips the record.
+    Rows are named by their id and, where the frame has them, by the
+    ``FILE`` and ``RECORD`` columns a loader adds.
     """
     key = {"articles": ARTICLE_KEY, "comments": COMMENT_KEY}.get(table)
     id_column = key[1] if key else None
+    model = MODELS[table].to_schema()
+    frame = frame.copy(deep=False)  # emptied values must not reach the caller's frame
     problems: list[Problem] = []
-    for column in ("upvotes", "downvotes"):
-        if column in frame:
-            negative = (frame[column] < 0).fillna(False)
-            problems += [
-                Problem(file, f"{id_column} {c}", f"{column} {v} is negative; left empty", "kept")
-                for c, v in frame.loc[negative, [id_column, column]].itertuples(index=False)
-            ]
-            frame = frame.assign(**{column: frame[column].mask(negative)})
+
+    def where(index) -> tuple[str, str]:
+        row_file = frame.at[index, FILE] if FILE in frame else file
+        label = frame.at[index, RECORD] if RECORD in frame else None
+        value = frame.at[index, id_column] if id_column else None
+        if id_column is None and (label is None or pd.isna(label)):
+            label = f"row {index}"
+        return (file if row_file is None or pd.isna(row_file) else str(row_file)), record_label(id_column, value,
+                                                                                                  label)
+
     if key:
-        duplicated = frame.duplicated(key, keep="first")
-        problems += [
-            Problem(file, f"{id_column} {value}", f"duplicate {id_column}: an earlier record has the same id")
-            for value in frame.loc[duplicated, id_column]
-        ]
+        duplicated = frame.duplicated(key, keep="first") & frame[key].notna().all(axis=1)
+        for index in frame.index[duplicated]:
+            problems.append(Problem(*where(index), f"duplicate {id_column}: an earlier record has the same id"))
         frame = frame[~duplicated]
-    try:
-        MODELS[table].validate(frame, lazy=True)
-        return frame, problems
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases.dropna(subset=["index"])
+    for _ in range(2):  # emptied values pass the second time; what is left is in required columns
+        try:
+            model.validate(frame, lazy=True)
+            return frame, problems
+        except pa.errors.SchemaErrors as errors:
+            cases = errors.failure_cases.dropna(subset=["index"])
+        emptied = False
+        for (index, column), row_cases in cases.groupby(["index", "column"], sort=False):
+            if column in model.columns and model.columns[column].nullable:
+                failures = "; ".join(_failure(c.check) for c in row_cases.itertuples())
+                value = _shorten(row_cases["failure_case"].iloc[0])
+                problems.append(Problem(*where(index), f"{column} {value} {failures}; left empty", "kept"))
+                frame.loc[index, column] = None
+                emptied = True
+        if not emptied:
+            break
+    skipped = []
     for index, row_cases in cases.groupby("index", sort=False):
-        record = f"{id_column} {frame.at[index, id_column]}" if id_column else f"row {index}"
-        failures = "; ".join(
-            f"{c.column} {c.check} (value {_shorten(c.failure_case)})" for c in row_cases.itertuples()
-        )
-        problems.append(Problem(file, record, f"invalid value: {failures}"))
-    return frame.drop(index=cases["index"].unique()), problems
+        failures = "; ".join(f"{c.column} {c.check} (value {_shorten(c.failure_case)})" for c in row_cases.itertuples())
+        problems.append(Problem(*where(index), f"invalid value: {failures}"))
+        skipped.append(index)
+    return frame.drop(index=skipped), problems
+
+class OutputError(ValueError):
+    """A stage's output (or a results file) lacks a column its schema requires, or has it with another type."""
+
+
+def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) -> None:
+    """Check a whole output table against its schema; ``data=False`` checks only columns and types (fast, for reading).
+
+    Raises
+    ------
+    OutputError
+        Naming ``file`` and each missing or mistyped column (and, with ``data``, the first failing check's values).
+    """
+    depth = ValidationDepth.SCHEMA_AND_DATA if data else ValidationDepth.SCHEMA_ONLY
+    try:
+        with config_context(validation_depth=depth):
+            MODELS[table].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        raise OutputError(f"{file}: " + "; ".join(_describe(errors.failure_cases, frame))) from None
+
+
+def _describe(cases: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+    """One phrase per failed check: "missing column x", "column y is str, not Float64", "column z fails ge(0) (5 rows)"."""
+    found = []
+    for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+        if check == "column_in_dataframe":
+            found += [f"missing column {name}" for name in group["failure_case"]]
+        elif str(check).startswith("dtype("):
+            found.append(f"column {column} is {frame[column].dtype}, not {str(check)[7:-2]}")
+        else:
+            found.append(f"column {column} fails {check} ({len(group)} rows, e.g. {_shorten(group['failure_case'].iloc[0])})")
+    return found

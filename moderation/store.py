@@ -9,7 +9,6 @@ decision as undone rather than deleting it, so the audit trail is complete.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
 LABELS = ("offtopic",)
 DEFAULT_URL = "sqlite:///data/moderation.db"
+_LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
 metadata = sa.MetaData()
 
@@ -96,6 +96,32 @@ DESK_SETTINGS = {
     "staff_patterns": "regular expressions matching staff handles (case-insensitive search)",
     "staff_columns": "columns of a source that mark staff comments (true/false), e.g. is_staff",
 }
+# every `run`/`ingest` (and dashboard import) and the problems it met: a later run never erases an earlier one's report
+RUN_STATUSES = ("running", "done", "failed")  # a run killed before it finished stays "running"
+runs_table = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("command", sa.String(16), nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON list of the paths as given
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text),  # why a failed run failed
+    sa.Column("records", sa.BigInteger),  # articles, comments and vote events read from the inputs
+    sa.Column("problems", sa.BigInteger),
+    sa.CheckConstraint(f"status IN {RUN_STATUSES}", name="known_status"),
+)
+problems_table = sa.Table(
+    "problems", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("runs.run_id"), nullable=False, index=True),
+    sa.Column("input", sa.Text),  # the path given to the run that found it; NULL for reply-tree problems
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("problem", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+)
+PROBLEM_COLUMNS = ["run_id", "file", "record", "problem", "action"]
 
 
 @dataclass(frozen=True)
@@ -160,38 +186,54 @@ class Store:
         return IngestSummary(added, known)
 
     def _unknown_rows(self, connection, table: sa.Table, frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+        """The rows of ``frame`` whose key is not stored yet (only this frame's keys are looked up)."""
         frame = frame.dropna(subset=key) if "event_id" in key else frame
         if frame.empty:
             return frame
-        sources = frame["source"].unique().tolist()
-        stored = pd.DataFrame(
-            connection.execute(sa.select(*[table.c[k] for k in key]).where(table.c.source.in_(sources))).all(),
-            columns=key,
-        ).astype("str")
-        if stored.empty:
+        ids = frame[key[1]].astype("str")
+        stored = []
+        for source, group in ids.groupby(frame["source"].astype("str"), sort=False):
+            values = group.unique().tolist()
+            for start in range(0, len(values), _LOOKUP_BATCH):
+                batch = values[start:start + _LOOKUP_BATCH]
+                found = connection.execute(
+                    sa.select(table.c[key[1]]).where(table.c.source == source, table.c[key[1]].in_(batch))
+                ).scalars().all()
+                stored += [(source, value) for value in found]
+        if not stored:
             return frame.copy()
-        keys = frame[key].astype("str")
-        seen = pd.MultiIndex.from_frame(keys).isin(pd.MultiIndex.from_frame(stored))
-        return frame[~seen].copy()
+        keys = pd.MultiIndex.from_arrays([frame["source"].astype("str"), ids])
+        return frame[~keys.isin(pd.MultiIndex.from_tuples(stored))].copy()
 
     def _insert(self, connection, table: sa.Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
         canonical = [c.name for c in table.columns if c.name in frame.columns]
         extra = [c for c in frame.columns if c not in canonical]
-        rows = frame[canonical].astype(object).where(frame[canonical].notna(), None)
-        if "reactions" in rows:
-            rows["reactions"] = [None if r is None else json.dumps([int(v) for v in r]) for r in rows["reactions"]]
-        for column in ("published_at", "created_at", "voted_at"):
-            if column in rows:
-                rows[column] = [None if pd.isna(v) else v.to_pydatetime() for v in rows[column]]
-        records = rows.to_dict("records")
+        # plain Python values column by column: a column assigned back into a frame would turn None into NaT/NaN
+        values = {name: _python_values(frame[name], name) for name in canonical}
         if extra:
-            lines = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
-            for record, line in zip(records, lines):
-                record["extra"] = line
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
-        connection.execute(insert.on_conflict_do_nothing(), records)
+            values["extra"] = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
+        if self.engine.dialect.name == "sqlite":
+            self._insert_sqlite(connection, table, values)
+            return
+        records = [dict(zip(values, row)) for row in zip(*values.values())]
+        connection.execute(postgresql.insert(table).on_conflict_do_nothing(), records)
+
+    def _insert_sqlite(self, connection, table: sa.Table, values: dict[str, list]) -> None:
+        """One driver-level executemany: SQLAlchemy's per-row parameter handling would dominate a large ingest.
+
+        Values go through each column type's own bind processor (SQLite keeps
+        times as text), exactly as ``connection.execute`` would.
+        """
+        dialect = self.engine.dialect
+        compiled = sqlite.insert(table).on_conflict_do_nothing().compile(dialect=dialect, column_keys=list(values))
+        for name in values:
+            processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                values[name] = [None if v is None else processor(v) for v in values[name]]
+        order = [values[name] for name in compiled.positiontup]
+        connection.exec_driver_sql(str(compiled), list(zip(*order)))
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""
@@ -332,6 +374,93 @@ class Store:
         frame["changed_at"] = schema.to_utc(frame["changed_at"]).set_axis(frame.index)
         return frame
 
+    # ---- runs and their problems ---------------------------------------
+
+    def start_run(self, command: str, inputs: list[str | Path]) -> str:
+        """Record that ``command`` started on ``inputs``; returns the new run id (sortable by start time)."""
+        now = datetime.now(UTC)
+        run_id = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+        with self.engine.begin() as connection:
+            connection.execute(runs_table.insert().values(
+                run_id=run_id, command=command, inputs=json.dumps([str(Path(p).resolve()) for p in inputs]),
+                started_at=now, status="running",
+            ))
+        return run_id
+
+    def record_problems(self, run_id: str, problems: list[schema.Problem], input: str | Path | None = None) -> None:
+        """Add ``problems`` to run ``run_id``'s history; ``input`` is the path given that they came from
+        (None for problems over the whole store, such as reply trees)."""
+        rows = [
+            {"run_id": run_id, "input": None if input is None else str(Path(input).resolve()), **vars(problem)}
+            for problem in problems
+        ]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(problems_table.insert(), rows)
+
+    def finish_run(self, run_id: str, status: str, records: int | None = None, message: str | None = None) -> None:
+        """Mark run ``run_id`` done or failed (with the error line), counting its records and problems."""
+        count = sa.select(sa.func.count()).where(problems_table.c.run_id == run_id).scalar_subquery()
+        with self.engine.begin() as connection:
+            connection.execute(runs_table.update().where(runs_table.c.run_id == run_id).values(
+                status=status, finished_at=datetime.now(UTC), records=records, message=message, problems=count,
+            ))
+
+    def runs(self) -> pd.DataFrame:
+        """Every recorded run, newest first: run_id, command, inputs, started_at, finished_at, status, message,
+        records, problems (the count; None while a run is going or after it was killed)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(runs_table).order_by(runs_table.c.started_at.desc())).mappings().all()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in runs_table.columns])
+        for column in ("started_at", "finished_at"):
+            frame[column] = schema.to_utc(frame[column]).set_axis(frame.index)
+        for column in ("records", "problems"):
+            frame[column] = schema.to_int(frame[column]).set_axis(frame.index)
+        frame["inputs"] = frame["inputs"].map(json.loads)
+        return frame
+
+    def problems(self, run_id: str | None = None) -> pd.DataFrame:
+        """The problems of run ``run_id`` (every run's when None), in the order found: run_id, file, record,
+        problem, action."""
+        query = sa.select(*[problems_table.c[c] for c in PROBLEM_COLUMNS]).order_by(problems_table.c.id)
+        if run_id is not None:
+            query = query.where(problems_table.c.run_id == run_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame(rows, columns=PROBLEM_COLUMNS, dtype="str")
+
+    def problems_behind(self, run_id: str) -> pd.DataFrame:
+        """The problems behind the results of run ``run_id``: all of its own, and the input problems of earlier
+        runs (not failed ones) whose input no later run read again, newest run first.
+
+        Re-reading a file replaces its problems; a file read once keeps them, so
+        a dashboard import never hides what an earlier run reported.
+        """
+        with self.engine.connect() as connection:
+            upto = sa.select(runs_table.c.started_at).where(runs_table.c.run_id == run_id).scalar_subquery()
+            runs = connection.execute(
+                sa.select(runs_table.c.run_id, runs_table.c.inputs)
+                .where(runs_table.c.started_at <= upto, runs_table.c.status != "failed")
+                .order_by(runs_table.c.started_at.desc())
+            ).all()
+            rows = connection.execute(
+                sa.select(problems_table.c.input, *[problems_table.c[c] for c in PROBLEM_COLUMNS])
+                .where(problems_table.c.run_id.in_([r.run_id for r in runs]))
+                .order_by(problems_table.c.id)
+            ).all()
+        found = pd.DataFrame(rows, columns=["input", *PROBLEM_COLUMNS], dtype="str")
+        keep = pd.Series(False, index=found.index)
+        read_later: set[str] = set()
+        for run in runs:  # newest first: run_id itself, then the runs before it
+            mine = found["run_id"] == run.run_id
+            if run.run_id != run_id:
+                mine &= found["input"].notna() & ~found["input"].isin(read_later)
+            keep |= mine
+            read_later |= set(json.loads(run.inputs))
+        rank = {run.run_id: rank for rank, run in enumerate(runs)}
+        kept = found[keep].assign(rank=found["run_id"].map(rank)).sort_values("rank", kind="stable")
+        return kept[PROBLEM_COLUMNS].reset_index(drop=True)
+
     @staticmethod
     def _decisions_frame(rows) -> pd.DataFrame:
         frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in decisions_table.columns])
@@ -340,13 +469,24 @@ class Store:
         return frame
 
 
+def _python_values(values: pd.Series, name: str) -> list:
+    """A column as the Python values the database driver takes: None for NA, datetimes, ints, JSON text for lists."""
+    if name == "reactions":
+        return [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None for r in values]
+    present = values.notna().to_numpy()
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        items = values.dt.to_pydatetime()
+    else:
+        items = values.astype(object).to_numpy()
+    return [item if keep else None for item, keep in zip(items, present)]
+
+
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Expand the JSON ``extra`` column back into pass-through columns and type the canonical ones."""
     extra = frame.pop("extra")
     if extra.notna().any():
-        expanded = pd.read_json(
-            io.StringIO("\n".join(extra.fillna("{}"))), lines=True, dtype=False
-        )
-        expanded.index = frame.index
+        # json.loads per row: pandas' line reader is very slow on a record with a huge key
+        records = [json.loads(line) if isinstance(line, str) else {} for line in extra]
+        expanded = pd.DataFrame.from_records(records, index=frame.index)
         frame = pd.concat([frame, expanded], axis=1)
     return schema.conform(frame, table)

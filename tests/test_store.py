@@ -165,3 +165,22 @@ def test_desk_settings_latest_wins_and_history_is_kept(store):
         store.set_desk_setting("staff_patterns", ["("], "ann")
     with pytest.raises(ValueError, match="name of who changes it"):
         store.set_desk_setting("staff_names", ["x"], " ")
+def test_missing_and_far_dates_are_stored_and_loaded(store):
+    """A comment without a date, one in year 202 and one in 2300 are kept as they are (NaT stays NaT)."""
+    rows = parsed(["1", "2", "3"], extra={"created_at": [None, "0202-05-01T00:00:00Z", "2300-01-01T00:00:00Z"]})
+    store.ingest(rows)
+    created = store.load()[1].set_index("comment_id")["created_at"]
+    assert pd.isna(created["1"])
+    assert created["2"].year == 202 and created["3"].year == 2300
+
+
+def test_a_huge_pass_through_key_loads_quickly(store):
+    """A 10 MB column name (a hostile JSON key) passes through the store without a quadratic slowdown."""
+    import time
+
+    key = "k" * 10_000_000
+    store.ingest(parsed(["1"], extra={key: ["v"]}))
+    started = time.perf_counter()
+    comments = store.load()[1]
+    assert comments.loc[0, key] == "v"
+    assert time.perf_counter() - started < 20

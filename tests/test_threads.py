@@ -1,5 +1,7 @@
 """Reply trees: roots, depth, and the integrity problems a source can have."""
 
+import tracemalloc
+
 import pandas as pd
 
 from moderation import schema, threads
@@ -48,3 +50,40 @@ def test_a_deep_chain_resolves():
     n = 5000
     out, _ = threads.resolve(comments([None] + [str(i) for i in range(n - 1)]))
     assert out["depth"].iloc[-1] == n - 1 and (out["thread_id"] == "0").all()
+
+
+def test_a_chain_100000_deep_and_a_thread_of_100000_replies_resolve_in_bounded_memory():
+    """A 100,000-deep chain and 100,000 replies to one root: right depths, no recursion, the chain under 100 MB traced."""
+    n = 100_000
+    ids = [str(i) for i in range(n)]
+    chain, fan = comments([None] + ids[:-1]), comments([None] + ["0"] * (n - 1))
+    tracemalloc.start()
+    try:
+        deep, deep_problems = threads.resolve(chain)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    wide, wide_problems = threads.resolve(fan)
+    assert deep["depth"].tolist() == list(range(n)) and (deep["thread_id"] == "0").all()
+    assert wide["depth"].sum() == n - 1 and (wide["thread_id"] == "0").all()
+    assert deep_problems == wide_problems == []
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+def test_problems_name_each_comments_file_when_the_caller_knows_it():
+    """Given a file per comment, an orphan names its file; where the file is unknown, its source."""
+    frame = comments([None, "99", "98"])
+    files = pd.Series(["a.csv", "b.csv", None], index=frame.index)
+    _, problems = threads.resolve(frame, files)
+    assert [(p.file, p.record) for p in problems] == [("b.csv", "comment_id 1"), ("source s", "comment_id 2")]
+    _, problems = threads.resolve(frame)
+    assert {p.file for p in problems} == {"source s"}
+
+
+def test_a_repeated_key_does_not_break_the_tree():
+    """Two rows with one key (a caller that did not validate): replies attach to the first, nothing raises."""
+    frame = schema.conform(pd.DataFrame({
+        "comment_id": ["1", "1", "2"], "article_id": "a", "source": "s", "parent_id": [None, None, "1"],
+    }), "comments")
+    out, problems = threads.resolve(frame)
+    assert out["thread_id"].tolist() == ["1", "1", "1"] and out["depth"].tolist() == [0, 0, 1] and problems == []

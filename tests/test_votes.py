@@ -273,3 +273,16 @@ def test_empty_inputs():
     assert len(out) == 0 and {"vote_reason", "vote_flag", "is_vote_anomaly", "vote_burst"} <= set(out.columns)
     pace = vote_velocity(schema.empty("vote_events"))
     assert len(pace.comments) == 0 and str(pace.comments["peak_start"].dtype) == schema.TIMESTAMP
+
+
+def test_dates_outside_the_nanosecond_range_are_scored():
+    """A comment dated in year 202 or 2300 does not end scoring (no nanosecond overflow)."""
+    from datetime import datetime
+
+    from moderation.votes import _epoch_seconds
+
+    times = pd.Series(pd.to_datetime(["0202-01-01", "2300-01-01", None], utc=True, format="mixed")).astype(
+        "datetime64[us, UTC]")
+    seconds = _epoch_seconds(times)
+    assert seconds[0] == (datetime(202, 1, 1) - datetime(1970, 1, 1)).total_seconds()
+    assert seconds[1] > 1e10 and np.isnan(seconds[2])

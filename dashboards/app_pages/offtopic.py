@@ -42,7 +42,7 @@ if not reports.available_queues(_data.results(ctx.results, ctx.version).comments
     st.stop()
 combiner = reports.offtopic_combiner_note(ctx.results)
 if combiner:
-    st.caption(combiner)
+    st.text(combiner)  # trained_on comes from a weights file: plain text, never Markdown
 shown = _ui.queue_section("offtopic", key="offtopic")
 if shown is not None:
     st.subheader("Evidence")

@@ -1,5 +1,6 @@
-"""Overview: KPIs, queue shares, activity over time, vote distribution, most-discussed articles; import."""
+"""Overview: KPIs, queue shares, activity over time, vote distribution, most-discussed articles; import; problems."""
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import reports
+from moderation import catalog, reports
+
+_LOG = logging.getLogger(__name__)
 
 ctx = _data.context()
 st.title("Overview")
@@ -67,7 +70,7 @@ with st.expander("Import comments", expanded="import_problems" in st.session_sta
                "stored comment is scored again with the parameters and off-topic weights of the run that made "
                "these results, and the desk's staff settings.")
     if upload is not None and st.button("Add and score", key="import_run"):
-        from moderation import ingest, pipeline
+        from moderation import pipeline
 
         progress = st.progress(0.0, text="Saving the upload…")
         with tempfile.TemporaryDirectory() as folder:
@@ -79,12 +82,14 @@ with st.expander("Import comments", expanded="import_problems" in st.session_sta
             progress.progress(0.2, text="Adding the new comments, then scoring the store…")
             try:
                 report = pipeline.import_files([path], ctx.results, ctx.store_url)
-            except ingest.IngestError as error:
+            except (pipeline.NothingRead, catalog.FolderBusy) as error:
                 progress.empty()
-                st.error(f"Could not read the file: {str(error).replace(str(path), upload.name)}")
+                st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
             except Exception as error:  # noqa: BLE001 - any failure must reach the moderator as a message
                 progress.empty()
-                st.error(f"Import failed: {type(error).__name__}: {error}")
+                _LOG.exception("import of %s failed", upload.name)
+                st.error(f"Import failed ({type(error).__name__}); the details are in the server's log. "
+                         "The results were left as they were.")
             else:
                 progress.progress(1.0, text="Done.")
                 _data.clear_results()
@@ -96,3 +101,21 @@ with st.expander("Import comments", expanded="import_problems" in st.session_sta
     if problems is not None and len(problems):
         st.caption("Problems in the last import")
         st.dataframe(problems, hide_index=True, key="import_problems")
+
+st.subheader("Input problems")
+behind = _data.results(ctx.results, ctx.version).problems
+st.caption(
+    f"{len(behind):,} problem(s) behind these results (the latest run's, and earlier runs' for files not read "
+    "again since): records skipped or repaired, and why. Every run keeps its own in the store: "
+    f"`python -m moderation problems --results {ctx.results} --all`."
+)
+if len(behind):
+    st.dataframe(behind, hide_index=True, key="problems_behind")
+history = reports.run_history(_data.runs(ctx.store_url))
+with st.expander(f"Problem history ({len(history)} runs)"):
+    if history.empty:
+        st.caption("No run recorded in this store.")
+    else:
+        st.dataframe(history, hide_index=True, key="run_history")
+        chosen = st.selectbox("Problems of run", history["run_id"], key="history_run")
+        st.dataframe(_data.run_problems(ctx.store_url, chosen), hide_index=True, key="history_problems")

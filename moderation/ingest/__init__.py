@@ -2,20 +2,28 @@
 
 Each format is a module with ``NAME``, ``sniff(path) -> bool`` (does this file
 or folder look like mine, judged from content) and ``parse(path, **options) ->
-Parsed``. A parser returns raw frames and the problems it met; :func:`load`
+Parsed``; a format that can read a large file piece by piece also has
+``parse_chunks(path, chunk_rows, **options)`` yielding ``Parsed`` pieces in
+source order. A parser returns raw frames and the problems it met; :func:`load`
 conforms and validates them against :mod:`moderation.schema`, resolves reply
-trees and keeps every good record when some are bad.
+trees and keeps every good record when some are bad. :func:`load_chunks` does
+the same piece by piece, so that memory stays bounded on any file size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from moderation import schema, threads
 from moderation.schema import Problem
+
+
+CHUNK_ROWS = 50_000  # records per piece when a format reads a file in pieces
 
 
 class IngestError(ValueError):
@@ -48,12 +56,10 @@ class Parsed:
 
 def read_text(path: Path, problems: list[Problem]) -> str:
     """Read a text file; non-UTF-8 bytes are decoded as cp1252 and reported, not fatal."""
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        problems.append(Problem(str(path), f"byte {error.start}", "not valid UTF-8; read as Windows-1252", "repaired"))
-        return data.decode("cp1252", errors="replace")
+    from moderation.ingest.common import open_text
+
+    with open_text(Path(path), problems, newline="") as handle:
+        return handle.read()
 
 
 def _formats():
@@ -88,7 +94,72 @@ def load(path: str | Path, format: str | None = None, resolve_threads: bool = Tr
         When ``path`` does not exist, is empty of anything readable, or
         ``format`` is unknown or does not recognise a single file.
     """
-    path = Path(path)
+    units: dict[str, list[Parsed]] = {}
+    for unit, part in _chunks(Path(path), format, _Seen(), **options):
+        units.setdefault(unit, []).append(part)
+    parts = []
+    for unit, pieces in units.items():
+        part = Parsed.concat(pieces)
+        if resolve_threads and len(part.comments):
+            part.comments, found = threads.resolve(part.comments, unit)
+            part.problems += _in_own_files(found, part.comments)
+        parts.append(part)
+    return _without_labels(Parsed.concat(parts))
+
+
+def _in_own_files(problems: list[Problem], comments: pd.DataFrame) -> list[Problem]:
+    """Problems about single comments, each naming the file the comment came from (a folder unit has several)."""
+    files = dict(zip("comment_id " + comments["comment_id"], comments[schema.FILE]))
+    return [Problem(files.get(p.record, p.file), p.record, p.problem, p.action) for p in problems]
+
+
+def load_chunks(path: str | Path, format: str | None = None, **options) -> Iterator[Parsed]:
+    """:func:`load` piece by piece (reply trees not resolved): memory is bounded by a piece, not the file.
+
+    Pieces come in source order; a key repeated in a later piece (or a later
+    file of a folder) is reported and skipped as within one piece. Formats
+    without ``parse_chunks`` give one piece per file.
+
+    Raises
+    ------
+    IngestError
+        As :func:`load`, before the first piece.
+    """
+    for _unit, part in _chunks(Path(path), format, _Seen(), **options):
+        yield _without_labels(part)
+
+
+class _Seen:
+    """Hashes of the keys already read from one input, so a key repeated in a later piece or file is caught.
+
+    Keys are kept as 64-bit hashes (8 bytes each, not the ids' text); two
+    different keys share a hash with odds of about n²/2⁶⁵.
+    """
+
+    def __init__(self):
+        self.hashes = {"articles": np.empty(0, np.uint64), "comments": np.empty(0, np.uint64)}
+
+    def drop_repeats(self, frame: pd.DataFrame, table: str, problems: list[Problem]) -> pd.DataFrame:
+        key = schema.ARTICLE_KEY if table == "articles" else schema.COMMENT_KEY
+        if frame.empty:
+            return frame
+        hashes = pd.util.hash_pandas_object(frame[key], index=False).to_numpy()
+        repeated = np.isin(hashes, self.hashes[table])
+        problems += [
+            Problem(file, schema.record_label(key[1], value, label),
+                    f"duplicate {key[1]}: an earlier record (or file) has the same id")
+            for file, value, label in zip(frame[schema.FILE][repeated], frame[key[1]][repeated],
+                                          frame[schema.RECORD][repeated])
+        ]
+        self.hashes[table] = np.union1d(self.hashes[table], hashes[~repeated])
+        return frame[~repeated]
+
+
+def _chunks(path: Path, format: str | None, seen: _Seen, **options) -> Iterator[tuple[str, Parsed]]:
+    """(unit, piece): validated pieces of ``path`` that still carry the labels naming each row's file and record.
+
+    The unit is the file or folder one format read: reply trees are resolved within it.
+    """
     if not path.exists():
         raise IngestError(f"{path}: no such file or folder")
     formats = _formats()
@@ -96,39 +167,64 @@ def load(path: str | Path, format: str | None = None, resolve_threads: bool = Tr
         raise IngestError(f"unknown format {format!r}; known formats: {', '.join(formats)}")
     name = format or detect(path)
     if name is not None:
-        return finish(formats[name].parse(path, **options), str(path), resolve_threads)
+        module = formats[name]
+        if hasattr(module, "parse_chunks"):
+            pieces = module.parse_chunks(path, chunk_rows=options.pop("chunk_rows", CHUNK_ROWS), **options)
+        else:
+            pieces = iter([module.parse(path, **options)])
+        for piece in pieces:
+            part = _finish(piece, str(path))
+            part.articles = seen.drop_repeats(part.articles, "articles", part.problems)
+            part.comments = seen.drop_repeats(part.comments, "comments", part.problems)
+            yield str(path), part
+        return
     if path.is_file():
         if path.stat().st_size == 0:
             raise IngestError(f"{path}: the file is empty")
         raise IngestError(f"{path}: not a recognised format (tried: {', '.join(formats)})")
-    parts, problems = [], []
+    found_any, skipped = False, []
     for child in sorted(p for p in path.iterdir() if not p.name.startswith(".")):
         try:
-            parts.append(load(child, resolve_threads=resolve_threads, **options))
+            for unit, part in _chunks(child, None, seen, **options):
+                found_any = True
+                yield unit, part
         except IngestError as error:
-            problems.append(Problem(str(child), "file", str(error).removeprefix(f"{child}: "), "skipped"))
-    if not parts:
+            skipped.append(Problem(str(child), "file", str(error).removeprefix(f"{child}: "), "skipped"))
+    if not found_any:
         raise IngestError(f"{path}: no file in a recognised format (tried: {', '.join(formats)})")
-    combined = Parsed.concat(parts)
-    # keys must be unique across the files of a folder too, not only within each
-    combined.articles, found_articles = schema.validate(combined.articles, "articles", str(path))
-    combined.comments, found_comments = schema.validate(combined.comments, "comments", str(path))
-    combined.problems = problems + combined.problems + found_articles + found_comments
-    return combined
+    if skipped:
+        yield str(path), Parsed(schema.empty("articles"), schema.empty("comments"), problems=skipped)
+
+
+def _finish(parsed: Parsed, file: str) -> Parsed:
+    """Conform and validate a parser's frames, keeping (or adding) the file and record label of each row."""
+    problems = list(parsed.problems)
+    frames = {}
+    for table in ("articles", "comments", "vote_events"):
+        frame = getattr(parsed, table)
+        frame = schema.conform(frame, table)
+        if schema.FILE not in frame:
+            frame[schema.FILE] = file
+        if schema.RECORD not in frame:
+            frame[schema.RECORD] = None
+        frame, found = schema.validate(frame, table, file)
+        problems += found
+        frames[table] = frame.reset_index(drop=True)
+    return Parsed(frames["articles"], frames["comments"], frames["vote_events"], problems)
+
+
+def _without_labels(parsed: Parsed) -> Parsed:
+    """The frames without the columns that name each row's file and record (they never reach the store)."""
+    def bare(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.drop(columns=[schema.FILE, schema.RECORD], errors="ignore").reset_index(drop=True)
+
+    return Parsed(bare(parsed.articles), bare(parsed.comments), bare(parsed.vote_events), parsed.problems)
 
 
 def finish(parsed: Parsed, file: str, resolve_threads: bool = True) -> Parsed:
     """Conform and validate a parser's frames and (unless told not to) derive the reply tree."""
-    problems = list(parsed.problems)
-    articles, found = schema.validate(schema.conform(parsed.articles, "articles"), "articles", file)
-    problems += found
-    comments, found = schema.validate(schema.conform(parsed.comments, "comments"), "comments", file)
-    problems += found
+    parsed = _finish(parsed, file)
     if resolve_threads:
-        comments, found = threads.resolve(comments, file)
-        problems += found
-    vote_events, found = schema.validate(schema.conform(parsed.vote_events, "vote_events"), "vote_events", file)
-    problems += found
-    return Parsed(
-        articles.reset_index(drop=True), comments.reset_index(drop=True), vote_events.reset_index(drop=True), problems
-    )
+        parsed.comments, found = threads.resolve(parsed.comments, file)
+        parsed.problems += found
+    return _without_labels(parsed)

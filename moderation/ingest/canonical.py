@@ -29,15 +29,25 @@ Values:
 - times: with an offset (``Z``, ``+01:00``) as written; without one in UTC,
   or in the zone given as ``timezone=``.
 
-A CSV line with the wrong number of fields, or a JSON line that is not an
-object, is reported by its line number and skipped; the other records load.
+Every value is checked before the store: a vote count that is not a whole
+number ("abc", 1.5, 1e30), a time that is not a time, an id that is a list or
+a fraction, a status or boolean that is none of the known words is reported
+with the file, the line (CSV, JSON Lines) or row (Parquet) and the column, and
+left empty on a record that is otherwise kept. A CSV line with the wrong
+number of fields, a field over 64 MiB (an unclosed quote) or a JSON line that
+is not an object (or nests deeper than 100 levels) is reported by its line
+number and skipped; the other records load. Author names are kept exactly as
+written (no stripping).
+
+Large files are read in pieces of ``chunk_rows`` records
+(:func:`parse_chunks`), so memory is bounded by a piece, not by the file.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +55,21 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from moderation import schema
-from moderation.ingest import IngestError, Parsed, read_text
+from moderation.ingest import CHUNK_ROWS, IngestError, Parsed
+from moderation.ingest.common import (
+    booleans, counts, head, identifiers, json_lines, open_text, report_values, statuses, texts, timestamps,
+)
 from moderation.schema import Problem
 
 NAME = "canonical"
 SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
 STATUS_SYNONYMS = {"online": "published", "visible": "published", "approved": "published", "removed": "deleted"}
-_ID_COLUMNS = ("comment_id", "article_id", "parent_id", "author", "thread_id")
+_ID_COLUMNS = ("comment_id", "article_id", "parent_id", "thread_id")
+_TEXT_COLUMNS = ("author", "text", "title", "url", "section", "source")
+_COUNT_COLUMNS = ("upvotes", "downvotes", "score", "depth", "position")
+_TIME_COLUMNS = ("created_at", "published_at")
 _SNIFF_BYTES = 64 * 1024
+MAX_FIELD = 64 * 1024 * 1024  # characters; a longer CSV field is an unclosed quote swallowing the file
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -64,9 +81,8 @@ def header(path: Path) -> set[str]:
     try:
         if path.suffix == ".parquet":
             return set(pq.read_schema(path).names)
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES).decode("utf-8-sig", errors="replace")
-        first = head.splitlines()[0] if head.strip() else ""
+        text = head(path, _SNIFF_BYTES)
+        first = text.splitlines()[0] if text.strip() else ""
         if path.suffix == ".csv":
             return set(next(csv.reader([first]), []))
         record = json.loads(first)
@@ -98,95 +114,159 @@ def sniff(path: Path) -> bool:
         return False
 
 
-def read_csv(path: Path, problems: list[Problem]) -> pd.DataFrame:
-    """Rows of a CSV file with a header, as text (empty = NA).
+def _csv_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Rows of a CSV file with a header, as text (empty = NA), ``chunk_rows`` at a time, each labelled "line N".
 
-    A line with the wrong number of fields is reported by its number and skipped.
+    A line with the wrong number of fields, or a field longer than
+    ``MAX_FIELD``, is reported by its number and skipped.
     """
-    text = read_text(path, problems)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    names = next(reader, None)
-    if names is None:
-        problems.append(Problem(str(path), "file", "the file is empty"))
-        return pd.DataFrame()
-    repeated = pd.Index(names).duplicated()
-    if repeated.any():
-        twice = sorted(set(pd.Index(names)[repeated]))
-        problems.append(Problem(str(path), "line 1", f"column names repeated: {twice}; later copies are renamed "
-                                "with a .1, .2 ... suffix", "repaired"))
-        names = [f"{n}.{list(names[:i]).count(n)}" if dup else n for i, (n, dup) in enumerate(zip(names, repeated))]
-    rows, line = [], reader.line_num
-    for row in reader:
-        start, line = line + 1, reader.line_num
-        if len(row) == len(names):
-            rows.append(row)
-        elif row:
-            problems.append(Problem(str(path), f"line {start}", f"expected {len(names)} fields, found {len(row)}"))
-    return pd.DataFrame(rows, columns=names, dtype="str").replace("", None)
-
-
-def _read_jsonl(path: Path, problems: list[Problem]) -> pd.DataFrame:
-    records = []
-    for number, line in enumerate(read_text(path, problems).splitlines(), start=1):
-        if not line.strip():
-            continue
+    csv.field_size_limit(MAX_FIELD)
+    with open_text(path, problems, newline="") as handle:
+        reader = csv.reader(handle)
         try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
-            problems.append(Problem(str(path), f"line {number}", f"not valid JSON ({getattr(error, 'msg', error)})"))
-            continue
-        if isinstance(record, dict):
+            names = next(reader, None)
+        except csv.Error as error:
+            problems.append(Problem(str(path), "line 1", f"the header cannot be read ({error}); nothing read"))
+            return
+        if names is None:
+            problems.append(Problem(str(path), "file", "the file is empty"))
+            return
+        repeated = pd.Index(names).duplicated()
+        if repeated.any():
+            twice = sorted(set(pd.Index(names)[repeated]))
+            problems.append(Problem(str(path), "line 1", f"column names repeated: {twice}; later copies are renamed "
+                                    "with a .1, .2 ... suffix", "repaired"))
+            names = [f"{n}.{list(names[:i]).count(n)}" if dup else n
+                     for i, (n, dup) in enumerate(zip(names, repeated))]
+        rows, labels, line, yielded = [], [], reader.line_num, False
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                problems.append(Problem(str(path), f"line {line + 1}", f"not a CSV record ({error})"))
+                line = reader.line_num
+                continue
+            start, line = line + 1, reader.line_num
+            if len(row) == len(names):
+                rows.append(row)
+                labels.append(f"line {start}")
+            elif row:
+                problems.append(Problem(str(path), f"line {start}", f"expected {len(names)} fields, found {len(row)}"))
+            if len(rows) >= chunk_rows:
+                yield _text_frame(rows, names, labels)
+                rows, labels, yielded = [], [], True
+        if rows or not yielded:  # a file of only a header still gives its (empty) columns
+            yield _text_frame(rows, names, labels)
+
+
+def read_csv(path: Path, problems: list[Problem]) -> pd.DataFrame:
+    """All rows of a CSV file with a header, as text (empty = NA); bad lines reported as by :func:`parse_chunks`."""
+    return pd.concat(list(_csv_chunks(path, problems, CHUNK_ROWS)) or [pd.DataFrame()], ignore_index=True)
+
+
+def _text_frame(rows: list[list[str]], names: list[str], labels: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=names, dtype="str").replace("", None)
+    frame[schema.RECORD] = labels
+    return frame
+
+
+def _jsonl_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Objects of a JSON Lines file, ``chunk_rows`` at a time, each labelled "line N"; other lines are reported."""
+    records, labels = [], []
+    with open_text(path, problems, newline="\n") as handle:
+        for label, record in json_lines(handle, str(path), problems):
+            if not isinstance(record, dict):
+                problems.append(Problem(str(path), label, f"expected a JSON object, found {type(record).__name__}"))
+                continue
             records.append(record)
-        else:
-            found = type(record).__name__
-            problems.append(Problem(str(path), f"line {number}", f"expected a JSON object, found {found}"))
-    # object dtype first so that integer ids with gaps do not turn into floats ("12.0")
-    return pd.DataFrame(records, dtype=object).infer_objects() if records else pd.DataFrame()
+            labels.append(label)
+            if len(records) >= chunk_rows:
+                yield _object_frame(records, labels)
+                records, labels = [], []
+    if records:
+        yield _object_frame(records, labels)
 
 
-def _read(path: Path, columns: dict[str, str], problems: list[Problem]) -> pd.DataFrame:
+def _object_frame(records: list[dict], labels: list[str]) -> pd.DataFrame:
+    # object dtype so that integer ids with gaps do not turn into floats ("12.0"); values are checked later
+    frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
+    frame[schema.RECORD] = labels
+    return frame
+
+
+def _parquet_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Rows of a Parquet file, ``chunk_rows`` at a time, each labelled "row N"; a damaged file is reported."""
+    done = 0
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            frame[schema.RECORD] = [f"row {n}" for n in range(done + 1, done + len(frame) + 1)]
+            done += len(frame)
+            yield frame
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        where = "nothing in it was read" if not done else f"rows after {done} were not read"
+        problems.append(Problem(str(path), "file" if not done else f"row {done + 1}",
+                                f"not a readable Parquet file ({error}); {where}"))
+
+
+def _table_chunks(path: Path, columns: dict[str, str], problems: list[Problem],
+                  chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A table file's rows in pieces, columns renamed, pass-through CSV numbers typed."""
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     if path.stat().st_size == 0:
         problems.append(Problem(str(path), "file", "the file is empty"))
-        return pd.DataFrame()
-    if path.suffix == ".parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
-            problems.append(Problem(str(path), "file", f"not a readable Parquet file ({error})"))
-            return pd.DataFrame()
-    elif path.suffix == ".csv":
-        frame = read_csv(path, problems)
-    else:
-        frame = _read_jsonl(path, problems)
-    frame = frame.rename(columns=columns)
-    if path.suffix == ".csv":
-        # pass-through columns get numbers back where every value is one; conform types the canonical ones
-        for name in frame.columns.difference(schema.columns("comments") + schema.columns("articles")):
-            numbers = pd.to_numeric(frame[name], errors="coerce", dtype_backend="numpy_nullable")
-            if numbers.notna().sum() == frame[name].notna().sum():
-                frame[name] = numbers
+        return
+    reader = {".parquet": _parquet_chunks, ".csv": _csv_chunks}.get(path.suffix, _jsonl_chunks)
+    canonical_names = set(schema.columns("comments") + schema.columns("articles") + [schema.RECORD])
+    for frame in reader(path, problems, chunk_rows):
+        frame = frame.rename(columns=columns)
+        frame = frame.loc[:, ~frame.columns.duplicated()]  # a mapping onto an existing name: the first wins
+        if path.suffix == ".csv":
+            # pass-through columns get numbers back where every value is one; canonical ones are checked below
+            for name in frame.columns.difference(list(canonical_names)):
+                numbers = pd.to_numeric(frame[name], errors="coerce", dtype_backend="numpy_nullable")
+                if numbers.notna().sum() == frame[name].notna().sum():
+                    frame[name] = numbers
+        yield frame
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """Each row named by its id and line ("comment_id 5 (line 7)"), as problem reports name it."""
+    id_column = "comment_id" if "comment_id" in frame else "article_id"
+    lines = frame[schema.RECORD].astype("str")
+    if id_column not in frame:
+        return lines
+    ids = frame[id_column].astype("str")
+    return (id_column + " " + ids + " (" + lines + ")").where(ids.notna(), lines)
+
+
+def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: str,
+             problems: list[Problem]) -> pd.DataFrame:
+    """Canonical columns checked value by value: a bad id, count, time, boolean or status is reported and emptied."""
+    records = frame[schema.RECORD]
     for name in frame.columns.intersection(_ID_COLUMNS):
-        frame[name] = _id_text(frame[name])
+        frame[name] = identifiers(frame[name], records, name, file, problems)
+    records = _labels(frame)
+    for name in frame.columns.intersection(_TEXT_COLUMNS):
+        frame[name] = texts(frame[name], records, name, file, problems)
+    for name in frame.columns.intersection(_COUNT_COLUMNS):
+        frame[name] = counts(frame[name], records, name, file, problems)
+    if timezone and time_column in frame:
+        frame[time_column] = _in_timezone(frame[time_column], timezone, records, file, problems)
+    for name in frame.columns.intersection(_TIME_COLUMNS):
+        if not isinstance(frame[name].dtype, pd.DatetimeTZDtype):
+            frame[name] = timestamps(frame[name], records, file, problems, unit=None, column=name)
+    if "parent_inferred" in frame:
+        frame["parent_inferred"] = booleans(frame["parent_inferred"], records, "parent_inferred", file, problems)
+    if "masked_share" in frame:
+        shares = pd.to_numeric(frame["masked_share"], errors="coerce")
+        report_values(frame["masked_share"].notna() & shares.isna(), frame["masked_share"], records,
+                      "masked_share {value} is not a number; left empty", file, problems)
+        frame["masked_share"] = shares
     return frame
-
-
-def _id_text(values: pd.Series) -> pd.Series:
-    """Identifiers as text; whole floats (an integer id column with gaps) lose their ".0"."""
-    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
-        values = values.astype("Int64")
-    return values.astype("str").where(values.notna(), None)
-
-
-def _report_values(bad: pd.Series, values: pd.Series, ids: pd.Series, message: str, file: str,
-                   problems: list[Problem]) -> None:
-    """One problem per distinct bad value (not per row), naming the first few comments that have it."""
-    for value, group in ids[bad].groupby(values[bad].astype("str"), sort=False):
-        value = value if len(value) <= 60 else value[:60] + "..."
-        sample = ", ".join(group.astype("str").fillna("(no id)").head(5)) + (" ..." if len(group) > 5 else "")
-        problems.append(Problem(file, f"comment_id {sample}", f"{message.format(value=value)} ({len(group)} comments)",
-                                "kept"))
 
 
 def _counts(value) -> list[int] | None:
@@ -205,24 +285,16 @@ def _counts(value) -> list[int] | None:
     return None
 
 
-def _reactions(values: pd.Series, ids: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
+def _reactions(values: pd.Series, records: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
     present = values.map(lambda v: v is not None and not (np.ndim(v) == 0 and pd.isna(v)))
     decoded = pd.Series([_counts(v) if keep else None for v, keep in zip(values, present)], index=values.index,
                         dtype=object)
-    _report_values(present & decoded.isna(), values, ids, "reactions {value!r} is not a list of counts; set to NA",
-                   file, problems)
+    report_values(present & decoded.isna(), values, records, "reactions {value} is not a list of counts; "
+                  "left empty", file, problems)
     return decoded.where(decoded.notna(), pd.NA)
 
 
-def _statuses(values: pd.Series, ids: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
-    lowered = values.astype("str").str.strip().str.lower().replace(STATUS_SYNONYMS)
-    unknown = lowered.notna() & ~lowered.isin(schema.COMMENT_STATUSES)
-    _report_values(unknown, values, ids, f"status {{value!r}} is not one of {', '.join(schema.COMMENT_STATUSES)}; "
-                   "set to NA", file, problems)
-    return lowered.where(~unknown, None)
-
-
-def _in_timezone(values: pd.Series, timezone: str, ids: pd.Series, file: str,
+def _in_timezone(values: pd.Series, timezone: str, records: pd.Series, file: str,
                  problems: list[Problem]) -> pd.Series:
     """Times in UTC, reading the ones written without an offset as local times in ``timezone``."""
     text = values.astype("str")
@@ -232,8 +304,8 @@ def _in_timezone(values: pd.Series, timezone: str, ids: pd.Series, file: str,
         local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     except (KeyError, ValueError) as error:  # zoneinfo's ZoneInfoNotFoundError is a KeyError
         raise IngestError(f"unknown time zone {timezone!r} ({error})") from None
-    _report_values(naive.notna() & local.isna(), text, ids, f"time {{value!r}} does not exist or is ambiguous in "
-                   f"{timezone} (clock change); left empty", file, problems)
+    report_values(naive.notna() & local.isna(), text, records, f"time {{value}} does not exist or is ambiguous in "
+                  f"{timezone} (clock change); left empty", file, problems)
     return schema.to_utc(text.where(zoned)).set_axis(values.index).where(zoned, local.astype(schema.TIMESTAMP))
 
 
@@ -250,16 +322,19 @@ def _with_source(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame
 
 
-def parse(
+def parse_chunks(
     path: Path,
     comments_file: str | Path | None = None,
     articles_file: str | Path | None = None,
     columns: dict[str, str] | None = None,
     source: str | None = None,
     timezone: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
     **_options,
-) -> Parsed:
-    """Read canonical comments (and articles) from a folder or a single file.
+) -> Iterator[Parsed]:
+    """Read canonical comments (and articles) from a folder or a single file, ``chunk_rows`` comments at a time.
+
+    The articles come with the first piece; positions count on across pieces.
 
     Parameters
     ----------
@@ -275,6 +350,8 @@ def parse(
     timezone : str, optional
         IANA zone (e.g. "Europe/Vienna") of ``created_at`` / ``published_at``
         values written without an offset; default UTC.
+    chunk_rows : int
+        Records per piece.
 
     Raises
     ------
@@ -294,55 +371,78 @@ def parse(
         kind = "articles" if _kind(path) == "articles" and comments_file is None else "comments"
         comments_path = Path(comments_file) if comments_file else (path if kind == "comments" else None)
         articles_path = Path(articles_file) if articles_file else (path if kind == "articles" else None)
-
     if comments_path is None and articles_path is None:
         raise IngestError(f"{path}: no comments.* or articles.* file ({', '.join(SUFFIXES)})")
-    comments = _read(comments_path, columns, problems) if comments_path else pd.DataFrame()
-    articles = _read(articles_path, columns, problems) if articles_path else pd.DataFrame()
-    required = {"comments": ["comment_id", "article_id"], "articles": ["article_id"]}
-    for table, frame in (("comments", comments), ("articles", articles)):
-        lacking = [name for name in required[table] if len(frame.columns) and name not in frame]
-        if lacking:
-            raise IngestError(f"{path}: the {table} file has no column {', '.join(lacking)} "
-                              "(name the file's own column with columns={'theirs': 'canonical'})")
-    file = str(comments_path or articles_path)
-    if timezone and "created_at" in comments:
-        comments["created_at"] = _in_timezone(comments["created_at"], timezone, comments["comment_id"], file, problems)
-    if timezone and "published_at" in articles:
-        articles["published_at"] = _in_timezone(articles["published_at"], timezone, articles["article_id"], file,
-                                                problems)
-    if len(comments):
-        comments = _with_source(comments, source)
-        if "position" not in comments:
-            comments["position"] = np.arange(len(comments))
-        if "reactions" in comments:
-            comments["reactions"] = _reactions(comments["reactions"], comments["comment_id"], file, problems)
-        if "status" in comments:
-            comments["status"] = _statuses(comments["status"], comments["comment_id"], file, problems)
-    if len(articles):
-        articles = _with_source(articles, source)
-    comments, articles = _articles_named_in_comments(comments, articles)
-    return Parsed(articles=articles, comments=comments, problems=problems)
+
+    articles = pd.DataFrame()
+    if articles_path:
+        articles = pd.concat(list(_table_chunks(articles_path, columns, problems, chunk_rows)) or [pd.DataFrame()],
+                             ignore_index=True)
+        articles = _table(articles, "articles", path, str(articles_path), source, timezone, problems)
+    if comments_path is None:
+        yield Parsed(articles=articles, comments=pd.DataFrame(), problems=problems)
+        return
+    position, from_file = 0, articles
+    for comments in _table_chunks(comments_path, columns, problems, chunk_rows):
+        comments = _table(comments, "comments", path, str(comments_path), source, timezone, problems)
+        if len(comments) and "position" not in comments:
+            comments["position"] = np.arange(position, position + len(comments))
+        position += len(comments)
+        comments, named = _articles_named_in_comments(comments, from_file)
+        if len(named):
+            articles = pd.concat([articles, named], ignore_index=True) if len(articles) else named
+        yield Parsed(articles=articles, comments=comments, problems=problems)
+        articles, problems = pd.DataFrame(), []
+    if len(articles) or problems:  # the comments file had no piece at all (empty or unreadable)
+        yield Parsed(articles=articles, comments=pd.DataFrame(), problems=problems)
+
+
+def _table(frame: pd.DataFrame, table: str, path: Path, file: str, source: str, timezone: str | None,
+           problems: list[Problem]) -> pd.DataFrame:
+    """One piece of a comments or articles file with its values checked, its source, zone and labels."""
+    required = {"comments": ["comment_id", "article_id"], "articles": ["article_id"]}[table]
+    lacking = [name for name in required if len(frame.columns) > 1 and name not in frame]
+    if lacking:
+        raise IngestError(f"{path}: the {table} file has no column {', '.join(lacking)} "
+                          "(name the file's own column with columns={'theirs': 'canonical'})")
+    if frame.empty:
+        return pd.DataFrame()
+    frame[schema.FILE] = file
+    time_column = "created_at" if table == "comments" else "published_at"
+    frame = _checked(frame, timezone, time_column, file, problems)
+    records = _labels(frame)
+    frame = _with_source(frame, source)
+    if table == "comments":
+        if "reactions" in frame:
+            frame["reactions"] = _reactions(frame["reactions"], records, file, problems)
+        if "status" in frame:
+            frame["status"] = statuses(frame["status"], records, file, problems, STATUS_SYNONYMS)
+    return frame
+
+
+def parse(path: Path, **options) -> Parsed:
+    """Read canonical comments (and articles) in one piece; the options are those of :func:`parse_chunks`."""
+    return Parsed.concat(list(parse_chunks(Path(path), **options)))
 
 
 # comments-file columns that describe the comment's article -> the articles column they fill
 ARTICLE_COLUMNS_IN_COMMENTS = {"article_title": "title", "article_url": "url", "article_published_at": "published_at"}
 
 
-def _articles_named_in_comments(comments: pd.DataFrame, articles: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Articles rows from a comments file's ``article_title`` / ``article_url`` / ``article_published_at``.
+def _articles_named_in_comments(comments: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comments without them, articles rows) from a comments file's ``article_title`` / ``article_url`` /
+    ``article_published_at``.
 
     An export with one row per comment often repeats the article's title on
     each row; those columns make the article (first value per article wins)
-    unless the articles file already has it, and leave the comments table.
+    unless the articles file (``known``) has it.
     """
     present = [c for c in ARTICLE_COLUMNS_IN_COMMENTS if c in comments]
     if not present:
-        return comments, articles
+        return comments, pd.DataFrame()
     named = comments.dropna(subset=["article_id"]).groupby(["source", "article_id"], sort=False)[present].first()
     named = named.rename(columns=ARTICLE_COLUMNS_IN_COMMENTS).reset_index()
-    if len(articles):
-        known = pd.MultiIndex.from_frame(articles[["source", "article_id"]].astype("str"))
-        named = named[~pd.MultiIndex.from_frame(named[["source", "article_id"]].astype("str")).isin(known)]
-    articles = pd.concat([articles, named], ignore_index=True) if len(articles) else named
-    return comments.drop(columns=present), articles
+    if len(known):
+        seen = pd.MultiIndex.from_frame(known[["source", "article_id"]].astype("str"))
+        named = named[~pd.MultiIndex.from_frame(named[["source", "article_id"]].astype("str")).isin(seen)]
+    return comments.drop(columns=present), named

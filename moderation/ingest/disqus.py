@@ -24,6 +24,11 @@ Mapping:
 - privacy: ``ipAddress`` and the author's ``email`` are not read, so they
   never reach the store or the results.
 
+An export whose root lacks ``xmlns="http://disqus.com"`` (hand-edited or
+made by another tool) is read by element names, and this is reported. Flags
+(``isDeleted``, ``isSpam``, ``isAnonymous``, ``isClosed``) other than
+true/false are reported and taken as not set.
+
 The file is streamed (``lxml.etree.iterparse``, each element freed once
 read). Entities are not resolved and nothing is fetched from the network, so
 an export carrying an XXE payload cannot read local files. A file that stops
@@ -34,19 +39,22 @@ is reported with its line.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from lxml import etree
 
+from moderation import schema
 from moderation.ingest import Parsed, read_text
-from moderation.ingest.common import head, html_to_text, timestamps
+from moderation.ingest.common import booleans, head, html_to_text, timestamps
 from moderation.schema import Problem
 
 NAME = "disqus"
 NS = "{http://disqus.com}"
 DSQ_ID = "{http://disqus.com/disqus-internals}id"
+_ROOT = re.compile(r"<disqus[\s>]")
 THREAD_FIELDS = ("dsq_id", "identifier", "forum", "category", "link", "title", "message", "createdAt", "name",
                  "isClosed", "isDeleted", "line")
 POST_FIELDS = ("dsq_id", "thread", "thread_text", "parent", "message", "createdAt", "isDeleted", "isSpam", "name",
@@ -54,18 +62,30 @@ POST_FIELDS = ("dsq_id", "thread", "thread_text", "parent", "message", "createdA
 
 
 def sniff(path: Path) -> bool:
-    """An XML file whose root is ``<disqus>`` in the http://disqus.com namespace."""
-    text = head(path, 4096)
-    return "<disqus" in text and "http://disqus.com" in text
+    """An XML file whose root is ``<disqus>`` (in the http://disqus.com namespace or, hand-made, in none)."""
+    return _ROOT.search(head(path, 4096)) is not None
+
+
+def _local(tag: str) -> str | None:
+    """The local name of a tag in the Disqus namespace or in none; None for other namespaces."""
+    if tag.startswith(NS):
+        return tag[len(NS):]
+    return None if tag.startswith("{") else tag
 
 
 def _children(element: etree._Element | None) -> dict[str, etree._Element]:
-    """An element's children in the Disqus namespace by local name (the first of each name); one pass."""
+    """An element's children in the Disqus namespace (or none) by local name (the first of each name); one pass."""
     found: dict[str, etree._Element] = {}
     for child in () if element is None else element:
-        if isinstance(child.tag, str) and child.tag.startswith(NS):
-            found.setdefault(child.tag[len(NS):], child)
+        name = _local(child.tag) if isinstance(child.tag, str) else None
+        if name is not None:
+            found.setdefault(name, child)
     return found
+
+
+def _dsq_id(element: etree._Element) -> str | None:
+    # "dsq:id" stays a plain attribute name when the file does not declare the dsq prefix
+    return element.get(DSQ_ID) or element.get("dsq:id")
 
 
 def _text(child: etree._Element | None) -> str | None:
@@ -81,15 +101,15 @@ def _text(child: etree._Element | None) -> str | None:
 
 def _record(element: etree._Element) -> tuple[str, dict]:
     """One top-level element as (tag, fields); only the fields named in THREAD_FIELDS/POST_FIELDS are read."""
-    tag = element.tag[len(NS):]
+    tag = _local(element.tag)
     children = _children(element)
     author = _children(children.get("author"))
 
     def ref(name: str) -> str | None:
         # a reference child such as <thread dsq:id="..."/>
-        return None if children.get(name) is None else children[name].get(DSQ_ID)
+        return None if children.get(name) is None else _dsq_id(children[name])
 
-    fields = {"dsq_id": element.get(DSQ_ID), "line": element.sourceline,
+    fields = {"dsq_id": _dsq_id(element), "line": element.sourceline,
               **{name: _text(children.get(name)) for name in ("title", "message", "createdAt", "isDeleted")}}
     if tag == "category":
         return tag, fields
@@ -106,19 +126,24 @@ def _record(element: etree._Element) -> tuple[str, dict]:
 
 
 def _read(source) -> tuple[dict[str, list[dict]], bool, etree.XMLSyntaxError | None]:
-    """Categories, threads and posts of an export, whether it declares a DTD, and the error that stopped reading."""
-    found: dict[str, list[dict]] = {"category": [], "thread": [], "post": []}
+    """Categories, threads and posts of an export, whether it declares a DTD, and the error that stopped reading.
+
+    ``found["plain"]`` counts the records read without the Disqus namespace.
+    """
+    found: dict[str, list] = {"category": [], "thread": [], "post": [], "plain": []}
     events = etree.iterparse(
-        source, events=("end",), tag=(NS + "category", NS + "thread", NS + "post"),
+        source, events=("end",), tag=("{*}category", "{*}thread", "{*}post"),
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
     )
     try:
         for _, element in events:
             parent = element.getparent()
-            if parent is None or parent.getparent() is not None:
+            if parent is None or parent.getparent() is not None or _local(element.tag) is None:
                 continue  # a reference inside a post or thread, read with its owner
             tag, fields = _record(element)
             found[tag].append(fields)
+            if not element.tag.startswith(NS):
+                found["plain"].append(fields["line"])
             element.clear(keep_tail=False)
             while element.getprevious() is not None:
                 del parent[0]
@@ -127,8 +152,9 @@ def _read(source) -> tuple[dict[str, list[dict]], bool, etree.XMLSyntaxError | N
     return found, events.root.getroottree().docinfo.internalDTD is not None, None
 
 
-def _flag(values: pd.Series) -> pd.Series:
-    return values.astype("str").str.strip().str.lower().eq("true").fillna(False).astype(bool)
+def _flag(frame: pd.DataFrame, name: str, file: str, problems: list[Problem]) -> pd.Series:
+    """A true/false child element as bool (absent or unreadable: False, the latter reported)."""
+    return booleans(frame[name], frame[schema.RECORD], name, file, problems).fillna(False).astype(bool)
 
 
 def parse(path: Path, source: str = NAME, **_options) -> Parsed:
@@ -142,6 +168,11 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
     if error is not None:
         problems.append(Problem(file, f"line {error.lineno}" if error.lineno else "file",
                                 f"not well-formed XML ({error.msg}); the rest of the file was not read"))
+    if found["plain"]:
+        problems.append(Problem(file, f"line {found['plain'][0]}", "elements without the Disqus namespace "
+                                '(xmlns="http://disqus.com"); read by their names', "repaired"))
+    if error is None and not found["thread"] and not found["post"]:
+        problems.append(Problem(file, "file", "no <thread> or <post> element under <disqus>: nothing read"))
     if has_dtd:
         problems.append(Problem(file, "DOCTYPE", "the file declares a DTD, which a Disqus export never does; "
                                 "its entities were left unexpanded", "kept"))
@@ -151,6 +182,7 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
     problems += [Problem(file, f"line {line}", "thread without a dsq:id")
                  for line in threads.loc[threads["dsq_id"].isna(), "line"]]
     threads = threads.dropna(subset=["dsq_id"]).reset_index(drop=True)
+    threads[schema.RECORD] = "line " + threads["line"].astype("str")
     articles = pd.DataFrame({
         "article_id": threads["dsq_id"],
         "source": source,
@@ -163,8 +195,9 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
         "section": threads["category"].map(dict(zip(categories["dsq_id"], categories["title"]))),
         "disqus_identifier": threads["identifier"],
         "forum": threads["forum"],
-        "is_closed": _flag(threads["isClosed"]),
-        "is_deleted": _flag(threads["isDeleted"]),
+        "is_closed": _flag(threads, "isClosed", file, problems),
+        "is_deleted": _flag(threads, "isDeleted", file, problems),
+        schema.RECORD: threads[schema.RECORD],
     })
 
     posts = pd.DataFrame(found["post"], columns=POST_FIELDS)
@@ -181,7 +214,8 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
     problems += [Problem(file, f"article_id {thread}", f"thread not in the file; its {len(group)} post(s) are kept",
                          "kept") for thread, group in unknown.groupby("thread", sort=False)]
 
-    spam, deleted = _flag(posts["isSpam"]), _flag(posts["isDeleted"])
+    posts[schema.RECORD] = "line " + posts["line"].astype("str")
+    spam, deleted = _flag(posts, "isSpam", file, problems), _flag(posts, "isDeleted", file, problems)
     comments = pd.DataFrame({
         "comment_id": posts["dsq_id"],
         "article_id": posts["thread"],
@@ -196,7 +230,7 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
         "is_spam": spam,
         "is_deleted": deleted,
         "author_username": posts["username"].astype("str"),
-        "author_is_anonymous": posts["isAnonymous"].astype("str").str.strip().str.lower().map(
-            {"true": True, "false": False}).astype("boolean"),
+        "author_is_anonymous": booleans(posts["isAnonymous"], posts[schema.RECORD], "isAnonymous", file, problems),
+        schema.RECORD: posts[schema.RECORD],
     })
     return Parsed(articles=articles, comments=comments, problems=problems)

@@ -36,7 +36,6 @@ zone), ``url``, ``author``.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -44,8 +43,10 @@ import numpy as np
 import pandas as pd
 
 from moderation import schema
-from moderation.ingest import Parsed, canonical, read_text
-from moderation.ingest.common import html_to_text
+from moderation.ingest import Parsed, canonical
+from moderation.ingest.common import (
+    booleans, counts, html_to_text, identifier, identifiers, read_json, statuses, texts, timestamps,
+)
 from moderation.schema import Problem
 
 NAME = "gnm"
@@ -95,13 +96,9 @@ def sniff(path: Path) -> bool:
 
 
 def _load_json(path: Path, problems: list[Problem]) -> dict | None:
-    try:
-        document = json.loads(read_text(path, problems))
-    except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
-        problems.append(Problem(str(path), "file", f"not valid JSON ({error})"))
-        return None
-    if not isinstance(document, dict):
-        problems.append(Problem(str(path), "file", "expected a JSON object keyed by article id"))
+    document = read_json(path, problems)
+    if document is not None and not isinstance(document, dict):
+        problems.append(Problem(str(path), "file", "expected a JSON object keyed by article id; nothing read"))
         return None
     return document
 
@@ -126,22 +123,18 @@ def _article_rows(path: Path, document: dict, problems: list[Problem]) -> list[d
         if pd.isna(published) and body.get("published_date"):
             problems.append(Problem(str(path), f"article_id {article_id}",
                                     f"published_date {body['published_date']!r} is not a date; left empty", "kept"))
+        title = body.get("title")
         rows.append({
             "article_id": str(article_id),
-            "title": (body.get("title") or "").removesuffix(TITLE_SUFFIX) or None,
+            "title": title.removesuffix(TITLE_SUFFIX) or None if isinstance(title, str) else None,
             "text": "\n\n".join(html_to_text(pd.Series(paragraphs, dtype="str")).dropna().loc[lambda t: t != ""]) or None,
             "published_at": published,
-            "url": body.get("article_url"),
-            "author": body.get("author"),
+            "url": body.get("article_url") if isinstance(body.get("article_url"), str) else None,
+            "author": body.get("author") if isinstance(body.get("author"), str) else None,
+            schema.RECORD: f"article_id {article_id}",
+            schema.FILE: str(path),
         })
     return rows
-
-
-def _identifier(value) -> str | None:
-    """An id as text; empty, missing or structured values (lists, objects, booleans) are no id."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-        return None
-    return str(value)
 
 
 def _flatten(path: Path, article_id: str, comments: list, problems: list[Problem]) -> list[dict]:
@@ -153,7 +146,7 @@ def _flatten(path: Path, article_id: str, comments: list, problems: list[Problem
         if not isinstance(comment, dict):
             problems.append(Problem(str(path), f"article_id {article_id} {where}", "comment is not a JSON object"))
             continue
-        comment_id = _identifier(comment.get("ID"))
+        comment_id = identifier(comment.get("ID"))
         replies = comment.get("replies") if isinstance(comment.get("replies"), list) else []
         # replies of a comment without ID still name it in parentID; the thread check reports them as orphans
         stack += [(r, comment_id, f"{where}.replies[{i}]") for i, r in reversed(list(enumerate(replies)))]
@@ -163,8 +156,9 @@ def _flatten(path: Path, article_id: str, comments: list, problems: list[Problem
         row = {column: comment.get(field) for field, column in _COMMENT_FIELDS.items()}
         sender = comment.get("sender")
         row["author"] = sender.get("name") if isinstance(sender, dict) else None
-        row["parent_id"] = _identifier(row["parent_id"]) or enclosing
-        row["article_id"] = _identifier(row["article_id"]) or article_id
+        row[schema.RECORD] = f"article_id {article_id} {where}"
+        row["parent_id"] = identifier(row["parent_id"]) or enclosing
+        row["article_id"] = identifier(row["article_id"]) or article_id
         if enclosing is not None and row["parent_id"] != enclosing:
             problems.append(Problem(str(path), f"comment_id {comment_id}",
                                     f"parentID {row['parent_id']} but nested under {enclosing}; parentID kept", "kept"))
@@ -172,37 +166,33 @@ def _flatten(path: Path, article_id: str, comments: list, problems: list[Problem
     return rows
 
 
-def _flag(value) -> bool | None:
-    """JSON booleans and the CSV's "True"/"False"."""
-    return value if isinstance(value, bool) else {"true": True, "false": False}.get(str(value).lower())
-
-
 def _comment_frame(path: Path, frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
-    """Type the API fields (already renamed to ``_COMMENT_FIELDS`` names) and check the net total."""
-    frame = frame.reindex(columns=list(_COMMENT_FIELDS.values()) + ["author"]).astype(object)
+    """Check the API fields (already renamed to ``_COMMENT_FIELDS`` names) value by value and the net total."""
+    file = str(path)
+    frame = frame.reindex(columns=list(_COMMENT_FIELDS.values()) + ["author", schema.RECORD]).astype(object)
+    records = frame[schema.RECORD].where(frame[schema.RECORD].notna(), "comment_id " + frame["comment_id"].map(str))
     frame["article_id"] = frame["article_id"].map(str)
+    for name in ("comment_id", "parent_id"):
+        frame[name] = identifiers(frame[name], records, name, file, problems)
+    for name in ("author", "text"):
+        frame[name] = texts(frame[name], records, name, file, problems)
     # JSON true/false would pass as 1/0 ms: a boolean is no timestamp
     millis = pd.to_numeric(frame["created_at"].map(lambda v: None if isinstance(v, bool) else v), errors="coerce")
     bad_time = ~millis.between(0, LATEST_MS) & frame["created_at"].notna()
     problems += [
-        Problem(str(path), f"comment_id {c}", f"timestamp {t!r} is not milliseconds since 1970; left empty", "kept")
-        for c, t in frame.loc[bad_time, ["comment_id", "created_at"]].itertuples(index=False)
+        Problem(file, r, f"timestamp {schema._shorten(t)} is not milliseconds since 1970; left empty", "kept")
+        for r, t in zip(records[bad_time], frame.loc[bad_time, "created_at"])
     ]
-    frame["created_at"] = pd.to_datetime(millis.mask(bad_time), unit="ms", utc=True)
+    frame["created_at"] = timestamps(millis.mask(bad_time), records, file, problems, unit="ms", column="timestamp")
     for name in ("upvotes", "downvotes", "score", "flag_count"):
-        numbers = pd.to_numeric(frame[name], errors="coerce")
-        unreadable = numbers.isna() & frame[name].notna()
-        problems += [
-            Problem(str(path), f"comment_id {c}", f"{name} {v!r} is not a count; left empty", "kept")
-            for c, v in frame.loc[unreadable, ["comment_id", name]].itertuples(index=False)
-        ]
-        frame[name] = numbers.astype("Int64")
+        frame[name] = counts(frame[name], records, name, file, problems)
     for name in ("is_staff", "edited"):
-        frame[name] = frame[name].map(_flag).astype("boolean")
+        frame[name] = booleans(frame[name], records, name, file, problems)
+    frame["status"] = statuses(frame["status"], records, file, problems)
     net = frame["upvotes"] - frame["downvotes"]
     off = (net != frame["score"]).fillna(False)
     problems += [
-        Problem(str(path), f"comment_id {c}", f"TotalVotes {s} is not posVotes {u} - negVotes {d}", "kept")
+        Problem(file, f"comment_id {c}", f"TotalVotes {s} is not posVotes {u} - negVotes {d}", "kept")
         for c, s, u, d in frame.loc[off, ["comment_id", "score", "upvotes", "downvotes"]].itertuples(index=False)
     ]
     frame["text"] = html_to_text(frame["text"])
@@ -211,6 +201,7 @@ def _comment_frame(path: Path, frame: pd.DataFrame, problems: list[Problem]) -> 
     blanked = (removed & frame["upvotes"].eq(0) & frame["downvotes"].eq(0)).fillna(False)
     frame.loc[blanked, ["upvotes", "downvotes", "score"]] = pd.NA
     frame.loc[blanked & frame["text"].eq(REMOVED_TEXT).fillna(False), "text"] = pd.NA
+    frame[schema.FILE] = file
     return frame
 
 
@@ -221,8 +212,8 @@ def _csv_comments(path: Path, problems: list[Problem]) -> pd.DataFrame:
     frame = frame.rename(columns={k: v for k, v in _COMMENT_FIELDS.items() if k != "streamId"})
     missing = frame["comment_id"].isna()
     problems += [
-        Problem(str(path), f"comment_counter {counter}", "comment has no ID")
-        for counter in frame.loc[missing, "comment_counter"]
+        Problem(str(path), f"{line} (comment_counter {counter})", "comment has no ID")
+        for line, counter in frame.loc[missing, [schema.RECORD, "comment_counter"]].itertuples(index=False)
     ]
     return _comment_frame(path, frame[~missing], problems)
 

@@ -41,7 +41,7 @@ import pandas as pd
 
 from moderation import schema
 from moderation.ingest import Parsed
-from moderation.ingest.common import flags, head, html_to_text, json_records, timestamps
+from moderation.ingest.common import booleans, counts, head, html_to_text, identifiers, json_records, texts, timestamps
 from moderation.schema import Problem
 
 NAME = "hackernews"
@@ -102,14 +102,6 @@ def _items(record: object, label: str) -> Iterable[dict]:
     yield {**record, "kids_count": len(kids) if isinstance(kids, list) else None, "label": label}
 
 
-def _string_ids(values: pd.Series) -> pd.Series:
-    """Ids as strings ("8863"), whether the source wrote them as numbers or text; NA stays NA."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    integral = numbers.notna() & (numbers % 1 == 0) & (numbers.abs() < 2.0**53)
-    as_int = numbers.where(integral).astype("Int64").astype("str")
-    return as_int.where(integral, values.astype("str")).where(values.notna(), None).astype("str")
-
-
 def _articles_of(comments: pd.DataFrame) -> pd.Series:
     """Each comment's article id.
 
@@ -139,10 +131,11 @@ def _articles(items: pd.DataFrame, is_article: pd.Series, source: str) -> pd.Dat
         pd.DataFrame({
             "article_id": stories["id"], "source": source, "title": stories["title"], "text": stories["text"],
             "published_at": stories["time"], "url": stories["url"], "author": stories["by"],
-            "score": schema.to_int(stories["score"]), "descendants": schema.to_int(stories["descendants"]), "hn_type": stories["type"],
+            "score": stories["score"], "descendants": stories["descendants"], "hn_type": stories["type"],
+            schema.RECORD: stories["label"],
         }),
         pd.DataFrame({"article_id": named["story_id"], "source": source, "title": named["story_title"],
-                      "url": named["story_url"], "hn_type": "story"}),
+                      "url": named["story_url"], "hn_type": "story", schema.RECORD: named["label"]}),
     ], ignore_index=True)
 
 
@@ -159,9 +152,12 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
     items = pd.DataFrame(rows, columns=[
         "id", "type", "by", "time", "text", "parent", "story_id", "score", "title", "url", "descendants",
         "kids_count", "dead", "deleted", "story_title", "story_url", "label",
-    ])
-    for column in ("id", "parent", "story_id"):
-        items[column] = _string_ids(items[column])
+    ], dtype=object)
+    checks = {"id": identifiers, "parent": identifiers, "story_id": identifiers, "type": texts, "by": texts,
+              "text": texts, "title": texts, "url": texts, "story_title": texts, "story_url": texts, "score": counts,
+              "descendants": counts, "kids_count": counts, "dead": booleans, "deleted": booleans}
+    for column, check in checks.items():
+        items[column] = check(items[column], items["label"], column, file, problems)
     items["type"] = items["type"].where(items["type"].notna() | items["parent"].isna(), "comment")
 
     unplaced = (items["type"] == "comment") & items["parent"].isna() & items["story_id"].isna()
@@ -176,9 +172,9 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
         for label, item_id, reason in zip(items["label"][unusable], items["id"][unusable], reasons[unusable])
     ]
     items = items[~unusable].reset_index(drop=True)
-    items["time"] = timestamps(items["time"], "item " + items["id"], file, problems, unit="s")
+    items["time"] = timestamps(items["time"], "item " + items["id"], file, problems, unit="s", column="time")
     items["text"] = html_to_text(items["text"])
-    flag = {name: flags(items[name]).fillna(False) for name in ("dead", "deleted")}
+    flag = {name: items[name].fillna(False).astype(bool) for name in ("dead", "deleted")}
     is_article = items["type"].isin(ARTICLE_TYPES)
 
     articles = _articles(items, is_article, source)
@@ -200,12 +196,13 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
         "author": replies["by"],
         "created_at": replies["time"],
         "text": replies["text"],
-        "score": schema.to_int(replies["score"]),
+        "score": replies["score"],
         "status": status[~is_article],
         "source": source,
         "position": np.arange(len(replies)),
         "dead": flag["dead"][~is_article],
         "deleted": flag["deleted"][~is_article],
-        "kids_count": schema.to_int(replies["kids_count"]),
+        "kids_count": replies["kids_count"],
+        schema.RECORD: replies["label"],
     }).reset_index(drop=True)
     return Parsed(articles=articles, comments=comments, problems=problems)

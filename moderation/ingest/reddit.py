@@ -47,7 +47,7 @@ import pandas as pd
 
 from moderation import schema
 from moderation.ingest import Parsed
-from moderation.ingest.common import flags, head, json_records, timestamps
+from moderation.ingest.common import booleans, counts, head, identifiers, json_records, texts, timestamps
 from moderation.schema import Problem
 
 NAME = "reddit"
@@ -144,6 +144,17 @@ def _unescape(values: pd.Series) -> pd.Series:
         "&amp;", "&", regex=False)
 
 
+def _checked(raw: pd.DataFrame, fields: dict[str, str], file: str, problems: list[Problem]) -> pd.DataFrame:
+    """``raw`` with each field checked by its kind ("id", "text", "count", "flag"); bad values reported, emptied."""
+    check = {"id": identifiers, "text": texts, "count": counts, "flag": booleans}
+    return raw.assign(**{name: check[kind](raw[name], raw["label"], name, file, problems)
+                         for name, kind in fields.items()})
+
+
+def _labels(id_column: str, raw: pd.DataFrame) -> list[str]:
+    return [schema.record_label(id_column, i, label) for i, label in zip(raw["id"], raw["label"])]
+
+
 def _ids(frame: pd.DataFrame, problems: list[Problem], file: str, what: str) -> pd.DataFrame:
     """Rows with their prefix-free ``id`` (from ``id`` or ``name``); rows with neither are reported and dropped."""
     ids = frame["id"].where(frame["id"].notna(), frame["name"])
@@ -152,59 +163,74 @@ def _ids(frame: pd.DataFrame, problems: list[Problem], file: str, what: str) -> 
 
 
 def _comments(raw: pd.DataFrame, source: str, file: str, problems: list[Problem]) -> pd.DataFrame:
+    raw = _checked(raw, {
+        "id": "id", "name": "id", "parent_id": "id", "link_id": "id", "author": "text", "body": "text",
+        "score": "count", "ups": "count", "downs": "count", "controversiality": "count", "gilded": "count",
+        "distinguished": "text", "subreddit": "text", "stickied": "flag", "score_hidden": "flag",
+        "is_submitter": "flag",
+    }, file, problems)
     raw = _ids(raw, problems, file, "comment")
     top_level = raw["parent_id"].astype("str").str.startswith("t3_").fillna(False)
     parent_id = _strip_prefix(raw["parent_id"])
     # a dump record without link_id still names its post when it is top level
     article_id = _strip_prefix(raw["link_id"]).fillna(parent_id.where(top_level))
     placed = article_id.notna()
-    problems += [Problem(file, f"comment_id {c}", "no link_id: the post it belongs to is unknown")
-                 for c in raw.loc[~placed, "id"]]
+    problems += [Problem(file, f"comment_id {c} ({label})", "no link_id: the post it belongs to is unknown")
+                 for c, label in raw.loc[~placed, ["id", "label"]].itertuples(index=False)]
     raw, parent_id, article_id, top_level = (
         part[placed].reset_index(drop=True) for part in (raw, parent_id, article_id, top_level))
     text = _unescape(raw["body"])
-    score_hidden = flags(raw["score_hidden"])
+    score_hidden = raw["score_hidden"]
     status = np.select([text == "[removed]", text == "[deleted]"], ["rejected", "deleted"], "published")
+    # edited is false or the edit's Unix time
+    edited = raw["edited"].map(lambda v: v if isinstance(v, bool) else v > 0 if isinstance(v, (int, float)) else None)
     return pd.DataFrame({
         "comment_id": raw["id"],
         "article_id": article_id,
         "parent_id": parent_id.where(~top_level),
         "author": raw["author"],
-        "created_at": timestamps(raw["created_utc"], "comment_id " + raw["id"], file, problems, unit="s"),
+        "created_at": timestamps(raw["created_utc"], _labels("comment_id", raw), file, problems, unit="s",
+                                 column="created_utc"),
         "text": text,
-        "score": schema.to_int(raw["score"]).mask(score_hidden.fillna(False)),
+        "score": raw["score"].mask(score_hidden.fillna(False)),
         "status": status,
         "source": source,
         "position": np.arange(len(raw)),
-        "subreddit": raw["subreddit"].astype("str"),
-        "controversiality": schema.to_int(raw["controversiality"]),
-        "gilded": schema.to_int(raw["gilded"]),
-        "distinguished": raw["distinguished"].astype("str"),
+        "subreddit": raw["subreddit"],
+        "controversiality": raw["controversiality"],
+        "gilded": raw["gilded"],
+        "distinguished": raw["distinguished"],
         "is_staff": raw["distinguished"].isin(STAFF),
-        # edited is false or the edit's Unix time
-        "edited": pd.to_numeric(raw["edited"], errors="coerce").gt(0).where(raw["edited"].notna()).astype("boolean"),
-        "stickied": flags(raw["stickied"]),
+        "edited": edited.astype("boolean"),
+        "stickied": raw["stickied"],
         "score_hidden": score_hidden,
-        "is_submitter": flags(raw["is_submitter"]),
-        "reddit_ups": schema.to_int(raw["ups"]),
-        "reddit_downs": schema.to_int(raw["downs"]),
+        "is_submitter": raw["is_submitter"],
+        "reddit_ups": raw["ups"],
+        "reddit_downs": raw["downs"],
+        schema.RECORD: raw["label"],
     })
 
 
 def _articles(raw: pd.DataFrame, source: str, file: str, problems: list[Problem]) -> pd.DataFrame:
+    raw = _checked(raw, {
+        "id": "id", "name": "id", "title": "text", "selftext": "text", "url": "text", "author": "text",
+        "subreddit": "text", "score": "count", "num_comments": "count", "permalink": "text",
+    }, file, problems)
     raw = _ids(raw, problems, file, "post")
     return pd.DataFrame({
         "article_id": raw["id"],
         "source": source,
         "title": _unescape(raw["title"]),
         "text": _unescape(raw["selftext"]),
-        "published_at": timestamps(raw["created_utc"], "article_id " + raw["id"], file, problems, unit="s"),
+        "published_at": timestamps(raw["created_utc"], _labels("article_id", raw), file, problems, unit="s",
+                                   column="created_utc"),
         "url": raw["url"],
         "author": raw["author"],
         "section": raw["subreddit"],
-        "score": schema.to_int(raw["score"]),
-        "num_comments": schema.to_int(raw["num_comments"]),
-        "permalink": raw["permalink"].astype("str"),
+        "score": raw["score"],
+        "num_comments": raw["num_comments"],
+        "permalink": raw["permalink"],
+        schema.RECORD: raw["label"],
     })
 
 
@@ -214,8 +240,8 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
     for label, record in json_records(path, collector.problems):
         collector.add(record, label)
     problems = collector.problems
-    comments = _comments(pd.DataFrame(collector.comments, columns=[*COMMENT_FIELDS, "label"]), source,
+    comments = _comments(pd.DataFrame(collector.comments, columns=[*COMMENT_FIELDS, "label"], dtype=object), source,
                          collector.file, problems)
-    articles = _articles(pd.DataFrame(collector.posts, columns=[*POST_FIELDS, "label"]), source,
+    articles = _articles(pd.DataFrame(collector.posts, columns=[*POST_FIELDS, "label"], dtype=object), source,
                          collector.file, problems)
     return Parsed(articles=articles, comments=comments, problems=problems)

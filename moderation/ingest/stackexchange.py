@@ -52,7 +52,7 @@ from lxml import etree
 
 from moderation import schema
 from moderation.ingest import Parsed
-from moderation.ingest.common import html_to_text
+from moderation.ingest.common import counts, html_to_text
 from moderation.schema import Problem
 
 NAME = "stackexchange"
@@ -109,7 +109,7 @@ def _table(path: Path | None, fields: dict[str, str], problems: list[Problem]) -
     """The ``fields`` (attribute -> column) of every row with an Id and a readable ``CreationDate``."""
     columns = list(fields.values()) + ["line"]
     if path is None:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns + [schema.RECORD, schema.FILE]})
     records = [[attrs.get(a) for a in fields] + [line] for line, attrs in _rows(path, problems)]
     frame = pd.DataFrame(records, columns=columns, dtype=object)
     frame["line"] = frame["line"].astype("Int64")
@@ -131,7 +131,12 @@ def _table(path: Path | None, fields: dict[str, str], problems: list[Problem]) -
         Problem(str(path), f"line {line} (Id {i})", "duplicate Id: an earlier row has the same Id")
         for line, i in frame.loc[repeated, ["line", "Id"]].itertuples(index=False)
     ]
-    return frame[~(bad | repeated)].reset_index(drop=True)
+    frame = frame[~(bad | repeated)].reset_index(drop=True)
+    frame[schema.RECORD] = "line " + frame["line"].astype("str")
+    frame[schema.FILE] = str(path)
+    for name in frame.columns.intersection(["Score", "ViewCount"]):
+        frame[name] = counts(frame[name], frame[schema.RECORD], name, str(path), problems)
+    return frame
 
 
 def _among(values: pd.Series, ids) -> np.ndarray:
@@ -201,10 +206,12 @@ def _articles(questions: pd.DataFrame, users: pd.DataFrame, source: str) -> pd.D
         "tags": tags.map(" ".join, na_action="ignore"),
         "accepted_answer_id": questions["AcceptedAnswerId"],
         "closed_at": schema.to_utc(questions["ClosedDate"]).set_axis(questions.index),
-        "view_count": pd.to_numeric(questions["ViewCount"], errors="coerce").astype("Int64"),
-        "score": pd.to_numeric(questions["Score"], errors="coerce").astype("Int64"),
+        "view_count": questions["ViewCount"],
+        "score": questions["Score"],
         "upvotes": questions["upvotes"],
         "downvotes": questions["downvotes"],
+        schema.RECORD: questions[schema.RECORD],
+        schema.FILE: questions[schema.FILE],
     })
 
 
@@ -223,6 +230,8 @@ def _comments(questions: pd.DataFrame, answers: pd.DataFrame, notes: pd.DataFram
         "score": answers["Score"],
         "PostTypeId": 2,
         "accepted": _among(answers["Id"], questions["AcceptedAnswerId"].dropna().unique()),
+        schema.RECORD: answers[schema.RECORD],
+        schema.FILE: answers[schema.FILE],
     })
     on_question = _among(notes["PostId"], questions["Id"])
     note_rows = pd.DataFrame({
@@ -237,6 +246,8 @@ def _comments(questions: pd.DataFrame, answers: pd.DataFrame, notes: pd.DataFram
         "score": notes["Score"],
         "PostTypeId": pd.NA,
         "accepted": pd.NA,
+        schema.RECORD: notes[schema.RECORD],
+        schema.FILE: notes[schema.FILE],
     })
     # sort keys: question rank, answer rank (-1: on the question itself), answer before its comments, file order
     question_rank = pd.Series(np.arange(len(questions)), index=questions["Id"])

@@ -1,0 +1,155 @@
+"""The results folder: the one place that knows its files, writes them all-or-nothing and reads one consistent set.
+
+Layout of a results folder ``DIR``::
+
+    DIR/moderation.db               the default store (never moved, copied or rewritten by a run)
+    DIR/current -> versions/ID      the complete results of the latest finished run
+    DIR/versions/ID/                comments.parquet, articles.parquet, authors.parquet, vote_events.parquet,
+                                    topics.parquet, engagement_<name>.parquet (the insight tables),
+                                    problems.csv, offtopic_combiner.json, run.json
+    DIR/comments.parquet -> current/comments.parquet    (one link per file, so the documented paths still work)
+
+A run writes its files into ``DIR/versions/ID.partial``, flushes them to disk,
+renames the folder to ``DIR/versions/ID`` and then points ``current`` at it by
+renaming a new link over the old one (``os.replace``, atomic on POSIX). Killed
+at any moment, the folder shows either the previous run's files or the new
+run's, never a mix, and the next run clears what the killed one left.
+
+Why not swap ``DIR`` itself: the store lives in it by default, and an SQLite
+database must not be moved or copied while a dashboard holds it open (its
+``-wal`` and ``-shm`` files belong to its path, and a copy would lose the
+decisions written meanwhile). So the store stays where it is and only the
+link to the results moves. Readers resolve ``current`` once
+(:func:`current`) and read every file from that version.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from moderation.engagement import INSIGHT_TABLES
+
+TABLES = ("articles", "comments", "authors", "vote_events", "topics")
+# the engagement tables a run writes for the insights pages (moderation.engagement.insight_tables)
+INSIGHT_FILES = {name: f"engagement_{name}.parquet" for name in INSIGHT_TABLES}
+PROBLEMS_FILE = "problems.csv"
+COMBINER_FILE = "offtopic_combiner.json"
+RUN_FILE = "run.json"
+FILES = (*(f"{table}.parquet" for table in TABLES), *INSIGHT_FILES.values(), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE)
+STORE_FILE = "moderation.db"
+CURRENT, VERSIONS, PARTIAL = "current", "versions", ".partial"
+_LOCK = ".run.lock"
+
+
+class FolderBusy(RuntimeError):
+    """Another run is writing the same results folder."""
+
+
+def default_store_url(folder: str | Path) -> str:
+    """The store a results folder uses unless told otherwise: ``sqlite:///DIR/moderation.db``."""
+    return f"sqlite:///{Path(folder) / STORE_FILE}"
+
+
+def current(folder: str | Path) -> Path:
+    """The folder holding the latest complete results of ``folder``.
+
+    ``DIR/versions/ID`` as ``DIR/current`` points now; ``DIR`` itself for a
+    folder written before versions existed (or built by hand).
+    """
+    folder = Path(folder)
+    link = folder / CURRENT
+    return link.resolve() if link.is_symlink() else folder
+
+
+@contextmanager
+def exclusive(folder: str | Path) -> Iterator[Path]:
+    """Hold ``folder``'s run lock (created when missing); a second run on it fails at once with :class:`FolderBusy`.
+
+    The lock is an ``flock`` the kernel releases when the process ends, so a killed run never blocks the next one.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / _LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(f"{folder}: another run is writing this results folder; try again when it has finished")
+        yield folder
+
+
+@contextmanager
+def new_version(folder: str | Path, run_id: str) -> Iterator[Path]:
+    """Yield an empty folder to write a run's files into; on a clean exit, make it ``folder``'s current results.
+
+    On an exception the partial folder is removed and the current results stay
+    as they were. Call inside :func:`exclusive`.
+    """
+    folder = Path(folder)
+    versions = folder / VERSIONS
+    partial = versions / f"{run_id}{PARTIAL}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _flush(partial)
+    final = versions / run_id
+    os.rename(partial, final)
+    _fsync(versions)
+    previous = current(folder)
+    _swap_in(folder, final)
+    _remove_old_versions(folder, keep={final.name, previous.name})
+
+
+def _swap_in(folder: Path, version: Path) -> None:
+    """Point ``current`` at ``version`` (one atomic rename), then link the documented file names through it."""
+    _point(folder / CURRENT, Path(VERSIONS) / version.name)
+    for name in FILES:
+        link = folder / name
+        if not (link.is_symlink() and os.readlink(link) == str(Path(CURRENT) / name)):
+            _point(link, Path(CURRENT) / name)  # replaces a file of the old flat layout, atomically
+    _fsync(folder)
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make ``link`` a symbolic link to ``target`` by renaming a fresh link over it (atomic)."""
+    fresh = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    fresh.unlink(missing_ok=True)
+    os.symlink(target, fresh)
+    os.replace(fresh, link)
+
+
+def _remove_old_versions(folder: Path, keep: set[str]) -> None:
+    """Delete killed runs' partial folders and every version but ``keep``.
+
+    The version that was current until now is kept, so a dashboard still
+    reading it finishes on a complete set.
+    """
+    for version in (folder / VERSIONS).iterdir():
+        if version.name not in keep:
+            shutil.rmtree(version, ignore_errors=True)
+    for stale in folder.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _flush(directory: Path) -> None:
+    """fsync every file of ``directory`` and the directory itself, so a rename never publishes unwritten data."""
+    for path in directory.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync(directory)
+
+
+def _fsync(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

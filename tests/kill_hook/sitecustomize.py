@@ -1,0 +1,92 @@
+"""Pause a real `python -m moderation run` at a named point, so a test can SIGKILL it there (tests only).
+
+Python imports this module at start-up when its folder is on PYTHONPATH (see
+tests/test_catalog.py). With ``MODERATION_KILL_POINT=NAME`` it wraps the
+function reached at that point; on reaching it the process writes
+``$MODERATION_KILL_READY`` and sleeps until it is killed. Points, in run order:
+
+- ``ingested``: the first input is stored (its transaction committed)
+- ``stages``: the analysis stages are about to start
+- ``comments_half_written``: half of comments.parquet's bytes are on disk
+- ``between_files``: articles and comments are written, authors.parquet not yet
+- ``before_rename``: every file is written and flushed, the .partial folder not yet renamed
+- ``before_swap``: the version folder is complete, ``current`` still points at the previous one
+- ``after_swap``: ``current`` points at the new version, the run is not yet marked done
+"""
+
+import os
+
+POINT = os.environ.get("MODERATION_KILL_POINT")
+
+
+def _pause() -> None:
+    import time
+
+    with open(os.environ["MODERATION_KILL_READY"], "w") as ready:
+        ready.write(POINT)
+    while True:
+        time.sleep(60)
+
+
+def _install() -> None:
+    import io
+
+    import pandas as pd
+
+    from moderation import catalog, pipeline
+    from moderation.store import Store
+
+    def after(owner, name):
+        original = getattr(owner, name)
+
+        def wrapped(*args, **kwargs):
+            result = original(*args, **kwargs)
+            _pause()
+            return result
+
+        setattr(owner, name, wrapped)
+
+    def before(owner, name, when=lambda *args, **kwargs: True):
+        original = getattr(owner, name)
+
+        def wrapped(*args, **kwargs):
+            if when(*args, **kwargs):
+                _pause()
+            return original(*args, **kwargs)
+
+        setattr(owner, name, wrapped)
+
+    to_parquet = pd.DataFrame.to_parquet
+
+    def half_written(frame, path, *args, **kwargs):
+        if not str(path).endswith("comments.parquet"):
+            return to_parquet(frame, path, *args, **kwargs)
+        buffer = io.BytesIO()
+        to_parquet(frame, buffer, *args, **kwargs)
+        data = buffer.getvalue()
+        with open(path, "wb") as handle:
+            handle.write(data[: len(data) // 2])
+            handle.flush()
+            os.fsync(handle.fileno())
+        _pause()
+
+    if POINT == "ingested":
+        after(Store, "ingest")
+    elif POINT == "stages":
+        before(pipeline, "run_stages")
+    elif POINT == "comments_half_written":
+        pd.DataFrame.to_parquet = half_written
+    elif POINT == "between_files":
+        before(pd.DataFrame, "to_parquet", lambda frame, path, *a, **k: str(path).endswith("authors.parquet"))
+    elif POINT == "before_rename":
+        before(catalog.os, "rename", lambda source, target: str(source).endswith(catalog.PARTIAL))
+    elif POINT == "before_swap":
+        before(catalog, "_swap_in")
+    elif POINT == "after_swap":
+        before(Store, "finish_run", lambda store, run_id, status, *a, **k: status == "done")
+    else:
+        raise ValueError(f"unknown kill point {POINT!r}")
+
+
+if POINT:
+    _install()
