@@ -10,7 +10,7 @@ Usage::
 Each page is run through ``streamlit.testing.v1.AppTest`` (the script run the
 server would do, without the browser's drawing): the first visit (caches cold
 for that page) and the median of ``--runs`` reruns after it (the figure the
-"within 2 s after the first load" goal is about). The overview's first visit is the
+"within 2 s after the first load" goal is about). The review page's first visit is the
 app's cold start (it reads the folder). The same run prints a
 baseline: the time to read ``comments.parquet`` alone. The store is a
 temporary SQLite file holding ``--decisions`` decisions, so the folder's own
@@ -20,7 +20,9 @@ With ``--browser`` the same pages are also opened in headless Debian chromium
 against ``streamlit run``, one session moving between pages with the sidebar
 navigation: time from the click until the page's heading and first table (or
 its "queue is empty" notice) are drawn and the script has finished (including a fixed 0.3 s settle wait). The
-overview's first visit is the server's cold start (imports, reading the folder).
+review page's first visit is the server's cold start (imports, reading the folder). The same run times a
+decision on /review until the next card is drawn: in AppTest (the script run after the click) and, with
+``--browser``, from the key press until the new card is on screen.
 """
 
 from __future__ import annotations
@@ -46,9 +48,12 @@ from tests.dashboard_fixtures import write_results  # noqa: E402
 APP = str(ROOT / "dashboards" / "streamlit_app.py")
 LEAD_RESULTS = Path("/tmp/bench_results")
 SYNTHETIC = Path(tempfile.gettempdir()) / "bench_dashboard_results"
-TITLES = {"overview": "Overview", "votes": "Vote review", "offtopic": "Off-topic speculation", "authors": "Authors",
-          "engagement": "Engagement", "thread": "Thread", "topics": "Topics", "decisions": "Decisions"}
+TITLES = {"review": "Review", "history": "History", "overview": "Overview", "votes": "Vote review",
+          "offtopic": "Off-topic speculation", "authors": "Authors", "engagement": "Engagement",
+          "thread": "Thread", "topics": "Topics", "decisions": "Decisions"}
 PAGES = list(TITLES)
+LANDING = "review"  # where the app opens
+DECISION_KEYS = "arfe"  # approve, remove, flag, escalate
 
 
 def results_folder(args) -> Path:
@@ -79,7 +84,7 @@ def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
     target = f"app_pages/{page}.py"
 
     def visit():
-        if page == "overview":
+        if page == LANDING:
             app.run()
         else:
             app.switch_page(target).run()
@@ -89,6 +94,79 @@ def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
     first = timed(visit)
     reruns = [timed(visit) for _ in range(runs)]
     return first, statistics.median(reruns), max(reruns)
+
+
+def warm_session_times(runs: int) -> tuple[float, float]:
+    """(median s, max s) of a new session's first run of /review once the app is warm (another tab opening it)."""
+    from streamlit.testing.v1 import AppTest
+
+    times = []
+    for _ in range(runs):
+        app = AppTest.from_file(APP, default_timeout=900)
+        times.append(timed(app.run))
+        if app.exception:
+            raise RuntimeError(f"review: {app.exception[0].message}")
+    return statistics.median(times), max(times)
+
+
+def decision_times(runs: int) -> tuple[float, float]:
+    """(median s, max s) of a decision on /review to the next card drawn: the script run after the click."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(APP, default_timeout=900)
+    app.run()
+    app.text_input(key="moderator").input("bench").run()
+    times = []
+    for i in range(runs):
+        times.append(timed(lambda: app.button(key=f"review_{('approve', 'remove', 'flag', 'escalate')[i % 4]}")
+                           .click().run()))
+        if app.exception:
+            raise RuntimeError(f"review decision: {app.exception[0].message}")
+    return statistics.median(times), max(times)
+
+
+IDLE = "() => document.querySelector(\"[data-testid='stApp']\").getAttribute('data-test-script-state') === 'notRunning'"
+CARD_LINE = "() => document.querySelector(\".st-key-review_card [data-testid='stText']\").innerText"
+
+
+def browser_first_content(browser, base: str, runs: int) -> dict[str, list[float]]:
+    """Seconds from opening a new tab until its first content: /review's card text, and, as the same-run
+    baseline every page pays (the frontend starting, the websocket, the sidebar), /history's heading."""
+    times = {"review card": [], "history heading (baseline)": []}
+    for _ in range(runs):
+        for name, path, selector in (("review card", "review", ".st-key-review_card [data-testid='stHtml']"),
+                                     ("history heading (baseline)", "history", "h1")):
+            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            started = time.perf_counter()
+            tab.goto(f"{base}/{path}")
+            tab.locator(selector).first.wait_for(timeout=120_000)
+            times[name].append(time.perf_counter() - started)
+            tab.wait_for_function(IDLE, timeout=120_000)
+            tab.close()
+    return times
+
+
+def browser_decisions(page, base: str, runs: int) -> tuple[list[float], list[float]]:
+    """(key press until the next card's author line is drawn, until the script run has finished), seconds."""
+    page.goto(f"{base}/review")
+    page.locator(".st-key-review_card").wait_for(timeout=120_000)
+    page.wait_for_function(IDLE, timeout=120_000)
+    moderator = page.get_by_label("Moderator")
+    moderator.fill("bench")
+    moderator.press("Enter")
+    page.wait_for_timeout(300)
+    page.wait_for_function(IDLE, timeout=120_000)
+    page.get_by_role("heading", name="Review", exact=True).click()
+    drawn, finished = [], []
+    for i in range(runs):
+        before = page.evaluate(CARD_LINE)
+        started = time.perf_counter()
+        page.keyboard.press(DECISION_KEYS[i % 4])
+        page.wait_for_function(f"b => ({CARD_LINE})() !== b", arg=before, timeout=120_000, polling=10)
+        drawn.append(time.perf_counter() - started)
+        page.wait_for_function(IDLE, timeout=120_000, polling=10)
+        finished.append(time.perf_counter() - started)
+    return drawn, finished
 
 
 def browser_times(runs: int) -> None:
@@ -120,7 +198,7 @@ def browser_times(runs: int) -> None:
 
             def show(name: str) -> None:
                 if not page.url.startswith(base):
-                    page.goto(base)  # the session's first load: the app starts on the overview
+                    page.goto(base)  # the session's first load: the app starts on the review page
                 else:
                     page.locator("[data-testid='stSidebar'] a", has_text=TITLES[name]).first.click()
                 try:
@@ -139,6 +217,13 @@ def browser_times(runs: int) -> None:
                     times[name].append(timed(lambda: show(name)))
             for name, (first, *again) in times.items():
                 print(f"{name:<22}{first:>15.2f}{statistics.median(again):>17.2f}{max(again):>14.2f}")
+            for name, values in browser_first_content(browser, base, max(runs, 3)).items():
+                print(f"browser: new tab to first content, {name}: median {statistics.median(values):.2f} s, "
+                      f"max {max(values):.2f} s")
+            drawn, finished = browser_decisions(page, base, max(runs, 8))
+            print(f"browser: key press on /review to the next card drawn: median {statistics.median(drawn):.2f} s, "
+                  f"max {max(drawn):.2f} s; to the end of that run: median {statistics.median(finished):.2f} s, "
+                  f"max {max(finished):.2f} s (over {len(drawn)} decisions)")
             browser.close()
     finally:
         server.terminate()
@@ -180,6 +265,10 @@ def main() -> None:
         print(f"{page:<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
     first, median, worst = measure("votes", {"text": "perhaps"}, args.runs)
     print(f"{'votes, text filter':<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
+    median, worst = warm_session_times(max(args.runs, 3))
+    print(f"review: first content of a new session on the warm app: median {median:.2f} s, max {worst:.2f} s")
+    median, worst = decision_times(max(args.runs, 5))
+    print(f"review: decision to next card (script run after the click): median {median:.2f} s, max {worst:.2f} s")
     if args.browser:
         browser_times(args.runs)
 

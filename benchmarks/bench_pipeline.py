@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import synthetic  # noqa: E402
 
-from moderation import engagement, pipeline, threads, topics, votes  # noqa: E402
+from moderation import (  # noqa: E402
+    comment_speculation, engagement, offtopic, pipeline, threads, topics, votes,
+)
 from moderation.schema import empty, problems_frame  # noqa: E402
 
 
@@ -46,8 +48,9 @@ def main() -> None:
     scored = timed("votes", timings, votes.score_votes, resolved, None, params.votes)
     features = timed("text features (TF-IDF + topics)", timings,
                      lambda: topics.TextFeatures(**params.offtopic.features).fit(scored, articles))
-    scored = timed("off-topic + speculation", timings, topics.score_offtopic, scored, articles, features,
-                   params=params.offtopic)
+    scored = timed("off-topic", timings, offtopic.score_offtopic, scored, articles, features, params=params.offtopic)
+    scored = timed("speculation", timings, comment_speculation.score_comments, scored)
+    scored = timed("off-topic speculation queue", timings, offtopic.flag_offtopic_speculation, scored, params.offtopic)
     authors = timed("authors", timings, engagement.author_table, scored, None, params.engagement)
     stages = sum(v for k, v in timings.items() if k not in ("generate", "baseline: sort + group-by count"))
     if args.out:

@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import best_of  # noqa: E402
 
+from moderation.cues import COMMENT_CUES_EN
+from moderation.sentences import split_sentences
 from moderation.speculation import (
-    COMMENT_CUES_EN,
     CONJECTURE_MODEL_PATH,
     load_model,
     score_conjecture,
     score_speculation,
     score_speculation_and_conjecture,
-    split_sentences,
 )
 
 _SUBJECTS = ["The council", "My neighbour", "The U.S. government", "This company", "The report", "Mr. Smith",
@@ -83,7 +83,7 @@ def main() -> None:
 
     texts = synthetic_comments(args.comments, args.seed)
     model = load_model()
-    words = model.text_model_.calibrated_classifiers_[0].estimator[0].transformer_list[0][1]
+    words = model.text_model_[0].transformer_list[0][1]
     score_speculation(texts[:100], model)  # warm caches (lexicon, vocabulary index, class table)
     n = len(texts)
     seconds, result = best_of(args.repeat, lambda: score_speculation(texts, model))
@@ -103,7 +103,7 @@ def main() -> None:
 
         owner = np.repeat(np.arange(len(sample)), [len(parts) for parts in sentences])
         expected = np.zeros(len(sample))
-        np.maximum.at(expected, owner, model.text_model_.predict_proba(flat)[:, 1])
+        np.maximum.at(expected, owner, model.calibrated(model.text_model_.decision_function(flat)))
         difference = np.abs(result["speculation_score"].to_numpy()[:len(sample)] - expected).max()
         print(f"max |score - scikit-learn pipeline's| over the first {len(sample):,} comments: {difference:.2e}")
 

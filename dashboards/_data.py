@@ -91,6 +91,19 @@ def queue_members(
     return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only)
 
 
+@st.cache_resource(max_entries=32, ttl=3600)
+def review_queue(folder: str, version: float, filters: Filters, reasons: tuple[str, ...]) -> pd.DataFrame:
+    """Every flagged comment the filters accept, once, by priority (``moderation.queues.review_queue``)."""
+    return queues.review_queue(filtered(folder, version, filters), reasons)
+
+
+@st.cache_resource(max_entries=32, ttl=3600)
+def author_comments(folder: str, version: float, source: str, author: str) -> pd.DataFrame:
+    """Every comment of ``author`` in ``source``."""
+    near = author_neighbourhood(folder, version, author)
+    return near[((near["author"] == author) & (near["source"] == source)).fillna(False).to_numpy(dtype=bool)]
+
+
 @st.cache_resource(max_entries=4)
 def store(url: str) -> Store:
     """One store (connection pool) per URL for the whole server."""
@@ -199,6 +212,13 @@ def undo_last(url: str, moderator: str) -> pd.DataFrame:
     return undone
 
 
+def undo_decisions(url: str, ids: list[int], moderator: str) -> pd.DataFrame:
+    """Undo the decisions ``ids`` in the store (log entries, not deletions); returns the rows undone."""
+    undone = store(url).undo(ids, moderator)
+    _decisions_changed()
+    return undone
+
+
 def _decisions_changed() -> None:
     current_decisions.clear()
     decision_log.clear()
@@ -210,10 +230,18 @@ def offtopic_labels(url: str) -> pd.DataFrame:
     return store(url).labels("offtopic")
 
 
-def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, moderator: str) -> list[int]:
-    """Write moderators' off-topic labels to the store and drop the cached labels."""
-    ids = store(url).record_label(keys, "offtopic", value, moderator)
+@st.cache_data(ttl=10, max_entries=4)
+def speculative_labels(url: str) -> pd.DataFrame:
+    """Latest speculative label (value True = speculative) per labelled comment."""
+    return store(url).labels("speculative")
+
+
+def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, moderator: str,
+                          label: str = "offtopic") -> list[int]:
+    """Write moderators' ``label`` ("offtopic" or "speculative") to the store and drop the cached labels."""
+    ids = store(url).record_label(keys, label, value, moderator)
     offtopic_labels.clear()
+    speculative_labels.clear()
     return ids
 
 
@@ -244,7 +272,8 @@ def run_problems(url: str, run_id: str) -> pd.DataFrame:
 
 def clear_results() -> None:
     """Forget every cached results frame (after an import re-ran the pipeline)."""
-    for cached in (results, filtered, queue_members, article_comments, author_neighbourhood, author_activity,
-                   sources, article_choices, overview, leaderboard, reply_partners, topics_over_time, runs):
+    for cached in (results, filtered, queue_members, review_queue, author_comments, article_comments,
+                   author_neighbourhood, author_activity, sources, article_choices, overview, leaderboard,
+                   reply_partners, topics_over_time, runs):
         cached.clear()
     _decisions_changed()

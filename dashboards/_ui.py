@@ -7,6 +7,10 @@ Streamlit renders as plain text; never through Markdown or HTML.
 
 from __future__ import annotations
 
+import getpass
+import html
+import ipaddress
+
 import pandas as pd
 import streamlit as st
 
@@ -32,6 +36,12 @@ def comment_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {(r.source, r.comment_id): comment_label(r) for r in frame.itertuples(index=False)}
 
 
+def label_of(labels: dict[tuple[str, str], str]):
+    """A picker's ``format_func`` over :func:`comment_labels` that also names a comment no longer among them
+    (a widget may still hold one that was just decided; ``labels.get`` would give None and break the widget)."""
+    return lambda key: labels.get(key) or f"{key[0]}/{key[1]}"
+
+
 def comment_label(row) -> str:
     """Option label of one comment: author and the start of its text (plain text)."""
     text = "" if pd.isna(row.text) else " ".join(str(row.text).split())
@@ -40,46 +50,58 @@ def comment_label(row) -> str:
 
 
 def decision_panel(shown: pd.DataFrame, key: str) -> None:
-    """Decide on comments of ``shown`` (per comment or all shown at once) and undo the moderator's last batch.
+    """Decide on comments of ``shown`` (per comment, or all shown after a confirmation) and undo the last batch.
 
-    Decisions go straight to the store; the cached decision frames are then
-    cleared and the page reruns, so decided comments leave the queue.
+    The decision is written in the button's callback, before the page is drawn again: the
+    picker is emptied there (a decided comment must not stay selected once it leaves the
+    options), decided comments leave the queue, and the next pick works.
     """
-    ctx = _data.context()
     labels = comment_labels(shown)
     with st.container(border=True):
         st.subheader("Decide")
         everything = st.checkbox(f"All {len(shown)} shown comments", key=f"{key}_all")
         picked = st.multiselect(
-            "Comments", options=list(labels), format_func=labels.get, key=f"{key}_pick", disabled=everything,
-            placeholder="Choose comments",
+            "Comments", options=list(labels), format_func=label_of(labels),
+            key=f"{key}_pick", disabled=everything, placeholder="Choose comments",
         )
         action = st.selectbox("Action", ACTIONS, key=f"{key}_action")
         reason = st.text_input("Reason (optional)", key=f"{key}_reason")
-        keys = list(labels) if everything else picked
+        keys = list(labels) if everything else [k for k in picked if k in labels]
+        confirmed = len(keys) <= 1  # several at once ("all shown", or the picker's select-all) need a yes
+        if not confirmed:
+            confirmed = st.checkbox(f"Yes, record '{action}' on these {len(keys)} comments", key=f"{key}_confirm")
         left, right = st.columns(2)
-        if left.button(f"Record '{action}' on {len(keys)} comment(s)", key=f"{key}_record", type="primary",
-                       disabled=not keys):
-            if not ctx.moderator.strip():
-                st.error("Enter your name as moderator in the sidebar first.")
-            else:
-                _data.record_decision(ctx.store_url, keys, action, ctx.moderator, reason or None)
-                st.session_state["flash"] = f"Recorded {action} on {len(keys)} comment(s)."
-                st.session_state.pop(f"{key}_pick", None)
-                st.rerun()
+        left.button(f"Record '{action}' on {len(keys)} comment(s)", key=f"{key}_record", type="primary",
+                    disabled=not keys or not confirmed, on_click=_record_batch, args=(key, keys, action, reason))
+        error = st.session_state.pop(f"{key}_error", None)
+        if error:
+            st.error(error)
         with right:
             undo_button(key)
 
 
+def _record_batch(key: str, keys: list[tuple[str, str]], action: str, reason: str) -> None:
+    moderator = current_moderator()
+    if not moderator:
+        st.session_state[f"{key}_error"] = "Enter your name as moderator in the sidebar first."
+        return
+    _data.record_decision(_data.context().store_url, keys, action, moderator, reason or None)
+    st.session_state["flash"] = f"Recorded {action} on {len(keys)} comment(s)."
+    st.session_state[f"{key}_pick"] = []
+    st.session_state[f"{key}_all"] = False
+    st.session_state[f"{key}_confirm"] = False
+
+
 def undo_button(key: str) -> None:
     """Undo the moderator's latest batch of decisions in the store."""
-    ctx = _data.context()
-    if st.button("Undo my last decision", key=f"{key}_undo", disabled=not ctx.moderator.strip()):
-        undone = _data.undo_last(ctx.store_url, ctx.moderator)
-        st.session_state["flash"] = (
-            f"Undid {undone['action'].iloc[0]} on {len(undone)} comment(s)." if len(undone) else "Nothing to undo."
-        )
-        st.rerun()
+    st.button("Undo my last decision", key=f"{key}_undo", disabled=not current_moderator(), on_click=_undo_last)
+
+
+def _undo_last() -> None:
+    undone = _data.undo_last(_data.context().store_url, current_moderator())
+    st.session_state["flash"] = (
+        f"Undid {undone['action'].iloc[0]} on {len(undone)} comment(s)." if len(undone) else "Nothing to undo."
+    )
 
 
 def flash() -> None:
@@ -126,12 +148,16 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     if shown.empty:
         st.info(reports.empty_queue_hint(flagged, pending, show_decided, ranked_all, int(min_votes),
                                          ctx.filters.active))
+        undo_button(key)  # the last decision may have emptied the queue: it stays undoable
         return None
     comment_table(shown, key=f"{key}_table")
     export_button(
         lambda: reports.queue_view(members, decisions, show_decided=show_decided, limit=len(members)),
         f"queue_{name}.csv", key=f"{key}_export", label="Export the whole queue (CSV)",
     )
+    st.button("Review this queue one comment at a time", key=f"{key}_to_review", on_click=_review_only, args=(name,))
+    if st.session_state.pop("to_review", False):
+        st.switch_page("app_pages/review.py")
     decision_panel(shown, key)
     return shown
 
@@ -212,3 +238,105 @@ def counts_axis(figure, counts, axis: str = "y"):
 def time_axis(figure, period: str):
     """``figure`` with an x axis of dates labelled by ``period`` ("month" or "week"), never by clock time."""
     return figure.update_xaxes(tickformat="%b %Y" if period == "month" else "%d %b %Y")
+def _review_only(name: str) -> None:
+    st.session_state["review_reasons"] = [name]
+    st.session_state["review_index"] = 0
+    st.session_state["to_review"] = True
+
+
+# ---- who is moderating ----------------------------------------------------------
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address in ("localhost",) or ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_session() -> bool:
+    """True when this browser reaches the server on this machine (server bound to loopback, or a loopback peer)."""
+    if _is_loopback(st.get_option("server.address")):
+        return True
+    peer = st.context.ip_address
+    return peer is None or _is_loopback(peer)  # Streamlit gives no address for a localhost connection
+
+
+@st.cache_resource
+def _local_moderator() -> dict[str, str]:
+    """The name the local user last chose, for every tab of this server (one person uses a loopback server)."""
+    return {}
+
+
+def _remember_moderator() -> None:
+    if _local_session():
+        _local_moderator()["name"] = st.session_state["moderator"].strip()
+
+
+def moderator_input() -> None:
+    """The sidebar's "Moderator" box: who decides in this session, shown and changeable.
+
+    On a local server it starts with the name last chosen in any tab (kept for the server's
+    life), else the operating-system user's name; elsewhere it starts empty.
+    """
+    if "moderator" not in st.session_state and _local_session():
+        st.session_state["moderator"] = _local_moderator().get("name") or getpass.getuser()
+    st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)",
+                  on_change=_remember_moderator)
+
+
+def current_moderator() -> str:
+    """The moderator of this session ('' when nobody is named): the one place pages and decisions ask.
+
+    Sign-in (issue 11) replaces the sidebar name by the signed-in user here.
+    """
+    return str(st.session_state.get("moderator") or "").strip()
+
+
+# ---- keyboard -----------------------------------------------------------------------
+
+# Runs in the app page (components v2 are not iframed). One listener on the window, in the capture
+# phase, so a handled key never reaches Streamlit's own hotkeys ("r" would rerun the app). Keys typed
+# into a text box, with a modifier, or while a dialog is open are left alone.
+_KEYS_JS = """
+export default function(component) {
+    const keys = component.data || {};
+    const editable = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+    const handler = (event) => {
+        if (event.ctrlKey || event.metaKey || event.altKey || editable(event.target)) return;
+        if (document.querySelector("[role='dialog']")) return;
+        const target = keys[event.key];
+        if (!target) return;
+        const box = document.querySelector(".st-key-" + target);
+        const control = box && (box.querySelector("input, textarea") || box.querySelector("button"));
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        if (!control || control.disabled) return;
+        if (control.tagName === "BUTTON") control.click(); else control.focus();
+    };
+    if (window.__moderationKeys) window.removeEventListener("keydown", window.__moderationKeys, true);
+    window.__moderationKeys = handler;
+    window.addEventListener("keydown", handler, true);
+    return () => {
+        window.removeEventListener("keydown", handler, true);
+        if (window.__moderationKeys === handler) window.__moderationKeys = null;
+    };
+}
+"""
+_keys_component = st.components.v2.component("moderation_keys", js=_KEYS_JS)
+
+
+def key_bindings(bindings: dict[str, str]) -> None:
+    """Bind single keys to widgets: ``{"a": "review_approve", "/": "filter_text"}`` clicks the button
+    (or focuses the text box) whose ``key`` is the value."""
+    _keys_component(data=dict(bindings), key="moderation_keys", height=0)
+
+
+def comment_html(text_html: str) -> None:
+    """A comment's text already escaped by ``reports.highlighted_html``, line breaks kept, cues marked."""
+    st.html(f"<div style='white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5'>{text_html}</div>")
+
+
+def plain_list(lines) -> None:
+    """``lines`` as a bulleted list, each escaped (they quote comment text and names)."""
+    st.html("<ul style='margin: 0'>" + "".join(f"<li>{html.escape(str(line))}</li>" for line in lines) + "</ul>")

@@ -18,6 +18,7 @@ import logging  # noqa: E402
 import streamlit as st  # noqa: E402
 
 import _data  # noqa: E402
+import _ui  # noqa: E402
 from moderation import schema  # noqa: E402
 from moderation.reports import Filters  # noqa: E402
 
@@ -25,28 +26,32 @@ _LOG = logging.getLogger(__name__)
 
 st.set_page_config(page_title="Comment moderation", layout="wide")
 
+REVIEW = st.Page("app_pages/review.py", title="Review", url_path="review")
+
+
+def _landing() -> None:
+    # a default page is served at "/" only, so the landing page forwards there and /review stays a real address
+    st.switch_page(REVIEW, query_params=st.query_params.to_dict())
+
+
 PAGES = [
+    st.Page(_landing, title="Review", url_path="home", default=True, visibility="hidden"),
+    REVIEW,
+    st.Page("app_pages/history.py", title="History", url_path="history"),
     st.Page("app_pages/overview.py", title="Overview", url_path="overview"),
     st.Page("app_pages/votes.py", title="Vote review", url_path="votes"),
     st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
+    st.Page("app_pages/teach.py", title="Teach", url_path="teach"),
     st.Page("app_pages/authors.py", title="Authors", url_path="authors"),
     st.Page("app_pages/engagement.py", title="Engagement", url_path="engagement"),
     st.Page("app_pages/thread.py", title="Thread", url_path="thread"),
     st.Page("app_pages/topics.py", title="Topics", url_path="topics"),
     st.Page("app_pages/decisions.py", title="Decisions", url_path="decisions"),
 ]
-LANDING = PAGES[0]  # what "/" opens
 FILTER_NAMES = list(Filters.__dataclass_fields__)
 
-
-def _start() -> None:
-    # Streamlit serves its default page only at "/" (that page's own url_path says "Page not found"), so the
-    # default is this hidden step and every listed page keeps a working /<url_path>
-    st.switch_page(LANDING, query_params=st.query_params.to_dict())
-
-
 results_dir, store_url = _data.settings()
-page = st.navigation([*PAGES, st.Page(_start, title="Start", url_path="start", default=True)], position="hidden")
+page = st.navigation(PAGES)
 
 
 def _sync_from_url() -> None:
@@ -66,8 +71,7 @@ def show() -> None:
     """The sidebar (moderator, filters kept in the URL) and the page ``st.navigation`` picked."""
     version = _data.version(results_dir)
     with st.sidebar:
-        navigation = st.container()  # page links, filled once the filters they carry are known
-        st.text_input("Moderator", key="moderator", placeholder="your name (recorded with each decision)")
+        _ui.moderator_input()
         st.header("Filters")
         sources = _data.sources(results_dir, version)
         if st.session_state.get("filter_source") not in [None, *sources]:
@@ -94,12 +98,7 @@ def show() -> None:
         elif name in st.query_params:
             del st.query_params[name]
     st.session_state["filters_written"] = written
-    with navigation:
-        for listed in PAGES:
-            # a page link keeps the sidebar's filters, so the next page shows the same comments
-            st.page_link(listed, query_params=written)
-        st.divider()
-    st.session_state["context"] = _data.Context(results_dir, store_url, filters, st.session_state.get("moderator", ""))
+    st.session_state["context"] = _data.Context(results_dir, store_url, filters, _ui.current_moderator())
     if filters.active:
         st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
     page.run()

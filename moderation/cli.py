@@ -85,7 +85,7 @@ def _params(args: argparse.Namespace):
     from dataclasses import replace
 
     from moderation.pipeline import Params
-    from moderation.topics import OfftopicParams, load_weights
+    from moderation.offtopic import OfftopicParams, load_weights
 
     params = Params()
     if getattr(args, "offtopic_weights", None):
@@ -162,7 +162,7 @@ def cmd_train_offtopic(args: argparse.Namespace) -> int:
     if not args.paths and not store:
         raise ValueError("nothing to learn from: give PATHs, or --results DIR / --store URL")
     weights, evaluation, problems = learn_offtopic(
-        args.paths, args.labels, store, args.format, _params(args), **_ingest_options(args)
+        args.paths, args.labels, store, args.format, _params(args), args.speculative_labels, **_ingest_options(args)
     )
     for problem in problems[:SHOWN_PROBLEMS]:
         print(problem)
@@ -272,9 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learn how the off-topic evidence (similarities to the article, parent and discussion, "
                     "novelty, length) is weighed from comments your moderators labelled, print how well it "
                     "does on articles it did not see (grouped cross-validation) next to the current "
-                    "combiner and the naive baseline, and write the weights for `run --offtopic-weights`.",
+                    "combiner and the naive baseline, and write the weights for `run --offtopic-weights`. "
+                    "Speculation labels teach the conjecture score too (measured the same way).",
         epilog="examples:\n  python -m moderation train-offtopic labelled/ --labels label_offtopic "
-               "--out data/offtopic_weights.json\n  python -m moderation train-offtopic --results data/demo "
+               "--speculative-labels label_speculative --out data/offtopic_weights.json\n  python -m moderation train-offtopic --results data/demo "
                "--out data/offtopic_weights.json   (labels moderators gave in the dashboard)"
                "\n  python -m moderation run new/ --out data/demo --offtopic-weights data/offtopic_weights.json",
     )
@@ -282,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--labels", metavar="COLUMN",
                        help="comments column of 0/1 labels (1 = off topic; empty = not labelled); without it, "
                             "the Off topic / On topic labels recorded in the store")
+    train.add_argument("--speculative-labels", metavar="COLUMN",
+                       help="comments column of 0/1 speculation labels (1 = conjecture); without it, the "
+                            "Speculative / Not speculative labels recorded in the store (Teach page), if any; "
+                            "the desk's conjecture score is learned into the same weights file")
     train.add_argument("--out", required=True, metavar="FILE", help="weights file (JSON) to write")
     train.add_argument("--results", help="results folder of a run: learn from its store (RESULTS/moderation.db)")
     train.add_argument("--store", help="SQLAlchemy URL of a store to ingest into and learn from "

@@ -15,11 +15,17 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from moderation import catalog, engagement, ingest, queues, schema, threads, topics, votes
+from moderation import (
+    catalog, comment_speculation, engagement, ingest, offtopic, offtopic_learning, queues, schema, threads, topics, votes,
+)
 from moderation.schema import COMMENT_KEY, Problem
 from moderation.store import IngestSummary, Store
+from moderation.text import group_codes, row_keys
 
+# weights a desk adopted on the Teach page: later runs and imports into this results folder score with them
+ADOPTED_FILE = "offtopic_weights_adopted.json"
 RECORDED_LABELS = "moderators_offtopic_label"  # the store's labels, joined to the comments for learning
+RECORDED_SPECULATIVE = "moderators_speculative_label"
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class Params:
     """Parameters of every stage, in one place."""
 
     votes: votes.VoteParams = field(default_factory=votes.VoteParams)
-    offtopic: topics.OfftopicParams = field(default_factory=topics.OfftopicParams)
+    offtopic: offtopic.OfftopicParams = field(default_factory=offtopic.OfftopicParams)
     engagement: engagement.EngagementParams = field(default_factory=engagement.EngagementParams)
 
 
@@ -91,7 +97,11 @@ def run_stages(
     comments = votes.score_votes(comments, vote_events, params.votes)
     # text features are fitted once and shared by every text stage (and the dashboard's topic view)
     features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
-    comments = topics.score_offtopic(comments, articles, features, params=params.offtopic)
+    comments = offtopic.score_offtopic(comments, articles, features, params=params.offtopic)
+    # a learned weights file may also carry the desk's conjecture model (train-offtopic, Teach page)
+    conjecture = offtopic.load_weights(params.offtopic.weights_path).get("conjecture")
+    comments = comment_speculation.score_comments(comments, conjecture)
+    comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
     authors = engagement.author_table(comments, decisions, params.engagement)
     return comments, authors, features.topics_frame(), tree_problems
 
@@ -188,6 +198,7 @@ def run(
         When another run is writing ``out_dir``.
     """
     out_dir = Path(out_dir)
+    params = with_adopted_weights(params, out_dir)
     with catalog.exclusive(out_dir):
         store = Store(store_url or catalog.default_store_url(out_dir))
         run_id = store.start_run("run", paths)
@@ -227,12 +238,34 @@ def run(
 def _combiner(params: Params) -> dict:
     """Which combiner made offtopic_score: moderators see whether it learned their desk's notion of off-topic."""
     path = Path(params.offtopic.weights_path)
-    shipped = path.resolve() == topics.WEIGHTS_PATH.resolve()
-    return {**topics.load_weights(path), "file": str(path), "shipped": shipped}
+    shipped = path.resolve() == offtopic.WEIGHTS_PATH.resolve()
+    return {**offtopic.load_weights(path), "file": str(path), "shipped": shipped}
 
 
 def _write_json(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=1) + "\n")
+
+
+def with_adopted_weights(params: Params, out_dir: str | Path) -> Params:
+    """``params`` scoring with the weights adopted for ``out_dir`` (``ADOPTED_FILE``), unless other weights than
+    the shipped ones were asked for explicitly."""
+    adopted = Path(out_dir) / ADOPTED_FILE
+    if adopted.exists() and Path(params.offtopic.weights_path).resolve() == offtopic.WEIGHTS_PATH.resolve():
+        return replace(params, offtopic=replace(params.offtopic, weights_path=adopted))
+    return params
+
+
+def adopt_weights(out_dir: str | Path, weights: dict) -> Path:
+    """Make later runs and imports into results folder ``out_dir`` score with learned ``weights``; returns the file.
+
+    Written to a temporary file and renamed, so a killed write leaves the previous adoption intact.
+    """
+    offtopic.check_weights(weights, "learned weights")
+    path = Path(out_dir) / ADOPTED_FILE
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(weights, indent=1) + "\n")
+    partial.replace(path)
+    return path
 
 
 def learn_offtopic(
@@ -241,18 +274,21 @@ def learn_offtopic(
     store_url: str | None = None,
     format: str | None = None,
     params: Params = Params(),
+    speculative_column: str | None = None,
     **options,
 ) -> tuple[dict, pd.DataFrame, list[Problem]]:
-    """Learn the off-topic combiner from moderators' labels.
+    """Learn the off-topic combiner, and the desk's conjecture score, from moderators' labels.
 
     ``paths`` are ingested as by :func:`run` (into ``store_url``, by default a
-    throw-away SQLite file), and every stored comment is context. The labels are
+    throw-away SQLite file), and every stored comment is context. The off-topic labels are
     the comments' ``label_column`` (0/1 in the input), or with ``label_column``
     None the off-topic labels moderators recorded in the store (the dashboard's
-    "Off topic" / "On topic" buttons). Returns the weights (for
+    "Off topic" / "On topic" buttons); the speculation labels likewise ``speculative_column`` or the
+    store's "speculative" labels. With speculation labels on both classes the weights carry
+    ``"conjecture"`` (:func:`moderation.comment_speculation.learn_conjecture`). Returns the weights (for
     ``OfftopicParams.weights_path``), the evaluation of
-    :func:`moderation.topics.learn_combiner` and the problems met (bad records,
-    labels that are not 0/1).
+    :func:`moderation.offtopic_learning.learn_combiner` (and of ``learn_conjecture``) and the problems met
+    (bad records, labels that are not 0/1).
     """
     if label_column is None and store_url is None:
         raise ValueError("no labels: give a label column of the input, or a store whose moderators labelled comments")
@@ -260,19 +296,38 @@ def learn_offtopic(
         store = Store(store_url or f"sqlite:///{Path(folder) / 'learn.db'}")
         problems, _ = ingest_paths(store, paths, format, **options)
         articles, comments, _ = store.load()
-        recorded = store.labels("offtopic")
+        recorded = {label: store.labels(label) for label in ("offtopic", "speculative")}
         store.engine.dispose()
     comments, tree_problems = threads.resolve(comments)
+    where = sa.make_url(store_url).render_as_string(hide_password=True) if store_url else None  # may be shared
     if label_column is None:
-        where = sa.make_url(store_url).render_as_string(hide_password=True)  # the weights file may be shared
         label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {where}"
-        recorded = recorded.rename(columns={"value": label_column})[[*COMMENT_KEY, label_column]]
-        comments = comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
+        comments = _with_recorded(comments, recorded["offtopic"], label_column)
     else:
         origin = f"labels in column {label_column} of " + ", ".join(map(str, paths))
-    labels, label_problems = topics.offtopic_labels(comments, label_column)
-    weights, evaluation = topics.learn_combiner(comments, articles, labels, params=params.offtopic, trained_on=origin)
+    if speculative_column is None and store_url is not None:
+        speculative_column = RECORDED_SPECULATIVE
+        comments = _with_recorded(comments, recorded["speculative"], speculative_column)
+    labels, label_problems = offtopic_learning.offtopic_labels(comments, label_column)
+    weights, evaluation = offtopic_learning.learn_combiner(comments, articles, labels, params=params.offtopic, trained_on=origin)
+    if speculative_column is not None:
+        speculative, speculative_problems = offtopic_learning.offtopic_labels(comments, speculative_column)
+        label_problems += speculative_problems
+        if speculative.nunique() == 2:
+            labelled = speculative.notna().to_numpy()
+            scored = comment_speculation.score_comments(comments[labelled])
+            groups = group_codes(row_keys(comments[labelled], ["source", "article_id"]))
+            conjecture, conjecture_evaluation = comment_speculation.learn_conjecture(
+                scored, speculative[labelled].to_numpy(), groups)
+            weights["conjecture"] = conjecture
+            evaluation = pd.concat([evaluation, conjecture_evaluation], ignore_index=True)
     return weights, evaluation, problems + tree_problems + label_problems
+
+
+def _with_recorded(comments: pd.DataFrame, recorded: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``comments`` with the store's latest label per comment as ``column`` (NA where not labelled)."""
+    recorded = recorded.rename(columns={"value": column})[[*COMMENT_KEY, column]]
+    return comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
 
 
 def recorded_params(out_dir: str | Path, params: Params = Params()) -> Params:
@@ -287,12 +342,12 @@ def recorded_params(out_dir: str | Path, params: Params = Params()) -> Params:
         return params
     record = json.loads(record_path.read_text())
     if record.get("shipped"):
-        weights_path = topics.WEIGHTS_PATH
+        weights_path = offtopic.WEIGHTS_PATH
     else:
         weights_path = Path(record.get("file", record_path))
         try:
-            same = {k: topics.load_weights(weights_path)[k] for k in topics.WEIGHT_KEYS} == {
-                k: record[k] for k in topics.WEIGHT_KEYS}
+            same = {k: offtopic.load_weights(weights_path)[k] for k in offtopic.WEIGHT_KEYS} == {
+                k: record[k] for k in offtopic.WEIGHT_KEYS}
         except (OSError, ValueError):
             same = False
         if not same:
@@ -331,7 +386,7 @@ def import_files(
     params = recorded_params(out_dir)
     results = run(paths, out_dir, store_url, format, params, **options)
     path = params.offtopic.weights_path
-    combiner = "the shipped off-topic combiner" if Path(path).resolve() == topics.WEIGHTS_PATH.resolve() else \
+    combiner = "the shipped off-topic combiner" if Path(path).resolve() == offtopic.WEIGHTS_PATH.resolve() else \
         f"off-topic weights from {path}"
     own = results.problems[results.problems["run_id"] == results.run_id] if "run_id" in results.problems \
         else results.problems

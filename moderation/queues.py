@@ -32,7 +32,7 @@ QUEUES = {
     "controversial": Queue("is_controversial", ("controversy", "vote_total"), "vote_reason", _VOTES),
     "anomalous": Queue("is_vote_anomaly", ("vote_anomaly",), "vote_reason", _VOTES),
     "offtopic": Queue("is_offtopic_speculation", ("offtopic_speculation_score",), "offtopic_reason",
-                      "the off-topic stage (moderation.topics.score_offtopic)"),
+                      "the off-topic stage (moderation.offtopic.flag_offtopic_speculation)"),
 }
 
 
@@ -177,3 +177,67 @@ def to_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     neutralise_formulas(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC, encoding="utf-8")
     return path
+
+
+# ---- the review queue: every flag in one prioritised list -------------------------
+
+_READABLE = r"[^\W_]"  # at least one letter or digit: an image-only answer (empty text) has nothing to read
+
+
+def readable(comments: pd.DataFrame) -> np.ndarray:
+    """Boolean array of shape (n_comments,): comments whose text has something to read (a letter or digit)."""
+    return comments["text"].str.contains(_READABLE, regex=True).fillna(False).to_numpy(dtype=bool)
+
+
+def review_queue(comments: pd.DataFrame, reasons=None) -> pd.DataFrame:
+    """One prioritised queue over every flag: each comment in at least one of ``reasons``' queues, once.
+
+    A comment's *standing* in one queue is ``1 - rank / members`` (1.0 for the top of
+    that queue by its own measure, near 0 for the last member), so queues on
+    different scales compare. ``priority = best standing + (number of reasons - 1)``:
+    comments with more reasons come first, then the ones nearest the top of any of
+    their queues. Comments without readable text (image-only answers) are left out.
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Scored comments, already filtered (``moderation.reports.filter_comments``).
+    reasons : iterable of str, optional
+        Queue names (keys of :data:`QUEUES`) to combine; default every queue whose
+        columns the pipeline wrote. A queue added to :data:`QUEUES` joins automatically.
+
+    Returns
+    -------
+    DataFrame indexed like ``comments`` (the member rows only), sorted by ``priority``
+    descending (ties in source order), columns ``source``, ``comment_id``, ``reasons``
+    (queue names joined by ", ", in :data:`QUEUES` order), ``n_reasons``, ``priority``.
+    """
+    names = [n for n in (QUEUES if reasons is None else reasons) if n in QUEUES]
+    names = [n for n in names if all(c in comments for c in (QUEUES[n].member, *QUEUES[n].sort))]
+    n = len(comments)
+    text_ok = readable(comments)
+    standing = np.zeros(n)
+    count = np.zeros(n, dtype=np.int64)
+    labels = np.full(n, "", dtype=object)
+    for name in names:
+        spec = QUEUES[name]
+        member = comments[spec.member].fillna(False).to_numpy(dtype=bool) & text_ok
+        rows = np.flatnonzero(member)
+        if not len(rows):
+            continue
+        measure = comments.iloc[rows][list(spec.sort)].reset_index(drop=True)
+        order = measure.sort_values(list(spec.sort), ascending=False, na_position="last", kind="stable").index
+        queue_standing = np.empty(len(rows))
+        queue_standing[order.to_numpy()] = 1.0 - np.arange(len(rows)) / len(rows)
+        standing[rows] = np.maximum(standing[rows], queue_standing)
+        count[rows] += 1
+        labels[rows] = np.where(labels[rows] == "", name, labels[rows] + ", " + name)
+    rows = np.flatnonzero(count > 0)
+    out = pd.DataFrame({
+        "source": comments["source"].to_numpy()[rows],
+        "comment_id": comments["comment_id"].to_numpy()[rows],
+        "reasons": pd.array(labels[rows], dtype="str"),
+        "n_reasons": count[rows],
+        "priority": standing[rows] + count[rows] - 1,
+    }, index=comments.index[rows])
+    return out.sort_values("priority", ascending=False, kind="stable")

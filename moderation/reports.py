@@ -9,6 +9,7 @@ boolean masks and group-bys (pages show the top rows, never the whole table).
 
 from __future__ import annotations
 
+import html
 import json
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
@@ -26,8 +27,8 @@ QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
 VOTE_QUEUES = tuple(name for name, spec in queues.QUEUES.items() if spec.reason == "vote_reason")
 
 # columns shown for every comment row, then per-queue evidence, when present
-# "reason" (a queue's own evidence sentence) comes before the text, so a moderator reads it without scrolling
-_COMMENT_COLUMNS = ["source", "article_id", "comment_id", "author", "created_at", "in_queue", "reason", "text"]
+# author, text and the queue's reason first, so a moderator reads them without scrolling; identifiers after
+_COMMENT_COLUMNS = ["author", "text", "reason", "created_at", "in_queue", "source", "article_id", "comment_id"]
 _VOTE_COLUMNS = [
     "upvotes", "downvotes", "score", "vote_total", "vote_net", "upvote_ratio", "wilson_lower",
     "wilson_lower_down", "controversy", "vote_anomaly", "vote_flag", "vote_reason",
@@ -112,7 +113,14 @@ def offtopic_combiner_note(folder: str | Path) -> str | None:
     note = f"Off-topic scores come from {origin}, trained on {combiner.get('trained_on', 'unknown data')}"
     if "cv_auc" in combiner:
         note += f"; ROC AUC {combiner['cv_auc']:.2f} on discussions it did not see"
-    return note + "."
+    if "conjecture" in combiner:
+        note += "; conjecture scores from the desk's learned model"
+    note += "."
+    adopted = Path(folder) / "offtopic_weights_adopted.json"  # pipeline.ADOPTED_FILE (Teach page)
+    if adopted.exists() and Path(str(combiner.get("file"))).resolve() != adopted.resolve():
+        note += (" Weights learned on the Teach page are adopted: the next run or import into this folder "
+                 "scores with them.")
+    return note
 
 
 def run_history(runs: pd.DataFrame) -> pd.DataFrame:
@@ -494,29 +502,48 @@ def cue_spans(cues) -> pd.DataFrame:
 
 
 def offtopic_evidence(comment: pd.Series) -> pd.DataFrame:
-    """One comment's off-topic evidence as rows ``measure``, ``value`` (text): scores, similarities, topic, reason."""
+    """One comment's off-topic evidence as rows ``measure``, ``value`` (text): scores, similarities, topic, reason.
+
+    Fractions are rounded to two decimals (a moderator reads 0.25, not 0.2500000000000001).
+    """
     wanted = _OFFTOPIC_COLUMNS + [c for c in comment.index if c.startswith(_SIMILARITY_PREFIXES)]
     shown = comment.reindex([c for c in wanted if c in comment.index])
-    return pd.DataFrame({"measure": shown.index, "value": shown.astype("str").to_numpy()})
+    values = [f"{v:.2f}" if isinstance(v, (float, np.floating)) and not pd.isna(v) else str(v) for v in shown]
+    return pd.DataFrame({"measure": shown.index, "value": values})
 
 
-def bracket_cues(text: str, cues) -> str:
-    """``text`` with each cue span wrapped in ``[[`` and ``]]`` (plain text, for ``st.text``).
+def cue_pieces(text: str, cues) -> list[tuple[str, bool]]:
+    """``text`` cut at its cue spans: ``(piece, is_cue)`` pairs that join back to the text.
 
-    Overlapping spans are merged so the brackets stay balanced; spans outside
-    the text are clipped.
+    Overlapping spans are merged; spans outside the text are clipped; empty pieces are dropped.
     """
-    spans = cue_spans(cues)
     if pd.isna(text):
-        return ""
+        return []
     pieces, cursor = [], 0
-    for start, end in spans[["start", "end"]].itertuples(index=False):
+    for start, end in cue_spans(cues)[["start", "end"]].itertuples(index=False):
         start, end = max(start, cursor), min(end, len(text))
         if end <= start:
             continue
-        pieces += [text[cursor:start], "[[", text[start:end], "]]"]
+        pieces += [(text[cursor:start], False), (text[start:end], True)]
         cursor = end
-    return "".join(pieces) + text[cursor:]
+    pieces.append((text[cursor:], False))
+    return [(piece, cue) for piece, cue in pieces if piece]
+
+
+def bracket_cues(text: str, cues) -> str:
+    """``text`` with each cue span wrapped in ``[[`` and ``]]`` (plain text, for ``st.text``)."""
+    return "".join(f"[[{piece}]]" if cue else piece for piece, cue in cue_pieces(text, cues))
+
+
+def highlighted_html(text: str, cues) -> str:
+    """``text`` as inert HTML: every piece escaped, cue phrases in ``<mark>``, line breaks kept by the caller's CSS.
+
+    Nothing of the comment can become markup: ``html.escape`` turns ``<``, ``>``, ``&`` and quotes
+    into entities, and the result is meant for ``st.html`` (which does not read Markdown).
+    """
+    return "".join(
+        f"<mark>{html.escape(piece)}</mark>" if cue else html.escape(piece) for piece, cue in cue_pieces(text, cues)
+    )
 
 
 # ---- authors ----------------------------------------------------------------
@@ -839,3 +866,314 @@ def staff_settings(settings: dict[str, list[str]]) -> dict[str, list[str]]:
     """The staff settings in force: the desk's saved ones (``Store.desk_settings``), else the defaults."""
     params = engagement.with_staff_settings(engagement.EngagementParams(), settings)
     return {key: list(getattr(params, key)) for key in engagement.STAFF_SETTINGS}
+# ---- review: the moderators' workbench ------------------------------------------
+
+# each queue in a moderator's words
+REASON_NAMES = {
+    "heavily_up": "Heavily up-voted",
+    "heavily_down": "Heavily down-voted",
+    "controversial": "Controversial",
+    "anomalous": "Unusual voting",
+    "offtopic": "Off-topic speculation",
+}
+# why a moderator decided, offered in a list (a typed reason is kept as typed)
+DECISION_REASONS = ("off topic", "speculation/rumour", "abuse", "spam", "other")
+# the outlier model's features (moderation.votes) in plain words: (when high, when low)
+_ANOMALY_FEATURE_WORDS = {
+    "log_votes": ("many votes", "few votes"),
+    "upvote_ratio": ("a high share of up-votes", "a low share of up-votes"),
+    "vote_total_robust_z": ("many votes for this thread", "few votes for this thread"),
+    "vote_net_robust_z": ("high net votes for this thread", "low net votes for this thread"),
+    "depth": ("deep in a reply chain", "at the top of the thread"),
+    "thread_position": ("late in the thread", "early in the thread"),
+    "log_age_hours_at_capture": ("old when votes were counted", "new when votes were counted"),
+    "author_usual_log_votes": ("from an author who usually gets many votes", "from an author who usually gets few"),
+}
+OPENING_WORDS = 20
+
+
+@dataclass(frozen=True)
+class ReviewCard:
+    """Everything a moderator reads about one comment before deciding (plain values, untrusted text as is)."""
+
+    source: str
+    comment_id: str
+    article_id: str
+    author: str | None
+    created_at: pd.Timestamp | None
+    text: str
+    text_html: str
+    article_title: str | None
+    parent_author: str | None
+    parent_opening: str | None
+    reasons: tuple[str, ...]
+    explanations: tuple[str, ...]
+    thread_link: str
+    decision: str | None
+    decided_by: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(source, comment_id)."""
+        return self.source, self.comment_id
+
+
+def _value(row: pd.Series, column: str):
+    """``row[column]`` or None when the column is absent or the value missing."""
+    value = row.get(column)
+    if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
+        return None
+    return value
+
+
+def _percent_text(share) -> str:
+    return f"{round(100 * float(share))}%"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _vote_counts(row: pd.Series) -> str:
+    up, down, net = _value(row, "upvotes"), _value(row, "downvotes"), _value(row, "vote_net")
+    if up is not None and down is not None:
+        return f"{int(up)} up, {int(down)} down"
+    return f"net score {int(net)}" if net is not None else "no vote counts"
+
+
+def _thread_place(row: pd.Series, thread: pd.DataFrame, lowest: bool) -> str:
+    """'the 2nd highest net votes of 38 comments in this thread' (ties share the better place)."""
+    column = "vote_net" if "vote_net" in thread else "score"
+    net = pd.to_numeric(thread[column], errors="coerce").astype("float64")
+    mine = _value(row, column)
+    if mine is None or not net.notna().any():
+        return ""
+    place = int((net < mine).sum() if lowest else (net > mine).sum()) + 1
+    where = "lowest" if lowest else "highest"
+    rank = where if place == 1 else f"{_ordinal(place)} {where}"
+    return f": the {rank} net votes of {int(net.notna().sum())} comments in this thread"
+
+
+def explain(row: pd.Series, reasons, thread: pd.DataFrame) -> tuple[str, ...]:
+    """One plain sentence per queue in ``reasons`` saying why the comment is there, figures rounded.
+
+    ``thread`` is the comment's whole discussion (its place and the discussion's usual
+    similarity are measured there).
+    """
+    lines = []
+    for name in reasons:
+        title = REASON_NAMES.get(name, name.replace("_", " "))
+        if name in ("heavily_up", "heavily_down"):
+            lines.append(f"{title}: {_vote_counts(row)}{_thread_place(row, thread, name == 'heavily_down')}.")
+        elif name == "controversial":
+            ratio = _value(row, "upvote_ratio")
+            split = f" ({_percent_text(ratio)} up)" if ratio is not None else ""
+            lines.append(f"{title}: readers split, {_vote_counts(row)}{split}.")
+        elif name == "anomalous":
+            line = f"{title}: {_vote_counts(row)}"
+            score = _value(row, "vote_anomaly")
+            features = _value(row, "vote_anomaly_features")
+            if score is not None and _value(row, "is_vote_anomaly") is not None and features is not None:
+                line += "; unusual combination: " + " and ".join(_feature_words(f) for f in str(features).split(", "))
+                line += f" (outlier score {float(score):.2f}; 0.5 or more is unusual)"
+            burst = _value(row, "vote_burst_reason")
+            if burst is not None:
+                line += "; " + str(burst).replace("burst: ", "a burst of ").replace("baseline", "usual pace")
+            lines.append(line + ".")
+        elif name == "offtopic":
+            lines.append(f"{title}: " + _offtopic_sentence(row, thread) + ".")
+        else:
+            lines.append(f"{title}.")
+    return tuple(lines)
+
+
+def _feature_words(feature: str) -> str:
+    """'high vote_net_robust_z' -> 'high net votes for this thread' (unknown names kept as they are)."""
+    side, _, name = feature.partition(" ")
+    high, low = _ANOMALY_FEATURE_WORDS.get(name, (f"high {name}", f"low {name}"))
+    return high if side == "high" else low
+
+
+def _offtopic_sentence(row: pd.Series, thread: pd.DataFrame) -> str:
+    parts = []
+    article = _value(row, "sim_article")
+    if article is not None:
+        usual = pd.to_numeric(thread.get("sim_article"), errors="coerce").median() if "sim_article" in thread else None
+        typical = f" (typical here: {_percent_text(usual)})" if usual is not None and not pd.isna(usual) else ""
+        parts.append(f"shares {_percent_text(article)} of its wording with the article{typical}")
+    if _value(row, "parent_id") is not None and _value(row, "sim_parent") is not None:
+        parts.append(f"{_percent_text(row['sim_parent'])} with the comment it replies to")
+    if _value(row, "sim_discussion") is not None:
+        parts.append(f"{_percent_text(row['sim_discussion'])} with the rest of the discussion")
+    conjecture = _value(row, "conjecture_score")
+    if conjecture is not None:
+        cues = _value(row, "speculation_cues")
+        phrases = list(dict.fromkeys(c["phrase"] for c in (cues if cues is not None else [])))
+        said = (" (" + ", ".join(f"'{p}'" for p in phrases[:5]) + ")") if phrases else ""
+        parts.append(f"speculative wording{said}, {_percent_text(conjecture)} likely conjecture")
+    topic = _value(row, "topic_terms")
+    if topic is not None:
+        parts.append(f"nearest topic: {topic}")
+    return "; ".join(parts) if parts else str(_value(row, "offtopic_reason") or "flagged by the off-topic stage")
+
+
+def opening_words(text, n: int = OPENING_WORDS) -> str:
+    """The first ``n`` words of ``text`` on one line, with '…' when there is more."""
+    words = "" if text is None or pd.isna(text) else str(text)
+    words = words.split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")
+
+
+def review_card(comment: pd.Series, reasons, thread: pd.DataFrame, articles: pd.DataFrame,
+                decisions: pd.DataFrame) -> ReviewCard:
+    """The card of one queued comment.
+
+    Parameters
+    ----------
+    comment : Series
+        The comment's row of the scored comments.
+    reasons : iterable of str
+        Its queues (the ``reasons`` of :func:`moderation.queues.review_queue`, split).
+    thread : DataFrame
+        Every comment of its article (parent, place in the thread).
+    articles : DataFrame
+        The articles table (title).
+    decisions : DataFrame
+        Current decisions (its own, when already decided).
+    """
+    source, comment_id, article_id = str(comment["source"]), str(comment["comment_id"]), str(comment["article_id"])
+    parent = None
+    if _value(comment, "parent_id") is not None:
+        found = thread[(thread["comment_id"] == comment["parent_id"]).to_numpy()]
+        parent = found.iloc[0] if len(found) else None
+    title = None
+    if len(articles):
+        match = articles[((articles["source"] == source) & (articles["article_id"] == article_id)).to_numpy()]
+        title = _value(match.iloc[0], "title") if len(match) else None
+    mine = decisions[((decisions["source"] == source) & (decisions["comment_id"] == comment_id)).to_numpy()]
+    text = "" if _value(comment, "text") is None else str(comment["text"])
+    return ReviewCard(
+        source=source, comment_id=comment_id, article_id=article_id, author=_value(comment, "author"),
+        created_at=_value(comment, "created_at"), text=text,
+        text_html=highlighted_html(text, _value(comment, "speculation_cues")),
+        article_title=title,
+        parent_author=None if parent is None else (_value(parent, "author") or "(no author)"),
+        parent_opening=None if parent is None else opening_words(parent["text"]),
+        reasons=tuple(reasons), explanations=explain(comment, reasons, thread),
+        thread_link="thread?" + urlencode({"source": source, "article": article_id, "comment": comment_id}),
+        decision=mine["action"].iloc[0] if len(mine) else None,
+        decided_by=mine["moderator"].iloc[0] if len(mine) else None,
+    )
+
+
+def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = 5) -> pd.DataFrame:
+    """The ``n`` queued comments after position ``start``: author, reasons in words, opening words."""
+    rows = pending.iloc[start:start + n]
+    found = comments.loc[rows.index]
+    return pd.DataFrame({
+        "author": found["author"].fillna("(no author)").to_numpy(),
+        "reasons": [", ".join(REASON_NAMES.get(r, r) for r in str(reasons).split(", ")) for reasons in rows["reasons"]],
+        "opening": [opening_words(t, 12) for t in found["text"]],
+    })
+
+
+# ---- author drawer ---------------------------------------------------------------
+
+_AUTHOR_FIGURES = {
+    "articles": "articles commented on",
+    "threads_started": "threads started",
+    "replies_made": "replies written",
+    "replies_received": "replies received",
+    "distinct_repliers": "different people replying",
+    "upvotes_received": "up-votes received",
+    "downvotes_received": "down-votes received",
+    "active_days": "days active",
+    "median_reply_latency": "typical time to reply",
+    "first_seen": "first comment",
+    "last_seen": "latest comment",
+}
+
+
+def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFrame,
+                  n_recent: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(figures, recent) for one author: plain-worded figures and the latest comments with decisions.
+
+    Parameters
+    ----------
+    own : DataFrame
+        Every comment of the author (one source), scored.
+    authors : DataFrame
+        The engagement table (``authors.parquet``); may be empty.
+    decisions : DataFrame
+        Current decisions.
+
+    Returns
+    -------
+    figures : DataFrame with ``measure``, ``value`` (text): comments, decisions on them, share
+        removed, comments per queue, then the engagement figures the run computed.
+    recent : DataFrame with ``date``, ``opening``, ``flags`` (in words), ``decision`` of the latest ``n_recent``.
+    """
+    decided = with_decisions(own, decisions)
+    actions = decided["decision"].dropna()
+    rows = [("comments", f"{len(own):,}"),
+            ("decisions on them", ", ".join(f"{n} {a}" for a, n in actions.value_counts().items()) or "none"),
+            ("share removed", _percent_text((actions == "remove").sum() / len(own)) if len(own) else "0%")]
+    flags = flag_labels(own)
+    for name, title in REASON_NAMES.items():
+        if QUEUE_MEMBER.get(name) in own:
+            count = int(own[QUEUE_MEMBER[name]].fillna(False).astype(bool).sum())
+            if count:
+                rows.append((f"in queue: {title.lower()}", f"{count:,}"))
+    if len(authors) and len(own):
+        match = authors[((authors["source"] == own["source"].iloc[0])
+                         & (authors["author"] == own["author"].iloc[0])).to_numpy()]
+        if len(match):
+            for column, words in _AUTHOR_FIGURES.items():
+                value = _value(match.iloc[0], column)
+                if value is not None:
+                    rows.append((words, _figure_text(value)))
+    figures = pd.DataFrame(rows, columns=["measure", "value"])
+    latest = decided.assign(flags=flags).sort_values("created_at", ascending=False, na_position="last").head(n_recent)
+    recent = pd.DataFrame({
+        "date": latest["created_at"].dt.strftime("%Y-%m-%d").to_numpy(),
+        "opening": [opening_words(t, 15) for t in latest["text"]],
+        "flags": [", ".join(REASON_NAMES.get(f, f) for f in str(f).split(", ") if f) for f in latest["flags"]],
+        "decision": latest["decision"].fillna("").to_numpy(),
+    })
+    return figures, recent
+
+
+def _figure_text(value) -> str:
+    """A figure for reading: whole numbers with separators, dates as days, durations rounded."""
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}"
+    if isinstance(value, pd.Timedelta):
+        hours = value.total_seconds() / 3600
+        return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, (int, np.integer)) else str(value)
+
+
+# ---- history of decisions --------------------------------------------------------
+
+HISTORY_VIEWS = {"approve": "Approved", "remove": "Removed", "flag": "Flagged", "escalate": "Escalated"}
+
+
+def history(decisions: pd.DataFrame, comments: pd.DataFrame, action: str, limit: int = 500,
+            only_these: bool = False) -> pd.DataFrame:
+    """Comments whose current decision is ``action``, newest decision first, with context to recognise them.
+
+    ``only_these`` keeps only decisions on comments in ``comments`` (the sidebar's filters);
+    otherwise a decision on a comment the results do not hold is listed with empty context.
+
+    Columns: author, text, reason, moderator, decided_at, article_id, comment_id, source, id (the
+    decision); the first ``limit`` rows.
+    """
+    current = decisions[(decisions["action"] == action).to_numpy()].sort_values("decided_at", ascending=False)
+    if only_these:
+        current = current[decided_mask(current, comments)]
+    shown = decision_log(current.head(limit), comments, LogFilters(include_undone=False))
+    columns = ["author", "text", "reason", "moderator", "decided_at", "article_id", "comment_id", "source", "id"]
+    return shown[columns]

@@ -124,6 +124,27 @@ class ScoredComments(Comments):
     sim_article_relative: Series[float] = pa.Field(**_FLOAT)
     sim_article_lift: Series[float] = pa.Field(**_FLOAT)
     log_tokens: Series[float] = pa.Field(**_FLOAT)
+    lsa_article: Series[float] = pa.Field(**_FLOAT)
+    lsa_parent: Series[float] = pa.Field(**_FLOAT)
+    lsa_discussion: Series[float] = pa.Field(**_FLOAT)
+    lsa_article_relative: Series[float] = pa.Field(**_FLOAT)
+    is_reply: Series[float] = pa.Field(ge=0, le=1)
+    log_thread_size: Series[float] = pa.Field(ge=0)
+    log_discussion_size: Series[float] = pa.Field(ge=0)
+    log_article_terms: Series[float] = pa.Field(ge=0)
+    second_person: Series[float] = pa.Field(ge=0)
+    first_person: Series[float] = pa.Field(ge=0)
+    has_link: Series[float] = pa.Field(ge=0, le=1)
+    repeated_text: Series[float] = pa.Field(ge=0, le=1)
+    is_question: Series[float] = pa.Field(ge=0, le=1)
+    article_has_text: Series[float] = pa.Field(ge=0, le=1)
+    sim_article_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_parent_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_discussion_with_text: Series[float] = pa.Field(**_FLOAT)
+    novelty_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_article_relative_with_text: Series[float] = pa.Field(**_FLOAT)
+    sim_article_lift_with_text: Series[float] = pa.Field(**_FLOAT)
+    log_tokens_with_text: Series[float] = pa.Field(**_FLOAT)
     language: Series[str] = pa.Field(nullable=True)
     offtopic_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     is_offtopic: Series[bool]
@@ -133,9 +154,11 @@ class ScoredComments(Comments):
     is_speculative: Series[bool]
     speculation_cues: Series[object] = pa.Field(nullable=True)
     speculative_sentences: Series[int] = pa.Field(ge=0)
+    sentence_conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     offtopic_speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     is_offtopic_speculation: Series[bool]
+    in_queue_relative: Series[bool]
     offtopic_reason: Series[str] = pa.Field(nullable=True)
 
 

@@ -23,7 +23,7 @@ from moderation import engagement, schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
-LABELS = ("offtopic",)
+LABELS = ("offtopic", "speculative")
 DEFAULT_URL = "sqlite:///data/moderation.db"
 _LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
@@ -293,6 +293,25 @@ class Store:
                 .values(undone_at=datetime.now(UTC), undone_by=moderator)
             )
             rows = connection.execute(sa.select(table).where(table.c.batch == latest)).mappings().all()
+        return self._decisions_frame(rows)
+
+    def undo(self, ids: list[int], moderator: str) -> pd.DataFrame:
+        """Mark the decisions ``ids`` (any moderator's) as undone by ``moderator``; returns the rows undone now.
+
+        Already undone decisions are left as they are (and not returned); nothing is deleted.
+        """
+        if not moderator or not moderator.strip():
+            raise ValueError("undoing a decision needs the moderator's name")
+        table = decisions_table
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return self._decisions_frame([])
+        with self.engine.begin() as connection:
+            live = table.c.id.in_(wanted) & table.c.undone_at.is_(None)
+            undone = [r.id for r in connection.execute(sa.select(table.c.id).where(live))]
+            connection.execute(table.update().where(table.c.id.in_(undone))
+                               .values(undone_at=datetime.now(UTC), undone_by=moderator.strip()))
+            rows = connection.execute(sa.select(table).where(table.c.id.in_(undone))).mappings().all()
         return self._decisions_frame(rows)
 
     def decisions(self) -> pd.DataFrame:

@@ -95,6 +95,7 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
         root[cyclic] = np.flatnonzero(cyclic)
         depth[cyclic] = 0
     out = comments.copy()
-    out["thread_id"] = comments["comment_id"].to_numpy()[root]
+    # by position, keeping the id column's dtype (a bare array of no ids would be object)
+    out["thread_id"] = comments["comment_id"].iloc[root].set_axis(out.index)
     out["depth"] = pd.array(depth, dtype="Int64")
     return out, problems

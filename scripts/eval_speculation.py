@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from moderation.cues import phrase_pattern  # noqa: E402
 from moderation.speculation import (  # noqa: E402
     CONJECTURE_MODEL_PATH,
-    _phrase_pattern,
     load_model,
     score_conjecture,
     score_speculation,
@@ -57,7 +57,7 @@ BROAD_SFU_CUES = {"if", "or", "either", "can", "can't", "cant", "cannot", "unles
 
 
 def _baseline_hits(texts, data_dir: Path) -> np.ndarray:
-    pattern = _phrase_pattern(tuple(read_lexicon(data_dir / "hedge_lexicons" / "convokit_politeness_api_hedges.txt")))
+    pattern = phrase_pattern(tuple(read_lexicon(data_dir / "hedge_lexicons" / "convokit_politeness_api_hedges.txt")))
     return np.array([pattern.search(text) is not None for text in texts], dtype=float)
 
 
@@ -84,7 +84,7 @@ def german_rows(data_dir: Path = DATA_DIR) -> list[dict]:
     texts = pd.read_csv(comments_path, dtype={"comment_id": "str"}).set_index("comment_id")["text"]
     labels = pd.read_csv(GERMAN_LABELS, dtype={"comment_id": "str"})
     sentences = pd.Series([texts[c][s:e] for c, s, e in labels[["comment_id", "start", "end"]].itertuples(index=False)])
-    baseline = _phrase_pattern(GERMAN_BASELINE)
+    baseline = phrase_pattern(GERMAN_BASELINE)
     hits = np.array([baseline.search(text) is not None for text in sentences], dtype=float)
     name = "One Million Posts dev, 200 random German sentences labelled by hand"
     baseline_name = "any of " + ", ".join(GERMAN_BASELINE)

@@ -1,47 +1,64 @@
-"""Print the evaluation table of the text stages: ``python scripts/evaluate.py`` (``make eval``).
+"""Print the evaluation of the text stages: ``python scripts/evaluate.py [--errors K]`` (``make eval``).
 
-Off-topic rows come from ``scripts/eval_offtopic.py``, speculation rows from
-``scripts/eval_speculation.py``; each row carries its own naive baseline,
-measured in the same run. Needs the shared data folder (``$MODERATION_DATA``,
-default ``/work/shared/data``) and says so when it is missing.
+1. Off-topic, one table over every labelled set the repository can read (``eval_data``; split once into
+   tuning and held-out parts): on the held-out part the combiner tuned on the tuning parts, the
+   leave-one-dataset-out combiner, the shipped combiner and the naive baseline (1 - cosine of TF-IDF comment
+   vs article), all measured in this run (``eval_offtopic``); then K false positives and K misses per set
+   with the components that pushed each score.
+2. Speculation on real comments: the labelled Globe and Mail comments' held-out threads, shipped scores next
+   to a hedge-word baseline, with K false positives and misses (``eval_comment_speculation``).
+3. Speculation on sentence corpora (Szeged, FactBank, SFU; German One Million Posts sentences), each row
+   with its baseline (``eval_speculation``).
+
+Needs the shared data folder (``$MODERATION_DATA``, default ``/work/shared/data``) and says so when it is missing.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import warnings
 
 import pandas as pd
 
+import eval_comment_speculation
 import eval_offtopic
 import eval_speculation
+from eval_data import DATA, labelled_sets
 
-# one table: the metrics each task reports, then the baseline's, then the published figure
-COLUMNS = [
-    "task", "dataset", "n", "positives", "balance", "auc", "ap", "p@10", "precision", "recall", "f1",
-    "baseline_auc", "baseline_ap", "baseline_p@10", "baseline_precision", "baseline_recall", "baseline_f1",
-    "published_f1", "p@10_threads",
-]
+from moderation.offtopic import load_weights
+
+SENTENCE_COLUMNS = ["task", "data", "n", "positives", "precision", "recall", "f1", "roc_auc", "baseline_precision",
+                    "baseline_recall", "baseline_f1", "published_f1"]
 
 
 def main() -> None:
-    if not eval_offtopic.DATA.exists():
-        sys.exit(f"{eval_offtopic.DATA} is missing: the evaluation needs the shared data (set MODERATION_DATA)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--errors", type=int, default=5, metavar="K", help="false positives and misses per set")
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"{DATA} is missing: the evaluation needs the shared data (set MODERATION_DATA)")
     warnings.simplefilter("ignore")
     start = time.perf_counter()
-    offtopic = eval_offtopic.evaluate()
-    speculation = eval_speculation.evaluate().rename(columns={"data": "dataset", "roc_auc": "auc"})
-    speculation["balance"] = (speculation["positives"] / speculation["n"]).round(3)
-    table = pd.concat([offtopic, speculation], ignore_index=True)
-    table["p@10_threads"] = table["p@10_threads"].astype("Int64").astype("str").replace("<NA>", "")
-    columns = [c for c in COLUMNS if c in table]
     with pd.option_context("display.width", 400, "display.max_columns", None, "display.float_format", "{:.3f}".format):
-        print(table[columns].to_string(index=False, na_rep=""))
-    for name in speculation["baseline"].unique():
-        print(f"speculation baseline: {name}")
-    print("off-topic baseline: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features")
-    print(f"{len(table)} rows in {time.perf_counter() - start:.0f} s")
+        sets = labelled_sets()
+        columns, C, _ = eval_offtopic.select(sets)
+        table, tuned = eval_offtopic.held_out_table(sets, columns, C, load_weights())
+        print(f"OFF-TOPIC, held-out parts (tuned on tuning parts: {len(columns)} components, C={C})")
+        print(table.to_string(index=False))
+        print("baseline: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features, same rows")
+        eval_offtopic.show_errors(sets, tuned, args.errors)
+
+        print("\nSPECULATION on real comments, held-out threads")
+        print(eval_comment_speculation.evaluate(args.errors).to_string(index=False))
+
+        print("\nSPECULATION on sentence corpora (held-out parts)")
+        sentences = eval_speculation.evaluate()
+        print(sentences[[c for c in SENTENCE_COLUMNS if c in sentences]].to_string(index=False, na_rep=""))
+        for name in sentences["baseline"].unique():
+            print(f"speculation baseline: {name}")
+    print(f"done in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

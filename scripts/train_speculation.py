@@ -35,9 +35,8 @@ from sklearn.metrics import brier_score_loss, precision_recall_fscore_support, r
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from moderation.speculation import (  # noqa: E402
-    COMMENT_CUES_EN, CONJECTURE_MODEL_PATH, MODEL_PATH, QUESTION_CUES_EN, SpeculationClassifier, _phrase_pattern,
-)
+from moderation.cues import COMMENT_CUES_EN, QUESTION_CUES_EN, phrase_pattern  # noqa: E402
+from moderation.speculation import CONJECTURE_MODEL_PATH, MODEL_PATH, SpeculationClassifier  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("SPECULATION_DATA", "/work/shared/data/speculation"))
 RANDOM_STATE = 0
@@ -154,7 +153,7 @@ def english_lexicon(train: pd.DataFrame, data_dir: Path = DATA_DIR) -> tuple[str
                    if n >= MIN_CUE_SENTENCES and types.get(_normal(c)) in EPISTEMIC_TYPES and len(c) > 2}
     listed = {_normal(p) for name in MIT_LEXICONS for p in read_lexicon(data_dir / "hedge_lexicons" / name)}
     candidates = tuple(sorted(corpus_cues | listed))
-    pattern = _phrase_pattern(candidates)
+    pattern = phrase_pattern(candidates)
     matched, speculative = Counter(), Counter()
     for text, label in zip(train["text"], train["speculative"]):
         for phrase in {_normal(m.group()) for m in pattern.finditer(text)}:

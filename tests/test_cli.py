@@ -124,15 +124,22 @@ def test_train_offtopic_learns_from_a_label_column_and_run_uses_the_weights(tmp_
     labelled.loc[1, "label_offtopic"] = pd.NA
     labelled = labelled.astype({"label_offtopic": "str"}).replace({"<NA>": ""})
     labelled.loc[1, "label_offtopic"] = "perhaps"  # reported, not learned from
+    # the drifted comments of half the articles also conjecture ("Perhaps ..."): speculation labels
+    conjecturing = labelled["comment_id"].str.endswith("c6")
+    labelled.loc[conjecturing, "text"] = "Perhaps they hide something. " + labelled.loc[conjecturing, "text"]
+    labelled["label_speculative"] = conjecturing.astype(int)
     labelled.to_csv(folder / "comments.csv", index=False)
     weights = tmp_path / "weights.json"
 
-    result = run_cli("train-offtopic", folder, "--labels", "label_offtopic", "--out", weights)
+    result = run_cli("train-offtopic", folder, "--labels", "label_offtopic", "--speculative-labels",
+                     "label_speculative", "--out", weights)
     assert result.returncode == 0, result.stderr
     assert "labelled/a0c1: label 'perhaps' is not 0/1" in result.stdout
     learned = next(line for line in result.stdout.splitlines() if line.strip().startswith("learned"))
-    assert float(learned.split()[-2]) > 0.9  # ROC AUC on articles the combiner did not see
-    assert json.loads(weights.read_text())["positives"] == 16
+    assert float(learned.split()[-3]) > 0.9  # ROC AUC on articles the combiner did not see (then ap, f1)
+    assert "conjecture: learned (grouped 5-fold CV)" in result.stdout
+    written = json.loads(weights.read_text())
+    assert written["positives"] == 16 and written["conjecture"]["features"]
 
     out = tmp_path / "run"
     result = run_cli("run", folder, "--out", out, "--offtopic-weights", weights)

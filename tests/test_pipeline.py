@@ -4,7 +4,7 @@ import pandas as pd
 
 import json
 
-from moderation import topics
+from moderation import offtopic
 from moderation.pipeline import import_files, run
 from moderation.store import Store
 
@@ -41,7 +41,7 @@ def test_import_adds_and_scores_with_the_runs_parameters(tmp_path):
     first = write_comments(tmp_path / "first.csv", [
         {"comment_id": "1", "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00", "text": "bikes"},
     ])
-    learned = json.loads(topics.WEIGHTS_PATH.read_text()) | {"intercept": -0.25, "trained_on": "our labels"}
+    learned = json.loads(offtopic.WEIGHTS_PATH.read_text()) | {"intercept": -0.25, "trained_on": "our labels"}
     weights = tmp_path / "weights.json"
     weights.write_text(json.dumps(learned))
     out = tmp_path / "out"

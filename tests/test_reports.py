@@ -99,8 +99,8 @@ def test_bracket_cues_marks_spans_in_plain_text():
 
 def test_offtopic_evidence_lists_scores_and_similarities():
     """The evidence table names the off-topic scores, any similarity column and the reason, as text."""
-    comment = pd.Series({"text": "x", "offtopic_score": 0.25, "similarity_article": 0.04, "offtopic_reason": "far",
-                         "vote_net": 3})
+    comment = pd.Series({"text": "x", "offtopic_score": 0.2500000001, "similarity_article": 0.04,
+                         "offtopic_reason": "far", "vote_net": 3})
     evidence = reports.offtopic_evidence(comment)
     assert evidence.values.tolist() == [["offtopic_score", "0.25"], ["offtopic_reason", "far"],
                                         ["similarity_article", "0.04"]]

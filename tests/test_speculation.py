@@ -17,21 +17,19 @@ from sklearn.utils.estimator_checks import (
     check_parameters_default_constructible,
 )
 
-from moderation import speculation
+from moderation import sentences
+from moderation.cues import CUES_DE, QUESTION_CUES_DE, phrase_pattern
+from moderation.sentences import split_sentences
 from moderation.speculation import (
     CONJECTURE_MODEL_PATH,
-    CUES_DE,
     MODEL_PATH,
-    QUESTION_CUES_DE,
     CueFeatures,
     SpeculationClassifier,
-    _phrase_pattern,
     find_cues,
     load_model,
     score_conjecture,
     score_speculation,
     score_speculation_and_conjecture,
-    split_sentences,
 )
 
 # Comments from seeds/xinjiang_sanctions_article_page.txt.
@@ -247,11 +245,11 @@ def _reference_asks(sentence):
 
 def _reference_cues(text, cues, question_cues):
     spans = _reference_sentences(text)
-    question = _phrase_pattern(tuple(question_cues))
+    question = phrase_pattern(tuple(question_cues))
     found = [(m.group(), m.start(), m.end()) for s, e in spans if _reference_asks(text[s:e])
              for m in question.finditer(text, s, e)]
     taken, starts = [(s, e) for _, s, e in found], {s for s, _ in spans}
-    for m in _phrase_pattern(tuple(cues)).finditer(text):
+    for m in phrase_pattern(tuple(cues)).finditer(text):
         month = m.group() == "May" and m.start() not in starts
         if not month and not any(m.start() < e and s < m.end() for s, e in taken):
             found.append((m.group(), m.start(), m.end()))
@@ -259,7 +257,7 @@ def _reference_cues(text, cues, question_cues):
 
 
 def _reference_features(sentences, cues, question_cues):
-    lexicon, question = _phrase_pattern(tuple(cues)), _phrase_pattern(tuple(question_cues))
+    lexicon, question = phrase_pattern(tuple(cues)), phrase_pattern(tuple(question_cues))
     def row(sentence):
         count = sum(1 for m in lexicon.finditer(sentence) if not (m.group() == "May" and m.start() != 0))
         asks = _reference_asks(sentence)
@@ -291,15 +289,15 @@ def test_batch_matches_reference(tiny_model, language):
     sentences = [text[a:b] for text in VARIED for a, b in _reference_sentences(text)] + VARIED
     np.testing.assert_array_equal(CueFeatures(cues, question_cues).transform(sentences),
                                   _reference_features(sentences, cues, question_cues))
-    np.testing.assert_allclose(tiny_model.predict_proba(sentences), tiny_model.text_model_.predict_proba(sentences),
-                               rtol=0, atol=1e-12)
+    reference = tiny_model.calibrated(tiny_model.text_model_.decision_function(sentences))
+    np.testing.assert_allclose(tiny_model.predict_proba(sentences)[:, 1], reference, rtol=0, atol=1e-12)
     texts = pd.Series(VARIED + [None], dtype="str")
     result = score_speculation(texts, tiny_model, language=language)
     for i, text in enumerate(texts.fillna("")):
         spans = _reference_sentences(text)
         parts = [text[a:b] for a, b in spans]
         if language == "en":
-            expected = tiny_model.text_model_.predict_proba(parts)[:, 1] if parts else np.zeros(0)
+            expected = tiny_model.calibrated(tiny_model.text_model_.decision_function(parts)) if parts else np.zeros(0)
         else:
             expected = tiny_model.cue_model_.predict_proba(_reference_features(parts, cues, question_cues))[:, 1] \
                 if parts else np.zeros(0)
@@ -334,7 +332,7 @@ def test_batching_does_not_change_results(tiny_model, monkeypatch):
     texts = pd.Series(VARIED * 3, dtype="str")
     language = pd.Series(["de", "en", "en"] * len(VARIED))
     whole = score_speculation(texts, tiny_model, language=language)
-    monkeypatch.setattr(speculation, "_BATCH_CHARACTERS", 40)
+    monkeypatch.setattr(sentences, "_BATCH_CHARACTERS", 40)
     pd.testing.assert_frame_equal(score_speculation(texts, tiny_model, language=language), whole)
 
 
@@ -342,7 +340,7 @@ def test_batching_does_not_change_results(tiny_model, monkeypatch):
 @pytest.mark.parametrize("batch_characters", [1 << 22, 40])
 def test_combined_scoring_equals_separate_calls(monkeypatch, batch_characters):
     """Both shipped models on one shared batch give exactly score_speculation's frame and score_conjecture."""
-    monkeypatch.setattr(speculation, "_BATCH_CHARACTERS", batch_characters)
+    monkeypatch.setattr(sentences, "_BATCH_CHARACTERS", batch_characters)
     texts = pd.Series([*VARIED, None], index=np.arange(len(VARIED) + 1)[::-1] * 3, dtype="str")
     language = pd.Series(np.resize(["en", "de", "fr"], len(texts)), index=texts.index)
     combined = score_speculation_and_conjecture(texts, language=language)

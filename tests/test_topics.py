@@ -1,4 +1,4 @@
-"""Text features, topics and off-topic scoring (moderation.topics)."""
+"""Text features, topics and off-topic scoring (moderation.text, topics, offtopic, offtopic_learning)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,31 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from moderation import schema, topics
-from moderation.schema import ARTICLE_KEY
-from moderation.topics import (
+from moderation import offtopic_learning, schema, text
+from moderation.comment_speculation import score_comments as speculation_stage
+from moderation.offtopic import (
     COMPONENTS,
-    TOKEN_PATTERN,
     OfftopicParams,
-    TextFeatures,
-    _count_chunk,
     _cue_texts,
-    _entries_at,
-    _group_codes,
-    _keys,
     _reasons,
-    detect_language,
+    flag_offtopic_speculation,
     offtopic_components,
     score_offtopic,
 )
+from moderation.schema import ARTICLE_KEY
+from moderation.text import TOKEN_PATTERN, _count_chunk, detect_language, entries_at, group_codes, row_keys
+from moderation.topics import TextFeatures
+
+
+def score_stages(comments, articles, features=None, speculation=None, params=OfftopicParams()):
+    """The off-topic stage, the speculation stage (or a given speculation frame) and the queue, as run_stages runs them."""
+    scored = score_offtopic(comments, articles, features, params=params)
+    if speculation is None:
+        scored = speculation_stage(scored)
+    else:
+        for name in speculation.columns:
+            scored[name] = speculation[name].to_numpy()
+    return flag_offtopic_speculation(scored, params)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "xinjiang_sanctions_article_page.txt"
 
@@ -132,7 +140,7 @@ def test_topics_are_labelled_by_their_top_terms():
     assert set(labels[1].split(", ")) <= {"vote", "party", "election", "ballot", "candidate"}
     table = features.topics_frame()
     assert table["comments"].sum() == len(comments) and table["share"].sum() == pytest.approx(1.0)
-    scored = score_offtopic(comments, articles, features, speculation=quiet(comments))
+    scored = score_stages(comments, articles, features, speculation=quiet(comments))
     assert scored.groupby("article_id")["topic_id"].nunique().tolist() == [1, 1]
 
 
@@ -162,7 +170,7 @@ def test_similarities_match_the_tfidf_cosine_formula():
 def test_obvious_offtopic_comment_scores_highest():
     """The football comment under a brakes article has the highest offtopic_score and is flagged."""
     articles, comments = BIKES
-    scored = score_offtopic(comments, articles, speculation=quiet(comments))
+    scored = score_stages(comments, articles, speculation=quiet(comments))
     assert scored["offtopic_score"].idxmax() == 3
     assert scored["is_offtopic"].tolist() == [False, False, False, True]
     assert scored["offtopic_score"].between(0, 1).all()
@@ -175,7 +183,7 @@ def test_reason_lists_speculation_cues():
     speculation = quiet(comments)
     speculation.loc[3, ["speculation_score", "is_speculative", "conjecture_score"]] = [0.95, True, 0.9]
     speculation.at[3, "speculation_cues"] = [{"phrase": "Perhaps", "start": 0, "end": 7}]
-    scored = score_offtopic(comments, articles, speculation=speculation)
+    scored = score_stages(comments, articles, speculation=speculation)
     assert "; conjecture 0.90, cues: 'Perhaps'; " in scored.loc[3, "offtopic_reason"]
     assert scored["is_offtopic_speculation"].tolist() == [False, False, False, True]
     assert scored.loc[3, "offtopic_speculation_score"] == pytest.approx(0.9 * scored.loc[3, "offtopic_score"])
@@ -186,7 +194,7 @@ def test_score_offtopic_is_pure_and_keeps_index_and_order():
     articles, comments = BIKES
     comments = comments.iloc[::-1].set_axis([40, 30, 20, 10])
     before_comments, before_articles = comments.copy(), articles.copy()
-    scored = score_offtopic(comments, articles, speculation=quiet(comments))
+    scored = score_stages(comments, articles, speculation=quiet(comments))
     pd.testing.assert_frame_equal(comments, before_comments)
     pd.testing.assert_frame_equal(articles, before_articles)
     assert scored.index.tolist() == [40, 30, 20, 10]
@@ -205,11 +213,11 @@ def test_subset_of_one_article_matches_the_full_run():
          ("d1", "a2", None, "The vote count was slow."), ("d2", "a2", "d1", "Party members waited for the vote.")],
     )
     features = TextFeatures(n_topics=2).fit(comments, articles)
-    full = score_offtopic(comments, articles, features, speculation=quiet(comments))
+    full = score_stages(comments, articles, features, speculation=quiet(comments))
     subset = comments[comments["article_id"] == "a2"]
-    part = score_offtopic(subset, articles[articles["article_id"] == "a2"], features, speculation=quiet(subset))
+    part = score_stages(subset, articles[articles["article_id"] == "a2"], features, speculation=quiet(subset))
     pd.testing.assert_frame_equal(part, full.loc[subset.index])
-    alone = score_offtopic(subset, articles[articles["article_id"] == "a2"], speculation=quiet(subset))
+    alone = score_stages(subset, articles[articles["article_id"] == "a2"], speculation=quiet(subset))
     assert alone.index.equals(subset.index)
 
 
@@ -219,7 +227,7 @@ def test_article_without_text_falls_back_to_title_and_discussion():
         {"a1": ("Disc brakes on road bikes", None)},
         [("c1", "a1", None, "Disc brakes are better."), ("c2", "a1", None, "Football is on tonight.")],
     )
-    scored = score_offtopic(comments, articles, speculation=quiet(comments))
+    scored = score_stages(comments, articles, speculation=quiet(comments))
     assert scored["offtopic_score"].notna().all()
     assert scored.loc[0, "sim_article"] > 0 and scored.loc[1, "sim_article"] == 0
 
@@ -251,7 +259,7 @@ def seed_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_seed_ban_question_is_not_offtopic():
     """Rich Moore's question (will this lead to a ban) is neither off topic nor in the queue."""
     articles, comments = seed_frames()
-    scored = score_offtopic(comments, articles).set_index("comment_id")
+    scored = score_stages(comments, articles).set_index("comment_id")
     assert not scored.at["rm", "is_offtopic"]
     assert not scored.at["rm", "is_offtopic_speculation"]
     assert scored.at["rm", "offtopic_score"] < scored.at["um1", "offtopic_score"] < scored.at["um2", "offtopic_score"]
@@ -260,7 +268,7 @@ def test_seed_ban_question_is_not_offtopic():
 def test_seed_speculative_drift_ranks_first():
     """On the seed, #1 and #2 top the queue; Robert Shih's opinion ("I believe ...") is off topic but no conjecture."""
     articles, comments = seed_frames()
-    scored = score_offtopic(comments, articles)
+    scored = score_stages(comments, articles)
     assert set(scored.nlargest(2, "offtopic_speculation_score")["comment_id"]) == {"um1", "um2"}
     shih = scored.set_index("comment_id").loc["rs"]
     assert shih["is_offtopic"] and shih["is_speculative"] and not shih["is_offtopic_speculation"]
@@ -295,19 +303,19 @@ def test_term_counts_without_terms_have_no_columns():
 def test_group_codes_equal_factorize():
     """Article group codes equal pd.factorize of the key tuples (first-appearance order, NA keys grouped)."""
     frame = pd.DataFrame({"source": ["a", "b", "a", "b", "a", None], "article_id": ["x", "x", "y", "x", None, None]})
-    keys = _keys(frame, ["source", "article_id"])
-    np.testing.assert_array_equal(_group_codes(keys), pd.factorize(keys)[0])
+    keys = row_keys(frame, ["source", "article_id"])
+    np.testing.assert_array_equal(group_codes(keys), pd.factorize(keys)[0])
 
 
 @pytest.mark.parametrize("dense_cells", [0, 2**21])
 def test_entries_at_reads_the_target_row(dense_cells, monkeypatch):
     """Each stored entry (i, j) of x gets b[rows[i], j], 0 where b has none or rows[i] is -1 (searched or dense)."""
-    monkeypatch.setattr(topics, "DENSE_LOOKUP_CELLS", dense_cells)
+    monkeypatch.setattr(text, "DENSE_LOOKUP_CELLS", dense_cells)
     x = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 4], [5, 0, 0], [0, 6, 0]]))
     b = sp.csr_matrix(np.array([[0.5, 0, 0], [0, 0.25, 0.75]]))
     rows = np.array([1, 0, -1, 1])
     dense = np.where(rows[:, None] >= 0, b.toarray()[np.maximum(rows, 0)], 0.0)
-    np.testing.assert_array_equal(_entries_at(x, b, rows), dense[x.nonzero()])
+    np.testing.assert_array_equal(entries_at(x, b, rows), dense[x.nonzero()])
 
 
 def test_reasons_equal_the_columnwise_formatting():
@@ -320,6 +328,7 @@ def test_reasons_equal_the_columnwise_formatting():
                              np.array([{"phrase": "a"}, {"phrase": "b"}, {"phrase": "c"}, {"phrase": "d"}]), None],
         "topic_terms": pd.array(["disc, brakes", None, "rain", None], dtype="str"),
         "offtopic_score": 0.5, "conjecture_score": [0.0, 0.955, 0.5, 1.0],
+        "in_queue_relative": [False, True, False, False],
     }, index=[10, 3, 7, 1])
     def two(values: pd.Series) -> pd.Series:
         return values.map("{:.2f}".format).astype("str")
@@ -331,6 +340,7 @@ def test_reasons_equal_the_columnwise_formatting():
     cues = pd.Series([_cue_texts(c, 3) for c in scored["speculation_cues"]], index=scored.index, dtype="str")
     want = want + (", cues: " + cues).where(cues != "", "")
     want = want + ("; nearest topic: " + scored["topic_terms"]).where(scored["topic_terms"].notna(), "")
+    want = want.where(~scored["in_queue_relative"], "stands out in its discussion; " + want)
     pd.testing.assert_series_equal(_reasons(scored, OfftopicParams()), want.astype("str"))
 
 
@@ -339,7 +349,7 @@ def test_comment_without_text_gets_no_offtopic_score():
     articles, comments = BIKES[0], BIKES[1].copy()
     comments.loc[comments.index[-1], "text"] = None
     comments.loc[comments.index[-2], "text"] = " **** ** "
-    scored = score_offtopic(comments, articles, speculation=quiet(comments))
+    scored = score_stages(comments, articles, speculation=quiet(comments))
     last = scored.iloc[-2:]
     assert last["offtopic_score"].isna().all() and not last["is_offtopic"].any()
     assert (last["offtopic_reason"] == "no text to compare").all()
@@ -384,29 +394,29 @@ def test_offtopic_labels_accepts_common_spellings_and_reports_the_rest():
         "source": "t", "comment_id": [f"c{i}" for i in range(9)], "article_id": "a", "text": "x",
         "label": ["1", "0", "True", "no", "1.0", "", None, "maybe", "YES"],
     }), "comments")
-    labels, problems = topics.offtopic_labels(comments, "label")
+    labels, problems = offtopic_learning.offtopic_labels(comments, "label")
     assert labels.tolist()[:5] == [1.0, 0.0, 1.0, 0.0, 1.0] and labels.iloc[8] == 1.0
     assert labels.iloc[5:8].isna().all()
     assert [str(p) for p in problems] == [
         "label column label: t/c7: label 'maybe' is not 0/1, true/false or yes/no (not used for learning)"
     ]
     numeric = comments.assign(label=[1.0, 0.0, np.nan, 0, 1, np.nan, np.nan, 0, 1])
-    assert topics.offtopic_labels(numeric, "label")[0].fillna(-1).tolist() == [1, 0, -1, 0, 1, -1, -1, 0, 1]
+    assert offtopic_learning.offtopic_labels(numeric, "label")[0].fillna(-1).tolist() == [1, 0, -1, 0, 1, -1, -1, 0, 1]
     removed = numeric.assign(text=["x", None, "x", "x", " *** ", "x", "x", "x", "x"])
-    labels, problems = topics.offtopic_labels(removed, "label")
+    labels, problems = offtopic_learning.offtopic_labels(removed, "label")
     assert labels.fillna(-1).tolist() == [1, -1, -1, 0, -1, -1, -1, 0, 1]
     assert [str(p) for p in problems] == [
         f"label column label: t/c{i}: label {v!r} is on a comment without text (not used for learning)"
         for i, v in ((1, 0.0), (4, 1.0))
     ]
     with pytest.raises(ValueError, match="no label column 'lable'.*label"):
-        topics.offtopic_labels(comments, "lable")
+        offtopic_learning.offtopic_labels(comments, "lable")
 
 
 def test_learned_combiner_finds_drift_on_unseen_articles_and_is_usable(tmp_path):
     """Learned weights beat chance out of fold, and score_offtopic with them equals fit_combiner's model."""
     articles, comments, labels = labelled_discussions()
-    weights, evaluation = topics.learn_combiner(comments, articles, labels, trained_on="test")
+    weights, evaluation = offtopic_learning.learn_combiner(comments, articles, labels, trained_on="test")
     assert evaluation["scorer"].tolist() == [
         "learned (grouped 5-fold CV)", "current combiner", "baseline 1 - cosine to article"]
     learned = evaluation.iloc[0]
@@ -415,8 +425,8 @@ def test_learned_combiner_finds_drift_on_unseen_articles_and_is_usable(tmp_path)
     assert weights["trained_on"] == "test" and weights["rows"] == labels.notna().sum()
     path = tmp_path / "weights.json"
     path.write_text(json.dumps(weights))
-    assert topics.load_weights(path)["components"] == COMPONENTS
-    scored = score_offtopic(comments, articles, speculation=quiet(comments), params=OfftopicParams(weights_path=path))
+    assert offtopic_learning.load_weights(path)["components"] == COMPONENTS
+    scored = score_stages(comments, articles, speculation=quiet(comments), params=OfftopicParams(weights_path=path))
     drifted = labels == 1
     assert scored["offtopic_score"][drifted].min() > scored["offtopic_score"][labels == 0].max()
 
@@ -428,9 +438,9 @@ def test_cross_validation_never_trains_on_the_scored_article(monkeypatch):
     parts = offtopic_components(comments, articles, features)[labels.notna()].reset_index(drop=True)
     groups = comments["article_id"][labels.notna()].to_numpy()
     seen = []
-    real = topics.offtopic_combiner
+    real = offtopic_learning.offtopic_combiner
 
-    def spying():
+    def spying(C=1.0):
         model = real()
         fit = model.fit
 
@@ -441,8 +451,8 @@ def test_cross_validation_never_trains_on_the_scored_article(monkeypatch):
         model.fit = recording_fit
         return model
 
-    monkeypatch.setattr(topics, "offtopic_combiner", spying)
-    scores = topics.cross_validated_scores(parts, labels.dropna().to_numpy(), groups)
+    monkeypatch.setattr(offtopic_learning, "offtopic_combiner", spying)
+    scores = offtopic_learning.cross_validated_scores(parts, labels.dropna().to_numpy(), groups)
     assert len(seen) == 5 and scores.shape == (len(parts),) and ((scores >= 0) & (scores <= 1)).all()
     for trained in seen:
         scored_rows = set(range(len(parts))) - trained
@@ -454,7 +464,7 @@ def test_learning_needs_labels_on_enough_articles():
     articles, comments, labels = labelled_discussions()
     few = labels.where(~((labels == 1) & ~comments["article_id"].isin(["a0", "a1", "a2"])), 0.0)
     with pytest.raises(ValueError, match="off-topic on 3, on-topic on 8"):
-        topics.learn_combiner(comments, articles, few)
+        offtopic_learning.learn_combiner(comments, articles, few)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -468,4 +478,72 @@ def test_bad_weights_file_is_named(tmp_path, content, message):
     path = tmp_path / "w.json"
     path.write_text(content)
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*{message}"):
-        topics.load_weights(path)
+        offtopic_learning.load_weights(path)
+
+
+def test_seed_drifts_are_in_the_queue_by_default():
+    """The seed's two conjectural drifts are the queue (relative to their small discussion); the question and
+    the opinion stay out."""
+    articles, comments = seed_frames()
+    scored = score_stages(comments, articles).set_index("comment_id")
+    assert set(scored.index[scored["is_offtopic_speculation"]]) == {"um1", "um2"}
+    assert "stands out in its discussion" in scored.at["um1", "offtopic_reason"]
+
+
+def queue_frame(products: list[float], conjecture: float = 0.9) -> pd.DataFrame:
+    """Scored comments of one discussion whose offtopic_speculation_score equals ``products`` (none absolute)."""
+    n = len(products)
+    return pd.DataFrame({
+        "source": "t", "article_id": "a", "comment_id": [str(i) for i in range(n)],
+        "offtopic_score": np.asarray(products) / conjecture, "is_offtopic": False, "conjecture_score": conjecture,
+        "sim_article": 0.1, "sim_parent": 0.1, "sim_discussion": 0.1, "speculation_cues": [[]] * n,
+        "topic_terms": pd.array([None] * n, dtype="str"),
+    })
+
+
+def test_relative_rule_needs_a_discussion_stands_out_and_is_capped():
+    """Relative members: at least 5 comments with text, top third (at most 3), >= 1.5 x median and >= 0.1."""
+    params = OfftopicParams()
+    four = flag_offtopic_speculation(queue_frame([0.4, 0.01, 0.01, 0.01]), params)
+    assert not four["is_offtopic_speculation"].any()  # too few comments to compare with
+    six = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001]), params)
+    # median 0.17: 1.5 x = 0.255; the top third is two comments; 0.24 is third
+    assert six["is_offtopic_speculation"].tolist() == [True, True, False, False, False, False]
+    assert six["in_queue_relative"].equals(six["is_offtopic_speculation"])
+    flat = flag_offtopic_speculation(queue_frame([0.2, 0.21, 0.2, 0.19, 0.2, 0.2]), params)
+    assert not flat["is_offtopic_speculation"].any()  # nobody stands out
+    long = flag_offtopic_speculation(queue_frame([0.9] * 10 + [0.01] * 30), params)
+    assert long["is_offtopic_speculation"].sum() == params.relative_max
+    opinions = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001], conjecture=0.4), params)
+    assert not opinions["is_offtopic_speculation"].any()  # no conjecture, no queue
+
+
+def test_speculation_stage_marks_comment_cues_with_spans():
+    """Rumours, weasel attribution and "a cover for" are cue spans into the text; German comments get none."""
+    text = "Some say the sanctions are a cover for a trade war. I heard that the chips were hacked."
+    comments = pd.DataFrame({"source": "t", "comment_id": ["1", "2"], "text": [text, text],
+                             "language": ["en", "de"]})
+    scored = speculation_stage(comments)
+    phrases = {(c["phrase"], c["start"], c["end"]) for c in scored.at[0, "speculation_cues"]}
+    for phrase in ("Some say", "cover for", "I heard that"):
+        start = text.index(phrase)
+        assert (phrase, start, start + len(phrase)) in phrases
+    assert not any(c["phrase"] == "Some say" for c in scored.at[1, "speculation_cues"])
+    assert scored["sentence_conjecture_score"].equals(scored["conjecture_score"])  # no learned model given
+
+
+def test_learned_conjecture_is_applied_by_the_stage():
+    """learn_conjecture measures itself out of fold and score_comments uses its weights for conjecture_score."""
+    texts = ([f"Perhaps the {w} is a cover for something they hide." for w in "abcdefghijkl"]
+             + [f"The {w} costs about 9 dollars and opens at noon." for w in "abcdefghijkl"])
+    comments = pd.DataFrame({"source": "t", "comment_id": [str(i) for i in range(24)], "text": texts,
+                             "article_id": [str(i % 6) for i in range(24)]})
+    labels = np.array([1] * 12 + [0] * 12)
+    scored = speculation_stage(comments)
+    from moderation.comment_speculation import learn_conjecture
+    weights, evaluation = learn_conjecture(scored, labels, comments["article_id"].to_numpy())
+    assert evaluation["scorer"].tolist() == ["conjecture: learned (grouped 5-fold CV)", "conjecture: current"]
+    assert evaluation["auc"].iat[0] > 0.9
+    learned = speculation_stage(comments, weights)
+    assert (learned["conjecture_score"][:12] > 0.5).all() and (learned["conjecture_score"][12:] < 0.5).all()
+    assert learned["sentence_conjecture_score"].equals(scored["sentence_conjecture_score"])

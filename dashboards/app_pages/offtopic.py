@@ -47,19 +47,14 @@ shown = _ui.queue_section("offtopic", key="offtopic")
 if shown is not None:
     st.subheader("Evidence")
     labels = _ui.comment_labels(shown)
-    key = st.selectbox("Comment", list(labels), format_func=labels.get, key="offtopic_evidence")
+    key = st.selectbox("Comment", list(labels), format_func=_ui.label_of(labels), key="offtopic_evidence")
     source, comment_id = key
     article = shown.set_index(["source", "comment_id"]).loc[key, "article_id"]
     thread = _data.article_comments(ctx.results, ctx.version, source, article)
     row = thread[thread["comment_id"] == comment_id].iloc[0]
-    cues = row.get("speculation_cues")
-    st.caption("Comment text, speculation cues in [[double brackets]]:")
-    st.text(reports.bracket_cues(row["text"], cues))
-    left, right = st.columns(2)
-    with left:
-        st.caption("Cue spans (character offsets)")
-        st.dataframe(reports.cue_spans(cues), hide_index=True)
-    with right:
-        st.caption("Scores, similarity and nearest topic")
+    st.caption("Comment text, speculation cues marked:")
+    _ui.comment_html(reports.highlighted_html(row["text"], row.get("speculation_cues")))
+    _ui.plain_list(reports.explain(row, ["offtopic"], thread))
+    with st.expander("Scores, similarity and nearest topic"):
         st.dataframe(reports.offtopic_evidence(row), hide_index=True)
     label_panel(key)

@@ -44,9 +44,12 @@ def _position(comment_id: str) -> int:
     return position[comment_id]
 
 
-# the comment read is in the URL as ?comment=ID (what a queue's thread link sets)
+# the comment read is in the URL as ?comment=ID (what a queue's thread link sets); another article has other positions
+if st.session_state.get("thread_read", 0) >= len(keys):
+    del st.session_state["thread_read"]
 chosen = _ui.in_url("comment", "thread_read", 0, st.selectbox, _position, to_text=lambda i: keys[i][1],
-                    label="Read a comment", options=range(len(keys)), format_func=lambda i: f"{i + 1}. {labels[keys[i]]}")
+                    label="Read a comment", options=range(len(keys)),
+                    format_func=lambda i: f"{i + 1}. {labels[keys[i]]}")
 picked = keys[chosen]
 row = tree[(tree["source"] == picked[0]) & (tree["comment_id"] == picked[1])].iloc[0]
 with st.container(border=True):

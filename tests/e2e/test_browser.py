@@ -5,6 +5,7 @@ that the hostile comment is shown as text (no ``img`` element made from it).
 Screenshots go to ``test-artifacts/``.
 """
 
+import getpass
 import os
 import re
 import socket
@@ -14,6 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.dashboard_fixtures import HOSTILE, SOURCE, write_results
@@ -131,8 +133,8 @@ def check_flow(page, base: str, store_url: str) -> None:
     settle(page)
     comments = page.locator("[data-testid='stMultiSelect']").filter(has_text="Comments")
     comments.locator("input").click()
-    comments.locator("input").press_sequentially("onerror")  # typing filters the options to the hostile comment
-    page.get_by_role("option").filter(has_text="onerror=alert(1)").first.click()
+    comments.locator("input").press_sequentially("moon landing")  # typing filters the options to the hostile comment
+    page.get_by_role("option").filter(has_text="moon landing").first.click()
     page.keyboard.press("Escape")
     settle(page)
     page.locator("[data-testid='stSelectbox']").filter(has_text="Action").click()
@@ -203,9 +205,9 @@ def test_every_page_opens_at_its_own_path(server, browser):
 
 
 @pytest.mark.parametrize("path, heading", [
-    ("", "Overview"), ("votes", "Vote review"), ("offtopic", "Off-topic speculation"),
-    ("authors?profile=user0", "Authors"), ("engagement", "Engagement"), ("topics", "Topics"),
-    ("decisions", "Decisions"), ("votes?queue=anomalous&below_threshold=true", "Vote review"),
+    ("", "Review"), ("review", "Review"), ("overview", "Overview"), ("history", "History"), ("votes", "Vote review"),
+    ("offtopic", "Off-topic speculation"), ("authors?profile=user0", "Authors"), ("engagement", "Engagement"), ("topics", "Topics"), ("decisions", "Decisions"),
+    ("votes?queue=anomalous&below_threshold=true", "Vote review"),
 ])
 def test_page_renders_in_browser(server, browser, path, heading):
     """Each page shows its heading and content in a real browser, with no exception box and no injected image."""
@@ -214,7 +216,9 @@ def test_page_renders_in_browser(server, browser, path, heading):
     try:
         page.goto(f"{base}/{path}")
         page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
-        page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=60_000)
+        # a table, or the notice of a page with nothing to list yet (History before any decision)
+        page.locator("[data-testid='stDataFrame'], [data-testid='stAlert']").first.wait_for(
+            state="visible", timeout=60_000)
         settle(page)
         assert page.locator("[data-testid='stException']").count() == 0
         assert page.get_by_text("Page not found").count() == 0
@@ -241,13 +245,13 @@ def test_import_from_the_ui(server, browser, tmp_path):
     upload.write_text(COMMENTS_CSV)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(base)
+        page.goto(f"{base}/overview")
         page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
         page.get_by_text("Import comments").click()
         page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(garbage))
         settle(page)
         page.get_by_role("button", name="Add and score").click()
-        page.locator("[data-testid='stAlertContentError']").filter(has_text="Could not read the file").wait_for(
+        page.locator("[data-testid='stAlertContentError']").filter(has_text="Could not import: no record could be read from any input: garbage.bin").wait_for(
             timeout=60_000)
         shot(page, "e2e_import_error.png")
 
@@ -268,4 +272,83 @@ def test_import_from_the_ui(server, browser, tmp_path):
         assert page.locator("[data-testid='stDataFrame']").filter(has_text="Trade talks resume").count() >= 1
     finally:
         shot(page, "e2e_import_last.png")
+        page.close()
+
+
+def to_review(page) -> int:
+    """Comments waiting on the Review page once it has settled (from its caption)."""
+    settle(page)
+    caption = page.get_by_text(re.compile(r"comments to review")).first.inner_text()
+    return int(re.match(r"([\d,]+) comments to review", caption).group(1).replace(",", ""))
+
+
+def test_review_with_keys_in_browser(server, browser):
+    """On /review: ten decisions in a row with the keys (each stored, no exception box), undo brings the last
+    one back as the card; the moderator name survives a reload and a new tab; j, / and ? work."""
+    from playwright.sync_api import expect
+
+    base, store_url = server
+    store = Store(store_url)
+    before = len(store.current_decisions())
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{base}/review")
+        page.locator(".st-key-review_card").wait_for(timeout=60_000)
+        settle(page)
+        # loopback: the local user's name, or the name an earlier test chose on this server (remembered)
+        page.wait_for_function("document.querySelector(\"input[aria-label='Moderator']\").value !== ''",
+                               timeout=10_000)
+        assert page.get_by_label("Moderator").input_value() in (getpass.getuser(), MODERATOR)
+        moderator = page.get_by_label("Moderator")
+        moderator.fill(MODERATOR)
+        moderator.press("Enter")
+        waiting = to_review(page)
+        page.get_by_role("heading", name="Review", exact=True).click()  # the focus leaves the text box
+        shot(page, "e2e_review_start.png")
+        for i in range(10):
+            page.keyboard.press("arfe"[i % 4])
+            page.wait_for_function(
+                "n => !document.body.innerText.includes(n + ' comments to review')", arg=f"{waiting - i:,}",
+                timeout=30_000)
+            assert to_review(page) == waiting - i - 1
+            assert len(store.current_decisions()) == before + i + 1
+            assert page.locator("[data-testid='stException']").count() == 0
+        log = store.decisions().head(10)
+        assert log["action"].tolist()[::-1] == [("approve", "remove", "flag", "escalate")[i % 4] for i in range(10)]
+        assert log["comment_id"].nunique() == 10  # ten different comments, one after the other
+        shot(page, "e2e_review_ten.png")
+
+        page.keyboard.press("u")
+        page.get_by_text("back in the queue").wait_for(timeout=30_000)
+        undone = store.decisions().iloc[0]
+        assert undone["undone_by"] == MODERATOR and len(store.current_decisions()) == before + 9
+        comments = pd.read_parquet(Path(store_url.removeprefix("sqlite:///")).parent / "comments.parquet")
+        expect(page.locator(".st-key-review_card [data-testid='stHtml']").first).to_have_text(
+            comments.loc[comments["comment_id"] == undone["comment_id"], "text"].iloc[0])
+        assert to_review(page) == waiting - 9
+
+        page.reload()
+        page.locator(".st-key-review_card").wait_for(timeout=60_000)
+        assert to_review(page) == waiting - 9
+        expect(page.get_by_label("Moderator")).to_have_value(MODERATOR)
+        other = browser.new_page(viewport={"width": 1400, "height": 1000})
+        other.goto(f"{base}/review")
+        other.locator(".st-key-review_card").wait_for(timeout=60_000)
+        expect(other.get_by_label("Moderator")).to_have_value(MODERATOR)
+        other.close()
+
+        page.get_by_role("heading", name="Review", exact=True).click()
+        page.keyboard.press("j")
+        page.get_by_text(re.compile(r"Comment 2 of")).wait_for(timeout=30_000)
+        page.keyboard.press("?")
+        page.get_by_text("Keys work when no text box has the focus").wait_for(timeout=30_000)
+        shot(page, "e2e_review_keys.png")
+        page.keyboard.press("Escape")
+        page.get_by_role("heading", name="Review", exact=True).click()
+        page.keyboard.press("/")
+        assert page.evaluate("document.activeElement.closest('.st-key-filter_text') !== null")
+        assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        shot(page, "e2e_review_last.png")
         page.close()

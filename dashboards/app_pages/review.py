@@ -1,0 +1,200 @@
+"""Review: the moderators' landing page. One prioritised queue over every flag, one comment at a time.
+
+Each card shows the comment in full (plain text, cue phrases marked), who wrote it where,
+what it replies to, and why it is queued; one key decides it and the next card comes up.
+"""
+
+import pandas as pd
+import streamlit as st
+
+import _data
+import _ui
+from moderation import reports
+
+# key -> the widget it presses (or focuses); shown in the "? Keys" help
+KEYS = {
+    "j": ("review_next", "next comment"),
+    "k": ("review_previous", "previous comment"),
+    "a": ("review_approve", "approve"),
+    "r": ("review_remove", "remove"),
+    "f": ("review_flag", "flag"),
+    "e": ("review_escalate", "escalate"),
+    "u": ("review_undo", "undo my last decision"),
+    "/": ("filter_text", "search (the sidebar's Text contains)"),
+    "?": ("review_help", "show these keys"),
+}
+DECISIONS = {"approve": "Approve", "remove": "Remove", "flag": "Flag", "escalate": "Escalate"}
+TYPED = "type a reason…"
+
+
+def _move(step: int) -> None:
+    st.session_state["review_index"] = max(0, st.session_state.get("review_index", 0) + step)
+    st.session_state["review_focus"] = None
+
+
+def _reason() -> str | None:
+    picked = st.session_state.get("review_reason")
+    if picked == TYPED:
+        return (st.session_state.get("review_reason_typed") or "").strip() or None
+    return picked
+
+
+def _decide(action: str, key: tuple[str, str], card: int) -> None:
+    moderator = _ui.current_moderator()
+    if not moderator:
+        st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
+        return
+    if st.session_state.get("review_card_live") != card:
+        return  # a key pressed again before the next card was drawn: its buttons still name the decided card
+    st.session_state["review_card_live"] = None
+    _data.record_decision(_data.context().store_url, [key], action, moderator, _reason())
+    st.session_state["review_focus"] = None
+    st.session_state["review_reason_typed"] = ""
+    st.session_state["flash"] = f"Recorded {action}. Press u to undo."
+
+
+def _undo() -> None:
+    undone = _data.undo_last(_data.context().store_url, _ui.current_moderator())
+    if len(undone):
+        st.session_state["review_focus"] = (undone["source"].iloc[0], undone["comment_id"].iloc[0])
+        st.session_state["flash"] = f"Undid {undone['action'].iloc[0]} on {len(undone)} comment(s): back in the queue."
+    else:
+        st.session_state["flash"] = "Nothing to undo."
+
+
+def _decide_many(action: str, keys: list[tuple[str, str]]) -> None:
+    moderator = _ui.current_moderator()
+    if not moderator:
+        st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
+        return
+    _data.record_decision(_data.context().store_url, keys, action, moderator, _reason())
+    st.session_state["review_bulk_confirm"] = False
+    st.session_state["flash"] = f"Recorded {action} on {len(keys)} comments. Press u to undo them all."
+
+
+@st.dialog("Author", position="right", width="large")
+def _author_drawer(source: str, author: str) -> None:
+    ctx = _data.context()
+    st.text(author)
+    own = _data.author_comments(ctx.results, ctx.version, source, author)
+    figures, recent = reports.author_drawer(own, _data.results(ctx.results, ctx.version).authors,
+                                            _data.current_decisions(ctx.store_url))
+    st.dataframe(figures, hide_index=True, key="review_author_figures", height="content")
+    st.caption("Latest comments")
+    st.dataframe(recent, hide_index=True, key="review_author_recent",
+                 column_config={"opening": st.column_config.TextColumn("comment", width="large")})
+    st.page_link("app_pages/authors.py", label="Full profile", query_params={"author": author})
+
+
+ctx = _data.context()
+st.title("Review")
+_ui.flash()
+error = st.session_state.pop("review_error", None)
+if error:
+    st.error(error)
+comments = _data.results(ctx.results, ctx.version).comments
+available = reports.available_queues(comments)
+if not available:
+    st.info("No queue yet: the vote and off-topic stages have not run on these results.")
+    st.stop()
+
+top_left, top_right = st.columns([5, 1], vertical_alignment="bottom")
+reasons = top_left.multiselect(
+    "Reasons", available, default=available, key="review_reasons",
+    format_func=lambda name: reports.REASON_NAMES.get(name, name), placeholder="every reason",
+) or available
+with top_right.popover("? Keys", key="review_help"):
+    st.dataframe(pd.DataFrame([(k, words) for k, (_, words) in KEYS.items()], columns=["key", "does"]),
+                 hide_index=True, key="review_keys_table")
+    st.caption("Keys work when no text box has the focus (press Esc or click the page first).")
+_ui.key_bindings({k: target for k, (target, _) in KEYS.items()})
+
+queue = _data.review_queue(ctx.results, ctx.version, ctx.filters, tuple(reasons))
+decisions = _data.current_decisions(ctx.store_url)
+pending = reports.undecided(queue, decisions)
+focus = st.session_state.get("review_focus")
+if focus is not None:
+    at = ((pending["source"] == focus[0]) & (pending["comment_id"] == focus[1])).to_numpy().nonzero()[0]
+    if len(at):  # back in the queue (undone): show it where it now ranks
+        st.session_state["review_index"], focus = int(at[0]), None
+        st.session_state["review_focus"] = None
+index = min(st.session_state.get("review_index", 0), max(len(pending) - 1, 0))
+st.session_state["review_index"] = index
+
+st.caption(f"{len(pending):,} {'comment' if len(pending) == 1 else 'comments'} to review, "
+           f"{len(queue) - len(pending):,} of {len(queue):,} flagged ones decided. Filter by article, author, "
+           "date or text in the sidebar.")
+
+if focus is not None:
+    found = comments[((comments["source"] == focus[0]) & (comments["comment_id"] == focus[1])).to_numpy()]
+    row = found.iloc[0] if len(found) else None
+    in_queue = queue[(queue["source"] == focus[0]).to_numpy() & (queue["comment_id"] == focus[1]).to_numpy()]
+    row_reasons = in_queue["reasons"].iloc[0].split(", ") if len(in_queue) else []
+    place = "Re-review (already decided)"
+elif len(pending):
+    row = comments.loc[pending.index[index]]
+    row_reasons = pending["reasons"].iloc[index].split(", ")
+    place = f"Comment {index + 1:,} of {len(pending):,}"
+else:
+    row = None
+
+if row is None:
+    st.success("Nothing left to review for these reasons and filters. Undo stays available below, and History "
+               "lists every decision.")
+else:
+    thread = _data.article_comments(ctx.results, ctx.version, row["source"], row["article_id"])
+    card = reports.review_card(row, row_reasons, thread, _data.results(ctx.results, ctx.version).articles,
+                               decisions)
+    # each drawn card gets a number its buttons carry; the first decision on it uses the number up
+    drawn = st.session_state["review_card_live"] = st.session_state.get("review_cards_drawn", 0) + 1
+    st.session_state["review_cards_drawn"] = drawn
+    with st.container(border=True, key="review_card"):
+        head, link = st.columns([4, 1], vertical_alignment="center")
+        head.caption(place + " · " + " · ".join(reports.REASON_NAMES.get(r, r) for r in card.reasons))
+        link.page_link("app_pages/thread.py", label="Open in thread", query_params={
+            "source": card.source, "article": card.article_id, "comment": card.comment_id})
+        when = f"{card.created_at:%Y-%m-%d %H:%M} UTC" if card.created_at is not None else "date unknown"
+        st.text(f"{card.author or '(no author)'} · {when} · on “{card.article_title or card.article_id}”")
+        if card.parent_opening is not None:
+            st.text(f"In reply to {card.parent_author}: “{card.parent_opening}”")
+        _ui.comment_html(card.text_html or "<i>(no text)</i>")
+        _ui.plain_list(card.explanations)
+        if card.decision:
+            st.text(f"Current decision: {card.decision} by {card.decided_by}")
+        if card.author and st.button("Author details", key="review_author"):
+            _author_drawer(card.source, card.author)
+
+    left, right = st.columns([1, 2])
+    left.selectbox("Reason", [*reports.DECISION_REASONS, TYPED], index=None, key="review_reason",
+                   placeholder="optional")
+    if st.session_state.get("review_reason") == TYPED:
+        right.text_input("Reason", key="review_reason_typed", placeholder="your reason, then Esc for the keys")
+    actions = st.columns(len(DECISIONS))
+    for column, (action, label) in zip(actions, DECISIONS.items()):
+        shortcut = next(k for k, (target, _) in KEYS.items() if target == f"review_{action}")
+        column.button(f"{label} ({shortcut})", key=f"review_{action}", on_click=_decide, args=(action, card.key, drawn),
+                      type="primary" if action == "approve" else "secondary", use_container_width=True)
+
+nav = st.columns(3)
+nav[0].button("Previous (k)", key="review_previous", on_click=_move, args=(-1,), disabled=focus is None and index == 0,
+              use_container_width=True)
+nav[1].button("Next (j)", key="review_next", on_click=_move, args=(1,),
+              disabled=focus is None and index >= len(pending) - 1, use_container_width=True)
+nav[2].button("Undo my last decision (u)", key="review_undo", on_click=_undo, disabled=not ctx.moderator,
+              use_container_width=True)
+
+if len(pending) > index + 1:
+    st.caption("Up next")
+    st.dataframe(reports.upcoming(pending, comments, index + 1), hide_index=True, key="review_upcoming",
+                 column_config={"opening": st.column_config.TextColumn("comment", width="large")})
+
+if len(pending):
+    with st.expander("Decide many at once"):
+        left, middle = st.columns(2)
+        count = int(left.number_input("Comments from the current card on", min_value=1, max_value=len(pending),
+                                      value=min(10, len(pending)), key="review_bulk_count"))
+        action = middle.selectbox("Action", list(DECISIONS), key="review_bulk_action")
+        keys = list(pending.iloc[index:index + count][["source", "comment_id"]].itertuples(index=False, name=None))
+        confirmed = st.checkbox(f"Yes, record {action} on these {len(keys)} comments", key="review_bulk_confirm")
+        st.button(f"Record {action} on {len(keys)} comments", key="review_bulk", disabled=not confirmed,
+                  on_click=_decide_many, args=(action, keys))

@@ -1,0 +1,87 @@
+"""Teach the off-topic and speculation scores a desk's notion: which comments to label next, and what it bought.
+
+The Teach page shows :func:`candidates` (uncertainty sampling across articles), moderators label them
+(the store's ``offtopic`` and ``speculative`` labels), :func:`measure` learns from every label so far and
+measures the learned scores out of fold next to the current ones, and
+:func:`moderation.pipeline.adopt_weights` makes later runs and imports into the results folder use them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from moderation.schema import ARTICLE_KEY, COMMENT_KEY
+
+SHOWN = ["source", "comment_id", "article_id", "author", "text", "offtopic_score", "conjecture_score"]
+
+
+def _uncertainty(scores: pd.Series) -> np.ndarray:
+    """1 at a score of 0.5, 0 at 0 or 1 (and for a missing score)."""
+    return (1.0 - 2.0 * (scores.astype("float64") - 0.5).abs()).fillna(0.0).to_numpy()
+
+
+def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame,
+               n: int = 10, articles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``n`` comments whose labels would teach the scores most, spread over articles.
+
+    A comment's uncertainty is the larger of its off-topic and conjecture scores' closeness to 0.5 (the
+    learned combiner and conjecture model are logistic regressions: labels near their boundary move them
+    most). Comments labelled on both questions and comments without text are left out. Each article
+    contributes its most uncertain comment before any contributes its second, so one long discussion does
+    not fill the list.
+
+    Parameters
+    ----------
+    comments : scored comments (offtopic_score and conjecture_score)
+    offtopic_labels, speculative_labels : the store's latest labels (``Store.labels``): source, comment_id, value
+    n : how many to return
+    articles : the articles, for their titles (``title``; NA without it)
+
+    Returns
+    -------
+    DataFrame
+        :data:`SHOWN` columns, ``title``, ``uncertainty`` (0..1), ``offtopic_label`` and ``speculative_label`` (True,
+        False or NA where not labelled yet), most useful first.
+    """
+    frame = comments[[c for c in SHOWN if c in comments]].copy()
+    for name, labels in (("offtopic_label", offtopic_labels), ("speculative_label", speculative_labels)):
+        values = labels.set_index(COMMENT_KEY)["value"] if len(labels) else pd.Series(dtype="boolean")
+        keys = pd.MultiIndex.from_frame(frame[COMMENT_KEY].astype("str"))
+        frame[name] = pd.array(values.reindex(keys).to_numpy(), dtype="boolean")
+    has_text = frame["offtopic_score"].notna()
+    done = frame["offtopic_label"].notna() & frame["speculative_label"].notna()
+    frame = frame[has_text & ~done]
+    frame["uncertainty"] = np.maximum(_uncertainty(frame["offtopic_score"]), _uncertainty(frame["conjecture_score"]))
+    frame = frame.sort_values("uncertainty", ascending=False, kind="stable")
+    frame["turn"] = frame.groupby(ARTICLE_KEY, sort=False).cumcount()
+    picked = frame.sort_values(["turn", "uncertainty"], ascending=[True, False], kind="stable").head(n)
+    titles = articles[[*ARTICLE_KEY, "title"]] if articles is not None else pd.DataFrame(columns=[*ARTICLE_KEY, "title"])
+    picked = picked.drop(columns="turn").merge(titles.astype({key: "str" for key in ARTICLE_KEY}), on=ARTICLE_KEY,
+                                               how="left", validate="many_to_one")
+    return picked.reset_index(drop=True)
+
+
+def label_counts(offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame) -> pd.DataFrame:
+    """Labels so far: one row per question with labelled, yes and no counts."""
+    return pd.DataFrame([
+        {"question": question, "labelled": len(labels), "yes": int(labels["value"].sum()),
+         "no": int((~labels["value"].astype(bool)).sum())}
+        for question, labels in (("off topic", offtopic_labels), ("speculative", speculative_labels))
+    ])
+
+
+def before_after(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """The learning evaluation of :func:`moderation.pipeline.learn_offtopic` as "before" (current scores) and
+    "after" (learned, out of fold) ROC AUC per question, rounded for display."""
+    rows = []
+    for question, before, after in (
+        ("off topic", "current combiner", "learned"), ("speculative", "conjecture: current", "conjecture: learned"),
+    ):
+        current = evaluation[evaluation["scorer"] == before]
+        learned = evaluation[evaluation["scorer"].str.startswith(after)]
+        if len(current) and len(learned):
+            rows.append({"question": question, "labelled": int(current["n"].iat[0]),
+                         "before (current scores)": round(float(current["auc"].iat[0]), 3),
+                         "after (learned, out of fold)": round(float(learned["auc"].iat[0]), 3)})
+    return pd.DataFrame(rows, columns=["question", "labelled", "before (current scores)", "after (learned, out of fold)"])

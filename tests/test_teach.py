@@ -1,0 +1,69 @@
+"""Teaching a desk's notion: which comments to label next, and adopting what was learned (moderation.teach)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from moderation import pipeline, reports, teach
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "xinjiang_sanctions_article_page.txt"
+
+
+def scored(scores: list[tuple[str, float, float]]) -> pd.DataFrame:
+    """Comments (article, offtopic_score, conjecture_score) with ids 0.. in order."""
+    return pd.DataFrame([
+        {"source": "s", "comment_id": str(i), "article_id": article, "author": "x", "text": f"text {i}",
+         "offtopic_score": offtopic, "conjecture_score": conjecture}
+        for i, (article, offtopic, conjecture) in enumerate(scores)
+    ])
+
+
+def labels(rows: list[tuple[str, bool]]) -> pd.DataFrame:
+    return pd.DataFrame([{"source": "s", "comment_id": c, "value": v} for c, v in rows],
+                        columns=["source", "comment_id", "value"])
+
+
+def test_candidates_are_the_uncertain_ones_spread_over_articles():
+    """Most uncertain first, but every article's best before any article's second; fully labelled left out."""
+    comments = scored([("a", 0.5, 0.0), ("a", 0.45, 0.0), ("a", 0.9, 0.99), ("b", 0.3, 0.1), ("b", 0.0, 0.55),
+                       ("c", float("nan"), 0.5)])
+    picked = teach.candidates(comments, labels([("1", True)]), labels([("1", False)]), n=4)
+    # uncertainty: 0 -> 1.0, 1 -> 0.9 (labelled on both: out), 2 -> 0.2, 3 -> 0.6, 4 -> 0.9; 5 has no text
+    assert picked["comment_id"].tolist() == ["0", "4", "3", "2"]
+    assert picked["uncertainty"].round(2).tolist() == [1.0, 0.9, 0.6, 0.2]
+    articles = pd.DataFrame({"source": "s", "article_id": ["a", "b"], "title": ["Alpha", "Beta"]})
+    half = teach.candidates(comments, labels([("0", True)]), labels([]), n=1, articles=articles)
+    assert half["comment_id"].tolist() == ["0"] and bool(half["offtopic_label"].iat[0])
+    assert half["title"].tolist() == ["Alpha"]
+    assert half["speculative_label"].isna().all()
+
+
+def test_before_after_reads_the_learning_evaluation():
+    """The Teach page's table: current vs learned (out of fold) ROC AUC per question."""
+    evaluation = pd.DataFrame([
+        {"scorer": "learned (grouped 5-fold CV)", "n": 40, "auc": 0.81},
+        {"scorer": "current combiner", "n": 40, "auc": 0.62},
+        {"scorer": "baseline 1 - cosine to article", "n": 40, "auc": 0.6},
+        {"scorer": "conjecture: learned (grouped 5-fold CV)", "n": 30, "auc": 0.7},
+        {"scorer": "conjecture: current", "n": 30, "auc": 0.66},
+    ])
+    table = teach.before_after(evaluation)
+    assert table.values.tolist() == [["off topic", 40, 0.62, 0.81], ["speculative", 30, 0.66, 0.7]]
+
+
+def test_adopted_weights_score_later_runs_and_are_recorded(tmp_path):
+    """After adopting, a run into the folder scores with the adopted file and the note says so."""
+    out = tmp_path / "results"
+    pipeline.run([SEED], out)
+    assert "shipped combiner" in reports.offtopic_combiner_note(out)
+    weights = pipeline.offtopic.load_weights()
+    adopted = {**weights, "intercept": weights["intercept"] - 3, "trained_on": "the desk's labels"}
+    path = pipeline.adopt_weights(out, adopted)
+    assert "Teach page are adopted" in reports.offtopic_combiner_note(out)
+    before = pd.read_parquet(out / "comments.parquet")["offtopic_score"]
+    pipeline.run([], out)
+    after = pd.read_parquet(out / "comments.parquet")["offtopic_score"]
+    assert (after < before).all()
+    note = reports.offtopic_combiner_note(out)
+    assert f"learned with train-offtopic ({path})" in note and "the desk's labels" in note
+    assert "are adopted" not in note  # now it is what scored the results
