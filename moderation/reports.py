@@ -295,8 +295,8 @@ def empty_queue_hint(members: int, pending: int, shown_decided: bool, ranked_all
     ``members`` is the queue's size after the filters (in_queue), ``pending`` those without a decision.
     """
     if members and not pending and not shown_decided:
-        return (f"All {members:,} comments of this queue have a decision. Switch on 'Show decided comments' "
-                "to see them.")
+        return (f"No comments in this queue without a decision: all {members:,} have one. Switch on 'Show decided "
+                "comments' to see them.")
     hints = []
     if not ranked_all:
         hints.append("switch on 'Also comments below the threshold' to rank every comment by the queue's score")
