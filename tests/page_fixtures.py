@@ -22,7 +22,8 @@ def render_page(
     ``stated`` is the ``Comments (N)`` count (default: the number of comments).
     """
     comments = list(comments)
-    parts = [title, "", f"Published {published}", "", body, "", f"Comments ({len(comments) if stated is None else stated})"]
+    count = len(comments) if stated is None else stated
+    parts = [title, "", f"Published {published}", "", body, "", f"Comments ({count})"]
     for author, date, text, reactions in comments:
         parts += ["Avatar", author, date, "", text, ""] + [f"({count})" for count in reactions]
     return "\n".join(parts) + "\n"

@@ -32,7 +32,7 @@ def app_on(folder: Path, monkeypatch, page: str = "overview", **query) -> AppTes
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params.update(query)
     app.run()
-    if page != "overview":
+    if page != "review":  # the landing page
         app.switch_page(f"app_pages/{page}.py").run()
     return app
 

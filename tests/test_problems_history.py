@@ -79,6 +79,7 @@ def test_the_dashboard_shows_the_problems_and_their_history(two_runs, monkeypatc
     monkeypatch.delenv("MODERATION_STORE", raising=False)
     app = AppTest.from_file(str(ROOT / "dashboards" / "streamlit_app.py"), default_timeout=60)
     app.run()
+    app.switch_page("app_pages/overview.py").run()  # the app lands on Review
     assert not app.exception, app.exception
     behind, history, chosen = tables_with(app, "problem"), tables_with(app, "command"), tables_with(app, "problem")[-1]
     assert behind[0]["run_id"].tolist() == [second.run_id] + [first.run_id] * 3

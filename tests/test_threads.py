@@ -53,7 +53,7 @@ def test_a_deep_chain_resolves():
 
 
 def test_a_chain_100000_deep_and_a_thread_of_100000_replies_resolve_in_bounded_memory():
-    """A 100,000-deep chain and 100,000 replies to one root: right depths, no recursion, the chain under 100 MB traced."""
+    """A 100,000-deep chain and 100,000 replies to one root: right depths, no recursion; the chain under 100 MB."""
     n = 100_000
     ids = [str(i) for i in range(n)]
     chain, fan = comments([None] + ids[:-1]), comments([None] + ["0"] * (n - 1))

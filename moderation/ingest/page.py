@@ -33,7 +33,9 @@ counts, so this loader derives them and says so:
   missing ones: the page shows no count when nobody reacted. A count too large
   to store (over 2**63 - 1) is reported; that comment keeps ``reactions`` and
   the votes counted from it empty.
-- dates carry no time zone; they are read in ``timezone`` (default UTC).
+- dates carry no time zone; they are read in ``timezone`` (default UTC); a
+  time skipped by daylight saving moves on to the next hour, one that occurs
+  twice is read as the first.
 
 Every pattern is linear in the length of a line, so no line can hang the
 reader; a ``Comments (N)`` count that differs from the comments parsed is
@@ -165,7 +167,8 @@ def parse_text(
         if _count(stated) != len(records):
             problems.append(Problem(
                 file, f"line {number}",
-                f"the page says Comments ({_shown(stated, quoted=False)}) but {len(records)} comments were parsed", "warning",
+                f"the page says Comments ({_shown(stated, quoted=False)}) but {len(records)} comments were parsed",
+                "warning",
             ))
     comments = pd.DataFrame(records, columns=[
         "author", "created_at", "affiliation", "text", "reactions", "upvotes", "downvotes", "line",
@@ -292,7 +295,7 @@ def _parse_time(value: str, timezone: str) -> pd.Timestamp | None:
             return None
         stamp = stamp + pd.Timedelta(hours=hour, minutes=minute)
     try:
-        # a clock time that occurs twice (daylight saving ends) is read as the first, one skipped as the next that exists
+        # a clock time that occurs twice (daylight saving ends) is read as the first, a skipped one as the next hour
         return stamp.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
     except (ValueError, OverflowError):  # outside the datetime range once converted
         return None
@@ -319,7 +322,7 @@ def _votes_from_reactions(counts: list[int | None], labels: tuple[str, ...]) -> 
 
 
 def _unmasked_words(text: str) -> str:
-    """The words of ``text`` (its first characters only) without the paywall-masked ones (holding ``**``)."""
+    """The words of ``text``'s first ``_COMPARED_CHARS`` characters, less the paywall-masked ones (holding ``**``)."""
     return " ".join(word for word in text[:_COMPARED_CHARS].split() if "**" not in word)
 
 
