@@ -49,7 +49,7 @@ APP = str(ROOT / "dashboards" / "streamlit_app.py")
 LEAD_RESULTS = Path("/tmp/bench_results")
 SYNTHETIC = Path(tempfile.gettempdir()) / "bench_dashboard_results"
 TITLES = {"review": "Review", "history": "History", "overview": "Overview", "votes": "Vote review",
-          "offtopic": "Off-topic speculation", "authors": "Authors",
+          "offtopic": "Off-topic speculation", "authors": "Authors", "engagement": "Engagement",
           "thread": "Thread", "topics": "Topics", "decisions": "Decisions"}
 PAGES = list(TITLES)
 LANDING = "review"  # where the app opens
@@ -200,7 +200,7 @@ def browser_times(runs: int) -> None:
                 if not page.url.startswith(base):
                     page.goto(base)  # the session's first load: the app starts on the review page
                 else:
-                    page.locator("[data-testid='stSidebarNav'] a", has_text=TITLES[name]).first.click()
+                    page.locator("[data-testid='stSidebar'] a", has_text=TITLES[name]).first.click()
                 try:
                     page.get_by_role("heading", name=TITLES[name], exact=True).wait_for(timeout=120_000)
                     # a table, or the notice a page shows when its queue is empty

@@ -1,9 +1,10 @@
-"""Speed of the author table on synthetic comments, next to a same-run baseline.
+"""Speed of the author table and the insight tables on synthetic comments, next to a same-run baseline.
 
 Usage: ``python benchmarks/bench_engagement.py [--rows 1000000] [--repeat 3]``
 
-Prints seconds and rows/s for :func:`moderation.engagement.author_table` and
-for a plain ``groupby(["source", "author"]).size()`` over the same frame, so
+Prints seconds and rows/s for :func:`moderation.engagement.author_table`, for
+:func:`moderation.engagement.insight_tables` (what a run adds for the
+Engagement page; 1% of the authors are staff by name) and for a plain ``groupby(["source", "author"]).size()`` over the same frame, so
 that the ratio can be read on a busy machine. Comments come from
 ``benchmarks/synthetic.py`` (replies to earlier comments of the same article,
 votes, statuses, 100k author handles on a power law, 3% missing or ``[deleted]``).
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import synthetic  # noqa: E402
 from timing import best_of  # noqa: E402
 
-from moderation.engagement import author_table  # noqa: E402
+from moderation.engagement import EngagementParams, author_table, insight_tables  # noqa: E402
 
 
 def synthetic_comments(rows: int, authors: int, articles: int, seed: int) -> pd.DataFrame:
@@ -50,12 +51,17 @@ def main() -> None:
     comments = synthetic_comments(args.rows, args.authors, args.articles, args.seed)
     baseline, _ = best_of(args.repeat, lambda: comments.groupby(["source", "author"]).size())
     seconds, table = best_of(args.repeat, lambda: author_table(comments))
+    staff = EngagementParams(staff_names=tuple(table["author"].iloc[:: 100]))
+    insight_seconds, tables = best_of(args.repeat, lambda: insight_tables(comments, staff))
     rows = len(comments)
     print(f"comments {rows:,}  authors {len(table):,}  articles {comments['article_id'].nunique():,}  "
           f"best of {args.repeat}")
     print(f"author_table              {seconds:7.2f} s  {rows / seconds:12,.0f} rows/s")
+    print(f"insight_tables            {insight_seconds:7.2f} s  {rows / insight_seconds:12,.0f} rows/s  "
+          f"(reply network {len(tables['reply_network']):,} edges)")
     print(f"baseline groupby().size() {baseline:7.2f} s  {rows / baseline:12,.0f} rows/s")
-    print(f"ratio author_table / baseline: {seconds / baseline:.1f}x")
+    print(f"ratio author_table / baseline: {seconds / baseline:.1f}x; insight_tables / baseline: "
+          f"{insight_seconds / baseline:.1f}x")
 
 
 if __name__ == "__main__":

@@ -186,21 +186,16 @@ def author_activity(folder: str, version: str, author: str) -> tuple[pd.DataFram
 
 @st.cache_data(ttl=3600, max_entries=16)
 def reply_partners(folder: str, version: str, author: str) -> pd.DataFrame | None:
-    """The reply network around ``author`` (``moderation.engagement.reply_network``), None when that stage is absent."""
-    try:
-        from moderation import engagement
-    except ImportError:
-        return None
-    network = engagement.reply_network(author_neighbourhood(folder, version, author))
-    involved = (network["author"] == author) | (network["replied_to_author"] == author)
-    return network[involved].reset_index(drop=True)
+    """The run's reply network around ``author`` (``reports.reply_partners``); None when the run wrote none."""
+    return reports.reply_partners(results(folder, version).insights, author)
 
 
 @st.cache_data(ttl=3600, max_entries=16)
 def topics_over_time(folder: str, version: str, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(article/topic mix, comments per topic per week) over the filtered comments."""
-    comments = filtered(folder, version, filters)
-    return reports.topic_mix(comments), reports.topic_over_time(comments)
+    """(article/topic mix, comments per topic per month) over the filtered comments."""
+    comments, data = filtered(folder, version, filters), results(folder, version)
+    return (reports.topic_mix(comments, data.articles, data.topics),
+            reports.topic_over_time(comments, data.topics, freq="M"))
 
 
 # ---- decisions (read from the store, short ttl, cleared on write) -------------
@@ -303,6 +298,19 @@ def record_offtopic_label(url: str, keys: list[tuple[str, str]], value: bool, mo
     offtopic_labels.clear()
     speculative_labels.clear()
     return ids
+
+
+@st.cache_data(ttl=10, max_entries=4)
+def desk_settings(url: str) -> dict[str, list[str]]:
+    """The desk's settings in force (who is staff)."""
+    return store(url).desk_settings()
+
+
+def set_desk_setting(url: str, key: str, values: list[str], moderator: str) -> int:
+    """Save one desk setting in the store and drop the cached settings."""
+    saved = store(url).set_desk_setting(key, values, moderator)
+    desk_settings.clear()
+    return saved
 
 
 @st.cache_data(ttl=10, max_entries=4)

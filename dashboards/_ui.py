@@ -222,11 +222,14 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     """
     ctx = _data.context()
     left, middle, right = st.columns([1, 1, 1])
-    min_votes = left.number_input("Minimum votes", min_value=0, value=0, step=1, key=f"{key}_min_votes")
-    limit = middle.number_input("Rows shown", min_value=10, max_value=5000, value=200, step=50, key=f"{key}_limit")
-    show_decided = right.toggle("Show decided comments", key=f"{key}_show_decided")
-    ranked_all = right.toggle(
-        "Also comments below the threshold", key=f"{key}_ranked_all",
+    min_votes = in_url("min_votes", f"{key}_min_votes", 0, left.number_input, int, label="Minimum votes",
+                       min_value=0, step=1)
+    limit = in_url("rows", f"{key}_limit", 200, middle.number_input, int, label="Rows shown", min_value=10,
+                   max_value=5000, step=50)
+    show_decided = in_url("show_decided", f"{key}_show_decided", False, right.toggle, flag,
+                          label="Show decided comments")
+    ranked_all = in_url(
+        "below_threshold", f"{key}_ranked_all", False, right.toggle, flag, label="Also comments below the threshold",
         help="Rank every comment by the queue's score, members or not (column in_queue): "
              "the top of a small discussion shows even when nothing in it is flagged.",
     )
@@ -241,8 +244,8 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
         + f", {pending:,} without a decision; showing {len(shown):,}."
     )
     if shown.empty:
-        st.info("No comments in this queue for the current filters. Switch on 'Also comments below the "
-                "threshold' to rank every comment by the queue's score.")
+        st.info(reports.empty_queue_hint(flagged, pending, show_decided, ranked_all, int(min_votes),
+                                         ctx.filters.active))
         undo_button(key)  # the last decision may have emptied the queue: it stays undoable
         return None
     comment_table(shown, key=f"{key}_table")
@@ -257,6 +260,82 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     return shown
 
 
+# ---- page state in the URL --------------------------------------------------------
+
+
+def in_url(param: str, key: str, default, widget, parse=str, to_text=None, **kwargs):
+    """Draw ``widget(key=key, **kwargs)`` with its value kept in the URL parameter ``param``.
+
+    A link's value (``?param=...``) fills the widget when it differs from what
+    this tab last wrote; a value equal to ``default`` leaves the URL clean.
+    ``parse`` turns the URL text back into a value (``flag``, ``int``, ``words``);
+    an unreadable value falls back to the widget's current one. ``to_text``
+    writes a value as URL text (default :func:`url_text`).
+    """
+    written = st.session_state.setdefault("url_written", {})
+    raw = st.query_params.get(param)
+    if raw is not None and written.get(param) != raw:
+        try:
+            st.session_state[key] = parse(raw)
+        except ValueError:
+            pass
+    elif key not in st.session_state:
+        st.session_state[key] = default
+    value = widget(key=key, **kwargs)
+    text = (to_text or url_text)(value) if value is not None else ""
+    if value == default or value is None or text == "":
+        st.query_params.pop(param, None)
+        written.pop(param, None)
+    else:
+        st.query_params[param] = text
+        written[param] = text
+    return value
+
+
+def url_text(value) -> str:
+    """A widget value as URL text: booleans as true/false, lists comma-separated."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def flag(text: str) -> bool:
+    """URL text to a boolean (true/1/yes); anything else is False."""
+    return text.strip().lower() in ("true", "1", "yes")
+
+
+def words(text: str) -> list[str]:
+    """URL text to a list (comma-separated, blanks dropped)."""
+    return [w for w in text.split(",") if w]
+
+
+def one_of(options) -> callable:
+    """A ``parse`` for :func:`in_url` accepting only ``options`` (ValueError otherwise)."""
+    def parse(text: str):
+        if text not in options:
+            raise ValueError(text)
+        return text
+    return parse
+
+
+# ---- charts -------------------------------------------------------------------------
+
+
+def counts_axis(figure, counts, axis: str = "y"):
+    """``figure`` with an ``axis`` ("y" or "x") of whole counts: no 0.5 ticks when the counts are small, from 0."""
+    top = float(counts.max()) if len(counts) else 0.0
+    update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+    update(rangemode="tozero", tickformat=",d")
+    if top <= 10:
+        update(dtick=1)
+    return figure.update_layout(margin={"t": 10, "b": 10})
+
+
+def time_axis(figure, period: str):
+    """``figure`` with an x axis of dates labelled by ``period`` ("month" or "week"), never by clock time."""
+    return figure.update_xaxes(tickformat="%b %Y" if period == "month" else "%d %b %Y")
 def _review_only(name: str) -> None:
     st.session_state["review_reasons"] = [name]
     st.session_state["review_index"] = 0

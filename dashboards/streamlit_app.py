@@ -46,6 +46,7 @@ PAGES = [
     st.Page("app_pages/offtopic.py", title="Off-topic speculation", url_path="offtopic"),
     st.Page("app_pages/teach.py", title="Teach", url_path="teach"),
     st.Page("app_pages/authors.py", title="Authors", url_path="authors"),
+    st.Page("app_pages/engagement.py", title="Engagement", url_path="engagement"),
     st.Page("app_pages/thread.py", title="Thread", url_path="thread"),
     st.Page("app_pages/topics.py", title="Topics", url_path="topics"),
     st.Page("app_pages/decisions.py", title="Decisions", url_path="decisions"),
@@ -97,7 +98,7 @@ def show() -> None:
         # any day a link may carry: Streamlit's default bounds (ten years around today) would drop the filter
         left.date_input("From", value=None, key="filter_since", min_value=date.min, max_value=date.max)
         right.date_input("To", value=None, key="filter_until", min_value=date.min, max_value=date.max)
-        st.text_input("Author", key="filter_author", placeholder="exact name")
+        st.text_input("Author", key="filter_author", placeholder="part of a name, any case")
         st.text_input("Text contains", key="filter_text")
 
     filters = Filters(**{name: st.session_state.get(f"filter_{name}") or None for name in FILTER_NAMES})

@@ -34,7 +34,7 @@ ROLES = ("viewer", "moderator", "admin")
 PERMISSIONS = {
     "viewer": frozenset(),
     "moderator": frozenset({"decide", "label", "claim"}),
-    "admin": frozenset({"decide", "label", "claim", "undo_others", "manage_users"}),
+    "admin": frozenset({"decide", "label", "claim", "undo_others", "manage_users", "manage_desk"}),
 }
 # a store without any user is a single-user store: its one user is in charge (local use on 127.0.0.1)
 SINGLE_USER_ROLE = "admin"

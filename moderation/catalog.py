@@ -5,7 +5,8 @@ Layout of a results folder ``DIR``::
     DIR/moderation.db               the default store (never moved, copied or rewritten by a run)
     DIR/current -> versions/ID      the complete results of the latest finished run
     DIR/versions/ID/                comments.parquet, articles.parquet, authors.parquet, vote_events.parquet,
-                                    topics.parquet, problems.csv, offtopic_combiner.json, run.json
+                                    topics.parquet, engagement_<name>.parquet (the insight tables),
+                                    problems.csv, offtopic_combiner.json, run.json
     DIR/comments.parquet -> current/comments.parquet    (one link per file, so the documented paths still work)
     DIR/imports/SOURCE/FILE         files uploaded in the dashboard (kept; read again, their problems are replaced)
 
@@ -32,11 +33,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from moderation.engagement import INSIGHT_TABLES
+
 TABLES = ("articles", "comments", "authors", "vote_events", "topics")
+# the engagement tables a run writes for the insights pages (moderation.engagement.insight_tables)
+INSIGHT_FILES = {name: f"engagement_{name}.parquet" for name in INSIGHT_TABLES}
 PROBLEMS_FILE = "problems.csv"
 COMBINER_FILE = "offtopic_combiner.json"
 RUN_FILE = "run.json"
-FILES = (*(f"{table}.parquet" for table in TABLES), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE)
+FILES = (*(f"{table}.parquet" for table in TABLES), *INSIGHT_FILES.values(), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE)
 STORE_FILE = "moderation.db"
 IMPORTS = "imports"  # files moderators uploaded in the dashboard, one folder per source
 CURRENT, VERSIONS, PARTIAL = "current", "versions", ".partial"

@@ -95,7 +95,7 @@ def _params(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from moderation import queues
+    from moderation import queues, reports
     from moderation.pipeline import run
 
     results = run(args.paths, args.out, args.store, args.format, _params(args), args.strict, **_ingest_options(args))
@@ -103,10 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         name: int(results.comments[spec.member].sum())
         for name, spec in queues.QUEUES.items() if spec.member in results.comments
     }
+    # the same counts as the dashboard's Overview (reports.kpis); articles nobody commented on are said apart
+    counts = reports.kpis(results.comments)
+    silent = len(results.articles) - counts["articles"]
     earlier = len(results.problems) - results.run_problems
     print(
-        f"{len(results.comments)} comments, {len(results.articles)} articles, {len(results.authors)} authors"
-        f" -> {args.out}; queues: " + ", ".join(f"{k} {v}" for k, v in flagged.items())
+        f"{counts['comments']} comments on {counts['articles']} articles by {counts['authors']} authors"
+        + (f" ({silent} more articles without comments)" if silent > 0 else "")
+        + f" -> {args.out}; queues: " + ", ".join(f"{k} {v}" for k, v in flagged.items())
         + f"; {results.run_problems} input problems in run {results.run_id}"
         + (f" (and {earlier} from earlier runs)" if earlier else "")
         + f" (see {Path(args.out) / 'problems.csv'})"
@@ -177,7 +181,7 @@ def cmd_train_offtopic(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from moderation import catalog, queues
+    from moderation import catalog, queues, reports
     from moderation.store import Store
 
     results = Path(args.results)
@@ -187,12 +191,40 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = catalog.current(results) / "comments.parquet"
         if not path.exists():
             raise FileNotFoundError(f"{path}: no results; run `python -m moderation run PATH --out {results}` first")
-        frame = queues.queue(
-            pd.read_parquet(path), args.queue, article=args.article, author=args.author,
-            since=args.since, until=args.until, min_votes=args.min_votes, members_only=not args.all,
+        # the dashboard's filter (reports.filter_comments): same author match, same inclusive days
+        filters = reports.Filters(
+            article=args.article, author=args.author,
+            since=queues.as_day(args.since) if args.since else None,
+            until=queues.as_day(args.until) if args.until else None,
         )
+        comments = reports.filter_comments(pd.read_parquet(path), filters)
+        frame = queues.queue(comments, args.queue, min_votes=args.min_votes, members_only=not args.all)
     queues.to_csv(frame, Path(args.out))
     print(f"{len(frame)} rows -> {args.out}")
+    return 0
+
+
+def cmd_staff(args: argparse.Namespace) -> int:
+    import getpass
+
+    from moderation import engagement
+    from moderation.store import Store
+
+    store = Store(args.store or f"sqlite:///{Path(args.results) / 'moderation.db'}")
+    changes = {"staff_names": args.name, "staff_patterns": args.pattern, "staff_columns": args.column}
+    for kind in args.clear or []:
+        changes[f"staff_{kind}"] = []
+    changes = {key: values for key, values in changes.items() if values is not None}
+    if "staff_patterns" in changes:
+        engagement.check_patterns(changes["staff_patterns"])  # a bad pattern fails before anything is saved
+    by = args.by or getpass.getuser()
+    for key, values in changes.items():
+        store.set_desk_setting(key, values, by)
+    params = engagement.with_staff_settings(engagement.EngagementParams(), store.desk_settings())
+    for key in engagement.STAFF_SETTINGS:
+        print(f"{key}: " + (", ".join(getattr(params, key)) or "(none)"))
+    if changes:
+        print(f"saved by {by}; applied on the next `python -m moderation run ... --out {args.results}`")
     return 0
 
 
@@ -363,13 +395,35 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
     export.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
     export.add_argument("--article", help="only this article id")
-    export.add_argument("--author", help="only this author")
-    export.add_argument("--since", help="only comments created on or after this date")
-    export.add_argument("--until", help="only comments created before this date")
+    export.add_argument("--author", help="only authors whose name contains this (any case), as the dashboard's filter")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="only comments created on or after this day (UTC)")
+    export.add_argument("--until", metavar="YYYY-MM-DD",
+                        help="only comments created on or before this day (UTC; the whole day counts)")
     export.add_argument("--min-votes", type=int, default=0, help="only comments with at least this many votes")
     export.add_argument("--all", action="store_true",
                         help="rank every comment by the queue's measure, members or not (column in_queue)")
     export.set_defaults(handler=cmd_export)
+
+    staff = commands.add_parser(
+        "staff", help="show or set who is staff (applied on the next run)", formatter_class=formatter,
+        description="Show or set who the desk's staff are: handles, regular expressions matching handles, and "
+                    "columns of a source that mark staff comments. Each option given replaces that list; the "
+                    "settings live in the store and the next run applies them (staff responsiveness, is_staff).",
+        epilog='example:\n  python -m moderation staff --results data/demo --name "Jeff Atwood" '
+               '--name "Robert Cartaino" --pattern "\\(staff\\)$"',
+    )
+    staff.add_argument("--results", default=DEFAULT_RESULTS, help="results folder whose store holds the settings")
+    staff.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
+    staff.add_argument("--name", action="append", metavar="HANDLE", help="a staff handle, any case (repeatable)")
+    staff.add_argument("--pattern", action="append", metavar="REGEX",
+                       help="a regular expression searched in handles, any case (repeatable)")
+    staff.add_argument("--column", action="append", metavar="COLUMN",
+                       help="a source column marking staff comments true/false (repeatable; default is_staff, "
+                            "isModerator)")
+    staff.add_argument("--clear", action="append", choices=["names", "patterns", "columns"],
+                       help="empty that list (repeatable)")
+    staff.add_argument("--by", help="who makes the change (default: the local user name)")
+    staff.set_defaults(handler=cmd_staff)
 
     dashboard = commands.add_parser(
         "dashboard", help="open the moderation dashboard", formatter_class=formatter,

@@ -24,7 +24,8 @@ million comments take seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,9 @@ class EngagementParams:
         are always ``missing``.
     staff_names : tuple of str
         Handles of staff, compared case-insensitively after stripping.
+    staff_patterns : tuple of str
+        Regular expressions (searched case-insensitively in the stripped
+        handle) of staff handles, e.g. ``r"[(]staff[)]$"``.
     staff_columns : tuple of str
         Per-comment columns a source may carry that mark staff (true/false);
         an author is staff when any of their comments is marked.
@@ -87,6 +91,7 @@ class EngagementParams:
         r"^n/?a$",
     )
     staff_names: tuple[str, ...] = ()
+    staff_patterns: tuple[str, ...] = ()
     staff_columns: tuple[str, ...] = ("is_staff", "isModerator")
     top_share: float = 0.1
 
@@ -201,7 +206,8 @@ def _keyed(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
         if column in comments:
             flagged |= _as_flag(comments[column])
     names = {name.strip().casefold() for name in params.staff_names}
-    by_name = authors["author"].str.casefold().isin(names).to_numpy()
+    by_name = authors["author"].str.casefold().isin(names).to_numpy() | _matches(authors["author"],
+                                                                                 params.staff_patterns)
     by_field = np.bincount(frame["code"], weights=flagged, minlength=len(authors)) > 0
     authors["is_staff"] = (by_name | by_field) & (authors["author_class"] != "missing").to_numpy()
     frame["is_staff"] = authors["is_staff"].to_numpy()[frame["code"]]
@@ -428,20 +434,7 @@ def staff_responsiveness(
         (number of staff authors seen).
     """
     keyed = _keyed(comments, params)
-    resolved = _resolved(comments)
-    frame = keyed.frame.assign(thread=resolved.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy())
-    is_root = (resolved["depth"] == 0).to_numpy()
-    roots = frame.loc[is_root, ["source", "article_id", "thread", "created_at", "is_staff"]]
-    roots = roots.drop_duplicates("thread").rename(columns={"created_at": "root_at", "is_staff": "root_by_staff"})
-    roots = roots[~roots["root_by_staff"]]
-    staff_replies = frame.loc[~is_root & frame["is_staff"].to_numpy()]
-    first = staff_replies.groupby("thread")["created_at"].min().rename("first_staff_reply_at")
-    threads_ = roots.join(first, on="thread")
-    threads_["time_to_first_staff_reply"] = (threads_["first_staff_reply_at"] - threads_["root_at"]).astype(
-        "timedelta64[us]"
-    )
-    threads_["has_staff_reply"] = threads_["first_staff_reply_at"].notna()
-
+    threads_ = _reader_threads(comments, keyed)
     per_article = threads_.groupby(ARTICLE_KEY, sort=True).agg(
         threads=("has_staff_reply", "size"),
         threads_with_staff_reply=("has_staff_reply", "sum"),
@@ -464,6 +457,53 @@ def staff_responsiveness(
         dtype=object,
     )
     return per_article, overall
+
+
+def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
+    """One row per thread a reader (not staff) started: source, article_id, thread, root_at,
+    first_staff_reply_at, time_to_first_staff_reply (timedelta64[us]), has_staff_reply."""
+    resolved = _resolved(comments)
+    frame = keyed.frame.assign(thread=resolved.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy())
+    is_root = (resolved["depth"] == 0).to_numpy()
+    roots = frame.loc[is_root, ["source", "article_id", "thread", "created_at", "is_staff"]]
+    roots = roots.drop_duplicates("thread").rename(columns={"created_at": "root_at", "is_staff": "root_by_staff"})
+    roots = roots[~roots["root_by_staff"]]
+    staff_replies = frame.loc[~is_root & frame["is_staff"].to_numpy()]
+    first = staff_replies.groupby("thread")["created_at"].min().rename("first_staff_reply_at")
+    threads_ = roots.join(first, on="thread")
+    threads_["time_to_first_staff_reply"] = (threads_["first_staff_reply_at"] - threads_["root_at"]).astype(
+        "timedelta64[us]"
+    )
+    threads_["has_staff_reply"] = threads_["first_staff_reply_at"].notna()
+    return threads_
+
+
+def staff_responsiveness_by_month(
+    comments: pd.DataFrame, params: EngagementParams = EngagementParams()
+) -> pd.DataFrame:
+    """:func:`staff_responsiveness` per source and calendar month (UTC) in which the reader's thread started.
+
+    Returns
+    -------
+    DataFrame, one row per (source, month) with a dated reader-started thread,
+    sorted: ``source``, ``month`` (datetime64[us, UTC], first day of the month),
+    ``threads``, ``threads_with_staff_reply`` (int64),
+    ``share_threads_with_staff_reply`` (float64 0..1),
+    ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
+    """
+    threads_ = _reader_threads(comments, _keyed(comments, params)).dropna(subset=["root_at"])
+    root_at = threads_["root_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    month = root_at.dt.to_period("M").dt.start_time.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
+    out = threads_.assign(month=month).groupby(["source", "month"], sort=True).agg(
+        threads=("has_staff_reply", "size"),
+        threads_with_staff_reply=("has_staff_reply", "sum"),
+        median_time_to_first_staff_reply=("time_to_first_staff_reply", "median"),
+    ).reset_index()
+    out["share_threads_with_staff_reply"] = out["threads_with_staff_reply"] / out["threads"]
+    out = out.astype({"threads": "int64", "threads_with_staff_reply": "int64",
+                      "median_time_to_first_staff_reply": "timedelta64[us]"})
+    return out[["source", "month", "threads", "threads_with_staff_reply", "share_threads_with_staff_reply",
+                "median_time_to_first_staff_reply"]]
 
 
 def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
@@ -583,7 +623,7 @@ def activity_by_week(comments: pd.DataFrame, params: EngagementParams = Engageme
     active = author_weeks["week"].value_counts().rename("active_authors")
     first_week = author_weeks.groupby("code")["week"].min()
     new = first_week.value_counts().rename("new_authors")
-    out = pd.concat([counts, active, new], axis=1).fillna(0).astype("int64").sort_index()
+    out = pd.concat([counts, active, new], axis=1, sort=True).fillna(0).astype("int64")
     out["returning_authors"] = out["active_authors"] - out["new_authors"]
     out.index = out.index.astype("datetime64[us, UTC]")
     return out.rename_axis("week").reset_index()
@@ -653,3 +693,107 @@ def article_participation(comments: pd.DataFrame, params: EngagementParams = Eng
         out["top_authors_share"] = out["top"] / out["attributed"].where(out["attributed"] > 0)
     out = out.drop(columns=["attributed", "top"]).astype({"unattributed_comments": "int64"})
     return out.reset_index()
+
+
+# ---- the tables a run writes for the insights pages --------------------------
+
+# name -> what it holds; a run writes each as ``engagement_<name>.parquet`` (``catalog.INSIGHT_FILES``)
+INSIGHT_TABLES = {
+    "staff_overall": "per source: reader-started threads, share with a staff reply, median time to it, staff authors",
+    "staff_by_article": "staff_responsiveness per (source, article_id)",
+    "staff_by_month": "staff_responsiveness per (source, month the thread started)",
+    "reply_network": "who replies to whom: directed author pairs with counts",
+    "reply_pairs": "per source, the 50 pairs of identified authors who exchange most replies",
+    "reciprocity": "per source: share of directed author pairs whose reverse pair also occurs",
+    "activity_by_week": "per (source, week): comments, active, new and returning authors",
+    "retention_by_cohort": "per (source, first-month cohort, months since): share of the cohort active",
+    "article_participation": "per (source, article_id): participants, comments per participant, top authors' share",
+}
+TOP_PAIRS_PER_SOURCE = 50
+
+
+def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
+    """``table(one source's comments)`` for each source, stacked with a leading ``source`` column."""
+    parts = []
+    for source, group in comments.groupby("source", sort=True):
+        part = table(group)
+        part = part.drop(columns="source", errors="ignore")
+        part.insert(0, "source", pd.array([source] * len(part), dtype="str"))
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"source": pd.array([], dtype="str")})
+
+
+def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`INSIGHT_TABLES` over the comments (a pure stage; authors are keyed per source).
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Canonical comments (threads resolved or not), any number of sources.
+    params : EngagementParams
+        Who is staff (``staff_names``, ``staff_patterns``, ``staff_columns``) and how authors are classed.
+
+    Returns
+    -------
+    dict of name -> DataFrame, keys in the order of :data:`INSIGHT_TABLES`;
+    every frame has a ``source`` column.
+    """
+    comments = _resolved(comments)
+
+    def overall(group: pd.DataFrame) -> pd.DataFrame:
+        measures = staff_responsiveness(group, params)[1]
+        return pd.DataFrame({
+            "threads": [int(measures["threads"])],
+            "threads_with_staff_reply": [int(measures["threads_with_staff_reply"])],
+            "share_threads_with_staff_reply": [float(measures["share_threads_with_staff_reply"])],
+            # the median of no replies is a bare NaT, which pandas would take for a datetime
+            "median_time_to_first_staff_reply": pd.to_timedelta([measures["median_time_to_first_staff_reply"]])
+            .astype("timedelta64[us]"),
+            "staff_authors": [int(measures["staff_authors"])],
+        })
+
+    network = reply_network(comments, params)
+
+    def network_reciprocity(group: pd.DataFrame) -> pd.DataFrame:
+        edges = _identified_edges(group)
+        return pd.DataFrame({"reciprocity": [reciprocity(group)], "directed_pairs": [len(edges)]})
+
+    return {
+        "staff_overall": _per_source(comments, overall),
+        "staff_by_article": staff_responsiveness(comments, params)[0],
+        "staff_by_month": staff_responsiveness_by_month(comments, params),
+        "reply_network": network,
+        "reply_pairs": _per_source(network, lambda group: top_pairs(group, TOP_PAIRS_PER_SOURCE)),
+        "reciprocity": _per_source(network, network_reciprocity),
+        "activity_by_week": _per_source(comments, lambda group: activity_by_week(group, params)),
+        "retention_by_cohort": _per_source(comments, lambda group: retention_by_cohort(group, params)),
+        "article_participation": article_participation(comments, params),
+    }
+
+
+# ---- who is staff: the desk's settings ----------------------------------------
+
+# desk setting (stored in the store's desk_settings table) -> EngagementParams field it sets
+STAFF_SETTINGS = ("staff_names", "staff_patterns", "staff_columns")
+
+
+def check_patterns(patterns) -> list[str]:
+    """The patterns, stripped and without blanks; raises ValueError naming the first one that is not a regex."""
+    kept = [p.strip() for p in patterns if p and p.strip()]
+    for pattern in kept:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"staff pattern {pattern!r} is not a regular expression ({error})") from None
+    return kept
+
+
+def with_staff_settings(params: EngagementParams, settings: dict[str, list[str]]) -> EngagementParams:
+    """``params`` with the desk's staff settings (keys of :data:`STAFF_SETTINGS`) in place of their defaults.
+
+    A setting the desk never saved keeps the parameter's value; a saved empty list empties it.
+    """
+    changes = {key: tuple(settings[key]) for key in STAFF_SETTINGS if key in settings}
+    if "staff_patterns" in changes:
+        changes["staff_patterns"] = tuple(check_patterns(changes["staff_patterns"]))
+    return replace(params, **changes)

@@ -19,7 +19,7 @@ from moderation import (
     catalog, comment_speculation, engagement, ingest, offtopic, offtopic_learning, queues, schema, threads, topics, votes,
 )
 from moderation.schema import COMMENT_KEY, Problem
-from moderation.store import Store
+from moderation.store import IngestSummary, Store
 from moderation.text import group_codes, row_keys
 
 # weights a desk adopted on the Teach page: later runs and imports into this results folder score with them
@@ -48,6 +48,10 @@ class Results:
     topics: pd.DataFrame
     problems: pd.DataFrame  # the problems behind these results (``Store.problems_behind``), column run_id first
     run_id: str | None = None
+    # engagement.insight_tables: name -> frame, written as catalog.INSIGHT_FILES
+    insights: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # what this run's ingest added to the store and found already there
+    ingested: IngestSummary = field(default_factory=lambda: IngestSummary({}, {}))
 
     @property
     def run_problems(self) -> int:
@@ -67,6 +71,8 @@ class Results:
         directory.mkdir(parents=True, exist_ok=True)
         for name in catalog.TABLES:
             getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
+        for name, frame in self.insights.items():
+            frame.to_parquet(directory / catalog.INSIGHT_FILES[name], index=False)
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
 
 
@@ -100,9 +106,14 @@ def run_stages(
     return comments, authors, features.topics_frame(), tree_problems
 
 
+def with_desk_settings(params: Params, store: Store) -> Params:
+    """``params`` with what the desk set in the store (who is staff) in place of the defaults."""
+    return replace(params, engagement=engagement.with_staff_settings(params.engagement, store.desk_settings()))
+
+
 def ingest_paths(
     store: Store, paths: list[str | Path], format: str | None = None, run_id: str | None = None,
-    strict: bool = False, **options,
+    strict: bool = False, counts: IngestSummary | None = None, **options,
 ) -> tuple[list[Problem], int]:
     """Load each path into ``store``; returns the problems met (bad records, unreadable files) and the records read.
 
@@ -110,7 +121,8 @@ def ingest_paths(
     load. Each path is read piece by piece (:func:`moderation.ingest.load_chunks`),
     each piece stored in its own transaction, so memory stays bounded and the
     store is never locked for long. With ``run_id`` each input's problems go to
-    the store's history as soon as it is stored. Reply trees are checked later, over the whole store
+    the store's history as soon as it is stored. With ``counts`` (an ``IngestSummary``) the rows added
+    and those already known are added up in it. Reply trees are checked later, over the whole store
     (:func:`run_stages`).
 
     Raises
@@ -131,7 +143,11 @@ def ingest_paths(
                     _record(store, run_id, found + parsed.problems, path)
                     raise StrictFailure(f"--strict: {len(parsed.problems)} problem(s) in {path}, first "
                                         f"{parsed.problems[0]}; stopped before storing them")
-                store.ingest(parsed)
+                summary = store.ingest(parsed)
+                if counts is not None:
+                    for table in summary.added:
+                        counts.added[table] = counts.added.get(table, 0) + summary.added[table]
+                        counts.known[table] = counts.known.get(table, 0) + summary.known[table]
                 read += len(parsed.articles) + len(parsed.comments) + len(parsed.vote_events)
                 found += parsed.problems
         except ingest.IngestError as error:
@@ -167,7 +183,8 @@ def run(
     """Ingest ``paths`` into the store, score everything in it, and replace the results folder all at once.
 
     The store defaults to ``OUT_DIR/moderation.db``; comments already in it
-    from earlier runs are scored again with the new ones. The run and its
+    from earlier runs are scored again with the new ones, with the desk's
+    settings from the store (who is staff, :func:`with_desk_settings`). The run and its
     problems are recorded in the store (``Store.runs``, ``Store.problems``)
     whether it succeeds or fails. The new results become visible in one
     rename (:mod:`moderation.catalog`), so a run that fails or is killed
@@ -186,8 +203,10 @@ def run(
         store = Store(store_url or catalog.default_store_url(out_dir))
         run_id = store.start_run("run", paths)
         records = None
+        ingested = IngestSummary({}, {})
         try:
-            _, records = ingest_paths(store, paths, format, run_id, strict, **options)
+            _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
+            params = with_desk_settings(params, store)
             articles, comments, vote_events = store.load()
             comments, authors, topic_table, tree_problems = run_stages(
                 articles, comments, vote_events, store.current_decisions(), params
@@ -197,7 +216,8 @@ def run(
                 raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}; "
                                     "the records are stored, the results folder was left as it was")
             results = Results(
-                articles, comments, authors, vote_events, topic_table, store.problems_behind(run_id), run_id
+                articles, comments, authors, vote_events, topic_table, store.problems_behind(run_id), run_id,
+                engagement.insight_tables(comments, params.engagement), ingested,
             )
             with catalog.new_version(out_dir, run_id) as version:
                 results.write(version)
@@ -314,3 +334,66 @@ def _with_recorded(comments: pd.DataFrame, recorded: pd.DataFrame, column: str) 
     """``comments`` with the store's latest label per comment as ``column`` (NA where not labelled)."""
     recorded = recorded.rename(columns={"value": column})[[*COMMENT_KEY, column]]
     return comments.merge(recorded, on=COMMENT_KEY, how="left", validate="one_to_one")
+
+
+def recorded_params(out_dir: str | Path, params: Params = Params()) -> Params:
+    """``params`` with the off-topic combiner the run that wrote ``out_dir`` used (its ``offtopic_combiner.json``).
+
+    The combiner's own file is used while it still holds the recorded weights;
+    when it has moved or changed, the record itself (which holds the weights) is.
+    A folder without a record keeps ``params``.
+    """
+    record_path = catalog.current(out_dir) / catalog.COMBINER_FILE
+    if not record_path.exists():
+        return params
+    record = json.loads(record_path.read_text())
+    if record.get("shipped"):
+        weights_path = offtopic.WEIGHTS_PATH
+    else:
+        weights_path = Path(record.get("file", record_path))
+        try:
+            same = {k: offtopic.load_weights(weights_path)[k] for k in offtopic.WEIGHT_KEYS} == {
+                k: record[k] for k in offtopic.WEIGHT_KEYS}
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            # the record is a weights file too; its version folder outlives the run that reads it (catalog keeps
+            # the previous version until the next swap)
+            weights_path = record_path
+    return replace(params, offtopic=replace(params.offtopic, weights_path=weights_path))
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What importing files into a results folder did."""
+
+    added: IngestSummary
+    problems: pd.DataFrame  # this import's problems only
+    scored: int  # comments in the store, all scored again
+    combiner: str  # which off-topic weights scored them
+
+    def __str__(self) -> str:
+        comments = f"{self.added.added.get('comments', 0):,} comments added ({self.added.known.get('comments', 0):,} " \
+                   "already known)"
+        articles = self.added.added.get("articles", 0)
+        return (f"{comments}, {articles:,} new article{'s' * (articles != 1)}, {len(self.problems):,} "
+                f"problem{'s' * (len(self.problems) != 1)}; all {self.scored:,} stored comments scored again "
+                f"with the parameters of the run that made these results ({self.combiner}).")
+
+
+def import_files(
+    paths: list[str | Path], out_dir: str | Path, store_url: str | None = None, format: str | None = None, **options
+) -> ImportReport:
+    """Add ``paths`` to the results folder ``out_dir``: a :func:`run` with the parameters its last run recorded.
+
+    Scoring still covers every stored comment (text features and per-article
+    ranks are fitted over all of them); the report says how many were new.
+    """
+    params = recorded_params(out_dir)
+    results = run(paths, out_dir, store_url, format, params, **options)
+    path = params.offtopic.weights_path
+    combiner = "the shipped off-topic combiner" if Path(path).resolve() == offtopic.WEIGHTS_PATH.resolve() else \
+        f"off-topic weights from {path}"
+    own = results.problems[results.problems["run_id"] == results.run_id] if "run_id" in results.problems \
+        else results.problems
+    return ImportReport(results.ingested, own.reset_index(drop=True), len(results.comments), combiner)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,9 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
         A key of :data:`QUEUES`.
     article, author, source : str or list of str, optional
         Keep only these article ids, authors, sources.
-    since, until : timestamp-like, optional
-        Keep comments created at or after ``since`` and before ``until`` (naive values are UTC).
+    since, until : date or ISO date text, optional
+        Keep comments created on calendar days (UTC) ``since`` to ``until``, both
+        inclusive (:func:`created_between`, the dashboard's date filter too).
     min_votes : int
         Keep comments with at least this many votes (``vote_total``; ``|vote_net|``
         where a source has only a net score).
@@ -90,10 +92,8 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     for column, wanted in (("article_id", article), ("author", author), ("source", source)):
         if wanted is not None:
             keep &= comments[column].isin([wanted] if isinstance(wanted, str) else list(wanted))
-    if since is not None:
-        keep &= (comments["created_at"] >= _utc(since)).fillna(False)
-    if until is not None:
-        keep &= (comments["created_at"] < _utc(until)).fillna(False)
+    if since is not None or until is not None:
+        keep &= created_between(comments["created_at"], since, until)
     if min_votes:
         keep &= _votes_at_least(comments, min_votes)
 
@@ -106,10 +106,37 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     return out
 
 
-def _utc(value) -> pd.Timestamp:
-    """A timestamp in UTC; naive values are taken as UTC."""
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+def as_day(value) -> date:
+    """A calendar day from a date, a datetime (its UTC day; naive values are UTC) or ISO text ("2024-01-31").
+
+    Raises ValueError naming the value when it is not a date.
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{value!r} is not a date (write it as YYYY-MM-DD)") from None
+    if pd.isna(stamp):
+        raise ValueError(f"{value!r} is not a date (write it as YYYY-MM-DD)")
+    return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp).date()
+
+
+def created_between(times: pd.Series, since=None, until=None) -> pd.Series:
+    """Boolean Series (same index): ``times`` on calendar days (UTC) ``since`` to ``until``, both inclusive.
+
+    The one date filter of the project: the dashboard's From/To, ``export --since/--until``
+    and the insights pages' weeks and months all go through it. ``None`` leaves that side
+    open; missing times are never inside a range.
+    """
+    keep = pd.Series(True, index=times.index)
+    if since is not None:
+        start = pd.Timestamp(as_day(since), tz="UTC")
+        keep &= (times >= start).fillna(False)
+    if until is not None and as_day(until) < date.max:  # the last day there is has no next day: nothing ends after it
+        end = pd.Timestamp(as_day(until) + timedelta(days=1), tz="UTC")
+        keep &= (times < end).fillna(False)
+    return keep.astype(bool)
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -13,14 +13,14 @@ import html
 import json
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 
-from moderation import catalog, queues, schema
+from moderation import catalog, engagement, queues, schema
 
 # queue -> the boolean column saying who is in it
 QUEUE_MEMBER = {name: spec.member for name, spec in queues.QUEUES.items()}
@@ -52,6 +52,8 @@ class Results:
     vote_events: pd.DataFrame
     topics: pd.DataFrame
     problems: pd.DataFrame
+    # engagement.insight_tables as the run wrote them (name -> frame); missing files are left out
+    insights: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def load_results(folder: str | Path) -> Results:
@@ -95,6 +97,8 @@ def load_results(folder: str | Path) -> Results:
         vote_events=read("vote_events", "vote_events"),
         topics=read("topics"),
         problems=problems,
+        insights={name: read(Path(file).stem) for name, file in catalog.INSIGHT_FILES.items()
+                  if (version / file).exists()},
     )
 
 
@@ -132,8 +136,10 @@ def run_history(runs: pd.DataFrame) -> pd.DataFrame:
 class Filters:
     """The sidebar's global filters; ``None`` or empty means "all".
 
-    ``since``/``until`` are calendar days (UTC), both inclusive. ``text`` is a
-    case-insensitive substring of the comment text (not a pattern).
+    ``since``/``until`` are calendar days (UTC), both inclusive
+    (:func:`moderation.queues.created_between`, as in ``export``). ``author``
+    and ``text`` are case-insensitive substrings of the author's name and of
+    the comment text (not patterns).
     """
 
     source: str | None = None
@@ -175,14 +181,10 @@ def filter_mask(comments: pd.DataFrame, filters: Filters) -> np.ndarray:
     if filters.article:
         mask &= (comments["article_id"] == filters.article).to_numpy()
     if filters.author:
-        mask &= (comments["author"] == filters.author).fillna(False).to_numpy(dtype=bool)
-    created = comments["created_at"]
-    if filters.since:
-        start = pd.Timestamp(datetime.combine(filters.since, time()), tz="UTC")
-        mask &= (created >= start).fillna(False).to_numpy(dtype=bool)
-    if filters.until and filters.until < date.max:  # the last day there is has no next day: nothing ends after it
-        end = pd.Timestamp(datetime.combine(filters.until + timedelta(days=1), time()), tz="UTC")
-        mask &= (created < end).fillna(False).to_numpy(dtype=bool)
+        found = comments["author"].str.contains(filters.author, case=False, regex=False)
+        mask &= found.fillna(False).to_numpy(dtype=bool)
+    if filters.since or filters.until:
+        mask &= queues.created_between(comments["created_at"], filters.since, filters.until).to_numpy()
     if filters.text:
         found = comments["text"].str.contains(filters.text, case=False, regex=False)
         mask &= found.fillna(False).to_numpy(dtype=bool)
@@ -268,8 +270,12 @@ def thread_links(frame: pd.DataFrame) -> list[str]:
 
 
 def profile_links(authors: pd.Series) -> list[str | None]:
-    """Relative URL of each author's profile page (None for a missing author)."""
-    return [None if pd.isna(a) else "authors?" + urlencode({"author": a}) for a in authors]
+    """Relative URL of each author's profile page (None for a missing author).
+
+    The profile is its own parameter (``authors?profile=NAME``), not the
+    sidebar's author filter, so opening one does not filter every other page.
+    """
+    return [None if pd.isna(a) else "authors?" + urlencode({"profile": a}) for a in authors]
 
 
 def flag_labels(frame: pd.DataFrame) -> pd.Series:
@@ -282,16 +288,72 @@ def flag_labels(frame: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def empty_queue_hint(members: int, pending: int, shown_decided: bool, ranked_all: bool, min_votes: int,
+                     filters_active: bool) -> str:
+    """What to change when a queue shows nothing, naming the control that would show something.
+
+    ``members`` is the queue's size after the filters (in_queue), ``pending`` those without a decision.
+    """
+    if members and not pending and not shown_decided:
+        return (f"No comments in this queue without a decision: all {members:,} have one. Switch on 'Show decided "
+                "comments' to see them.")
+    hints = []
+    if not ranked_all:
+        hints.append("switch on 'Also comments below the threshold' to rank every comment by the queue's score")
+    if min_votes:
+        hints.append(f"lower 'Minimum votes' (now {min_votes})")
+    if filters_active:
+        hints.append("loosen the sidebar filters")
+    if not hints:
+        return "No comments match at all: these results have no comment with this queue's score."
+    return "No comments in this queue for the current settings: " + "; or ".join(hints) + "."
+
+
+def staff_list(authors: pd.DataFrame) -> pd.DataFrame:
+    """The authors the run counted as staff: source, author, comments, replies_made, profile link."""
+    if authors.empty or "is_staff" not in authors:
+        return pd.DataFrame(columns=["profile", "source", "author", "comments", "replies_made"])
+    staff = authors[authors["is_staff"].fillna(False).astype(bool)].sort_values("comments", ascending=False)
+    out = staff[["source", "author", "comments", "replies_made"]].reset_index(drop=True)
+    out.insert(0, "profile", profile_links(out["author"]))
+    return out
+
+
 # ---- overview -------------------------------------------------------------
 
 
+# what each count of :func:`kpis` is, in the words the Overview and the CLI summary both show
+KPI_MEANINGS = {
+    "comments": "comments (every stored comment the filters accept)",
+    "articles": "articles with at least one of those comments",
+    "authors": "authors of those comments: distinct names per source, comments without an author not counted",
+}
+
+
 def kpis(comments: pd.DataFrame) -> dict[str, int]:
-    """Counts of comments, articles and distinct (named) authors."""
+    """The counts the Overview and ``run``'s summary both report (see :data:`KPI_MEANINGS`).
+
+    Articles nobody commented on are not counted (a results folder's
+    ``articles.parquet`` may hold more); authors are identified handles
+    (named or anonymous) per source, as in the author table.
+    """
+    identified = engagement.author_class(comments["author"]) != "missing"
+    authors = comments.loc[identified.to_numpy(), ["source", "author"]]
     return {
         "comments": len(comments),
         "articles": len(comments[schema.ARTICLE_KEY].drop_duplicates()),
-        "authors": int(comments["author"].nunique(dropna=True)),
+        "authors": len(pd.DataFrame({"source": authors["source"].to_numpy(),
+                                     "author": engagement.author_key(authors["author"]).to_numpy()})
+                       .drop_duplicates()),
     }
+
+
+def pending_comments(comments: pd.DataFrame, decisions: pd.DataFrame) -> int:
+    """Distinct comments in at least one queue and without a current decision (a comment in two queues counts once)."""
+    member = np.zeros(len(comments), dtype=bool)
+    for name in available_queues(comments):
+        member |= comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool)
+    return int((member & ~decided_mask(comments, decisions)).sum())
 
 
 def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
@@ -309,7 +371,8 @@ def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFram
 
 
 def over_time(comments: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
-    """Comments and votes per period: index ``period`` (start time), columns ``comments``, ``votes``.
+    """Comments and votes per period: index ``period`` (start time, every period from the first to the last,
+    0 where nothing happened), columns ``comments``, ``votes``.
 
     Votes are ``vote_total`` when the vote stage ran, else up + down votes
     where the source has both (NA-free sum; sources with only a net score add 0).
@@ -319,24 +382,40 @@ def over_time(comments: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
     frame = frame.dropna(subset=["created_at"])
     period = frame["created_at"].dt.tz_localize(None).dt.to_period(freq).dt.start_time
     out = frame.groupby(period)[["comments", "votes"]].sum()
+    if len(out):  # a period without comments is a 0, not a gap a line chart would bridge
+        every = pd.period_range(out.index.min(), out.index.max(), freq=freq).start_time
+        out = out.reindex(every, fill_value=0)
     out.index.name = "period"
     return out
 
 
 def vote_distribution(comments: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
-    """Histogram of the net score (``vote_net``, else ``score``): columns ``net_from``, ``comments``.
+    """Histogram of the net score (``vote_net``, else ``score``) in whole-vote bins.
 
-    Bins span the 1st to 99th percentile so a few extreme comments do not
-    squash the rest; values outside fall in the end bins.
+    Columns ``net_score`` (the bin's label: "3", "3 to 5", or "10 or more" /
+    "-4 or less" for an end bin holding the extremes), ``lowest`` and
+    ``highest`` (int, both inclusive, before extremes) and ``comments`` (int). One bin per
+    value when the range is small, else at most about ``bins`` bins of equal
+    whole width; the range spans the 1st to 99th percentile so a few extreme
+    comments do not squash the rest, and values outside fall in the end bins.
     """
     net = comments["vote_net"] if "vote_net" in comments else comments["score"]
     values = pd.to_numeric(net, errors="coerce").dropna().to_numpy(dtype="float64")
+    columns = ["net_score", "lowest", "highest", "comments"]
     if not len(values):
-        return pd.DataFrame({"net_from": [], "comments": []})
-    low, high = np.percentile(values, [1, 99])
-    high = max(high, low + 1)
-    counts, edges = np.histogram(np.clip(values, low, high), bins=bins, range=(low, high))
-    return pd.DataFrame({"net_from": np.round(edges[:-1], 1), "comments": counts})
+        return pd.DataFrame({c: [] for c in columns})
+    low, high = int(np.floor(np.percentile(values, 1))), int(np.ceil(np.percentile(values, 99)))
+    width = max(1, int(np.ceil((high - low + 1) / bins)))
+    lowest = np.arange(low, high + 1, width)
+    counts = np.bincount((np.clip(np.floor(values), low, high) - low).astype(int) // width, minlength=len(lowest))
+    highest = lowest + width - 1
+    label = [str(a) if a == b else f"{a} to {b}" for a, b in zip(lowest, highest)]
+    # the end bins also hold the clipped extremes: say so
+    if values.min() < low:
+        label[0] = f"{highest[0]} or less"
+    if values.max() > highest[-1]:
+        label[-1] = f"{lowest[-1]} or more"
+    return pd.DataFrame({"net_score": label, "lowest": lowest, "highest": highest, "comments": counts[:len(lowest)]})
 
 
 def top_articles(comments: pd.DataFrame, articles: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -508,33 +587,79 @@ def reply_neighbourhood(comments: pd.DataFrame, author: str) -> pd.DataFrame:
 
 
 def topic_table(topics: pd.DataFrame, comments: pd.DataFrame) -> pd.DataFrame:
-    """The topics table (as the pipeline wrote it) with ``comments_matching``: comments per topic after filters."""
+    """The topics table (as the pipeline wrote it) with ``comments_matching``: comments per topic after filters.
+
+    Sorted by ``topic_id`` as a number; ``comments_matching`` is an int.
+    """
     matching = comments["topic_id"].value_counts().rename("comments_matching").rename_axis("topic_id").reset_index()
-    if topics.empty:
-        return matching
-    return topics.merge(matching, on="topic_id", how="left").fillna({"comments_matching": 0})
+    table = matching if topics.empty else topics.merge(matching, on="topic_id", how="left")
+    table = table.fillna({"comments_matching": 0}).astype({"comments_matching": "int64"})
+    return table.sort_values("topic_id", key=lambda ids: pd.to_numeric(ids, errors="coerce"), ignore_index=True)
 
 
-def topic_mix(comments: pd.DataFrame, n_articles: int = 20) -> pd.DataFrame:
-    """Share of each topic (columns) among the comments of the ``n_articles`` most-commented articles (rows)."""
+def topic_names(topics: pd.DataFrame) -> dict:
+    """topic_id -> ``"topic 3: camera, chip, backdoor"`` (the first three terms), for legends and columns."""
+    if topics.empty or "topic_terms" not in topics:
+        return {}
+    return {t: f"topic {t}: " + ", ".join(str(terms).split(", ")[:3])
+            for t, terms in topics[["topic_id", "topic_terms"]].itertuples(index=False)}
+
+
+def _topic_label(topic_id, names: dict) -> str:
+    return names.get(topic_id, f"topic {topic_id}")
+
+
+def topic_mix(comments: pd.DataFrame, articles: pd.DataFrame, topics: pd.DataFrame,
+              n_articles: int = 20) -> pd.DataFrame:
+    """Share (0..1) of each topic among the comments of the ``n_articles`` most-commented articles.
+
+    Long form, one row per (article, topic) present: ``article`` (the title,
+    with source/id when untitled or shared by two articles), ``topic`` (its
+    :func:`topic_names` label), ``topic_id``, ``comments`` (int), ``share``;
+    articles from most to least commented, topics by number.
+    """
     known = comments.dropna(subset=["topic_id"])
-    top = known.groupby(schema.ARTICLE_KEY).size().nlargest(n_articles).index
-    picked = known[pd.MultiIndex.from_frame(known[schema.ARTICLE_KEY]).isin(top)]
-    mix = pd.crosstab(picked["article_id"], picked["topic_id"], normalize="index")
-    mix.columns = [f"topic {c}" for c in mix.columns]
-    return mix
+    sizes = known.groupby(schema.ARTICLE_KEY).size().nlargest(n_articles)
+    picked = known[pd.MultiIndex.from_frame(known[schema.ARTICLE_KEY]).isin(sizes.index)]
+    counts = picked.groupby(schema.ARTICLE_KEY + ["topic_id"]).size().rename("comments").reset_index()
+    counts["share"] = counts["comments"] / counts.groupby(schema.ARTICLE_KEY)["comments"].transform("sum")
+    titles = article_titles(sizes.index.to_frame(index=False), articles)
+    counts = counts.merge(titles, on=schema.ARTICLE_KEY, how="left")
+    names = topic_names(topics)
+    counts["topic"] = [_topic_label(t, names) for t in counts["topic_id"]]
+    rank = {key: i for i, key in enumerate(sizes.index)}
+    counts["_rank"] = [rank[key] for key in counts[schema.ARTICLE_KEY].itertuples(index=False, name=None)]
+    counts = counts.sort_values(["_rank", "topic_id"], ignore_index=True)
+    return counts[["article", "topic", "topic_id", "comments", "share"]]
 
 
-def topic_over_time(comments: pd.DataFrame, freq: str = "W", n_topics: int = 8) -> pd.DataFrame:
-    """Comments per period (rows) for the ``n_topics`` largest topics (columns)."""
+def article_titles(keys: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:
+    """``keys`` (source, article_id) with ``article``: its title, or "(untitled) source/id"; a title two
+    articles share gets its source/id added so that every article is told apart."""
+    columns = schema.ARTICLE_KEY + ["title"]
+    known = articles[columns] if len(articles) else pd.DataFrame(columns=columns)
+    out = keys[schema.ARTICLE_KEY].merge(known.drop_duplicates(schema.ARTICLE_KEY), on=schema.ARTICLE_KEY,
+                                         how="left")
+    ident = out["source"].astype("str") + "/" + out["article_id"].astype("str")
+    title = out["title"].astype("str")
+    shared = title.duplicated(keep=False) & title.notna()
+    out["article"] = np.where(title.isna(), "(untitled) " + ident,
+                              np.where(shared, title + " (" + ident + ")", title))
+    return out.drop(columns="title")
+
+
+def topic_over_time(comments: pd.DataFrame, topics: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
+    """Comments per period and topic, every topic (none left out of the legend).
+
+    Long form: ``period`` (start, naive UTC), ``topic`` (:func:`topic_names`
+    label), ``topic_id``, ``comments`` (int); sorted by period then topic number.
+    """
     known = comments.dropna(subset=["topic_id", "created_at"])
-    largest = known["topic_id"].value_counts().head(n_topics).index
-    known = known[known["topic_id"].isin(largest)]
     period = known["created_at"].dt.tz_localize(None).dt.to_period(freq).dt.start_time
-    counts = pd.crosstab(period, known["topic_id"])
-    counts.columns = [f"topic {c}" for c in counts.columns]
-    counts.index.name = "period"
-    return counts
+    counts = known.groupby([period.rename("period"), known["topic_id"]]).size().rename("comments").reset_index()
+    names = topic_names(topics)
+    counts["topic"] = [_topic_label(t, names) for t in counts["topic_id"]]
+    return counts.sort_values(["period", "topic_id"], ignore_index=True)[["period", "topic", "topic_id", "comments"]]
 
 
 # ---- decisions ----------------------------------------------------------------
@@ -547,6 +672,8 @@ class LogFilters:
     moderators: tuple[str, ...] = field(default_factory=tuple)
     actions: tuple[str, ...] = field(default_factory=tuple)
     include_undone: bool = True
+    # only decisions on the comments passed to decision_log (the sidebar's filtered comments)
+    only_given_comments: bool = False
 
 
 def decision_log(log: pd.DataFrame, comments: pd.DataFrame, filters: LogFilters = LogFilters()) -> pd.DataFrame:
@@ -558,6 +685,8 @@ def decision_log(log: pd.DataFrame, comments: pd.DataFrame, filters: LogFilters 
         rows = rows[rows["action"].isin(filters.actions)]
     if not filters.include_undone:
         rows = rows[rows["undone_at"].isna()]
+    if filters.only_given_comments:
+        rows = rows[decided_mask(rows, comments)] if len(rows) else rows
     logged = comments[comments["comment_id"].isin(rows["comment_id"]).to_numpy()]  # index only what the log names
     context = logged.set_index(_keys(logged))[["article_id", "author", "text"]].reindex(_keys(rows))
     out = rows.reset_index(drop=True)
@@ -587,6 +716,167 @@ def conflict_view(conflicts: pd.DataFrame) -> pd.DataFrame:
     by = conflicts["moderator"].where(~claimed, conflicts["claimed_by"])
     return pd.DataFrame({"source": conflicts["source"], "comment_id": conflicts["comment_id"], "now": now,
                          "by": by, "at": conflicts["decided_at"]}).reset_index(drop=True)
+# ---- engagement insights (tables the run wrote: engagement.insight_tables) -------
+
+# which sidebar filters each insight table honours, besides source (every table has one)
+INSIGHT_FILTERS = {
+    "staff_overall": (),
+    "staff_by_article": ("article",),
+    "staff_by_month": ("dates",),
+    "reply_network": ("author",),
+    "reply_pairs": ("author",),
+    "reciprocity": (),
+    "activity_by_week": ("dates",),
+    "retention_by_cohort": ("dates",),
+    "article_participation": ("article",),
+}
+_INSIGHT_TIME = {"staff_by_month": "month", "activity_by_week": "week"}
+
+
+def insight(insights: dict[str, pd.DataFrame], name: str, filters: Filters) -> pd.DataFrame:
+    """The run's insight table ``name`` restricted by the filters it honours (:data:`INSIGHT_FILTERS`).
+
+    Dates keep weeks / months that start inside From..To (the one date filter,
+    :func:`moderation.queues.created_between`) and cohorts whose first month does;
+    the author filter keeps pairs where either side's name contains it. A table
+    the run did not write is an empty frame.
+    """
+    table = insights.get(name, pd.DataFrame({"source": pd.array([], dtype="str")}))
+    keep = np.ones(len(table), dtype=bool)
+    if filters.source:
+        keep &= (table["source"] == filters.source).to_numpy()
+    honours = INSIGHT_FILTERS.get(name, ())
+    if "article" in honours and filters.article:
+        keep &= (table["article_id"] == filters.article).to_numpy()
+    if "dates" in honours and (filters.since or filters.until):
+        if name == "retention_by_cohort":
+            starts = pd.to_datetime(table["cohort"] + "-01", utc=True)
+        else:
+            starts = table[_INSIGHT_TIME[name]]
+        keep &= queues.created_between(starts, filters.since, filters.until).to_numpy()
+    if "author" in honours and filters.author:
+        sides = ("author_a", "author_b") if "author_a" in table else ("author", "replied_to_author")
+        found = np.zeros(len(table), dtype=bool)
+        for side in sides:
+            found |= table[side].str.contains(filters.author, case=False, regex=False).fillna(False).to_numpy(bool)
+        keep &= found
+    return table[keep].reset_index(drop=True)
+
+
+def sources_by_size(comments: pd.DataFrame) -> list[str]:
+    """The sources of ``comments``, most comments first."""
+    return comments["source"].value_counts().index.astype("str").tolist()
+
+
+def _hours(delta: pd.Series) -> pd.Series:
+    return (pd.to_timedelta(delta).dt.total_seconds() / 3600).astype("float64")
+
+
+def staff_summary(insights: dict[str, pd.DataFrame], filters: Filters) -> pd.DataFrame:
+    """Per source: ``threads`` readers started, ``threads_with_staff_reply``, ``share`` (0..1),
+    ``median_hours`` to the first staff reply (NaN without one), ``staff_authors``."""
+    table = insight(insights, "staff_overall", filters)
+    if table.empty:
+        return pd.DataFrame(columns=["source", "threads", "threads_with_staff_reply", "share", "median_hours",
+                                     "staff_authors"])
+    return pd.DataFrame({
+        "source": table["source"], "threads": table["threads"],
+        "threads_with_staff_reply": table["threads_with_staff_reply"],
+        "share": table["share_threads_with_staff_reply"],
+        "median_hours": _hours(table["median_time_to_first_staff_reply"]),
+        "staff_authors": table["staff_authors"],
+    })
+
+
+def staff_by_article(insights: dict[str, pd.DataFrame], articles: pd.DataFrame, filters: Filters,
+                     n: int = 20) -> pd.DataFrame:
+    """The ``n`` articles with the most threads a staff member answered (then the most reader-started
+    threads): ``article`` (title), source, article_id,
+    ``threads``, ``threads_with_staff_reply``, ``share`` (0..1), ``median_hours``, ``thread`` link."""
+    table = insight(insights, "staff_by_article", filters)
+    top = table.sort_values(["threads_with_staff_reply", "threads"], ascending=False, kind="stable").head(n)
+    out = article_titles(top, articles)
+    out["threads"] = top["threads"].to_numpy()
+    out["threads_with_staff_reply"] = top["threads_with_staff_reply"].to_numpy()
+    out["share"] = top["share_threads_with_staff_reply"].to_numpy()
+    out["median_hours"] = _hours(top["median_time_to_first_staff_reply"]).to_numpy()
+    out.insert(0, "thread", _article_links(out))
+    return out
+
+
+def _article_links(frame: pd.DataFrame) -> list[str]:
+    return ["thread?" + urlencode({"source": s, "article": a})
+            for s, a in frame[schema.ARTICLE_KEY].itertuples(index=False)]
+
+
+def staff_by_month(insights: dict[str, pd.DataFrame], filters: Filters) -> pd.DataFrame:
+    """Per (source, month): ``threads``, ``threads_with_staff_reply``, ``share`` (0..1), ``median_hours``."""
+    table = insight(insights, "staff_by_month", filters)
+    return pd.DataFrame({
+        "source": table["source"], "month": table["month"] if "month" in table else [],
+        "threads": table.get("threads", []), "threads_with_staff_reply": table.get("threads_with_staff_reply", []),
+        "share": table.get("share_threads_with_staff_reply", []),
+        "median_hours": _hours(table["median_time_to_first_staff_reply"]) if len(table) else [],
+    })
+
+
+def reply_pairs(insights: dict[str, pd.DataFrame], filters: Filters, n: int = 20) -> pd.DataFrame:
+    """The ``n`` pairs exchanging most replies: ``pair`` ("A and B"), source, author_a, author_b,
+    ``a_to_b``, ``b_to_a``, ``replies``; with profile links of both sides."""
+    table = insight(insights, "reply_pairs", filters)
+    top = table.sort_values("replies", ascending=False, kind="stable").head(n).reset_index(drop=True)
+    top.insert(0, "pair", top["author_a"].astype("str") + " and " + top["author_b"].astype("str"))
+    top["profile_a"] = profile_links(top["author_a"])
+    top["profile_b"] = profile_links(top["author_b"])
+    return top
+
+
+def reply_partners(insights: dict[str, pd.DataFrame], author: str) -> pd.DataFrame | None:
+    """The run's reply-network edges where ``author`` (exact name) replies or is replied to, most replies first;
+    None when the run wrote no network."""
+    if "reply_network" not in insights:
+        return None
+    network = insights["reply_network"]
+    involved = ((network["author"] == author) | (network["replied_to_author"] == author)).to_numpy()
+    return network[involved].reset_index(drop=True)
+
+
+def weekly_activity(insights: dict[str, pd.DataFrame], filters: Filters) -> pd.DataFrame:
+    """Per (source, week): ``comments``, ``active_authors``, ``new_authors``, ``returning_authors``."""
+    return insight(insights, "activity_by_week", filters)
+
+
+def retention(insights: dict[str, pd.DataFrame], filters: Filters, months: int = 12) -> pd.DataFrame:
+    """Cohort retention for the heatmap: source, ``cohort`` ("YYYY-MM"), ``cohort_label`` ("2010-08 (21
+    authors)"), ``months_since`` (0..``months``), ``active_authors``, ``cohort_authors``, ``share`` (0..1)."""
+    table = insight(insights, "retention_by_cohort", filters)
+    if table.empty:
+        return table.assign(cohort_label=pd.Series(dtype="str"))
+    table = table[table["months_since"] <= months].sort_values(["source", "cohort", "months_since"],
+                                                               ignore_index=True)
+    table.insert(2, "cohort_label", table["cohort"] + " (" + table["cohort_authors"].astype("str") + " authors)")
+    return table
+
+
+def participation(insights: dict[str, pd.DataFrame], articles: pd.DataFrame, filters: Filters,
+                  n: int = 30) -> pd.DataFrame:
+    """The ``n`` most-commented articles' participation: ``article`` (title), source, article_id, ``comments``,
+    ``participants``, ``comments_per_participant``, ``top_authors_share`` (0..1), ``unattributed_comments``,
+    ``thread`` link."""
+    table = insight(insights, "article_participation", filters)
+    top = table.sort_values("comments", ascending=False, kind="stable").head(n)
+    out = article_titles(top, articles)
+    for column in ("comments", "participants", "comments_per_participant", "top_authors_share",
+                   "unattributed_comments"):
+        out[column] = top[column].to_numpy()
+    out.insert(0, "thread", _article_links(out))
+    return out
+
+
+def staff_settings(settings: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The staff settings in force: the desk's saved ones (``Store.desk_settings``), else the defaults."""
+    params = engagement.with_staff_settings(engagement.EngagementParams(), settings)
+    return {key: list(getattr(params, key)) for key in engagement.STAFF_SETTINGS}
 # ---- review: the moderators' workbench ------------------------------------------
 
 # each queue in a moderator's words

@@ -36,7 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from moderation import auth, schema
+from moderation import auth, engagement, schema
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
@@ -182,6 +182,23 @@ class Claim:
     moderator: str
     expires_at: datetime
     mine: bool
+
+
+# the desk's settings (who is staff, ...), append-only: the latest row per key is in force, earlier ones are history
+desk_settings_table = sa.Table(
+    "desk_settings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False, index=True),
+    sa.Column("value", sa.Text, nullable=False),  # JSON list of strings
+    sa.Column("changed_by", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+# what a desk can set, and what each is: every value is a list of strings
+DESK_SETTINGS = {
+    "staff_names": "handles of staff (compared case-insensitively)",
+    "staff_patterns": "regular expressions matching staff handles (case-insensitive search)",
+    "staff_columns": "columns of a source that mark staff comments (true/false), e.g. is_staff",
+}
 # every `run`/`ingest` (and dashboard import) and the problems it met: a later run never erases an earlier one's report
 RUN_STATUSES = ("running", "done", "failed")  # a run killed before it finished stays "running"
 runs_table = sa.Table(
@@ -834,6 +851,47 @@ class Store:
         frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])
         frame["at"] = schema.to_utc(frame["at"]).set_axis(frame.index)
         return frame
+
+    # ---- desk settings -------------------------------------------------
+
+    def set_desk_setting(self, key: str, values: list[str], moderator: str) -> int:
+        """Record ``values`` (list of str; blanks dropped) as the desk's ``key`` (one of ``DESK_SETTINGS``); returns the id.
+
+        The previous value stays in the table as history; the next run applies the new one.
+        Raises ValueError for an unknown key, no moderator, or a staff pattern that is not a regex;
+        :class:`auth.Forbidden` unless ``moderator`` is an admin (any name in a store without users).
+        """
+        if key not in DESK_SETTINGS:
+            raise ValueError(f"unknown desk setting {key!r}; known: {', '.join(DESK_SETTINGS)}")
+        if not moderator or not moderator.strip():
+            raise ValueError("a desk setting needs the name of who changes it")
+        kept = [str(v).strip() for v in values if v is not None and str(v).strip()]
+        if key == "staff_patterns":
+            engagement.check_patterns(kept)  # a pattern that is not a regex would fail every later run
+
+        def write(connection) -> int:
+            name = self._require(connection, moderator, "manage_desk")
+            row = {"key": key, "value": json.dumps(kept), "changed_by": name, "changed_at": datetime.now(UTC)}
+            return connection.execute(desk_settings_table.insert().returning(desk_settings_table.c.id), [row]).scalar()
+
+        return self._write(write)
+
+    def desk_settings(self) -> dict[str, list[str]]:
+        """The desk's settings in force: key -> list of str, only for keys ever set."""
+        table = desk_settings_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(table.c.key, table.c.value).order_by(table.c.id)).all()
+        return {key: json.loads(value) for key, value in rows}  # later rows overwrite earlier ones
+
+    def desk_settings_history(self) -> pd.DataFrame:
+        """Every change of a desk setting, newest first: id, key, value (JSON text), changed_by, changed_at."""
+        table = desk_settings_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(table).order_by(table.c.id.desc())).mappings().all()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])
+        frame["changed_at"] = schema.to_utc(frame["changed_at"]).set_axis(frame.index)
+        return frame
+
     # ---- runs and their problems ---------------------------------------
 
     def start_run(self, command: str, inputs: list[str | Path]) -> str:

@@ -17,12 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moderation import pipeline, schema
+from dataclasses import replace
+
+from moderation import catalog, engagement, pipeline, schema
+from moderation.store import Store
 
 MARKUP = "![x](http://example.invalid/t.png) <img src=x onerror=alert(1)> **bold**"
 HOSTILE = f"I suspect the moon landing was staged, perhaps by the same people. {MARKUP}"
 HOSTILE_TITLE = "<b>Sanctions</b> **over** Xinjiang"
 SOURCE = "demo"
+STAFF = ["user1"]  # the fixture desk's staff (a desk setting in the store)
 ARTICLE_TEXT = ("Sanctions over Xinjiang: the trade ministry said exports of cameras and chips will face new "
                 "licences, and the opposition party asked how the tax on imports will change prices.")
 _TEXTS = np.array([
@@ -96,7 +100,8 @@ def build_results(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> d
     """The frames of a results folder (comments, articles, authors, vote_events, topics) from the real stages."""
     articles, comments = build_inputs(n_comments, n_articles, seed)
     vote_events = schema.empty("vote_events")
-    scored, authors, topics, _ = pipeline.run_stages(articles, comments, vote_events)
+    params = replace(pipeline.Params(), engagement=engagement.EngagementParams(staff_names=tuple(STAFF)))
+    scored, authors, topics, _ = pipeline.run_stages(articles, comments, vote_events, params=params)
     return {"comments": scored, "articles": articles, "authors": authors, "vote_events": vote_events,
             "topics": topics}
 
@@ -110,5 +115,6 @@ def write_results(folder: str | Path, **sizes) -> Path:
         inputs.mkdir()
         articles.to_parquet(inputs / "articles.parquet", index=False)
         comments.to_parquet(inputs / "comments.parquet", index=False)
+        Store(catalog.default_store_url(folder)).set_desk_setting("staff_names", STAFF, "fixture")
         pipeline.run([inputs], folder, source=SOURCE)
     return folder

@@ -234,3 +234,42 @@ def test_dashboard_on_a_busy_port_is_one_line_naming_the_option(tmp_path):
     assert result.stderr.count("\n") == 1 and "--port" in result.stderr and f"port {port}" in result.stderr
     free = run_cli("dashboard", "--results", tmp_path, "--port", port, "--check")
     assert free.returncode == 0, free.stderr
+
+
+def test_run_summary_counts_what_the_overview_shows(seed_run):
+    """`run` prints the comments, articles and authors that reports.kpis (the Overview) counts."""
+    out, result = seed_run
+    counts = reports.kpis(pd.read_parquet(out / "comments.parquet"))
+    assert result.stdout.startswith(
+        f"{counts['comments']} comments on {counts['articles']} articles by {counts['authors']} authors")
+
+
+def test_export_dates_are_inclusive_days_and_author_a_substring(seed_run, tmp_path):
+    """`export --until DAY` keeps all of that day (as the dashboard's To); `--author` matches part of a name."""
+    out, _ = seed_run
+    target = tmp_path / "q.csv"
+    comments = pd.read_parquet(out / "comments.parquet")
+    last_day = comments["created_at"].max().date().isoformat()
+    result = run_cli("export", "--queue", "offtopic", "--all", "--results", out, "--out", target,
+                     "--until", last_day, "--author", "undisclosed")
+    assert result.returncode == 0, result.stderr
+    ranked = pd.read_csv(target)
+    assert set(ranked["author"]) == {"Undisclosed Manufacturer #1", "Undisclosed Manufacturer #2"}
+    filtered = reports.filter_comments(comments, reports.Filters(until=comments["created_at"].max().date(),
+                                                                 author="undisclosed"))
+    assert len(ranked) == len(filtered)
+    bad = run_cli("export", "--queue", "offtopic", "--results", out, "--out", target, "--since", "yesterday")
+    assert bad.returncode == 1 and "not a date" in bad.stderr
+
+
+def test_staff_command_saves_and_shows_the_desks_settings(tmp_path):
+    """`staff --name/--pattern` saves to the store; without options it shows them; a bad pattern saves nothing."""
+    result = run_cli("staff", "--results", tmp_path, "--name", "Charles Rollet", "--pattern", "[(]staff[)]$",
+                     "--by", "ann")
+    assert result.returncode == 0, result.stderr
+    assert "staff_names: Charles Rollet" in result.stdout and "applied on the next" in result.stdout
+    bad = run_cli("staff", "--results", tmp_path, "--name", "Someone Else", "--pattern", "(")
+    assert bad.returncode == 1 and "not a regular expression" in bad.stderr
+    shown = run_cli("staff", "--results", tmp_path)
+    assert "staff_names: Charles Rollet" in shown.stdout and "staff_patterns: [(]staff[)]$" in shown.stdout
+    assert "staff_columns: is_staff, isModerator" in shown.stdout

@@ -108,11 +108,16 @@ def test_filters_survive_in_the_url(app):
 
 
 def test_author_profile_from_link(app):
-    """A profile link (author in the URL) shows that author's history and reply partners."""
-    open_page(app, "authors", author="user0")
+    """A profile link (``authors?profile=NAME``) shows that author's history and does not filter other pages."""
+    open_page(app, "authors", profile="user0")
     assert "Author: user0" in [t.value for t in app.text]
     history = table_with(app, "comment_id", "author")
     assert len(history) > 0 and set(history["author"]) == {"user0"}
+    partners = table_with(app, "replied_to_author", "count")  # the run's reply network, not recomputed
+    assert len(partners) and ((partners["author"] == "user0") | (partners["replied_to_author"] == "user0")).all()
+    assert not app.text_input(key="filter_author").value
+    app.switch_page("app_pages/overview.py").run()
+    assert next(m.value for m in app.metric if m.label == "Comments") == "60"
 
 
 def test_decision_flow(app, tmp_path):
@@ -191,6 +196,120 @@ def test_offtopic_labels_are_stored_for_learning(app, tmp_path):
     app.button(key="offtopic_label_False").click().run()
     assert store.labels()["value"].tolist() == [False]
     assert store.current_decisions().empty  # a label is not a moderation decision
+
+
+def test_engagement_page_plots_the_tables_the_run_wrote(app, results):
+    """The Engagement page draws staff, reply-pair, weekly, retention and participation plots from engagement_*."""
+    open_page(app, "engagement")
+    assert app.title[0].value == "Engagement"
+    metrics = {m.label: m.value for m in app.metric}
+    overall = pd.read_parquet(results / "engagement_staff_overall.parquet").iloc[0]
+    assert metrics["Threads readers started"] == f"{overall['threads']:,}"
+    assert metrics["Staff authors seen"] == "1"  # user1, the fixture desk's staff
+    charts = [e for e in app.get("plotly_chart")]
+    assert len(charts) >= 7, len(charts)
+    staff = table_with(app, "author", "replies_made")
+    assert staff["author"].tolist() == ["user1"]
+
+
+def test_staff_settings_are_saved_from_the_dashboard(app, tmp_path):
+    """Names typed on the Engagement page go to the store's desk settings (applied on the next run)."""
+    open_page(app, "engagement")
+    assert app.button(key="desk_save").disabled  # no moderator name yet
+    app.text_input(key="moderator").input("alice").run()
+    app.text_area(key="desk_staff_names").input("Charles Rollet\nJeff Atwood").run()
+    app.text_area(key="desk_staff_patterns").input("(").run()
+    app.button(key="desk_save").click().run()
+    assert any("not a regular expression" in e.value for e in app.error)
+    app.text_area(key="desk_staff_patterns").input(r"\(staff\)$").run()
+    app.button(key="desk_save").click().run()
+    assert not app.exception, app.exception
+    settings = Store(f"sqlite:///{tmp_path / 'store.db'}").desk_settings()
+    assert settings["staff_names"] == ["Charles Rollet", "Jeff Atwood"]
+    assert settings["staff_patterns"] == [r"\(staff\)$"]
+    assert "staff_columns" not in settings  # unchanged settings are not written again
+
+
+def test_queue_and_toggles_live_in_the_url(app):
+    """The chosen queue and the queue's toggles come from the URL and are written back to it."""
+    open_page(app, "votes", queue="controversial", show_decided="true", min_votes="2")
+    assert app.segmented_control(key="votes_queue").value == "controversial"
+    assert app.toggle(key="votes_controversial_show_decided").value is True
+    assert app.number_input(key="votes_controversial_min_votes").value == 2
+    app.segmented_control(key="votes_queue").set_value("anomalous").run()
+    assert app.query_params["queue"] == "anomalous"
+    app.toggle(key="votes_anomalous_ranked_all").set_value(True).run()
+    assert app.query_params["below_threshold"] == "true"
+
+
+def test_empty_queue_hint_names_the_toggle_that_helps(app):
+    """A queue emptied by a high 'Minimum votes' says to lower it (not to switch on a toggle that is on)."""
+    open_page(app, "votes", queue="controversial", min_votes="5000", below_threshold="true")
+    hints = [i.value for i in app.info]
+    assert any("lower 'Minimum votes' (now 5000)" in h for h in hints), hints
+    assert not any("Also comments below the threshold" in h for h in hints)
+
+
+def test_decisions_page_respects_the_sidebar(app, tmp_path, results):
+    """With an author filter, the audit log lists only decisions on that author's comments."""
+    comments = pd.read_parquet(results / "comments.parquet")
+    user0 = comments.loc[comments["author"] == "user0", "comment_id"].iloc[0]
+    other = comments.loc[comments["author"] != "user0", "comment_id"].dropna().iloc[0]
+    Store(f"sqlite:///{tmp_path / 'store.db'}").record_decision([(SOURCE, user0), (SOURCE, other)], "flag", "bo")
+    open_page(app, "decisions")
+    assert set(table_with(app, "moderator", "undone_at")["comment_id"]) == {user0, other}
+    open_page(app, "decisions", author="USER0")  # part of a name, any case
+    assert table_with(app, "moderator", "undone_at")["comment_id"].tolist() == [user0]
+
+
+PAGE_FILES = {"overview": "overview", "votes": "votes", "offtopic": "offtopic", "authors": "authors",
+              "engagement": "engagement", "thread": "thread", "topics": "topics", "decisions": "decisions"}
+
+
+def test_every_internal_link_opens_its_page(app, results):
+    """Every link a page shows (thread, profile) names a page of the app and opens it without an exception."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    links = set()
+    for page in ("overview", "votes", "offtopic", "engagement", "thread"):
+        open_page(app, page)
+        for frame in app.dataframe:
+            for column in ("thread", "profile", "profile_a", "profile_b"):
+                if column in frame.value:
+                    links |= set(frame.value[column].dropna())
+    assert any(link.startswith("thread?") for link in links) and any(link.startswith("authors?") for link in links)
+    for link in sorted(links)[:12]:
+        url = urlsplit(link)
+        assert url.path in PAGE_FILES, link
+        query = dict(parse_qsl(url.query))
+        page = AppTest.from_file(APP, default_timeout=60)
+        page.query_params.update(query)
+        page.run()
+        page.switch_page(f"app_pages/{PAGE_FILES[url.path]}.py").run()
+        assert not page.exception, (link, page.exception)
+        if url.path == "thread":
+            assert not page.warning and not page.info, link
+        if url.path == "authors":
+            assert f"Author: {query['profile']}" in [t.value for t in page.text], link
+
+
+def test_every_page_has_the_url_path_its_links_use():
+    """Pages are registered under the paths internal links and the README use (url_path, not the title)."""
+    source = (Path(APP).read_text())
+    for path, file in PAGE_FILES.items():
+        assert f'st.Page("app_pages/{file}.py"' in source and f'url_path="{path}"' in source, path
+
+
+def test_thread_comment_lives_in_the_url(app):
+    """The comment read on the Thread page comes from ?comment= and stays in the URL (written back by its id)."""
+    open_page(app, "thread", source=SOURCE, article="a0", comment="c1")
+    tree = table_with(app, "tree", "comment_id")
+    position = tree["comment_id"].tolist().index("c1")
+    assert app.selectbox(key="thread_read").value == position
+    app.run()
+    assert app.query_params["comment"] == "c1" and app.selectbox(key="thread_read").value == position
+    app.selectbox(key="thread_read").set_value(position + 1).run()
+    assert app.query_params["comment"] == tree["comment_id"].iloc[position + 1]
 
 
 def test_teach_page_labels_both_questions(app, tmp_path):

@@ -14,18 +14,22 @@ import pytest
 
 from moderation import schema, threads
 from moderation.engagement import (
+    INSIGHT_TABLES,
     EngagementParams,
     activity_by_week,
     article_participation,
     author_class,
     author_table,
     class_summary,
+    insight_tables,
     reciprocity,
     reply_latency,
     reply_network,
     retention_by_cohort,
     staff_responsiveness,
+    staff_responsiveness_by_month,
     top_pairs,
+    with_staff_settings,
 )
 
 HOUR = pd.Timedelta(hours=1)
@@ -416,3 +420,36 @@ def test_seed_page_loaded():
     assert mine["thread_id"].nunique() == 2
     # comment 6's parent is inferred: comment 4 (Oct 4) or 5 (Oct 5)
     assert mine["latency"].iloc[0] == DAY and mine["latency"].iloc[1] in (DAY, 2 * DAY)
+
+
+def test_staff_responsiveness_by_month_and_staff_patterns():
+    """Per month of the thread's start: threads, staff-answered share, median time; staff found by a pattern."""
+    rows = [
+        ("s", "r1", "a1", None, "reader1", "2024-01-05 10:00", 0, 0, None),
+        ("s", "m1", "a1", "r1", "Ann (staff)", "2024-01-05 12:00", 0, 0, None),
+        ("s", "r2", "a1", None, "reader2", "2024-01-20 10:00", 0, 0, None),
+        ("s", "r3", "a2", None, "reader1", "2024-02-01 09:00", 0, 0, None),
+        ("s", "m3", "a2", "r3", "ann (STAFF)", "2024-02-01 10:00", 0, 0, None),
+    ]
+    comments = make_comments(rows, COLUMNS)
+    params = with_staff_settings(EngagementParams(), {"staff_patterns": [r"[(]staff[)]$"]})
+    monthly = staff_responsiveness_by_month(comments, params)
+    # January: r1 answered after 2 h, r2 not -> 1 of 2, median 2 h; February: r3 answered after 1 h
+    assert monthly["month"].dt.strftime("%Y-%m").tolist() == ["2024-01", "2024-02"]
+    assert monthly["threads"].tolist() == [2, 1] and monthly["threads_with_staff_reply"].tolist() == [1, 1]
+    assert monthly["share_threads_with_staff_reply"].tolist() == [0.5, 1.0]
+    assert monthly["median_time_to_first_staff_reply"].tolist() == [2 * HOUR, HOUR]
+    with pytest.raises(ValueError, match="not a regular expression"):
+        with_staff_settings(EngagementParams(), {"staff_patterns": ["("]})
+
+
+def test_insight_tables_cover_every_table_per_source(comments):
+    """The run's insight tables: every named table, each with a source column, authors never mixed across sources."""
+    tables = insight_tables(comments, EngagementParams(staff_names=("bob",)))
+    assert list(tables) == list(INSIGHT_TABLES)
+    assert all("source" in frame for frame in tables.values())
+    weekly = tables["activity_by_week"]
+    for source, group in comments.groupby("source"):
+        alone = activity_by_week(group)
+        assert weekly.loc[weekly["source"] == source, "active_authors"].tolist() == alone["active_authors"].tolist()
+    assert set(tables["staff_overall"]["source"]) == set(comments["source"])

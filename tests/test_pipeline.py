@@ -2,7 +2,11 @@
 
 import pandas as pd
 
-from moderation.pipeline import run
+import json
+
+from moderation import offtopic
+from moderation.pipeline import import_files, run
+from moderation.store import Store
 
 
 def write_comments(path, rows):
@@ -30,3 +34,54 @@ def test_a_reply_to_an_earlier_files_comment_joins_its_thread(tmp_path):
     problems = pd.read_csv(out / "problems.csv")
     assert problems["record"].tolist() == ["comment_id 3"]
     assert problems["file"].tolist() == ["source forum"] and "parent 99 not found" in problems["problem"][0]
+
+
+def test_import_adds_and_scores_with_the_runs_parameters(tmp_path):
+    """An import reports what it added and what was known, uses the run's learned weights, and titles the article."""
+    first = write_comments(tmp_path / "first.csv", [
+        {"comment_id": "1", "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00", "text": "bikes"},
+    ])
+    learned = json.loads(offtopic.WEIGHTS_PATH.read_text()) | {"intercept": -0.25, "trained_on": "our labels"}
+    weights = tmp_path / "weights.json"
+    weights.write_text(json.dumps(learned))
+    out = tmp_path / "out"
+    run([first], out, source="forum", params=_with_weights(weights))
+    new = tmp_path / "new" / "comments.csv"
+    new.parent.mkdir()
+    rows = [{"comment_id": f"n{i}", "article_id": "b", "author": "cid", "created_at": "2024-01-02T10:00",
+             "text": f"lanes {i}", "article_title": "Council votes on bike lanes"} for i in range(5)]
+    write_comments(new, rows)
+    with open(new, "a") as handle:
+        handle.write("n9,b,too,many,fields,here,and,more\n")  # one bad line
+    report = import_files([new], out)
+    assert str(report).startswith("5 comments added (0 already known), 1 new article, 1 problem;")
+    assert f"off-topic weights from {weights}" in str(report) and report.scored == 6
+    assert json.loads((out / "offtopic_combiner.json").read_text())["intercept"] == -0.25
+    articles = pd.read_parquet(out / "articles.parquet").set_index("article_id")
+    assert articles.loc["b", "title"] == "Council votes on bike lanes"
+    again = import_files([new], out)
+    assert str(again).startswith("0 comments added (5 already known), 0 new articles, 1 problem;")
+
+
+def test_run_applies_the_desks_staff_settings(tmp_path):
+    """Staff saved in the store are staff in the next run's author table and engagement tables."""
+    data = write_comments(tmp_path / "c.csv", [
+        {"comment_id": "1", "article_id": "a", "author": "reader", "created_at": "2024-01-01T10:00", "text": "q"},
+        {"comment_id": "2", "article_id": "a", "parent_id": "1", "author": "Desk Editor",
+         "created_at": "2024-01-01T12:00", "text": "a"},
+    ])
+    out = tmp_path / "out"
+    Store(f"sqlite:///{out / 'moderation.db'}").set_desk_setting("staff_names", ["desk editor"], "ann")
+    results = run([data], out, source="forum")
+    assert results.authors.set_index("author").loc["Desk Editor", "is_staff"]
+    overall = pd.read_parquet(out / "engagement_staff_overall.parquet").iloc[0]
+    assert overall["threads_with_staff_reply"] == 1 and overall["median_time_to_first_staff_reply"] == pd.Timedelta(
+        hours=2)
+
+
+def _with_weights(path):
+    from dataclasses import replace
+
+    from moderation.pipeline import Params
+
+    return replace(Params(), offtopic=replace(Params().offtopic, weights_path=path))

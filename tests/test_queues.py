@@ -59,11 +59,12 @@ def test_controversial_ties_broken_by_vote_total():
     ({"article": "a2"}, ["c3"]),
     ({"author": ["ann", "dee"]}, ["c3", "c5", "c1"]),
     ({"source": "reddit"}, ["c5"]),
-    ({"since": "2020-01-02", "until": "2020-01-05"}, ["c3"]),
+    ({"since": "2020-01-02", "until": "2020-01-05"}, ["c3", "c5"]),  # both days inclusive
+    ({"since": "2020-01-02", "until": "2020-01-04"}, ["c3"]),
     ({"min_votes": 20}, ["c5", "c1"]),  # c5 is score-only: |net| 30 counts as at least 30 votes
 ])
 def test_queue_filters(filters, expected):
-    """Filters by article, author, source, date range [since, until) and minimum votes."""
+    """Filters by article, author, source, date range (calendar days, both inclusive) and minimum votes."""
     assert queue(scored(), "heavily_up", **filters)["comment_id"].tolist() == expected
 
 
@@ -118,3 +119,16 @@ def test_to_csv_writes_a_safe_queue(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == ["'+1 agreed", "'-sure", "'=HYPERLINK(\"http://x\")"]
     assert rows[0]["reactions"] == "[1, 2]" and rows[0]["reason"] == "reason 3"
+
+
+def test_one_date_filter_counts_whole_days_at_both_ends():
+    """created_between keeps 00:00 of since through 23:59:59.999999 of until (UTC); NaT is never kept."""
+    from moderation.queues import created_between
+
+    times = pd.Series(pd.to_datetime(["2024-01-01T23:59:59", "2024-01-02T00:00:00", "2024-01-02T23:59:59.999999",
+                                      "2024-01-03T00:00:00", None], utc=True, format="ISO8601"))
+    assert created_between(times, "2024-01-02", "2024-01-02").tolist() == [False, True, True, False, False]
+    assert created_between(times, until="2024-01-01").tolist() == [True, False, False, False, False]
+    assert created_between(times).tolist() == [True] * 5
+    with pytest.raises(ValueError, match="not a date"):
+        created_between(times, since="last tuesday")

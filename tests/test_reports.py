@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.dashboard_fixtures import HOSTILE, build_results, write_results
-from moderation import reports, schema, threads
+from moderation import engagement, reports, schema, threads
 from moderation.reports import Filters
 
 
@@ -47,6 +47,7 @@ def test_filter_mask_applies_every_filter():
         article_id=["a", "a", "b", "a"],
     )
     assert filter_rows(comments, Filters(author="ann")) == [0, 3]
+    assert filter_rows(comments, Filters(author="AN")) == [0, 3]  # part of a name, any case
     assert filter_rows(comments, Filters(article="b")) == [2]
     assert filter_rows(comments, Filters(since=date(2024, 1, 2))) == [1, 2]
     assert filter_rows(comments, Filters(until=date(2024, 1, 2))) == [0, 1]
@@ -70,7 +71,7 @@ def test_queue_view_hides_decided_comments_unless_asked():
     assert everything["decision"].isna().tolist() == [True, False, True]
     assert everything.loc[1, ["decision", "decided_by", "decision_reason"]].tolist() == ["remove", "mo", "spam"]
     assert everything.loc[0, "thread"] == "thread?source=s&article=a&comment=c0"
-    assert everything.loc[1, "profile"] == "authors?author=bob"
+    assert everything.loc[1, "profile"] == "authors?profile=bob"
     assert reports.queue_view(members, NO_DECISIONS, limit=1)["comment_id"].tolist() == ["c0"]
 
 
@@ -103,6 +104,37 @@ def test_offtopic_evidence_lists_scores_and_similarities():
     evidence = reports.offtopic_evidence(comment)
     assert evidence.values.tolist() == [["offtopic_score", "0.25"], ["offtopic_reason", "far"],
                                         ["similarity_article", "0.04"]]
+
+
+def test_topics_by_title_number_and_complete():
+    """The mix names articles by title, topics sort as numbers, and every topic is in the weekly counts."""
+    comments = comments_frame(article_id=["a", "a", "b"], topic_id=[10, 2, 2],
+                              created_at=["2024-01-01", "2024-01-02", "2024-01-09"])
+    articles = schema.conform(pd.DataFrame({"article_id": ["a"], "source": ["s"], "title": ["Bike lanes"]}),
+                              "articles")
+    topics = pd.DataFrame({"topic_id": [2, 10], "topic_terms": ["lane, bike, road, city", "tax, rent"]})
+    mix = reports.topic_mix(comments, articles, topics)
+    assert mix[["article", "topic", "share"]].values.tolist() == [
+        ["Bike lanes", "topic 2: lane, bike, road", 0.5], ["Bike lanes", "topic 10: tax, rent", 0.5],
+        ["(untitled) s/b", "topic 2: lane, bike, road", 1.0]]
+    assert reports.topic_table(topics.iloc[::-1], comments)["topic_id"].tolist() == [2, 10]
+    weekly = reports.topic_over_time(comments, topics)
+    assert set(weekly["topic_id"]) == {2, 10} and weekly["comments"].sum() == 3
+
+
+def test_insight_tables_honour_the_filters_that_apply():
+    """Source, dates (weeks and cohorts inside From..To), article and author (either side of a pair) select rows."""
+    frames = build_results(n_comments=200, n_articles=4)
+    insights = engagement.insight_tables(frames["comments"], engagement.EngagementParams(staff_names=("user1",)))
+    weekly = reports.weekly_activity(insights, Filters(since=date(2024, 1, 10)))
+    assert len(weekly) and (weekly["week"] >= pd.Timestamp("2024-01-10", tz="UTC")).all()
+    cohorts = reports.retention(insights, Filters(until=date(2024, 1, 31)), months=3)
+    assert set(cohorts["cohort"]) == {"2024-01"} and cohorts["months_since"].max() <= 3
+    per_article = reports.staff_by_article(insights, frames["articles"], Filters(article="a1"))
+    assert per_article["article_id"].tolist() == ["a1"] and per_article["thread"].iloc[0].startswith("thread?")
+    pairs = reports.reply_pairs(insights, Filters(author="USER0"))
+    assert len(pairs) and (pairs["pair"].str.contains("user0")).all()
+    assert reports.insight(insights, "staff_overall", Filters(source="elsewhere")).empty
 
 
 def test_topic_table_counts_matching_comments():
@@ -140,6 +172,49 @@ def test_vote_distribution_counts_every_scored_comment():
     """The histogram holds every comment with a net score once (extremes in the end bins)."""
     comments = comments_frame(score=[1, 2, 3, None, 1000])
     assert reports.vote_distribution(comments, bins=4)["comments"].sum() == 4
+
+
+def test_vote_distribution_bins_are_whole_votes():
+    """Bins are whole net scores: one per value over a small range, labelled "3" or "3 to 5" over a wide one."""
+    small = reports.vote_distribution(comments_frame(score=[-1, 0, 0, 2]))
+    assert small["net_score"].tolist() == ["-1", "0", "1", "2"] and small["comments"].tolist() == [1, 2, 0, 1]
+    wide = reports.vote_distribution(comments_frame(score=list(range(0, 100))), bins=10)
+    assert wide["net_score"].iloc[0] == "0 to 9" and (wide["highest"] - wide["lowest"] == 9).all()
+    assert wide["comments"].sum() == 100
+    tail = reports.vote_distribution(comments_frame(score=[0] * 50 + [1] * 48 + [500, 900]))
+    assert tail["net_score"].tolist()[-1].endswith("or more") and tail["comments"].sum() == 100
+
+
+def test_kpis_count_what_the_cli_prints():
+    """Articles with a comment, authors as identified handles per source; the missing author is not counted."""
+    comments = comments_frame(author=["ann", "ann", None, "[deleted]", "ann"], article_id=["a", "a", "b", "b", "c"],
+                              source=["s", "s", "s", "s", "t"])
+    assert reports.kpis(comments) == {"comments": 5, "articles": 3, "authors": 2}  # s/ann and t/ann
+
+
+def test_pending_counts_each_comment_once():
+    """A comment in two queues without a decision is one pending comment, not two."""
+    comments = comments_frame(author=["a"] * 3).assign(is_heavily_up=[True, True, False],
+                                                       is_vote_anomaly=[True, False, True])
+    assert reports.queue_shares(comments, NO_DECISIONS)["pending"].sum() == 4
+    assert reports.pending_comments(comments, NO_DECISIONS) == 3
+    assert reports.pending_comments(comments, decisions_frame([("s", "c0", "approve", "mo", None)])) == 2
+
+
+@pytest.mark.parametrize("state, hint", [
+    ({"members": 3, "pending": 0, "shown_decided": False, "ranked_all": False, "min_votes": 0},
+     "Switch on 'Show decided comments'"),
+    ({"members": 0, "pending": 0, "shown_decided": False, "ranked_all": False, "min_votes": 0},
+     "switch on 'Also comments below the threshold'"),
+    ({"members": 0, "pending": 0, "shown_decided": False, "ranked_all": True, "min_votes": 7},
+     "lower 'Minimum votes' (now 7)"),
+])
+def test_empty_queue_hint_names_the_control_that_helps(state, hint):
+    """Decided-away queues point at 'Show decided'; otherwise the toggle that is still off, or the vote minimum."""
+    text = reports.empty_queue_hint(**state, filters_active=False)
+    assert hint in text
+    if state["ranked_all"]:
+        assert "below the threshold" not in text
 
 
 def test_queue_shares_count_members_and_pending():

@@ -150,6 +150,21 @@ def test_bad_labels_are_refused(store):
     assert store.labels().empty
 
 
+def test_desk_settings_latest_wins_and_history_is_kept(store):
+    """A desk setting is a list of strings; a later save wins, earlier ones stay as history; bad input is refused."""
+    assert store.desk_settings() == {}
+    store.set_desk_setting("staff_names", ["Jeff Atwood", " ", "Catija "], "ann")
+    store.set_desk_setting("staff_names", ["Charles Rollet"], "bob")
+    assert store.desk_settings() == {"staff_names": ["Charles Rollet"]}
+    history = store.desk_settings_history()
+    assert history["changed_by"].tolist() == ["bob", "ann"]
+    assert history["value"].tolist()[1] == '["Jeff Atwood", "Catija"]'
+    with pytest.raises(ValueError, match="unknown desk setting"):
+        store.set_desk_setting("staf_names", ["x"], "ann")
+    with pytest.raises(ValueError, match="not a regular expression"):
+        store.set_desk_setting("staff_patterns", ["("], "ann")
+    with pytest.raises(ValueError, match="name of who changes it"):
+        store.set_desk_setting("staff_names", ["x"], " ")
 def test_missing_and_far_dates_are_stored_and_loaded(store):
     """A comment without a date, one in year 202 and one in 2300 are kept as they are (NaT stays NaT)."""
     rows = parsed(["1", "2", "3"], extra={"created_at": [None, "0202-05-01T00:00:00Z", "2300-01-01T00:00:00Z"]})

@@ -1,6 +1,7 @@
 """Authors: the engagement leaderboard and one author's profile (history, reply partners, activity)."""
 
 import pandas as pd
+import plotly.express as px
 import streamlit as st
 
 import _data
@@ -17,29 +18,27 @@ else:
     st.subheader("Leaderboard")
     numeric = [c for c in authors.columns if pd.api.types.is_numeric_dtype(authors[c]) and c != "is_staff"]
     left, middle, right = st.columns([2, 1, 1])
-    sort_by = left.selectbox("Sort by", numeric, index=numeric.index("comments") if "comments" in numeric else 0,
-                             key="authors_sort")
-    n = middle.number_input("Rows", min_value=10, max_value=5000, value=100, step=50, key="authors_n")
-    ascending = right.toggle("Ascending", key="authors_ascending")
+    sort_by = _ui.in_url("sort", "authors_sort", "comments" if "comments" in numeric else numeric[0], left.selectbox,
+                         _ui.one_of(numeric), label="Sort by", options=numeric)
+    n = _ui.in_url("rows", "authors_n", 100, middle.number_input, int, label="Rows", min_value=10, max_value=5000,
+                   step=50)
+    ascending = _ui.in_url("ascending", "authors_ascending", False, right.toggle, _ui.flag, label="Ascending")
     board = _data.leaderboard(ctx.results, ctx.version, sort_by, ascending, int(n))
     st.dataframe(board, hide_index=True, key="authors_table", height=_ui.TABLE_HEIGHT,
                  column_config={"profile": _ui.LINKS["profile"]})
     _ui.export_button(lambda: board, "authors.csv", key="authors_export", label="Export the leaderboard (CSV)")
 
 
-def _show_profile() -> None:
-    # a callback runs before the sidebar is drawn, so it may set the sidebar's author filter
-    st.session_state["filter_author"] = st.session_state["authors_profile"]
-
-
-author = ctx.filters.author
+# the profile is this page's own state (?profile=NAME), not the sidebar's author filter, which would filter every page
 st.subheader("Profile")
-if not authors.empty:
-    choices = board["author"].dropna().tolist()
-    st.selectbox("Show the profile of", [None, *choices], key="authors_profile", on_change=_show_profile,
-                 format_func=lambda a: a or "choose an author")
+choices = [] if authors.empty else board["author"].dropna().tolist()
+for named in (st.query_params.get("profile"), st.session_state.get("authors_profile")):
+    if named and named not in choices:
+        choices.insert(0, named)
+author = _ui.in_url("profile", "authors_profile", None, st.selectbox, _ui.one_of(choices),
+                    label="Show the profile of", options=[None, *choices], format_func=lambda a: a or "choose an author")
 if not author:
-    st.info("Choose an author above, follow a profile link, or set the Author filter in the sidebar.")
+    st.info("Choose an author above or follow a profile link.")
     st.stop()
 
 st.text(f"Author: {author}")
@@ -56,11 +55,12 @@ with left:
     st.caption("Reply partners")
     partners = _data.reply_partners(ctx.results, ctx.version, author)
     if partners is None:
-        st.info("The engagement stage is not available: no reply network.")
+        st.info("These results have no reply network: run the pipeline again to write it.")
     else:
         st.dataframe(partners, hide_index=True, key="authors_partners")
 with right:
     st.caption("Comments per week")
-    st.line_chart(weekly, y="comments")
+    figure = px.line(weekly.reset_index(), x="period", y="comments", labels={"period": "week", "comments": "comments"})
+    st.plotly_chart(_ui.time_axis(_ui.counts_axis(figure, weekly["comments"]), "week"), key="authors_weekly")
 if len(history):
     _ui.decision_panel(history, key="authors")

@@ -12,12 +12,19 @@ st.title("Decisions")
 _ui.flash()
 log = _data.decision_log(ctx.store_url)
 left, middle, right = st.columns([2, 2, 1])
-moderators = left.multiselect("Moderators", sorted(log["moderator"].dropna().unique()), key="log_moderators")
-actions = middle.multiselect("Actions", ACTIONS, key="log_actions")
-include_undone = right.toggle("Include undone", value=True, key="log_undone")
-comments = _data.results(ctx.results, ctx.version).comments
-shown = reports.decision_log(log, comments, reports.LogFilters(tuple(moderators), tuple(actions), include_undone))
-st.caption(f"{len(shown):,} of {len(log):,} decisions.")
+names = sorted(log["moderator"].dropna().unique())
+moderators = _ui.in_url("moderators", "log_moderators", [], left.multiselect,
+                        lambda t: [n for n in _ui.words(t) if n in names], label="Moderators", options=names)
+actions = _ui.in_url("actions", "log_actions", [], middle.multiselect,
+                     lambda t: [a for a in _ui.words(t) if a in ACTIONS], label="Actions", options=ACTIONS)
+include_undone = _ui.in_url("undone", "log_undone", True, right.toggle, _ui.flag, label="Include undone")
+# the sidebar's filters choose the comments; the log shows the decisions on them
+comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
+log_filters = reports.LogFilters(tuple(moderators), tuple(actions), include_undone,
+                                 only_given_comments=ctx.filters.active)
+shown = reports.decision_log(log, comments, log_filters)
+st.caption(f"{len(shown):,} of {len(log):,} decisions"
+           + (" (on the comments the sidebar filters accept)." if ctx.filters.active else "."))
 st.dataframe(shown, hide_index=True, key="log_table", column_config={"text": _ui.LINKS["text"]})
 _ui.export_button(lambda: shown, "decisions.csv", key="log_export", label="Export the log (CSV)")
 _ui.undo_button("log")

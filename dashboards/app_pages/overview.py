@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+import plotly.express as px
 import streamlit as st
 
 import _data
@@ -16,12 +17,15 @@ st.title("Overview")
 _ui.flash()
 summary = _data.overview(ctx.results, ctx.version, ctx.filters)
 comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
-shares = reports.queue_shares(comments, _data.current_decisions(ctx.store_url))
+decisions = _data.current_decisions(ctx.store_url)
+shares = reports.queue_shares(comments, decisions)
 
 columns = st.columns(4)
 for column, (label, value) in zip(columns, summary["kpis"].items()):
-    column.metric(label.capitalize(), f"{value:,}")
-columns[3].metric("Decisions pending", f"{int(shares['pending'].sum()):,}", help="queue members without a decision")
+    column.metric(label.capitalize(), f"{value:,}", help=reports.KPI_MEANINGS[label].capitalize() + ".")
+columns[3].metric("Decisions pending", f"{reports.pending_comments(comments, decisions):,}",
+                  help="Distinct comments in at least one queue without a decision (a comment in two queues "
+                       "counts once).")
 
 st.subheader("Queues")
 if shares.empty:
@@ -30,18 +34,25 @@ else:
     st.dataframe(
         shares, hide_index=True,
         column_config={"share": st.column_config.ProgressColumn(
-            "share of comments", format="percent", min_value=0, max_value=1)},
+            "share of comments", format="percent", min_value=0, max_value=1),
+            "pending": st.column_config.NumberColumn("pending (without a decision)")},
     )
 
 left, right = st.columns(2)
 with left:
     st.subheader("Activity per week")
+    weekly = summary["over_time"].reset_index()
     comments_tab, votes_tab = st.tabs(["Comments", "Votes"])
-    comments_tab.line_chart(summary["over_time"], y="comments")
-    votes_tab.line_chart(summary["over_time"], y="votes")
+    for tab, measure, axis in ((comments_tab, "comments", "comments"), (votes_tab, "votes", "votes cast")):
+        figure = px.line(weekly, x="period", y=measure, labels={"period": "week", measure: axis})
+        tab.plotly_chart(_ui.counts_axis(figure, weekly[measure]), key=f"overview_weekly_{measure}")
 with right:
     st.subheader("Net vote distribution")
-    st.bar_chart(summary["votes"], x="net_from", y="comments")
+    votes = summary["votes"]
+    figure = px.bar(votes, x="net_score", y="comments",
+                    labels={"net_score": "net score (up-votes minus down-votes)", "comments": "comments"})
+    figure.update_xaxes(type="category")
+    st.plotly_chart(_ui.counts_axis(figure, votes["comments"]), key="overview_votes")
 
 st.subheader("Most-discussed articles")
 st.dataframe(
@@ -49,20 +60,25 @@ st.dataframe(
     column_config={"thread": st.column_config.LinkColumn("thread", display_text="open thread")},
 )
 
-with st.expander("Import comments"):
+# open after an import, so its problems are in view next to the message
+with st.expander("Import comments", expanded="import_problems" in st.session_state):
     upload = st.file_uploader("A file in any supported format", key="import_file")
     source = st.text_input("Source name", key="import_source", placeholder="the file's name",
                            help="Used when the file itself does not name its source (e.g. a canonical comments.csv).")
-    if upload is not None and st.button("Ingest and score", key="import_run"):
+    st.caption("New comments are added to the store (comments already there are left as they are); then every "
+               "stored comment is scored again with the parameters and off-topic weights of the run that made "
+               "these results, and the desk's staff settings.")
+    if upload is not None and st.button("Add and score", key="import_run"):
         from moderation import pipeline
 
         progress = st.progress(0.0, text="Saving the upload…")
         # kept in the results folder: the moderator's file is not lost, and importing it again replaces its problems
+        # (a canonical comments.* file takes its source from its folder's name)
         path = catalog.import_path(ctx.results, source.strip() or Path(upload.name).stem, upload.name)
         path.write_bytes(upload.getvalue())
-        progress.progress(0.2, text="Reading, storing and scoring (every stage runs again)…")
+        progress.progress(0.2, text="Adding the new comments, then scoring the store…")
         try:
-            run = pipeline.run([path], ctx.results, ctx.store_url)
+            report = pipeline.import_files([path], ctx.results, ctx.store_url)
         except pipeline.NothingRead as error:
             progress.empty()
             st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
@@ -77,12 +93,14 @@ with st.expander("Import comments"):
         else:
             progress.progress(1.0, text="Done.")
             _data.clear_results()
-            # rerun so every figure above shows the new results; the message survives it
-            st.session_state["flash"] = (
-                f"Scored {len(run.comments):,} comments; {run.run_problems} problem(s) in the file "
-                "(listed under Input problems)."
-            )
+            # rerun so every figure above shows the new results; the message and problems survive it
+            st.session_state["flash"] = str(report).replace(str(path), upload.name)
+            st.session_state["import_problems"] = report.problems.replace(str(path), upload.name, regex=False)
             st.rerun()
+    problems = st.session_state.get("import_problems")
+    if problems is not None and len(problems):
+        st.caption("Problems in the last import")
+        st.dataframe(problems, hide_index=True, key="import_problems")
 
 st.subheader("Input problems")
 behind = _data.results(ctx.results, ctx.version).problems

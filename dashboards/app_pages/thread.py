@@ -33,10 +33,24 @@ st.dataframe(tree.drop(columns=["text"]), hide_index=True, key="thread_table", h
              column_config={"tree": st.column_config.TextColumn("comment", width="large")})
 
 labels = _ui.comment_labels(tree)
-marked = st.query_params.get("comment")
 keys = list(labels)
-start = next((i for i, (_, c) in enumerate(keys) if c == marked), 0)
-picked = st.selectbox("Read a comment", keys, index=start, format_func=_ui.label_of(labels), key="thread_read")
+# options are reading-order positions, numbered: two comments may share a label (same author, same opening words)
+position = {key[1]: i for i, key in enumerate(keys)}
+
+
+def _position(comment_id: str) -> int:
+    if comment_id not in position:
+        raise ValueError(comment_id)
+    return position[comment_id]
+
+
+# the comment read is in the URL as ?comment=ID (what a queue's thread link sets); another article has other positions
+if st.session_state.get("thread_read", 0) >= len(keys):
+    del st.session_state["thread_read"]
+chosen = _ui.in_url("comment", "thread_read", 0, st.selectbox, _position, to_text=lambda i: keys[i][1],
+                    label="Read a comment", options=range(len(keys)),
+                    format_func=lambda i: f"{i + 1}. {labels[keys[i]]}")
+picked = keys[chosen]
 row = tree[(tree["source"] == picked[0]) & (tree["comment_id"] == picked[1])].iloc[0]
 with st.container(border=True):
     st.text(f"{row['author']} · {row['created_at']} · depth {row['depth']} · {row['parent_link'] or 'top level'}")

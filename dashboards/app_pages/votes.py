@@ -13,7 +13,6 @@ names = reports.available_queues(_data.results(ctx.results, ctx.version).comment
 if not names:
     st.info("The vote stage has not run on these results: no vote queues yet.")
     st.stop()
-name = st.segmented_control(
-    "Queue", names, default=names[0], key="votes_queue", format_func=lambda n: n.replace("_", " ")
-) or names[0]
+name = _ui.in_url("queue", "votes_queue", names[0], st.segmented_control, _ui.one_of(names), label="Queue",
+                  options=names, format_func=lambda n: n.replace("_", " ")) or names[0]
 _ui.queue_section(name, key=f"votes_{name}")

@@ -23,6 +23,9 @@ Values:
 - ``status``: the canonical values, plus the synonyms in ``STATUS_SYNONYMS``;
   other values become NA and are reported (the comment is kept).
 - ``position``: the file's own ``position`` column, else the record order.
+- ``article_title``, ``article_url``, ``article_published_at`` in a comments
+  file make the article's row (title, url, published_at) when no articles
+  file names it.
 - times: with an offset (``Z``, ``+01:00``) as written; without one in UTC,
   or in the zone given as ``timezone=``.
 
@@ -379,12 +382,15 @@ def parse_chunks(
     if comments_path is None:
         yield Parsed(articles=articles, comments=pd.DataFrame(), problems=problems)
         return
-    position = 0
+    position, from_file = 0, articles
     for comments in _table_chunks(comments_path, columns, problems, chunk_rows):
         comments = _table(comments, "comments", path, str(comments_path), source, timezone, problems)
         if len(comments) and "position" not in comments:
             comments["position"] = np.arange(position, position + len(comments))
         position += len(comments)
+        comments, named = _articles_named_in_comments(comments, from_file)
+        if len(named):
+            articles = pd.concat([articles, named], ignore_index=True) if len(articles) else named
         yield Parsed(articles=articles, comments=comments, problems=problems)
         articles, problems = pd.DataFrame(), []
     if len(articles) or problems:  # the comments file had no piece at all (empty or unreadable)
@@ -417,3 +423,26 @@ def _table(frame: pd.DataFrame, table: str, path: Path, file: str, source: str, 
 def parse(path: Path, **options) -> Parsed:
     """Read canonical comments (and articles) in one piece; the options are those of :func:`parse_chunks`."""
     return Parsed.concat(list(parse_chunks(Path(path), **options)))
+
+
+# comments-file columns that describe the comment's article -> the articles column they fill
+ARTICLE_COLUMNS_IN_COMMENTS = {"article_title": "title", "article_url": "url", "article_published_at": "published_at"}
+
+
+def _articles_named_in_comments(comments: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comments without them, articles rows) from a comments file's ``article_title`` / ``article_url`` /
+    ``article_published_at``.
+
+    An export with one row per comment often repeats the article's title on
+    each row; those columns make the article (first value per article wins)
+    unless the articles file (``known``) has it.
+    """
+    present = [c for c in ARTICLE_COLUMNS_IN_COMMENTS if c in comments]
+    if not present:
+        return comments, pd.DataFrame()
+    named = comments.dropna(subset=["article_id"]).groupby(["source", "article_id"], sort=False)[present].first()
+    named = named.rename(columns=ARTICLE_COLUMNS_IN_COMMENTS).reset_index()
+    if len(known):
+        seen = pd.MultiIndex.from_frame(known[["source", "article_id"]].astype("str"))
+        named = named[~pd.MultiIndex.from_frame(named[["source", "article_id"]].astype("str")).isin(seen)]
+    return comments.drop(columns=present), named

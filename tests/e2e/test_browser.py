@@ -34,7 +34,9 @@ pytestmark = [
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on now."""
+    """A TCP port nobody listens on now (``$MODERATION_TEST_PORT`` when a machine hands out ports)."""
+    if os.environ.get("MODERATION_TEST_PORT"):
+        return int(os.environ["MODERATION_TEST_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -184,9 +186,28 @@ def test_offtopic_label_in_browser(server, browser):
         page.close()
 
 
+def test_every_page_opens_at_its_own_path(server, browser):
+    """``/<url_path>?...`` of every listed page opens that page, never "Page not found"; "/" opens the landing page."""
+    source = (ROOT / "dashboards" / "streamlit_app.py").read_text()
+    paths = re.findall(r'st.Page\("app_pages/[a-z]+.py", title="[^"]+", url_path="([a-z]+)"\)', source)
+    assert "overview" in paths and "engagement" in paths
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        for path in ["", *paths]:
+            page.goto(f"{base}/{path}?since=2024-01-01")
+            page.locator("h1").first.wait_for(timeout=60_000)
+            settle(page)
+            assert page.get_by_text("Page not found").count() == 0, path
+            assert "since=2024-01-01" in page.url, (path, page.url)
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("path, heading", [
     ("", "Review"), ("review", "Review"), ("overview", "Overview"), ("history", "History"), ("votes", "Vote review"),
-    ("offtopic", "Off-topic speculation"), ("authors?author=user0", "Authors"), ("topics", "Topics"), ("decisions", "Decisions"),
+    ("offtopic", "Off-topic speculation"), ("authors?profile=user0", "Authors"), ("engagement", "Engagement"), ("topics", "Topics"), ("decisions", "Decisions"),
+    ("votes?queue=anomalous&below_threshold=true", "Vote review"),
 ])
 def test_page_renders_in_browser(server, browser, path, heading):
     """Each page shows its heading and content in a real browser, with no exception box and no injected image."""
@@ -286,10 +307,10 @@ def test_review_with_keys_in_browser(server, browser):
 
 
 COMMENTS_CSV = (
-    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes\n"
-    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1\n"
-    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0\n"
-    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3\n"
+    "comment_id,article_id,parent_id,author,created_at,text,upvotes,downvotes,article_title\n"
+    "u1,up1,,ann,2024-03-01T10:00:00Z,Perhaps the sanctions are cover for something else.,5,1,Trade talks resume\n"
+    "u2,up1,u1,bob,2024-03-01T10:05:00Z,They are about trade.,2,0,Trade talks resume\n"
+    "u3,up1,,cy,2024-03-01T11:00:00Z,=HYPERLINK(\"http://example.invalid\"),0,3,Trade talks resume\n"
 )
 
 
@@ -307,7 +328,7 @@ def test_import_from_the_ui(server, browser, tmp_path):
         page.get_by_text("Import comments").click()
         page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(garbage))
         settle(page)
-        page.get_by_role("button", name="Ingest and score").click()
+        page.get_by_role("button", name="Add and score").click()
         page.locator("[data-testid='stAlertContentError']").filter(
             has_text="Could not import: no record could be read from any input: garbage.bin").wait_for(timeout=60_000)
         shot(page, "e2e_import_error.png")
@@ -317,16 +338,17 @@ def test_import_from_the_ui(server, browser, tmp_path):
         page.get_by_label("Source name", exact=True).fill("uploaded")
         page.get_by_label("Source name", exact=True).press("Enter")
         settle(page)
-        page.get_by_role("button", name="Ingest and score").click()
+        page.get_by_role("button", name="Add and score").click()
         outcome = page.locator("[data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']")
         # the garbage upload's "Could not import" alert goes with the rerun; wait for this upload's outcome
-        outcome.filter(has_text="Import failed").or_(outcome.filter(has_text="Scored")).first.wait_for(timeout=120_000)
+        outcome.filter(has_text="Import failed").or_(outcome.filter(has_text="added")).first.wait_for(timeout=120_000)
         shot(page, "e2e_import_done.png")
         assert page.locator("[data-testid='stException']").count() == 0
-        # the 60 comments already in the store are scored again with the 3 new ones
-        assert outcome.first.inner_text().startswith("Scored 63 comments"), outcome.first.inner_text()
+        assert outcome.first.inner_text().startswith("3 comments added (0 already known), 1 new article, 0 problems"), \
+            outcome.first.inner_text()
         settle(page)
         assert page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").count() >= 1
+        assert page.locator("[data-testid='stDataFrame']").filter(has_text="Trade talks resume").count() >= 1
     finally:
         shot(page, "e2e_import_last.png")
         page.close()
