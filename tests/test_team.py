@@ -221,3 +221,15 @@ def pd_isna(value) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+def test_only_admins_change_the_desks_staff_settings(url):
+    """A moderator's or viewer's change of who is staff is refused by the store; an admin's is kept with their name."""
+    store = Store(url)
+    for name in ("ann", "vera"):
+        with pytest.raises(auth.Forbidden):
+            store.set_desk_setting("staff_names", ["Charles Rollet"], name)
+    assert store.desk_settings() == {}
+    store.set_desk_setting("staff_names", ["Charles Rollet"], "ada")
+    assert store.desk_settings() == {"staff_names": ["Charles Rollet"]}
+    assert store.desk_settings_history()["changed_by"].tolist() == ["ada"]

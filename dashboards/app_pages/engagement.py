@@ -11,7 +11,7 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import reports
+from moderation import auth, reports
 from moderation.store import DESK_SETTINGS
 
 ctx = _data.context()
@@ -96,20 +96,23 @@ with st.expander("Who is staff (the desk's setting, applied on the next run)"):
     for column, (key, meaning) in zip(columns, DESK_SETTINGS.items()):
         texts[key] = column.text_area(key.replace("_", " "), value="\n".join(in_force[key]), key=f"desk_{key}",
                                       help=meaning)
-    if st.button("Save staff settings", key="desk_save", disabled=not ctx.moderator.strip()):
+    may_change = "manage_desk" in auth.PERMISSIONS[_ui.current_role()]  # the store checks it again
+    if st.button("Save staff settings", key="desk_save", disabled=not (ctx.moderator.strip() and may_change)):
         try:
             # patterns first: a bad one stops the save before anything else is recorded
             for key, text in sorted(texts.items(), key=lambda item: item[0] != "staff_patterns"):
                 values = [line.strip() for line in text.splitlines() if line.strip()]
                 if values != in_force[key]:  # only what was changed is recorded, with who changed it
                     _data.set_desk_setting(ctx.store_url, key, values, ctx.moderator)
-        except ValueError as error:
+        except (ValueError, PermissionError) as error:
             st.error(str(error))
         else:
             st.session_state["flash"] = ("Staff settings saved; the next run (`python -m moderation run ... --out "
                                          f"{ctx.results}`, or an import on Overview) applies them.")
             st.rerun()
-    if not ctx.moderator.strip():
+    if not may_change:
+        st.caption("Only an admin changes who is staff.")
+    elif not ctx.moderator.strip():
         st.caption("Enter your name as moderator in the sidebar to change the settings.")
 
 # ---- reply network ----------------------------------------------------------------
