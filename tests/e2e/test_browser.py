@@ -8,21 +8,17 @@ Screenshots go to ``test-artifacts/``.
 import getpass
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.dashboard_fixtures import HOSTILE, SOURCE, write_results
 from moderation.store import Store
+from tests.dashboard_fixtures import HOSTILE, SOURCE, write_results
+from tests.e2e.serving import CHROMIUM, ROOT, free_port, launch_chromium, wait_until_serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 MODERATOR = "e2e-moderator"
 
@@ -31,15 +27,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium): "
                        "apt-get install -y chromium"),
 ]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (``$MODERATION_TEST_PORT`` when a machine hands out ports)."""
-    if os.environ.get("MODERATION_TEST_PORT"):
-        return int(os.environ["MODERATION_TEST_PORT"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +45,7 @@ def server(tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start; see {log.name}")
-                time.sleep(0.5)
+        wait_until_serving(base, process, log.name)
         yield base, store_url
     finally:
         process.terminate()
@@ -80,11 +59,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

@@ -8,14 +8,13 @@ under their name. Screenshots go to ``test-artifacts/``.
 import os
 import subprocess
 import sys
-import urllib.request
-import time
 
 import pytest
 
 from moderation.store import Store
 from tests.dashboard_fixtures import write_results
-from tests.e2e.test_browser import CHROMIUM, ROOT, free_port, settle, shot
+from tests.e2e.serving import CHROMIUM, ROOT, free_port, launch_chromium, wait_until_serving
+from tests.e2e.test_browser import settle, shot
 
 ADDRESS = "127.0.0.2"
 PASSWORD = "correct horse battery"
@@ -44,15 +43,7 @@ def team_server(tmp_path_factory):
     )
     base = f"http://{ADDRESS}:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the dashboard did not start; see {log.name}")
-                time.sleep(0.5)
+        wait_until_serving(base, process, log.name)
         yield base, store_url
     finally:
         process.terminate()
@@ -65,8 +56,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

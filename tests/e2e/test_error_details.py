@@ -4,16 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.dashboard_fixtures import write_results
-from tests.e2e.test_browser import CHROMIUM, free_port
+from tests.e2e.serving import CHROMIUM, ROOT, free_port, launch_chromium, wait_until_serving
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
@@ -36,17 +32,9 @@ def test_an_unexpected_failure_shows_no_traceback(tmp_path):
                                   stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.5)
+        wait_until_serving(base, server, log)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                                 args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            browser = launch_chromium(playwright)
             page = browser.new_page()
             page.goto(f"{base}/overview")
             notice = page.locator("[data-testid='stException']")
