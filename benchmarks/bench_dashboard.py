@@ -75,6 +75,16 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
+def checked(app, page: str) -> None:
+    """RuntimeError unless ``app``'s last run drew ``page`` (its title) without an exception or error box."""
+    if app.exception:
+        raise RuntimeError(f"{page}: {app.exception[0].message}")
+    if app.error:
+        raise RuntimeError(f"{page}: {app.error[0].value}")
+    if TITLES[page] not in [title.value for title in app.title]:
+        raise RuntimeError(f"{page}: the run drew {[title.value for title in app.title]}, not {TITLES[page]!r}")
+
+
 def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
     """(first visit s, median rerun s, max rerun s) of one page opened with URL ``query``."""
     from streamlit.testing.v1 import AppTest
@@ -88,8 +98,7 @@ def measure(page: str, query: dict, runs: int) -> tuple[float, float, float]:
             app.run()
         else:
             app.switch_page(target).run()
-        if app.exception:
-            raise RuntimeError(f"{page}: {app.exception[0].message}")
+        checked(app, page)
 
     first = timed(visit)
     reruns = [timed(visit) for _ in range(runs)]
@@ -104,8 +113,7 @@ def warm_session_times(runs: int) -> tuple[float, float]:
     for _ in range(runs):
         app = AppTest.from_file(APP, default_timeout=900)
         times.append(timed(app.run))
-        if app.exception:
-            raise RuntimeError(f"review: {app.exception[0].message}")
+        checked(app, LANDING)
     return statistics.median(times), max(times)
 
 
@@ -120,8 +128,7 @@ def decision_times(runs: int) -> tuple[float, float]:
     for i in range(runs):
         times.append(timed(lambda: app.button(key=f"review_{('approve', 'remove', 'flag', 'escalate')[i % 4]}")
                            .click().run()))
-        if app.exception:
-            raise RuntimeError(f"review decision: {app.exception[0].message}")
+        checked(app, LANDING)
     return statistics.median(times), max(times)
 
 
@@ -240,6 +247,9 @@ def main() -> None:
     parser.add_argument("--regenerate", action="store_true", help="make the synthetic folder again")
     parser.add_argument("--browser", action="store_true", help="also time each page in headless chromium")
     args = parser.parse_args()
+    # AppTest serves as `streamlit run --server.address 127.0.0.1` would: single-user mode, no sign-in form
+    from streamlit import config
+    config.set_option("server.address", "127.0.0.1")
 
     folder = results_folder(args)
     read = timed(lambda: pd.read_parquet(folder / "comments.parquet"))

@@ -108,10 +108,24 @@ def queue_members(
     return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only)
 
 
+@st.cache_data(max_entries=64, ttl=3600)
+def queue_without_text(folder: str, version: str, filters: Filters, name: str, min_votes: int,
+                       members_only: bool = True) -> int:
+    """How many comments :func:`queue_members` leaves out for want of readable text (image-only answers)."""
+    return len(queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only,
+                            without_text="only"))
+
+
 @st.cache_resource(max_entries=32, ttl=3600)
 def review_queue(folder: str, version: str, filters: Filters, reasons: tuple[str, ...]) -> pd.DataFrame:
     """Every flagged comment the filters accept, once, by priority (``moderation.queues.review_queue``)."""
     return queues.review_queue(filtered(folder, version, filters), reasons)
+
+
+@st.cache_data(max_entries=32, ttl=3600)
+def review_without_text(folder: str, version: str, filters: Filters, reasons: tuple[str, ...]) -> int:
+    """How many flagged comments :func:`review_queue` leaves out for want of readable text (image-only answers)."""
+    return len(queues.review_queue(filtered(folder, version, filters), reasons, without_text="only"))
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
@@ -306,10 +320,17 @@ def desk_settings(url: str) -> dict[str, list[str]]:
     return store(url).desk_settings()
 
 
+@st.cache_data(ttl=10, max_entries=4)
+def decision_reasons(url: str) -> list[str]:
+    """The reasons the desk offers when deciding (``Store.decision_reasons``)."""
+    return store(url).decision_reasons()
+
+
 def set_desk_setting(url: str, key: str, values: list[str], moderator: str) -> int:
     """Save one desk setting in the store and drop the cached settings."""
     saved = store(url).set_desk_setting(key, values, moderator)
     desk_settings.clear()
+    decision_reasons.clear()
     return saved
 
 

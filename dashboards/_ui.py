@@ -48,6 +48,30 @@ def comment_label(row) -> str:
     return f"{author}: {text[:90]}"
 
 
+TYPED_REASON = "type a reason…"
+
+
+def reason_picker(key: str, typed_hint: str = "your reason") -> None:
+    """The desk's reasons (``Store.decision_reasons``) in a list, or one typed: widgets ``{key}_reason`` and
+    ``{key}_reason_typed``; :func:`picked_reason` reads what was chosen."""
+    reasons = _data.decision_reasons(_data.context().store_url)
+    options = [*reasons, TYPED_REASON]
+    if st.session_state.get(f"{key}_reason") not in [None, *options]:
+        st.session_state[f"{key}_reason"] = None  # the desk removed the reason this tab had picked
+    left, right = st.columns([1, 2])
+    left.selectbox("Reason", options, index=None, key=f"{key}_reason", placeholder="optional")
+    if st.session_state.get(f"{key}_reason") == TYPED_REASON:
+        right.text_input("Reason", key=f"{key}_reason_typed", placeholder=typed_hint)
+
+
+def picked_reason(key: str) -> str | None:
+    """The reason :func:`reason_picker` holds: the one picked, the one typed (stripped), or None."""
+    picked = st.session_state.get(f"{key}_reason")
+    if picked == TYPED_REASON:
+        return (st.session_state.get(f"{key}_reason_typed") or "").strip() or None
+    return picked
+
+
 def decision_panel(shown: pd.DataFrame, key: str) -> None:
     """Decide on comments of ``shown`` (per comment, or all shown after a confirmation) and undo the last batch.
 
@@ -74,7 +98,7 @@ def decision_panel(shown: pd.DataFrame, key: str) -> None:
             disabled=everything, placeholder="Choose comments", on_change=_claim_picked, args=(key,),
         )
         action = st.selectbox("Action", ACTIONS, key=f"{key}_action")
-        st.text_input("Reason (optional)", key=f"{key}_reason")
+        reason_picker(key)
         picked = [k for k in st.session_state.get(f"{key}_pick", []) if k in labels]
         keys = [k for k in labels if k not in claimed] if everything else picked
         if everything and claimed:
@@ -115,7 +139,7 @@ def _claim_picked(key: str) -> None:
 def _record(key: str, keys: list[tuple[str, str]], seen: dict | None = None) -> None:
     """Record the panel's action on ``keys`` as the signed-in moderator, checked against what they saw."""
     ctx = _data.context()
-    action, reason = st.session_state[f"{key}_action"], st.session_state.get(f"{key}_reason") or None
+    action, reason = st.session_state[f"{key}_action"], picked_reason(key)
     if not ctx.moderator:
         st.session_state[f"{key}_error"] = "Enter your name as moderator in the sidebar first."
         return
@@ -238,10 +262,13 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     shown = reports.queue_view(members, decisions, show_decided=show_decided, limit=int(limit))
     pending = len(reports.undecided(members, decisions))
     flagged = int(members["in_queue"].sum())
+    without_text = _data.queue_without_text(ctx.results, ctx.version, ctx.filters, name, int(min_votes),
+                                            not ranked_all)
     st.caption(
         f"{flagged:,} comments in the queue"
         + (f" (ranked among all {len(members):,})" if ranked_all else "")
         + f", {pending:,} without a decision; showing {len(shown):,}."
+        + (f" {reports.without_text_note(without_text)}" if without_text else "")
     )
     if shown.empty:
         st.info(reports.empty_queue_hint(flagged, pending, show_decided, ranked_all, int(min_votes),

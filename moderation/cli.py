@@ -198,9 +198,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             until=queues.as_day(args.until) if args.until else None,
         )
         comments = reports.filter_comments(pd.read_parquet(path), filters)
-        frame = queues.queue(comments, args.queue, min_votes=args.min_votes, members_only=not args.all)
+        options = {"min_votes": args.min_votes, "members_only": not args.all}
+        frame = queues.queue(comments, args.queue, without_text=args.without_text.replace("-", "_"), **options)
     queues.to_csv(frame, Path(args.out))
     print(f"{len(frame)} rows -> {args.out}")
+    if not args.decisions and args.without_text == "leave-out":
+        left_out = len(queues.queue(comments, args.queue, without_text="only", **options))
+        if left_out:
+            print(f"{left_out} comments without readable text (image-only answers) left out; "
+                  "--without-text include keeps them, --without-text only lists just them")
     return 0
 
 
@@ -225,6 +231,23 @@ def cmd_staff(args: argparse.Namespace) -> int:
         print(f"{key}: " + (", ".join(getattr(params, key)) or "(none)"))
     if changes:
         print(f"saved by {by}; applied on the next `python -m moderation run ... --out {args.results}`")
+    return 0
+
+
+def cmd_reasons(args: argparse.Namespace) -> int:
+    import getpass
+
+    from moderation.store import DEFAULT_DECISION_REASONS, Store
+
+    store = Store(args.store or f"sqlite:///{Path(args.results) / 'moderation.db'}")
+    by = args.by or getpass.getuser()
+    if args.reason or args.default:
+        store.set_desk_setting("decision_reasons", list(DEFAULT_DECISION_REASONS) if args.default else args.reason,
+                               by)
+    reasons = store.decision_reasons()
+    print("decision reasons: " + (", ".join(reasons) or "(none: moderators type their own)"))
+    if args.reason or args.default:
+        print(f"saved by {by}; the dashboard offers them from now on")
     return 0
 
 
@@ -402,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-votes", type=int, default=0, help="only comments with at least this many votes")
     export.add_argument("--all", action="store_true",
                         help="rank every comment by the queue's measure, members or not (column in_queue)")
+    export.add_argument("--without-text", choices=["leave-out", "include", "only"], default="leave-out",
+                        help="comments without readable text (image-only answers): left out and counted "
+                             "(default), included, or only them")
     export.set_defaults(handler=cmd_export)
 
     staff = commands.add_parser(
@@ -424,6 +450,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="empty that list (repeatable)")
     staff.add_argument("--by", help="who makes the change (default: the local user name)")
     staff.set_defaults(handler=cmd_staff)
+
+    reasons = commands.add_parser(
+        "reasons", help="show or set the reasons offered when deciding", formatter_class=formatter,
+        description="Show or set the desk's decision reasons: the list a moderator picks from on Review and in "
+                    "the queues' Decide panels (typing another reason is always possible). --reason given "
+                    "replaces the list; the setting lives in the store and needs an admin once the store has "
+                    "users; --default brings back the usual list (off topic, speculation/rumour, ...).",
+        epilog='example:\n  python -m moderation reasons --results data/demo --reason "off topic" '
+               '--reason "personal attack" --reason spam',
+    )
+    reasons.add_argument("--results", default=DEFAULT_RESULTS, help="results folder whose store holds the setting")
+    reasons.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
+    group = reasons.add_mutually_exclusive_group()
+    group.add_argument("--reason", action="append", metavar="REASON", help="a reason, in the order offered "
+                       "(repeatable; the ones given replace the list)")
+    group.add_argument("--default", action="store_true", help="back to the usual list")
+    reasons.add_argument("--by", help="who makes the change (default: the local user name)")
+    reasons.set_defaults(handler=cmd_reasons)
 
     dashboard = commands.add_parser(
         "dashboard", help="open the moderation dashboard", formatter_class=formatter,

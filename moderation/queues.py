@@ -36,6 +36,35 @@ QUEUES = {
 }
 
 
+_READABLE = r"[^\W_]"  # at least one letter or digit: an image-only answer (empty text) has nothing to read
+# what a queue does with comments without readable text: leave them out (the default), include them, or only them
+WITHOUT_TEXT = ("leave_out", "include", "only")
+
+
+def readable(comments: pd.DataFrame) -> np.ndarray:
+    """Boolean array of shape (n_comments,): comments whose text has something to read (a letter or digit).
+
+    The one rule for every queue: a comment without one (an image-only answer, an empty or
+    punctuation-only text) cannot be judged from its text, so :func:`queue` and
+    :func:`review_queue` leave it out unless asked, and their callers say how many.
+    """
+    return comments["text"].str.contains(_READABLE, regex=True).fillna(False).to_numpy(dtype=bool)
+
+
+def _text_rule(comments: pd.DataFrame, keep: np.ndarray, without_text: str) -> np.ndarray:
+    """``keep`` (boolean array) narrowed by ``without_text`` (one of :data:`WITHOUT_TEXT`); the text is read
+    only for the rows ``keep`` already holds."""
+    if without_text not in WITHOUT_TEXT:
+        raise ValueError(f"without_text must be one of {', '.join(WITHOUT_TEXT)}, not {without_text!r}")
+    if without_text == "include":
+        return keep
+    rows = np.flatnonzero(keep)
+    has_text = readable(comments.iloc[rows]) if len(rows) else np.zeros(0, dtype=bool)
+    out = np.zeros(len(keep), dtype=bool)
+    out[rows] = has_text if without_text == "leave_out" else ~has_text
+    return out
+
+
 def _votes_at_least(comments: pd.DataFrame, min_votes: int) -> pd.Series:
     """Rows with at least ``min_votes`` votes cast; for score-only sources ``|net|`` is the (lower-bound) count."""
     if "vote_total" in comments:
@@ -48,7 +77,7 @@ def _votes_at_least(comments: pd.DataFrame, min_votes: int) -> pd.Series:
 
 
 def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=None, author=None,
-          min_votes: int = 0, source=None, members_only: bool = True) -> pd.DataFrame:
+          min_votes: int = 0, source=None, members_only: bool = True, without_text: str = "leave_out") -> pd.DataFrame:
     """The members of queue ``name``, filtered, sorted by the queue's measure (descending), with a ``reason``.
 
     Parameters
@@ -68,6 +97,9 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     members_only : bool
         False ranks every comment that passes the filters by the queue's measure, members or
         not: a small discussion whose comments all stay below a threshold still shows its top ones.
+    without_text : {"leave_out", "include", "only"}
+        Comments without readable text (:func:`readable`: image-only answers) are left out by
+        default; "only" gives just those (how many were left out), "include" both.
 
     Returns
     -------
@@ -97,7 +129,7 @@ def queue(comments: pd.DataFrame, name: str, article=None, since=None, until=Non
     if min_votes:
         keep &= _votes_at_least(comments, min_votes)
 
-    members = comments[keep.to_numpy()]
+    members = comments[_text_rule(comments, keep.to_numpy(dtype=bool), without_text)]
     order = members.sort_values(list(spec.sort), ascending=False, na_position="last", kind="stable").index
     out = members.loc[order].copy()
     out["queue"] = name
@@ -181,22 +213,15 @@ def to_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 # ---- the review queue: every flag in one prioritised list -------------------------
 
-_READABLE = r"[^\W_]"  # at least one letter or digit: an image-only answer (empty text) has nothing to read
-
-
-def readable(comments: pd.DataFrame) -> np.ndarray:
-    """Boolean array of shape (n_comments,): comments whose text has something to read (a letter or digit)."""
-    return comments["text"].str.contains(_READABLE, regex=True).fillna(False).to_numpy(dtype=bool)
-
-
-def review_queue(comments: pd.DataFrame, reasons=None) -> pd.DataFrame:
+def review_queue(comments: pd.DataFrame, reasons=None, without_text: str = "leave_out") -> pd.DataFrame:
     """One prioritised queue over every flag: each comment in at least one of ``reasons``' queues, once.
 
     A comment's *standing* in one queue is ``1 - rank / members`` (1.0 for the top of
     that queue by its own measure, near 0 for the last member), so queues on
     different scales compare. ``priority = best standing + (number of reasons - 1)``:
     comments with more reasons come first, then the ones nearest the top of any of
-    their queues. Comments without readable text (image-only answers) are left out.
+    their queues. Comments without readable text (image-only answers) are left out
+    unless ``without_text`` says otherwise (as in :func:`queue`).
 
     Parameters
     ----------
@@ -205,6 +230,8 @@ def review_queue(comments: pd.DataFrame, reasons=None) -> pd.DataFrame:
     reasons : iterable of str, optional
         Queue names (keys of :data:`QUEUES`) to combine; default every queue whose
         columns the pipeline wrote. A queue added to :data:`QUEUES` joins automatically.
+    without_text : {"leave_out", "include", "only"}
+        What to do with comments without readable text (:func:`readable`).
 
     Returns
     -------
@@ -215,7 +242,10 @@ def review_queue(comments: pd.DataFrame, reasons=None) -> pd.DataFrame:
     names = [n for n in (QUEUES if reasons is None else reasons) if n in QUEUES]
     names = [n for n in names if all(c in comments for c in (QUEUES[n].member, *QUEUES[n].sort))]
     n = len(comments)
-    text_ok = readable(comments)
+    flagged = np.zeros(n, dtype=bool)
+    for name in names:
+        flagged |= comments[QUEUES[name].member].fillna(False).to_numpy(dtype=bool)
+    text_ok = _text_rule(comments, flagged, without_text)  # the text is read for flagged comments only
     standing = np.zeros(n)
     count = np.zeros(n, dtype=np.int64)
     labels = np.full(n, "", dtype=object)

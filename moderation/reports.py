@@ -288,6 +288,13 @@ def flag_labels(frame: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def without_text_note(count: int) -> str:
+    """The sentence a queue shows about the comments it leaves out for want of readable text."""
+    comments = "comment" if count == 1 else "comments"
+    return (f"{count:,} {comments} without readable text (image-only answers) not shown; "
+            "`python -m moderation export --without-text only` lists them.")
+
+
 def empty_queue_hint(members: int, pending: int, shown_decided: bool, ranked_all: bool, min_votes: int,
                      filters_active: bool) -> str:
     """What to change when a queue shows nothing, naming the control that would show something.
@@ -887,8 +894,6 @@ REASON_NAMES = {
     "anomalous": "Unusual voting",
     "offtopic": "Off-topic speculation",
 }
-# why a moderator decided, offered in a list (a typed reason is kept as typed)
-DECISION_REASONS = ("off topic", "speculation/rumour", "abuse", "spam", "other")
 # the outlier model's features (moderation.votes) in plain words: (when high, when low)
 _ANOMALY_FEATURE_WORDS = {
     "log_votes": ("many votes", "few votes"),

@@ -198,7 +198,30 @@ DESK_SETTINGS = {
     "staff_names": "handles of staff (compared case-insensitively)",
     "staff_patterns": "regular expressions matching staff handles (case-insensitive search)",
     "staff_columns": "columns of a source that mark staff comments (true/false), e.g. is_staff",
+    "decision_reasons": "reasons offered when deciding, in this order (a typed reason is always possible)",
 }
+# the reasons offered until the desk saves its own list
+DEFAULT_DECISION_REASONS = ("off topic", "speculation/rumour", "abuse", "spam", "other")
+MAX_REASON_LENGTH = 100  # a reason is a few words in a picker, not a note
+
+
+def check_reasons(reasons: Iterable[str]) -> list[str]:
+    """``reasons`` without blanks and repeats (compared in any case; the first spelling is kept), in their order.
+
+    Raises ValueError naming a reason longer than :data:`MAX_REASON_LENGTH` characters or holding a line break.
+    """
+    kept, seen = [], set()
+    for reason in (str(r).strip() for r in reasons):
+        if not reason or reason.casefold() in seen:
+            continue
+        if len(reason) > MAX_REASON_LENGTH or any(c in reason for c in "\r\n"):
+            shown = reason.splitlines()[0][:40] + ("…" if len(reason) > 40 else "")
+            raise ValueError(f"reason {shown!r}: a reason is one line of at most {MAX_REASON_LENGTH} characters")
+        seen.add(reason.casefold())
+        kept.append(reason)
+    return kept
+
+
 # every `run`/`ingest` (and dashboard import) and the problems it met: a later run never erases an earlier one's report
 RUN_STATUSES = ("running", "done", "failed")  # a run killed before it finished stays "running"
 runs_table = sa.Table(
@@ -868,6 +891,8 @@ class Store:
         kept = [str(v).strip() for v in values if v is not None and str(v).strip()]
         if key == "staff_patterns":
             engagement.check_patterns(kept)  # a pattern that is not a regex would fail every later run
+        if key == "decision_reasons":
+            kept = check_reasons(kept)
 
         def write(connection) -> int:
             name = self._require(connection, moderator, "manage_desk")
@@ -882,6 +907,10 @@ class Store:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(table.c.key, table.c.value).order_by(table.c.id)).all()
         return {key: json.loads(value) for key, value in rows}  # later rows overwrite earlier ones
+
+    def decision_reasons(self) -> list[str]:
+        """The reasons the desk offers when deciding: its saved list, else :data:`DEFAULT_DECISION_REASONS`."""
+        return list(self.desk_settings().get("decision_reasons", DEFAULT_DECISION_REASONS))
 
     def desk_settings_history(self) -> pd.DataFrame:
         """Every change of a desk setting, newest first: id, key, value (JSON text), changed_by, changed_at."""

@@ -41,7 +41,8 @@ _TEXTS = np.array([
 ])
 
 
-def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0,
+                 image_only: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical (articles, comments) of a synthetic discussion, as a source would give them.
 
     Parameters
@@ -50,6 +51,8 @@ def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> tu
         Sizes; vectorised, so a million comments take seconds.
     seed : int
         Seed of the random votes, authors, times, texts and reply structure.
+    image_only : int
+        The last ``image_only`` comments are image-only answers: empty text, heavily up-voted.
     """
     rng = np.random.default_rng(seed)
     n = n_comments
@@ -72,6 +75,9 @@ def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> tu
     text[0] = HOSTILE
     up = rng.negative_binomial(1, 0.08, n)
     down = rng.negative_binomial(1, 0.3, n)
+    if image_only:
+        text[n - image_only:] = ""
+        up[n - image_only:], down[n - image_only:] = 500, 0
     raw = pd.DataFrame({
         "comment_id": comment_id,
         "article_id": pd.Series(article).map("a{}".format),

@@ -273,3 +273,36 @@ def test_staff_command_saves_and_shows_the_desks_settings(tmp_path):
     shown = run_cli("staff", "--results", tmp_path)
     assert "staff_names: Charles Rollet" in shown.stdout and "staff_patterns: [(]staff[)]$" in shown.stdout
     assert "staff_columns: is_staff, isModerator" in shown.stdout
+
+
+def test_reasons_command_sets_shows_and_restores_the_desks_reasons(tmp_path):
+    """`reasons --reason` replaces the list the dashboard offers, `--default` brings the usual one back."""
+    shown = run_cli("reasons", "--results", tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0] == "decision reasons: off topic, speculation/rumour, abuse, spam, other"
+    saved = run_cli("reasons", "--results", tmp_path, "--reason", "personal attack", "--reason", "spam", "--by", "ann")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.splitlines()[0] == "decision reasons: personal attack, spam"
+    assert "saved by ann" in saved.stdout
+    bad = run_cli("reasons", "--results", tmp_path, "--reason", "x" * 200)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: reason ")
+    assert run_cli("reasons", "--results", tmp_path).stdout.startswith("decision reasons: personal attack, spam\n")
+    back = run_cli("reasons", "--results", tmp_path, "--default")
+    assert back.stdout.startswith("decision reasons: off topic, speculation/rumour, abuse, spam, other\n")
+
+
+def test_export_says_how_many_image_only_answers_it_left_out(tmp_path):
+    """`export` leaves out comments without readable text and says how many; `--without-text` keeps or lists them."""
+    from tests.dashboard_fixtures import write_results
+
+    folder = write_results(tmp_path / "results", n_comments=60, n_articles=3, image_only=2)
+    target = tmp_path / "queue.csv"
+    result = run_cli("export", "--queue", "heavily_up", "--results", folder, "--out", target)
+    assert result.returncode == 0, result.stderr
+    assert "2 comments without readable text (image-only answers) left out" in result.stdout
+    assert not pd.read_csv(target)["comment_id"].isin(["c58", "c59"]).any()
+    result = run_cli("export", "--queue", "heavily_up", "--results", folder, "--out", target, "--without-text", "only")
+    assert result.returncode == 0, result.stderr
+    assert sorted(pd.read_csv(target)["comment_id"]) == ["c58", "c59"] and "left out" not in result.stdout
+    run_cli("export", "--queue", "heavily_up", "--results", folder, "--out", target, "--without-text", "include")
+    assert pd.read_csv(target)["comment_id"].isin(["c58", "c59"]).sum() == 2

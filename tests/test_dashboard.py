@@ -127,7 +127,8 @@ def test_decision_flow(app, tmp_path):
     chosen = first_row(app)
     app.multiselect(key="votes_heavily_up_pick").select(chosen).run()
     app.selectbox(key="votes_heavily_up_action").select("remove").run()
-    app.text_input(key="votes_heavily_up_reason").input("insults").run()
+    app.selectbox(key="votes_heavily_up_reason").select("type a reason…").run()
+    app.text_input(key="votes_heavily_up_reason_typed").input("insults").run()
     app.button(key="votes_heavily_up_record").click().run()
     assert not app.exception, app.exception
 

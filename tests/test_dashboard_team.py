@@ -179,3 +179,17 @@ def test_review_a_decision_that_landed_meanwhile_is_shown_and_chosen(app, store,
     current = store.current_decisions()
     assert current[["comment_id", "action", "moderator", "replaces"]].values.tolist() == [
         [shown[1], "approve", "ann", theirs]]
+
+
+def test_only_an_admin_edits_the_desks_reasons_on_review(app, store):
+    """A signed-in moderator sees the desk's reasons but cannot save them; an admin can."""
+    store.add_user("ada", "admin", PASSWORD)
+    sign_in(app.run(), "ann")
+    assert app.text_area(key="desk_decision_reasons").disabled and app.button(key="desk_reasons_save").disabled
+    assert any("Only an admin" in c.value for c in app.caption)
+    app.button(key="sign_out").click().run()
+    sign_in(app.run(), "ada")
+    app.text_area(key="desk_decision_reasons").input("doxxing\nspam").run()
+    app.button(key="desk_reasons_save").click().run()
+    assert store.decision_reasons() == ["doxxing", "spam"]
+    assert store.desk_settings_history()["changed_by"].tolist() == ["ada"]

@@ -132,3 +132,23 @@ def test_one_date_filter_counts_whole_days_at_both_ends():
     assert created_between(times).tolist() == [True] * 5
     with pytest.raises(ValueError, match="not a date"):
         created_between(times, since="last tuesday")
+
+
+def test_comments_without_readable_text_are_left_out_and_can_be_counted():
+    """An image-only answer (empty text), a punctuation-only and a missing text leave every queue by default;
+    without_text="only" gives just them (what callers count), "include" both; the review queue follows the
+    same rule."""
+    from moderation.queues import review_queue
+
+    frame = scored()
+    frame["text"] = pd.array(["", "fine", " ... ", "@admin", None], dtype="str")  # c1, c3, c5 have nothing to read
+    assert queue(frame, "heavily_up")["comment_id"].tolist() == []
+    assert queue(frame, "heavily_up", without_text="only")["comment_id"].tolist() == ["c3", "c5", "c1"]
+    assert queue(frame, "heavily_up", without_text="include")["comment_id"].tolist() == ["c3", "c5", "c1"]
+    assert queue(frame, "controversial")["comment_id"].tolist() == ["c4", "c2"]
+    ranked = queue(frame, "heavily_up", members_only=False)
+    assert ranked["comment_id"].tolist() == ["c4", "c2"] and not ranked["in_queue"].any()
+    assert review_queue(frame)["comment_id"].tolist() == ["c4", "c2"]
+    assert sorted(review_queue(frame, without_text="only")["comment_id"]) == ["c1", "c3", "c5"]
+    with pytest.raises(ValueError, match="without_text must be one of leave_out, include, only"):
+        queue(frame, "heavily_up", without_text="drop")

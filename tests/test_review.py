@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moderation import queues, reports, schema
-from moderation.store import Store
+from moderation.store import DEFAULT_DECISION_REASONS, Store
 from tests.dashboard_fixtures import HOSTILE, HOSTILE_TITLE, write_results
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py")
@@ -195,7 +195,8 @@ def test_decision_needs_a_moderator(app, tmp_path):
 
 
 def test_reason_from_the_list_or_typed(app, tmp_path):
-    """A listed reason and a typed one are both recorded with the decision."""
+    """A listed reason (the usual list until the desk saves one) and a typed one are recorded with the decision."""
+    assert app.selectbox(key="review_reason").options == [*DEFAULT_DECISION_REASONS, "type a reason…"]
     named(app)
     app.selectbox(key="review_reason").select("spam").run()
     app.button(key="review_remove").click().run()
@@ -204,6 +205,52 @@ def test_reason_from_the_list_or_typed(app, tmp_path):
     app.button(key="review_remove").click().run()
     log = Store(f"sqlite:///{tmp_path / 'store.db'}").decisions()
     assert log["reason"].tolist() == ["doxxing", "spam"]
+
+
+def test_the_card_offers_the_desks_reasons_and_an_admin_changes_them_on_the_page(results, monkeypatch, tmp_path):
+    """The Reason list is the desk's (saved in the store); an admin (single-user mode) edits it on Review, every
+    picker offers the new list at once, and a refused list says why and changes nothing."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.set_desk_setting("decision_reasons", ["doxxing", "spam"], "ada")
+    monkeypatch.setenv("MODERATION_RESULTS", str(results))
+    monkeypatch.setenv("MODERATION_STORE", store.url)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert app.selectbox(key="review_reason").options == ["doxxing", "spam", "type a reason…"]
+    named(app)
+    app.text_area(key="desk_decision_reasons").input("personal attack\nspam\n").run()
+    app.button(key="desk_reasons_save").click().run()
+    assert not app.exception, app.exception
+    assert store.decision_reasons() == ["personal attack", "spam"]
+    assert app.selectbox(key="review_reason").options == ["personal attack", "spam", "type a reason…"]
+    app.selectbox(key="review_reason").select("personal attack").run()
+    app.button(key="review_remove").click().run()
+    app.switch_page("app_pages/votes.py").run()  # the queue pages' Decide panel offers the same list
+    assert app.selectbox(key="votes_heavily_up_reason").options == ["personal attack", "spam", "type a reason…"]
+    app.switch_page("app_pages/review.py").run()
+    app.text_area(key="desk_decision_reasons").input("x" * 150).run()
+    app.button(key="desk_reasons_save").click().run()
+    assert any("one line of at most 100 characters" in e.value for e in app.error)
+    assert store.decision_reasons() == ["personal attack", "spam"]
+    app.button(key="desk_reasons_default").click().run()
+    assert store.decision_reasons() == list(DEFAULT_DECISION_REASONS)
+    assert store.decisions()["reason"].tolist() == ["personal attack"]
+
+
+def test_image_only_answers_are_counted_where_they_are_left_out(tmp_path, monkeypatch):
+    """Review and Vote review both leave out the two image-only answers and say so."""
+    folder = write_results(tmp_path / "results", n_comments=60, n_articles=3, image_only=2)
+    monkeypatch.setenv("MODERATION_RESULTS", str(folder))
+    monkeypatch.setenv("MODERATION_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    note = "2 comments without readable text (image-only answers) not shown"
+    assert any(note in c.value for c in app.caption), [c.value for c in app.caption]
+    app.switch_page("app_pages/votes.py").run()
+    assert not app.exception, app.exception
+    assert any(note in c.value for c in app.caption), [c.value for c in app.caption]
+    shown = app.dataframe[0].value
+    assert not shown["comment_id"].isin(["c58", "c59"]).any()
 
 
 def test_next_previous_and_reason_filter(app):

@@ -165,6 +165,20 @@ def test_desk_settings_latest_wins_and_history_is_kept(store):
         store.set_desk_setting("staff_patterns", ["("], "ann")
     with pytest.raises(ValueError, match="name of who changes it"):
         store.set_desk_setting("staff_names", ["x"], " ")
+
+
+def test_decision_reasons_are_the_desks_list_or_the_usual_one(store):
+    """Until the desk saves its reasons the usual five are offered; a saved list keeps its order, drops blanks
+    and repeats in any case; a reason of several lines or over 100 characters is refused and nothing is saved."""
+    assert store.decision_reasons() == ["off topic", "speculation/rumour", "abuse", "spam", "other"]
+    store.set_desk_setting("decision_reasons", ["Personal attack", " ", "spam ", "personal ATTACK", "off topic"], "ann")
+    assert store.decision_reasons() == ["Personal attack", "spam", "off topic"]
+    for bad in ("x" * 101, "two\nlines"):
+        with pytest.raises(ValueError, match="one line of at most 100 characters"):
+            store.set_desk_setting("decision_reasons", ["abuse", bad], "ann")
+    assert store.decision_reasons() == ["Personal attack", "spam", "off topic"]
+    store.set_desk_setting("decision_reasons", [], "ann")  # no list: moderators type their reasons
+    assert store.decision_reasons() == []
 def test_missing_and_far_dates_are_stored_and_loaded(store):
     """A comment without a date, one in year 202 and one in 2300 are kept as they are (NaT stays NaT)."""
     rows = parsed(["1", "2", "3"], extra={"created_at": [None, "0202-05-01T00:00:00Z", "2300-01-01T00:00:00Z"]})

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from moderation import auth
-from moderation.store import DecisionConflict, Store, seen_states
+from moderation.store import DEFAULT_DECISION_REASONS, DecisionConflict, Store, seen_states
 from tests.test_store import POSTGRES_URL, _postgres_store
 
 PASSWORD = "correct horse battery"
@@ -233,3 +233,14 @@ def test_only_admins_change_the_desks_staff_settings(url):
     store.set_desk_setting("staff_names", ["Charles Rollet"], "ada")
     assert store.desk_settings() == {"staff_names": ["Charles Rollet"]}
     assert store.desk_settings_history()["changed_by"].tolist() == ["ada"]
+
+
+def test_only_admins_change_the_desks_decision_reasons(url):
+    """A moderator's or viewer's list of decision reasons is refused by the store; an admin's is in force."""
+    store = Store(url)
+    for name in ("ann", "vera"):
+        with pytest.raises(auth.Forbidden):
+            store.set_desk_setting("decision_reasons", ["doxxing"], name)
+    assert store.decision_reasons() == list(DEFAULT_DECISION_REASONS)
+    store.set_desk_setting("decision_reasons", ["doxxing", "spam"], "ada")
+    assert store.decision_reasons() == ["doxxing", "spam"]

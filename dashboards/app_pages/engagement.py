@@ -11,7 +11,7 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import auth, reports
+from moderation import auth, engagement, reports
 from moderation.store import DESK_SETTINGS
 
 ctx = _data.context()
@@ -93,9 +93,9 @@ with st.expander("Who is staff (the desk's setting, applied on the next run)"):
                "true/false fields that mark staff comments (e.g. is_staff).")
     texts = {}
     columns = st.columns(3)
-    for column, (key, meaning) in zip(columns, DESK_SETTINGS.items()):
+    for column, key in zip(columns, engagement.STAFF_SETTINGS):
         texts[key] = column.text_area(key.replace("_", " "), value="\n".join(in_force[key]), key=f"desk_{key}",
-                                      help=meaning)
+                                      help=DESK_SETTINGS[key])
     may_change = "manage_desk" in auth.PERMISSIONS[_ui.current_role()]  # the store checks it again
     if st.button("Save staff settings", key="desk_save", disabled=not (ctx.moderator.strip() and may_change)):
         try:

@@ -13,7 +13,7 @@ import streamlit as st
 import _data
 import _ui
 from moderation import auth, reports
-from moderation.store import DecisionConflict, seen_states
+from moderation.store import DEFAULT_DECISION_REASONS, DecisionConflict, seen_states
 
 # key -> the widget it presses (or focuses); shown in the "? Keys" help
 KEYS = {
@@ -28,19 +28,11 @@ KEYS = {
     "?": ("review_help", "show these keys"),
 }
 DECISIONS = {"approve": "Approve", "remove": "Remove", "flag": "Flag", "escalate": "Escalate"}
-TYPED = "type a reason…"
 
 
 def _move(step: int) -> None:
     st.session_state["review_index"] = max(0, st.session_state.get("review_index", 0) + step)
     st.session_state["review_focus"] = None
-
-
-def _reason() -> str | None:
-    picked = st.session_state.get("review_reason")
-    if picked == TYPED:
-        return (st.session_state.get("review_reason_typed") or "").strip() or None
-    return picked
 
 
 def _decide(action: str, key: tuple[str, str], card: int, seen: dict | None = None) -> None:
@@ -52,7 +44,7 @@ def _decide(action: str, key: tuple[str, str], card: int, seen: dict | None = No
         return  # a key pressed again before the next card was drawn: its buttons still name the decided card
     st.session_state["review_card_live"] = None
     try:
-        _data.record_decision(_data.context().store_url, [key], action, moderator, _reason(),
+        _data.record_decision(_data.context().store_url, [key], action, moderator, _ui.picked_reason("review"),
                               seen=st.session_state.get("review_seen", {}) if seen is None else seen)
     except DecisionConflict as conflict:
         # keep this card in view with what landed meanwhile, and let the moderator choose
@@ -93,7 +85,7 @@ def _decide_many(action: str, keys: list[tuple[str, str]], seen: dict) -> None:
         st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
         return
     try:
-        _data.record_decision(_data.context().store_url, keys, action, moderator, _reason(), seen=seen)
+        _data.record_decision(_data.context().store_url, keys, action, moderator, _ui.picked_reason("review"), seen=seen)
     except (DecisionConflict, auth.Forbidden) as refused:
         st.session_state["review_error"] = f"Not recorded: {refused}. The queue now shows what changed."
         st.session_state["review_bulk_confirm"] = False
@@ -161,6 +153,9 @@ st.caption(f"{len(pending):,} {'comment' if len(pending) == 1 else 'comments'} t
            f"{len(queue) - len(pending) - skipped:,} of {len(queue):,} flagged ones decided"
            + (f", {skipped:,} claimed by {', '.join(sorted(set(claimed.values())))}" if skipped else "")
            + ". Filter by article, author, date or text in the sidebar.")
+without_text = _data.review_without_text(ctx.results, ctx.version, ctx.filters, tuple(reasons))
+if without_text:
+    st.caption(reports.without_text_note(without_text))
 if not ctx.can_decide:
     st.caption(f"You are signed in as a {ctx.role}: you can look, not decide.")
 
@@ -227,11 +222,7 @@ else:
         if card.author and st.button("Author details", key="review_author"):
             _author_drawer(card.source, card.author)
 
-    left, right = st.columns([1, 2])
-    left.selectbox("Reason", [*reports.DECISION_REASONS, TYPED], index=None, key="review_reason",
-                   placeholder="optional")
-    if st.session_state.get("review_reason") == TYPED:
-        right.text_input("Reason", key="review_reason_typed", placeholder="your reason, then Esc for the keys")
+    _ui.reason_picker("review", typed_hint="your reason, then Esc for the keys")
     actions = st.columns(len(DECISIONS))
     for column, (action, label) in zip(actions, DECISIONS.items()):
         shortcut = next(k for k, (target, _) in KEYS.items() if target == f"review_{action}")
@@ -263,3 +254,31 @@ if len(pending):
         st.button(f"Record {action} on {len(keys)} comments", key="review_bulk",
                   disabled=not confirmed or not ctx.can_decide, on_click=_decide_many,
                   args=(action, keys, seen_states(decisions, keys)))
+
+
+def _save_reasons(reasons: list[str] | None = None) -> None:
+    """Save ``reasons`` as the desk's list (None: the lines of the box, as they are when the button is pressed)."""
+    if reasons is None:
+        reasons = st.session_state.get("desk_decision_reasons", "").splitlines()
+    try:
+        _data.set_desk_setting(_data.context().store_url, "decision_reasons", reasons, _ui.current_moderator())
+    except (ValueError, auth.Forbidden) as refused:
+        st.session_state["review_error"] = f"Reasons not saved: {refused}."
+        return
+    st.session_state.pop("desk_decision_reasons", None)  # the box shows the list as saved
+    st.session_state["flash"] = "The desk's reasons are saved: every moderator's picker offers them now."
+
+
+with st.expander("The desk's decision reasons"):
+    in_force = _data.decision_reasons(ctx.store_url)
+    may_change = "manage_desk" in auth.PERMISSIONS[ctx.role]  # the store checks it again
+    st.text_area("Reasons offered when deciding, one per line (a moderator can always type another)",
+                 value="\n".join(in_force), key="desk_decision_reasons", disabled=not may_change)
+    left, right = st.columns(2)
+    left.button("Save reasons", key="desk_reasons_save", on_click=_save_reasons,
+                disabled=not (ctx.moderator and may_change))
+    right.button("Back to the usual reasons", key="desk_reasons_default", on_click=_save_reasons,
+                 args=(list(DEFAULT_DECISION_REASONS),), disabled=not (ctx.moderator and may_change),
+                 help=", ".join(DEFAULT_DECISION_REASONS))
+    if not may_change:
+        st.caption("Only an admin changes the desk's reasons.")
