@@ -116,7 +116,7 @@ def queue_without_text(folder: str, version: str, filters: Filters, name: str, m
                             without_text="only"))
 
 
-@st.cache_resource(max_entries=32, ttl=3600)
+@st.cache_resource(max_entries=32)  # keyed by the results version: computed once per version and filters
 def review_queue(folder: str, version: str, filters: Filters, reasons: tuple[str, ...]) -> pd.DataFrame:
     """Every flagged comment the filters accept, once, by priority (``moderation.queues.review_queue``)."""
     return queues.review_queue(filtered(folder, version, filters), reasons)
@@ -175,13 +175,16 @@ def leaderboard(folder: str, version: str, sort_by: str, ascending: bool, n: int
     return reports.author_leaderboard(results(folder, version).authors, sort_by, n, ascending)
 
 
+@st.cache_resource(max_entries=2)
+def article_rows(folder: str, version: str) -> dict[tuple[str, str], object]:
+    """(source, article_id) -> row positions of its comments (``reports.article_rows``), once per version."""
+    return reports.article_rows(results(folder, version).comments)
+
+
 @st.cache_resource(max_entries=32, ttl=3600)
 def article_comments(folder: str, version: str, source: str | None, article: str) -> pd.DataFrame:
     """One article's comments, unfiltered (a thread is read whole); without ``source``, the first source having it."""
-    comments = results(folder, version).comments
-    found = comments[(comments["article_id"] == article).to_numpy()]
-    source = source or (found["source"].iloc[0] if len(found) else None)
-    return found[(found["source"] == source).to_numpy()]
+    return reports.article_thread(results(folder, version).comments, article_rows(folder, version), source, article)
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
@@ -348,8 +351,8 @@ def run_problems(url: str, run_id: str) -> pd.DataFrame:
 
 def clear_results() -> None:
     """Forget every cached results frame (after an import re-ran the pipeline)."""
-    for cached in (results, filtered, queue_members, review_queue, author_comments, article_comments,
+    for cached in (results, filtered, queue_members, review_queue, author_comments, article_rows, article_comments,
                    author_neighbourhood, author_activity, sources, article_choices, overview, leaderboard,
-                   reply_partners, topics_over_time, runs):
+                   reply_partners, topics_over_time, runs, queue_without_text, review_without_text):
         cached.clear()
     _decisions_changed()

@@ -523,3 +523,15 @@ def comment_html(text_html: str) -> None:
 def plain_list(lines) -> None:
     """``lines`` as a bulleted list, each escaped (they quote comment text and names)."""
     st.html("<ul style='margin: 0'>" + "".join(f"<li>{html.escape(str(line))}</li>" for line in lines) + "</ul>")
+
+
+def plain_table(frame: pd.DataFrame) -> None:
+    """A small table as inert HTML, every header and cell escaped: for a landing page that should not wait for
+    the interactive table's scripts (a few rows, no sorting needed)."""
+    head = "".join(f"<th style='text-align: left; padding: 2px 12px 2px 0'>{html.escape(str(c))}</th>"
+                   for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td style='padding: 2px 12px 2px 0; vertical-align: top'>"
+                                    f"{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    st.html(f"<table style='border-collapse: collapse; font-size: 0.9rem'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>")

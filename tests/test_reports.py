@@ -280,3 +280,15 @@ def test_fixture_folder_has_every_queue(tmp_path, n):
     loaded = reports.load_results(folder)
     assert reports.available_queues(loaded.comments) == list(reports.QUEUE_MEMBER)
     assert loaded.comments.loc[0, "text"] == HOSTILE
+
+
+def test_article_thread_is_every_comment_of_one_article_of_one_source():
+    """article_rows maps (source, article) to row positions once; a thread is those rows, in frame order; without a
+    source the first source having the article; an unknown article is an empty frame."""
+    comments = pd.DataFrame({"source": ["s", "t", "s", "s"], "article_id": ["a", "a", "b", "a"],
+                             "comment_id": ["1", "2", "3", "4"]})
+    rows = reports.article_rows(comments)
+    assert reports.article_thread(comments, rows, "s", "a")["comment_id"].tolist() == ["1", "4"]
+    assert reports.article_thread(comments, rows, "t", "a")["comment_id"].tolist() == ["2"]
+    assert reports.article_thread(comments, rows, None, "b")["comment_id"].tolist() == ["3"]
+    assert reports.article_thread(comments, rows, "s", "zz").empty

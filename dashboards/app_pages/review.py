@@ -126,8 +126,8 @@ reasons = top_left.multiselect(
     format_func=lambda name: reports.REASON_NAMES.get(name, name), placeholder="every reason",
 ) or available
 with top_right.popover("? Keys", key="review_help"):
-    st.dataframe(pd.DataFrame([(k, words) for k, (_, words) in KEYS.items()], columns=["key", "does"]),
-                 hide_index=True, key="review_keys_table")
+    # our own fixed words (no comment text): a Markdown table draws without the interactive table's scripts
+    st.markdown("| key | does |\n|---|---|\n" + "\n".join(f"| `{k}` | {words} |" for k, (_, words) in KEYS.items()))
     st.caption("Keys work when no text box has the focus (press Esc or click the page first).")
 _ui.key_bindings({k: target for k, (target, _) in KEYS.items()})
 
@@ -240,8 +240,7 @@ nav[2].button("Undo my last decision (u)", key="review_undo", on_click=_undo, di
 
 if len(pending) > index + 1:
     st.caption("Up next")
-    st.dataframe(reports.upcoming(pending, comments, index + 1), hide_index=True, key="review_upcoming",
-                 column_config={"opening": st.column_config.TextColumn("comment", width="large")})
+    _ui.plain_table(reports.upcoming(pending, comments, index + 1).rename(columns={"opening": "comment"}))
 
 if len(pending):
     with st.expander("Decide many at once"):

@@ -115,7 +115,10 @@ def check_flow(page, base: str, store_url: str) -> None:
     page.locator("[data-testid='stSelectbox']").filter(has_text="Action").click()
     page.get_by_role("option", name="remove", exact=True).click()
     settle(page)
-    reason = page.get_by_label("Reason (optional)")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Reason").click()
+    page.get_by_role("option", name="type a reason…", exact=True).click()
+    settle(page)
+    reason = page.get_by_placeholder("your reason")
     reason.fill("e2e: hostile markup")
     reason.press("Enter")
     settle(page)
@@ -274,6 +277,25 @@ def test_review_with_keys_in_browser(server, browser):
         page.get_by_role("heading", name="Review", exact=True).click()
         page.keyboard.press("/")
         page.wait_for_function("() => !!document.activeElement?.closest('.st-key-filter_text')", timeout=10_000)
+        page.keyboard.press("Escape")
+
+        # the desk's own reasons (single-user mode: this user is the admin), then one picked for a keyed decision
+        page.get_by_text("The desk's decision reasons").click()
+        page.locator(".st-key-desk_decision_reasons textarea").fill("doxxing\nspam")
+        page.get_by_role("button", name="Save reasons").click()
+        page.get_by_text("The desk's reasons are saved").wait_for(timeout=30_000)
+        assert store.decision_reasons() == ["doxxing", "spam"]
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Reason").click()
+        assert page.get_by_role("option").all_inner_texts() == ["doxxing", "spam", "type a reason…"]
+        page.get_by_role("option", name="doxxing", exact=True).click()
+        settle(page)
+        page.get_by_role("heading", name="Review", exact=True).click()
+        decided = len(store.decisions())
+        page.keyboard.press("r")
+        page.get_by_text("Recorded remove.").wait_for(timeout=30_000)
+        assert len(store.decisions()) == decided + 1
+        assert store.decisions().iloc[0][["action", "reason"]].tolist() == ["remove", "doxxing"]
+        shot(page, "e2e_review_desk_reason.png")
         assert page.locator("img[src='x'], img[src*='example.invalid']").count() == 0
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
