@@ -228,8 +228,9 @@ def browser_times(runs: int) -> None:
                     page.locator("[data-testid='stSidebar'] a", has_text=TITLES[name]).first.click()
                 try:
                     page.get_by_role("heading", name=TITLES[name], exact=True).wait_for(timeout=120_000)
-                    # a table, or the notice a page shows when its queue is empty
-                    content = page.locator("[data-testid='stDataFrame'], [data-testid='stAlert']")
+                    # a table, Review's card, or the notice a page shows when its queue is empty
+                    content = page.locator("[data-testid='stDataFrame'], [data-testid='stAlert'], "
+                                           ".st-key-review_card [data-testid='stHtml']")
                     content.first.wait_for(state="visible", timeout=120_000)
                     settle(page)
                 finally:
@@ -264,6 +265,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="reruns per page after the first visit")
     parser.add_argument("--regenerate", action="store_true", help="make the synthetic folder again")
     parser.add_argument("--browser", action="store_true", help="also time each page in headless chromium")
+    parser.add_argument("--browser-only", action="store_true", help="only the chromium timings (no AppTest runs)")
     args = parser.parse_args()
     # AppTest serves as `streamlit run --server.address 127.0.0.1` would: single-user mode, no sign-in form
     from streamlit import config
@@ -287,6 +289,9 @@ def main() -> None:
     }
     print(f"results: {folder} ({len(comments):,} comments); store: {args.decisions:,} decisions")
     print(f"baseline: pd.read_parquet(comments.parquet) = {read:.2f} s")
+    if args.browser_only:
+        browser_times(args.runs)
+        return
     print(f"{'page':<22}{'first visit s':>15}{'rerun median s':>16}{'rerun max s':>13}")
     for page in PAGES:
         first, median, worst = measure(page, queries.get(page, {}), args.runs)

@@ -377,26 +377,35 @@ def kpis(comments: pd.DataFrame) -> dict[str, int]:
     }
 
 
+def _with_text(comments: pd.DataFrame, member: np.ndarray) -> np.ndarray:
+    """``member`` narrowed to comments with readable text (``queues.readable``, read for members only)."""
+    out = member.copy()
+    out[member] = queues.readable(comments[member])
+    return out
+
+
 def pending_comments(comments: pd.DataFrame, decisions: pd.DataFrame) -> int:
-    """Distinct comments in at least one queue and without a current decision (a comment in two queues counts once)."""
+    """Distinct comments in at least one queue and without a current decision (a comment in two queues counts once),
+    those without readable text left out as Review leaves them out: Review's "to review" count."""
     member = np.zeros(len(comments), dtype=bool)
     for name in available_queues(comments):
         member |= comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool)
-    return int((member & ~decided_mask(comments, decisions)).sum())
+    return int((_with_text(comments, member) & ~decided_mask(comments, decisions)).sum())
 
 
 def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
-    """Per available queue: ``members``, ``share`` of comments (0..1) and ``pending`` (members without a decision)."""
+    """Per available queue: ``members`` (as the run counts them), ``share`` of comments (0..1), ``without_text``
+    (members the queue pages leave out, ``queues.readable``) and ``pending`` (the others without a decision)."""
     member = {
         name: comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool) for name in available_queues(comments)
     }
     decided = decided_mask(comments, decisions)
-    rows = [
-        {"queue": name, "members": int(m.sum()), "share": float(m.mean()) if len(m) else 0.0,
-         "pending": int((m & ~decided).sum())}
-        for name, m in member.items()
-    ]
-    return pd.DataFrame(rows, columns=["queue", "members", "share", "pending"])
+    rows = []
+    for name, m in member.items():
+        shown = _with_text(comments, m)
+        rows.append({"queue": name, "members": int(m.sum()), "share": float(m.mean()) if len(m) else 0.0,
+                     "without_text": int((m & ~shown).sum()), "pending": int((shown & ~decided).sum())})
+    return pd.DataFrame(rows, columns=["queue", "members", "share", "without_text", "pending"])
 
 
 def over_time(comments: pd.DataFrame, freq: str = "W") -> pd.DataFrame:

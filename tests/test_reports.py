@@ -194,8 +194,8 @@ def test_kpis_count_what_the_cli_prints():
 
 def test_pending_counts_each_comment_once():
     """A comment in two queues without a decision is one pending comment, not two."""
-    comments = comments_frame(author=["a"] * 3).assign(is_heavily_up=[True, True, False],
-                                                       is_vote_anomaly=[True, False, True])
+    comments = comments_frame(author=["a"] * 3, text=["one", "two", "three"]).assign(
+        is_heavily_up=[True, True, False], is_vote_anomaly=[True, False, True])
     assert reports.queue_shares(comments, NO_DECISIONS)["pending"].sum() == 4
     assert reports.pending_comments(comments, NO_DECISIONS) == 3
     assert reports.pending_comments(comments, decisions_frame([("s", "c0", "approve", "mo", None)])) == 2
@@ -219,9 +219,19 @@ def test_empty_queue_hint_names_the_control_that_helps(state, hint):
 
 def test_queue_shares_count_members_and_pending():
     """Members, share of all comments and pending (undecided) members per available queue."""
-    comments = comments_frame(author=["a"] * 4).assign(is_heavily_up=[True, True, False, False])
+    comments = comments_frame(author=["a"] * 4, text=["one"] * 4).assign(is_heavily_up=[True, True, False, False])
     shares = reports.queue_shares(comments, decisions_frame([("s", "c0", "approve", "mo", None)]))
-    assert shares.to_dict("records") == [{"queue": "heavily_up", "members": 2, "share": 0.5, "pending": 1}]
+    assert shares.to_dict("records") == [{"queue": "heavily_up", "members": 2, "share": 0.5, "without_text": 0,
+                                          "pending": 1}]
+
+
+def test_pending_leaves_out_comments_without_text_as_review_does():
+    """An image-only member is counted apart (without_text), not as pending: Overview agrees with Review."""
+    comments = comments_frame(author=["a"] * 3).assign(is_heavily_up=[True, True, False])
+    comments["text"] = pd.array(["", "words", "more"], dtype="str")
+    assert reports.pending_comments(comments, NO_DECISIONS) == 1
+    assert reports.queue_shares(comments, NO_DECISIONS)[["members", "without_text", "pending"]].values.tolist() == [
+        [2, 1, 1]]
 
 
 def test_top_articles_and_labels():

@@ -25,7 +25,7 @@ for column, (label, value) in zip(columns, summary["kpis"].items()):
     column.metric(label.capitalize(), f"{value:,}", help=reports.KPI_MEANINGS[label].capitalize() + ".")
 columns[3].metric("Decisions pending", f"{reports.pending_comments(comments, decisions):,}",
                   help="Distinct comments in at least one queue without a decision (a comment in two queues "
-                       "counts once).")
+                       "counts once), those without readable text left out as on Review.")
 
 st.subheader("Queues")
 if shares.empty:
@@ -35,6 +35,8 @@ else:
         shares, hide_index=True,
         column_config={"share": st.column_config.ProgressColumn(
             "share of comments", format="percent", min_value=0, max_value=1),
+            "without_text": st.column_config.NumberColumn(
+                "without readable text", help="Image-only answers and the like: not shown in the queues"),
             "pending": st.column_config.NumberColumn("pending (without a decision)")},
     )
 

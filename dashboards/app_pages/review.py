@@ -271,7 +271,7 @@ def _save_reasons(reasons: list[str] | None = None) -> None:
 with st.expander("The desk's decision reasons"):
     in_force = _data.decision_reasons(ctx.store_url)
     may_change = "manage_desk" in auth.PERMISSIONS[ctx.role]  # the store checks it again
-    st.text_area("Reasons offered when deciding, one per line (a moderator can always type another)",
+    st.text_area("Reasons offered when deciding, one per line (typing another stays possible)",
                  value="\n".join(in_force), key="desk_decision_reasons", disabled=not may_change)
     left, right = st.columns(2)
     left.button("Save reasons", key="desk_reasons_save", on_click=_save_reasons,
