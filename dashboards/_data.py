@@ -108,6 +108,12 @@ def queue_members(
     return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only)
 
 
+@st.cache_resource(max_entries=32)
+def readable(folder: str, version: str, filters: Filters):
+    """``moderation.queues.readable`` of the filtered comments (boolean array), once per version and filters."""
+    return queues.readable(filtered(folder, version, filters))
+
+
 @st.cache_data(max_entries=64, ttl=3600)
 def queue_without_text(folder: str, version: str, filters: Filters, name: str, min_votes: int,
                        members_only: bool = True) -> int:
@@ -353,6 +359,6 @@ def clear_results() -> None:
     """Forget every cached results frame (after an import re-ran the pipeline)."""
     for cached in (results, filtered, queue_members, review_queue, author_comments, article_rows, article_comments,
                    author_neighbourhood, author_activity, sources, article_choices, overview, leaderboard,
-                   reply_partners, topics_over_time, runs, queue_without_text, review_without_text):
+                   reply_partners, topics_over_time, runs, queue_without_text, review_without_text, readable):
         cached.clear()
     _decisions_changed()

@@ -377,32 +377,31 @@ def kpis(comments: pd.DataFrame) -> dict[str, int]:
     }
 
 
-def _with_text(comments: pd.DataFrame, member: np.ndarray) -> np.ndarray:
-    """``member`` narrowed to comments with readable text (``queues.readable``, read for members only)."""
-    out = member.copy()
-    out[member] = queues.readable(comments[member])
-    return out
-
-
-def pending_comments(comments: pd.DataFrame, decisions: pd.DataFrame) -> int:
+def pending_comments(comments: pd.DataFrame, decisions: pd.DataFrame, readable: np.ndarray | None = None) -> int:
     """Distinct comments in at least one queue and without a current decision (a comment in two queues counts once),
-    those without readable text left out as Review leaves them out: Review's "to review" count."""
+    those without readable text left out as Review leaves them out: Review's "to review" count.
+
+    ``readable`` is ``queues.readable(comments)`` when the caller keeps it (it reads every text).
+    """
+    readable = queues.readable(comments) if readable is None else readable
     member = np.zeros(len(comments), dtype=bool)
     for name in available_queues(comments):
         member |= comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool)
-    return int((_with_text(comments, member) & ~decided_mask(comments, decisions)).sum())
+    return int((member & readable & ~decided_mask(comments, decisions)).sum())
 
 
-def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame, readable: np.ndarray | None = None) -> pd.DataFrame:
     """Per available queue: ``members`` (as the run counts them), ``share`` of comments (0..1), ``without_text``
-    (members the queue pages leave out, ``queues.readable``) and ``pending`` (the others without a decision)."""
+    (members the queue pages leave out, ``queues.readable``; ``readable`` as for :func:`pending_comments`) and
+    ``pending`` (the others without a decision)."""
+    readable = queues.readable(comments) if readable is None else readable
     member = {
         name: comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool) for name in available_queues(comments)
     }
     decided = decided_mask(comments, decisions)
     rows = []
     for name, m in member.items():
-        shown = _with_text(comments, m)
+        shown = m & readable
         rows.append({"queue": name, "members": int(m.sum()), "share": float(m.mean()) if len(m) else 0.0,
                      "without_text": int((m & ~shown).sum()), "pending": int((shown & ~decided).sum())})
     return pd.DataFrame(rows, columns=["queue", "members", "share", "without_text", "pending"])

@@ -18,12 +18,13 @@ _ui.flash()
 summary = _data.overview(ctx.results, ctx.version, ctx.filters)
 comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
 decisions = _data.current_decisions(ctx.store_url)
-shares = reports.queue_shares(comments, decisions)
+with_text = _data.readable(ctx.results, ctx.version, ctx.filters)
+shares = reports.queue_shares(comments, decisions, with_text)
 
 columns = st.columns(4)
 for column, (label, value) in zip(columns, summary["kpis"].items()):
     column.metric(label.capitalize(), f"{value:,}", help=reports.KPI_MEANINGS[label].capitalize() + ".")
-columns[3].metric("Decisions pending", f"{reports.pending_comments(comments, decisions):,}",
+columns[3].metric("Decisions pending", f"{reports.pending_comments(comments, decisions, with_text):,}",
                   help="Distinct comments in at least one queue without a decision (a comment in two queues "
                        "counts once), those without readable text left out as on Review.")
 

@@ -85,7 +85,8 @@ def _decide_many(action: str, keys: list[tuple[str, str]], seen: dict) -> None:
         st.session_state["review_error"] = "Enter your name as moderator in the sidebar first."
         return
     try:
-        _data.record_decision(_data.context().store_url, keys, action, moderator, _ui.picked_reason("review"), seen=seen)
+        _data.record_decision(_data.context().store_url, keys, action, moderator, _ui.picked_reason("review"),
+                              seen=seen)
     except (DecisionConflict, auth.Forbidden) as refused:
         st.session_state["review_error"] = f"Not recorded: {refused}. The queue now shows what changed."
         st.session_state["review_bulk_confirm"] = False
