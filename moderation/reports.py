@@ -1184,7 +1184,7 @@ def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFr
     latest = decided.assign(flags=flags).sort_values("created_at", ascending=False, na_position="last").head(n_recent)
     recent = pd.DataFrame({
         "date": latest["created_at"].dt.strftime("%Y-%m-%d").to_numpy(),
-        "opening": [opening_words(t, 15) for t in latest["text"]],
+        "opening": [opening_words(t, 15) or "(no text)" for t in latest["text"]],
         "flags": [", ".join(REASON_NAMES.get(f, f) for f in str(f).split(", ") if f) for f in latest["flags"]],
         "decision": latest["decision"].fillna("").to_numpy(),
     })

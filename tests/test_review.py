@@ -195,11 +195,13 @@ def test_decision_needs_a_moderator(app, tmp_path):
 
 
 def test_reason_from_the_list_or_typed(app, tmp_path):
-    """A listed reason (the usual list until the desk saves one) and a typed one are recorded with the decision."""
+    """A listed reason (the usual list until the desk saves one) and a typed one are recorded with the decision;
+    a reason is not carried over to the next card."""
     assert app.selectbox(key="review_reason").options == [*DEFAULT_DECISION_REASONS, "type a reason…"]
     named(app)
     app.selectbox(key="review_reason").select("spam").run()
     app.button(key="review_remove").click().run()
+    assert app.selectbox(key="review_reason").value is None  # the next card starts without the last reason
     app.selectbox(key="review_reason").select("type a reason…").run()
     app.text_input(key="review_reason_typed").input("doxxing").run()
     app.button(key="review_remove").click().run()

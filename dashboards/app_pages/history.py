@@ -38,7 +38,8 @@ if shown.empty:
     st.stop()
 st.caption(f"{len(shown):,} comments whose current decision is {view}, newest first. Undo adds an entry to "
            "the log (the decision stays in Decisions, marked undone) and puts the comment back in the queue.")
-st.dataframe(shown, hide_index=True, key="history_table", column_config={"text": _ui.LINKS["text"]})
+st.dataframe(shown, hide_index=True, key="history_table",
+             column_config={"text": _ui.LINKS["text"], "reason": st.column_config.TextColumn("reason", width="medium")})
 if ctx.filters.active:
     st.caption("Only decisions on comments the sidebar's filters accept.")
 labels = {int(r.id): f"{r.author if isinstance(r.author, str) else '(no author)'}: {reports.opening_words(r.text, 15)}"

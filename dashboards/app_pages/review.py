@@ -57,6 +57,8 @@ def _decide(action: str, key: tuple[str, str], card: int, seen: dict | None = No
     st.session_state.pop("review_conflict", None)
     st.session_state["review_claimed"] = None  # deciding released the claim
     st.session_state["review_focus"] = None
+    # a reason belongs to one decision: the next card starts without one
+    st.session_state["review_reason"] = None
     st.session_state["review_reason_typed"] = ""
     st.session_state["flash"] = f"Recorded {action}. Press u to undo."
 
@@ -92,6 +94,7 @@ def _decide_many(action: str, keys: list[tuple[str, str]], seen: dict) -> None:
         st.session_state["review_bulk_confirm"] = False
         return
     st.session_state["review_bulk_confirm"] = False
+    st.session_state["review_reason"] = None
     st.session_state["flash"] = f"Recorded {action} on {len(keys)} comments. Press u to undo them all."
 
 
@@ -273,7 +276,8 @@ with st.expander("The desk's decision reasons"):
     in_force = _data.decision_reasons(ctx.store_url)
     may_change = "manage_desk" in auth.PERMISSIONS[ctx.role]  # the store checks it again
     st.text_area("Reasons offered when deciding, one per line (typing another stays possible)",
-                 value="\n".join(in_force), key="desk_decision_reasons", disabled=not may_change)
+                 value="\n".join(in_force), key="desk_decision_reasons", disabled=not may_change,
+                 height=max(120, 26 * len(in_force) + 30))
     left, right = st.columns(2)
     left.button("Save reasons", key="desk_reasons_save", on_click=_save_reasons,
                 disabled=not (ctx.moderator and may_change))
