@@ -25,7 +25,8 @@ log_filters = reports.LogFilters(tuple(moderators), tuple(actions), include_undo
 shown = reports.decision_log(log, comments, log_filters)
 st.caption(f"{len(shown):,} of {len(log):,} decisions"
            + (" (on the comments the sidebar filters accept)." if ctx.filters.active else "."))
-st.dataframe(shown, hide_index=True, key="log_table", column_config={"text": _ui.LINKS["text"]})
+st.dataframe(shown, hide_index=True, key="log_table",
+             column_config={"text": _ui.LINKS["text"], "reason": st.column_config.TextColumn("reason", width="medium")})
 _ui.export_button(lambda: shown, "decisions.csv", key="log_export", label="Export the log (CSV)")
 _ui.undo_button("log")
 if "undo_others" in auth.PERMISSIONS[ctx.role] and len(log):

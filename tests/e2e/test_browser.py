@@ -194,8 +194,8 @@ def test_page_renders_in_browser(server, browser, path, heading):
     try:
         page.goto(f"{base}/{path}")
         page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
-        # a table, or the notice of a page with nothing to list yet (History before any decision)
-        page.locator("[data-testid='stDataFrame'], [data-testid='stAlert']").first.wait_for(
+        # a table, Review's card, or the notice of a page with nothing to list yet (History before any decision)
+        page.locator("[data-testid='stDataFrame'], [data-testid='stAlert'], .st-key-review_card").first.wait_for(
             state="visible", timeout=60_000)
         settle(page)
         assert page.locator("[data-testid='stException']").count() == 0
