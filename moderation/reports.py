@@ -314,7 +314,7 @@ def without_text_note(count: int) -> str:
     """The sentence a queue shows about the comments it leaves out for want of readable text."""
     comments = "comment" if count == 1 else "comments"
     return (f"{count:,} {comments} without readable text (image-only answers) not shown; "
-            "`python -m moderation export --without-text only` lists them.")
+            "`python -m moderation export --queue NAME --without-text only --out FILE.csv` lists them.")
 
 
 def empty_queue_hint(members: int, pending: int, shown_decided: bool, ranked_all: bool, min_votes: int,
