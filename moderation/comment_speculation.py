@@ -88,9 +88,9 @@ EVERYDAY_HEDGES_EN = (
     r"|\b(?:could|would|can) you (?:please |perhaps |maybe )?(?:provide|post|add|edit|explain|clarify|share|give"
     r"|tell|link|check|try)\b"
     # a hedged recommendation: "maybe this discussion should be listed as CW?"
-    r"|\b(?:maybe|perhaps)\b(?=[^.?!\n]*\bshould\b)"
-    r"|\b(?:i think|i believe|i guess|probably|maybe|perhaps|possibly|likely|roughly|approximately)\s+"
-    r"(?:it'?s\s+|it is\s+|that'?s\s+|is\s+)?(?:around\s+|about\s+|under\s+|over\s+)?(?=[$€£]?\d)"
+    r"|\b(?:maybe|perhaps)\b[^.?!\n]*\bshould\b"
+    r"|\b(?:i think|i believe|i guess|probably|maybe|perhaps|possibly|likely|roughly|approximately) "
+    r"(?:it'?s |it is |that'?s |is )?(?:around |about |under |over )?[$€£]?\d"
     r"|\b(?:i'?m|i am) curious (?:if|whether|what|how) (?:everyone|anyone|anybody|people|others|you|folks)\b"
     r"|\bwonder(?:ing)? (?:if|whether) (?:anyone|anybody|someone|you)\b"
     r"|\b(?:does|do|did|has|have|can|could|would) (?:anyone|anybody|someone|somebody|you(?: guys)?) "
@@ -120,11 +120,17 @@ def _logit(p) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _counts(texts: pd.Series, pattern: str, flags: int = re.IGNORECASE) -> np.ndarray:
-    """Matches of ``pattern`` per text (n,), float; the regex runs only on texts a vectorised search finds."""
-    compiled = re.compile(pattern, flags)
+def _found(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
+    """Positions of the texts where ``pattern`` matches (vectorised; the patterns here are RE2-compatible, so
+    pyarrow searches them)."""
+    return np.flatnonzero(texts.str.contains(pattern, case=not ignore_case, regex=True).to_numpy(dtype=bool))
+
+
+def _counts(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
+    """Matches of ``pattern`` per text (n,), float; Python's regex runs only on the texts :func:`_found` finds."""
+    compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     counts = np.zeros(len(texts))
-    found = np.flatnonzero(texts.str.contains(compiled).to_numpy(dtype=bool))
+    found = _found(texts, pattern, ignore_case)
     counts[found] = [len(compiled.findall(text)) for text in texts.iloc[found].tolist()]
     return counts
 
@@ -134,7 +140,7 @@ def _unnegated_counts(texts: pd.Series, pattern: str) -> np.ndarray:
     agenda", "I don't think the US needs Xinjiang as cover for ...")."""
     compiled = re.compile(pattern, re.IGNORECASE)
     counts = np.zeros(len(texts))
-    found = np.flatnonzero(texts.str.contains(compiled).to_numpy(dtype=bool))
+    found = _found(texts, pattern)
     for row, text in zip(found.tolist(), texts.iloc[found].tolist()):
         for match in compiled.finditer(text):
             before = re.split(r"[.!?\n]", text[max(0, match.start() - NEGATION_WINDOW):match.start()])[-1]
@@ -156,13 +162,13 @@ def calibration_features(scored: pd.DataFrame) -> pd.DataFrame:
     hedges and of requests for readers' views, and log(1 + number of words).
     """
     texts = scored["text"].astype("str").fillna("")
-    cues = sum(_unnegated_counts(texts, pattern) for pattern in CUE_PATTERNS_EN.values())
+    cues = _unnegated_counts(texts, "|".join(CUE_PATTERNS_EN.values()))
     return pd.DataFrame({
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
         "sentence_speculation": _logit(scored["speculation_score"]),
         "comment_cues": np.log1p(cues),
         "motive": np.log1p(_counts(texts, MOTIVE_EN)),
-        "prediction": np.log1p(_counts(texts, PREDICTION_EN, flags=0)),
+        "prediction": np.log1p(_counts(texts, PREDICTION_EN, ignore_case=False)),
         "everyday_hedges": np.log1p(_counts(texts, EVERYDAY_HEDGES_EN)),
         "asks_readers": np.log1p(_counts(texts, ASKS_READERS_EN)),
         "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64)),
@@ -252,7 +258,7 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
         cues[row] = sorted([*cues[row], *_cue_spans(texts.iat[row])], key=lambda cue: cue["start"])
     out["speculation_cues"] = cues
     # advice, estimates and requests hedge without conjecturing: the conjecture model reads them blanked
-    hedged = np.flatnonzero(texts.str.contains(EVERYDAY_HEDGES_EN, case=False).to_numpy(dtype=bool) & english)
+    hedged = np.intersect1d(_found(texts, EVERYDAY_HEDGES_EN), np.flatnonzero(english))
     conjecture_score = out["conjecture_score"].to_numpy(dtype=np.float64).copy()
     if len(hedged):
         blanked = blank_everyday_hedges(texts.iloc[hedged])
