@@ -158,21 +158,30 @@ def calibration_features(scored: pd.DataFrame) -> pd.DataFrame:
     """:data:`CALIBRATION_FEATURES` of comments scored by :func:`score_comments`, one row per comment.
 
     Sentence maxima as log-odds (the conjecture one read with everyday hedges blanked), log(1 + count) of the
-    comment cues (:data:`CUE_PATTERNS_EN`, those not negated earlier in their sentence), of motive constructions, of predictions about others, of everyday
-    hedges and of requests for readers' views, and log(1 + number of words).
+    comment cues (:data:`CUE_PATTERNS_EN`, those not negated earlier in their sentence), of motive
+    constructions, of predictions about others, of everyday hedges and of requests for readers' views, and
+    log(1 + number of words).
     """
     texts = scored["text"].astype("str").fillna("")
-    cues = _unnegated_counts(texts, "|".join(CUE_PATTERNS_EN.values()))
+    cue_pattern = "|".join(CUE_PATTERNS_EN.values())
+    patterns = {"motive": MOTIVE_EN, "everyday_hedges": EVERYDAY_HEDGES_EN, "asks_readers": ASKS_READERS_EN}
+    # most comments hold none of these phrases: one search finds those that may, the counts run on them only
+    maybe = np.union1d(_found(texts, "|".join([cue_pattern, *patterns.values()])),
+                       _found(texts, PREDICTION_EN, ignore_case=False))
+    candidates = texts.iloc[maybe]
+    counts = {name: _counts(candidates, pattern) for name, pattern in patterns.items()}
+    counts["prediction"] = _counts(candidates, PREDICTION_EN, ignore_case=False)
+    counts["comment_cues"] = _unnegated_counts(candidates, cue_pattern)
+    features = {}
+    for name in ("comment_cues", "motive", "prediction", "everyday_hedges", "asks_readers"):
+        features[name] = np.zeros(len(texts))
+        features[name][maybe] = np.log1p(counts[name])
     return pd.DataFrame({
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
         "sentence_speculation": _logit(scored["speculation_score"]),
-        "comment_cues": np.log1p(cues),
-        "motive": np.log1p(_counts(texts, MOTIVE_EN)),
-        "prediction": np.log1p(_counts(texts, PREDICTION_EN, ignore_case=False)),
-        "everyday_hedges": np.log1p(_counts(texts, EVERYDAY_HEDGES_EN)),
-        "asks_readers": np.log1p(_counts(texts, ASKS_READERS_EN)),
+        **features,
         "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64)),
-    }, index=scored.index)
+    }, index=scored.index)[list(CALIBRATION_FEATURES)]
 
 
 def _conjecture_model(C: float = 1.0) -> object:
