@@ -1,20 +1,24 @@
-"""The speculation stage: sentence scores per comment, with the cue spans comments need.
+"""The speculation stage: sentence scores per comment, with the cue spans comments need, and a comment model.
 
 The sentence classifiers of :mod:`moderation.speculation` score every sentence; a comment takes its most
 speculative sentence's score (``speculation_score``: any hedge, Szeged's notion) and its most conjectural
-one's (``conjecture_score``: epistemic and investigation cues, not opinions; ranks the off-topic speculation
-queue). Readers' conjecture in news comments is often unhedged: hidden motives and plans ("a puppet",
-"control behind the scenes", "X is a cover for Y"), rumours ("I heard that"), weasel attribution ("some
-say", "it is believed") and insinuating questions ("could it be ...?"). Those are matched here as cue spans
-(:data:`CUE_PATTERNS_EN`), shown to the moderator beside the sentence lexicon's cues.
+one's (``sentence_conjecture_score``: epistemic and investigation cues, not opinions). Everyday hedges
+(advice "I'd suggest", "you might want to"; estimates "I think it's around 9 g"; proposals; requests for
+readers' views "I'm curious if everyone thinks") hedge without conjecturing, so the conjecture model reads
+the text with them blanked (:data:`EVERYDAY_HEDGES_EN`). Readers' conjecture in news comments is often
+unhedged: hidden motives and plans ("a puppet", "control behind the scenes", "X is a cover for Y", "doing
+their dirty work"), rumours ("I heard that"), weasel attribution ("some say", "it is believed") and
+insinuating questions ("could it be ...?"). Those are matched as cue spans (:data:`CUE_PATTERNS_EN`), shown to
+the moderator beside the sentence lexicon's cues.
 
-A desk can teach the stage its own notion: :func:`learn_conjecture` fits a logistic regression on the
-moderators' speculative / not labels over :data:`CALIBRATION_FEATURES` (so 0.5 means 0.5 on that desk's
-comments), measured out of fold; ``train-offtopic`` stores it in the learned weights file under
-``"conjecture"`` and :func:`score_comments` applies it. The shipped default keeps the sentence model: on the
-labelled Globe and Mail comments such a comment-level model did not beat it on held-out threads
-(``moderation/models/README.md``).
-"""
+``conjecture_score`` (what gates and ranks the off-topic speculation queue) is a logistic regression over
+:data:`CALIBRATION_FEATURES` (the sentence maxima, the comment cues not negated in their sentence, motive
+constructions, predictions about others, everyday hedges, requests, length), unweighted so that 0.5 means
+0.5 on comments: the shipped one (``models/comment_conjecture.json``, trained by
+``scripts/train_speculation.py --comments`` on the labelled Globe and Mail comments' tuning threads) for
+English comments, or a desk's own, :func:`learn_conjecture` on its moderators' speculative / not labels
+(``train-offtopic`` stores it in the learned weights file under ``"conjecture"``), for every comment.
+""""""
 
 from __future__ import annotations
 
