@@ -18,7 +18,7 @@ constructions, predictions about others, everyday hedges, requests, length), unw
 ``scripts/train_speculation.py --comments`` on the labelled Globe and Mail comments' tuning threads) for
 English comments, or a desk's own, :func:`learn_conjecture` on its moderators' speculative / not labels
 (``train-offtopic`` stores it in the learned weights file under ``"conjecture"``), for every comment.
-""""""
+"""
 
 from __future__ import annotations
 
