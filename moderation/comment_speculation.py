@@ -57,6 +57,11 @@ CUE_PATTERNS_EN = {
         r"|more to (?:it|this|that|the story) than)\b"
     ),
     "rumour": r"\b(?:i (?:have |'ve )?heard (?:that|they|it)|rumou?r(?:s|ed)?|word is|reportedly)\b",
+    # the labelling guidelines' own examples of a conjecture put forward as a suspicion
+    "suspicion": (
+        r"\b(?:i suspect|i'?d (?:bet|wager)|i bet|my guess is|one (?:has|have) to wonder"
+        r"|makes? (?:you|me|one) wonder|i (?:have|had|get) a (?:hunch|feeling) that)\b"
+    ),
     "weasel": (
         r"\b(?:some|many|several|critics|experts|sources|insiders|people|others) (?:say|said|claim(?:ed)?|believe"
         r"|suggest(?:ed)?|argue|think)\b|\bit is (?:believed|said|thought|rumou?red|alleged|widely known)\b"
