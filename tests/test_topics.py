@@ -170,6 +170,20 @@ def test_similarities_match_the_tfidf_cosine_formula():
     assert parts["log_tokens"].tolist() == pytest.approx([np.log(3), np.log(3)])
 
 
+def test_chatter_cues_mark_remarks_to_posters_and_pure_agreement():
+    """addresses_poster: the comment opens by naming someone (not a common opener such as "Well,");
+    agreement: a short comment that opens with agreement or thanks (a long one argues, so it is not)."""
+    texts = ["Michelle, once again you confuse them.", "@ChrisW - post more questions.", "Hey Dartguard, when?",
+             "Well, as a denizen of the wild west.", "However, the brakes rub.", "Agreed!! Well put.",
+             "Thanks, Robert, that post is helpful.",
+             "Agreed, but disc brakes stop better in the rain and rim brakes wear the rim down over a wet winter."]
+    articles, comments = frames({"a1": ("Brakes", "Disc brakes and rim brakes.")},
+                                [(f"c{i}", "a1", None, text) for i, text in enumerate(texts)])
+    parts = offtopic_components(comments, articles, TextFeatures(n_topics=1).fit(comments, articles))
+    assert parts["addresses_poster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert parts["agreement"].tolist() == [0, 0, 0, 0, 0, 1, 1, 0]
+
+
 def test_obvious_offtopic_comment_scores_highest():
     """The football comment under a brakes article has the highest offtopic_score and is flagged."""
     articles, comments = BIKES
