@@ -109,6 +109,7 @@ EVERYDAY_HEDGES_EN = (
 # a negation this many characters or fewer before a comment cue, in its sentence, means the cue is denied
 NEGATION = re.compile(r"\b(?:not|no|never|nor|don'?t|doesn'?t|didn'?t|isn'?t|aren'?t|wasn'?t|won'?t|without)\b", re.I)
 NEGATION_WINDOW = 60
+# asking what readers think or know: a genuine question ("I'm curious if everyone thinks this will lead to a ban")
 ASKS_READERS_EN = (
     r"\b(?:everyone|anyone|anybody|you(?: guys)?|people|folks|others) (?:think|know|agree|recommend)\w*\b"
     r"|\bwhat do (?:you|people|others|folks) think\b|\bany (?:ideas|thoughts|suggestions)\b"
