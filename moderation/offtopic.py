@@ -147,7 +147,7 @@ class OfftopicCorpus:
             hashes: np.ndarray | None = None) -> OfftopicCorpus:
         """A corpus that also holds ``comments`` and ``articles`` (rows not counted yet; self is not changed)."""
         sources = list(self.sources) + sorted(set(articles["source"].astype("str")) - set(self.sources))
-        code = pd.Categorical(articles["source"].astype("str"), categories=sources).codes.astype(np.int64)
+        code = pd.Index(sources).get_indexer(articles["source"].astype("str")).astype(np.int64)
         n_terms = self.article_sums.shape[1]
         article_matrix = features.article_features(articles)[0] if len(articles) else sp.csr_matrix((0, n_terms))
         indicator = sp.csr_matrix((np.ones(len(code)), (code, np.arange(len(code)))), shape=(len(sources), len(code)))
@@ -174,7 +174,7 @@ class OfftopicCorpus:
 
     def source_codes(self, sources: pd.Series) -> np.ndarray:
         """Code of each source in :attr:`sources`; -1 for a source without articles."""
-        return pd.Categorical(sources.astype("str"), categories=self.sources).codes.astype(np.int64)
+        return pd.Index(self.sources, dtype="str").get_indexer(sources.astype("str")).astype(np.int64)
 
     def text_count(self, hashes: np.ndarray) -> np.ndarray:
         """How many comments of the corpus have each text (by :func:`text_hashes`); 0 for unseen ones."""

@@ -355,19 +355,25 @@ def _judge(pace: pd.DataFrame, baseline: pd.Series, params: VoteParams) -> pd.Da
     return out.drop(columns=["_article", "_active_windows"])
 
 
-def _vote_counts(comments: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per comment: up, down, has_split, total, net, ratio, the article's group code and the thread-relative z."""
+def _counts(comments: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per comment: up, down, has_split, total, net (up − down, or the score) and ratio, as floats."""
     up = pd.to_numeric(comments["upvotes"]).astype("float64").to_numpy()
     down = pd.to_numeric(comments["downvotes"]).astype("float64").to_numpy()
     score = pd.to_numeric(comments["score"]).astype("float64").to_numpy()
     has_split = ~np.isnan(up) & ~np.isnan(down)
     total = up + down
-    net = np.where(has_split, up - down, score)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(total > 0, up / total, np.nan)
+    return {"up": up, "down": down, "has_split": has_split, "total": total,
+            "net": np.where(has_split, up - down, score), "ratio": ratio}
+
+
+def _vote_counts(comments: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`_counts` with the article's group code and the thread-relative z of total and net."""
+    counts = _counts(comments)
     article = comments.groupby(ARTICLE_KEY, sort=False, dropna=False).ngroup().to_numpy()
-    return {"up": up, "down": down, "has_split": has_split, "total": total, "net": net, "ratio": ratio,
-            "article": article, "total_z": robust_z(total, article), "net_z": robust_z(net, article)}
+    return {**counts, "article": article, "total_z": robust_z(counts["total"], article),
+            "net_z": robust_z(counts["net"], article)}
 
 
 def _log_votes(votes: dict[str, np.ndarray]) -> np.ndarray:
@@ -381,7 +387,7 @@ def author_usual_log_votes(comments: pd.DataFrame) -> pd.Series:
     An author's usual votes span articles; an incremental run computes them over every comment of the authors
     it scores (:mod:`moderation.incremental`) and passes them to :func:`score_votes`.
     """
-    log_votes = _log_votes(_vote_counts(comments))
+    log_votes = _log_votes(_counts(comments))
     author = comments["author"].fillna("").to_numpy()
     named = author != ""
     usual = pd.Series(log_votes[named]).groupby([comments["source"].to_numpy()[named], author[named]]).median()
