@@ -19,7 +19,7 @@ from moderation import (
     catalog, comment_speculation, engagement, fitted, incremental, ingest, offtopic, offtopic_learning, queues, schema,
     threads, topics, votes,
 )
-from moderation.schema import ARTICLE_KEY, COMMENT_KEY, Problem
+from moderation.schema import COMMENT_KEY, Problem
 from moderation.store import IngestSummary, Store
 from moderation.text import group_codes, row_keys
 
@@ -255,7 +255,9 @@ def run(
         try:
             _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
             params = with_desk_settings(params, store)
-            state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, _shown(store.url))
+            # the folder's own store moves with it (a copied results folder keeps its state)
+            store_name = _shown(store_url) if store_url else catalog.STORE_FILE
+            state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
             if state is None:
                 results, state = _score_all(store, params, run_id, why)
             else:
@@ -269,7 +271,7 @@ def run(
             results = replace(results, problems=store.problems_behind(run_id), ingested=ingested)
             with catalog.new_version(out_dir, run_id) as version:
                 results.write(version)
-                fitted.save(version, state, params, _shown(store.url))
+                fitted.save(version, state, params, store_name)
                 _write_json(version / catalog.COMBINER_FILE, _combiner(params))
                 scoring = results.scoring
                 _write_json(version / catalog.RUN_FILE, {
@@ -315,8 +317,8 @@ def _score_touched(
     version = catalog.current(out_dir)
     previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("comments", "articles", "authors",
                                                                                  "vote_events")}
-    articles = incremental.merge_keyed(previous["articles"], store.articles(), ARTICLE_KEY)
-    new_articles = articles.iloc[len(previous["articles"]):]
+    articles = store.articles()
+    new_articles = articles[~incremental.in_articles(articles, previous["articles"])]
     touched_articles, comments, vote_events = store.load_articles(touched)
     decisions = store.current_decisions()
     # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now

@@ -67,8 +67,9 @@ def write_parts(folder: Path, seed: int = 0) -> tuple[Path, Path]:
     first, next_id = _comments(rng, articles["article_id"][:12], [k % 8 for k in range(12)], 0, 40, start, authors)
     more, next_id = _comments(rng, ["a2", "a5", "a9"], [2, 5, 1], next_id, 5, start + pd.Timedelta(days=30), authors)
     fresh, _ = _comments(rng, ["a12", "a13"], [4, 5], next_id, 12, start + pd.Timedelta(days=40), authors)
-    # a reply in B to a comment of A, and one of B's texts repeating one of A's
+    # a reply in B to a comment of A; in A, a reply whose parent is missing (a reply-tree problem)
     more.loc[more.index[0], "parent_id"] = first.loc[first["article_id"] == "a2", "comment_id"].iloc[3]
+    first.loc[first.index[10], "parent_id"] = "c99999"
     parts = []
     for name, comments, article_rows in (("A", first, articles[:12]), ("B", pd.concat([more, fresh]), articles[12:])):
         part = folder / name
