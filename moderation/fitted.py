@@ -91,7 +91,7 @@ def _digest(data: bytes) -> str:
 def save(version: Path, state: FittedState, params, store: str) -> None:
     """Write ``state`` and its record (:func:`fingerprint`, the run that fitted it) into the results version
     folder ``version``."""
-    joblib.dump(state, version / catalog.STATE_FILE, compress=3)
+    joblib.dump(state, version / catalog.STATE_FILE)  # uncompressed: an import reads it back at once
     record = {"fitted_by": state.fitted_by, **fingerprint(params, store)}
     (version / catalog.STATE_RECORD).write_text(json.dumps(record, indent=1) + "\n")
 

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from moderation import (
     catalog, comment_speculation, engagement, fitted, incremental, ingest, offtopic, offtopic_learning, queues, schema,
     threads, topics, votes,
 )
-from moderation.schema import COMMENT_KEY, Problem
+from moderation.schema import ARTICLE_KEY, COMMENT_KEY, Problem
 from moderation.store import IngestSummary, Store
 from moderation.text import group_codes, row_keys
 
@@ -315,23 +316,27 @@ def _score_touched(
     """Score the articles with comments or vote events added since ``state`` was saved; keep every other row."""
     touched, last_position, last_vote_row = store.changed_since(state.last_position, state.last_vote_row)
     version = catalog.current(out_dir)
-    previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("comments", "articles", "authors",
-                                                                                 "vote_events")}
+    previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
+    # the previous comments stay Arrow until merged: filtering a pandas frame of every column costs seconds
+    earlier = pq.read_table(version / "comments.parquet")
     articles = store.articles()
-    new_articles = articles[~incremental.in_articles(articles, previous["articles"])]
+    known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
+    new_articles = articles[~incremental.in_articles(articles, known)]
     touched_articles, comments, vote_events = store.load_articles(touched)
     decisions = store.current_decisions()
     # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-    earlier = previous["comments"][~incremental.in_articles(previous["comments"], touched)]
-    same_authors = incremental.author_keys(earlier).isin(incremental.author_keys(comments))
-    author_usual = votes.author_usual_log_votes(pd.concat([earlier[same_authors], comments], ignore_index=True))
+    voted = earlier.select([*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"]).to_pandas()
+    voted = voted[~incremental.in_articles(voted, touched)]
+    same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
+    author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
     new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
     fit = Fitted(state.text, state.corpus.add(new_comments, new_articles, state.text), state.outliers)
     scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
                                              author_usual)
-    # a stage that lost a column would otherwise hide behind the previous rows' values
-    schema.check_output(scored, "scored_comments", "comments.parquet")
-    merged = incremental.merge_comments(previous["comments"], scored, touched)
+    # a stage that lost a column would otherwise hide behind the previous rows' values (columns and types:
+    # the merged rows are checked in full when written)
+    schema.check_output(scored.head(0), "scored_comments", "comments.parquet")
+    merged = incremental.merge_comments(earlier, scored, touched)
     decided = incremental.changed_decisions(state.decisions, decisions)
     rescored = incremental.authors_to_rescore(scored, merged, decided)
     recomputed = engagement.author_table(incremental.author_rows(merged, rescored), decisions, params.engagement)
