@@ -256,8 +256,7 @@ def run(
         try:
             _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
             params = with_desk_settings(params, store)
-            # the folder's own store moves with it (a copied results folder keeps its state)
-            store_name = _shown(store_url) if store_url else catalog.STORE_FILE
+            store_name = _store_name(out_dir, store_url)
             state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
             if state is None:
                 results, state = _score_all(store, params, run_id, why)
@@ -371,6 +370,18 @@ def _tree_problems(problems: list[Problem], comments: pd.DataFrame) -> pd.DataFr
     found = article.reindex(pd.MultiIndex.from_tuples(keys, names=COMMENT_KEY)) if keys else pd.Series([], dtype="str")
     frame.insert(1, "article_id", pd.array(found.to_numpy(), dtype="str"))
     return frame
+
+
+def _store_name(out_dir: Path, store_url: str | None) -> str:
+    """The store as fitted state records it: ``moderation.db`` for the folder's own store (which moves with a
+    copied folder, however its URL is spelled), else the URL without its password."""
+    if store_url is None:
+        return catalog.STORE_FILE
+    url = sa.make_url(store_url)
+    if url.get_backend_name() == "sqlite" and url.database and \
+            Path(url.database).resolve() == (out_dir / catalog.STORE_FILE).resolve():
+        return catalog.STORE_FILE
+    return _shown(store_url)
 
 
 def _shown(url: str) -> str:
