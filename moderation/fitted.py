@@ -46,6 +46,7 @@ class FittedState:
     tree_problems : the reply-tree problems of every article (source, article_id, file, record, problem, action)
     last_position, last_vote_row : the store's last comment position and vote event row these results hold
     fitted_by : run id of the full run that fitted ``text`` and ``outliers``
+    fitted_comments, fitted_position : how many comments that run fitted on, and the store's last position then
     """
 
     text: topics.TextFeatures
@@ -56,6 +57,8 @@ class FittedState:
     last_position: int | None
     last_vote_row: int | None
     fitted_by: str
+    fitted_comments: int
+    fitted_position: int | None
 
 
 def fingerprint(params, store: str) -> dict:

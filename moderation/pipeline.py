@@ -37,6 +37,9 @@ class Params:
     votes: votes.VoteParams = field(default_factory=votes.VoteParams)
     offtopic: offtopic.OfftopicParams = field(default_factory=offtopic.OfftopicParams)
     engagement: engagement.EngagementParams = field(default_factory=engagement.EngagementParams)
+    # an incremental run fits again once the comments added since the fit exceed this share of those it saw:
+    # a vocabulary and outlier model learned on a few comments would misjudge many more
+    refit_growth: float = 0.5
 
 
 @dataclass
@@ -258,10 +261,17 @@ def run(
             params = with_desk_settings(params, store)
             store_name = _store_name(out_dir, store_url)
             state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
+            if state is not None:
+                changes = store.changed_since(state.last_position, state.last_vote_row)
+                added = (changes[1] if changes[1] is not None else -1) - \
+                    (state.fitted_position if state.fitted_position is not None else -1)
+                if added > params.refit_growth * state.fitted_comments:
+                    state, why = None, (f"{added:,} comments were added since the fit on {state.fitted_comments:,}, "
+                                        f"more than {params.refit_growth:.0%}")
             if state is None:
                 results, state = _score_all(store, params, run_id, why)
             else:
-                results, state = _score_touched(store, out_dir, state, params, run_id)
+                results, state = _score_touched(store, out_dir, state, params, run_id, changes)
             tree_problems = [Problem(*row) for row in state.tree_problems[["file", "record", "problem", "action"]]
                              .itertuples(index=False, name=None)]
             store.record_problems(run_id, tree_problems)
@@ -304,16 +314,18 @@ def _score_all(store: Store, params: Params, run_id: str, why: str) -> tuple[Res
     )
     state = fitted.FittedState(
         fit.text.without_rows(), fit.corpus.without_rows(), fit.outliers, _decision_keys(decisions),
-        _tree_problems(tree_problems, comments), last_position, last_vote_row, run_id,
+        _tree_problems(tree_problems, comments), last_position, last_vote_row, run_id, len(comments), last_position,
     )
     return results, state
 
 
 def _score_touched(
     store: Store, out_dir: Path, state: fitted.FittedState, params: Params, run_id: str,
+    changes: tuple[pd.DataFrame, int | None, int | None],
 ) -> tuple[Results, fitted.FittedState]:
-    """Score the articles with comments or vote events added since ``state`` was saved; keep every other row."""
-    touched, last_position, last_vote_row = store.changed_since(state.last_position, state.last_vote_row)
+    """Score the articles with comments or vote events added since ``state`` was saved (``changes``:
+    ``Store.changed_since``); keep every other row."""
+    touched, last_position, last_vote_row = changes
     version = catalog.current(out_dir)
     previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
     # the previous comments stay Arrow until merged: filtering a pandas frame of every column costs seconds

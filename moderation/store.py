@@ -390,8 +390,9 @@ class Store:
                         query = query.where(sa.tuple_(table.c.source, table.c.article_id).in_(chunk))
                     part.append(pd.read_sql(query, connection))
         frames = [pd.concat(part, ignore_index=True) if len(part) > 1 else part[0] for part in parts]
-        if articles is not None and len(frames[1]):
-            frames[1] = frames[1].sort_values("position", kind="stable", ignore_index=True)
+        if articles is not None:  # chunks come one after the other: back to the store's order
+            frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
+                      zip(frames, (schema.ARTICLE_KEY, "position", "row"))]
         articles, comments, vote_events = (
             _with_extra(frame.drop(columns=["row"], errors="ignore"), name)
             for frame, name in zip(frames, ("articles", "comments", "vote_events"))

@@ -170,3 +170,32 @@ def test_the_saved_state_holds_no_rows():
     assert learned.comment_matrix_.shape[0] == 0 and len(learned.comment_keys_) == 0
     np.testing.assert_allclose(learned.comment_features(comments)[0].toarray(),
                                features.comment_features(comments)[0].toarray())
+
+
+def _parsed(article, comment_ids, event_ids):
+    from moderation.ingest import Parsed, finish
+
+    comments = pd.DataFrame({"comment_id": comment_ids, "article_id": article, "source": "s", "author": "ann",
+                             "created_at": "2020-01-01T10:00", "text": "hello"})
+    events = pd.DataFrame({"source": "s", "event_id": event_ids, "article_id": article, "comment_id": "1",
+                           "vote": "up", "voted_at": "2020-01-02"})
+    return finish(Parsed(pd.DataFrame({"article_id": [article], "source": ["s"], "title": ["T"]}), comments,
+                         events), "test")
+
+
+def test_the_store_names_the_articles_new_comments_or_votes_touch(tmp_path):
+    """changed_since finds articles with new comments and with new vote events alone; load_articles reads only
+    those, in the store's order."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.ingest(_parsed("a", ["1", "2"], ["e1"]))
+    store.ingest(_parsed("b", ["3"], ["e2"]))
+    _, position, row = store.changed_since(None, None)
+    assert (position, row) == (2, 2)
+    store.ingest(_parsed("a", ["1"], ["e3", "e4"]))  # a known comment, new votes on it
+    store.ingest(_parsed("c", ["4"], []))
+    touched, position, row = store.changed_since(2, 2)
+    assert sorted(touched["article_id"]) == ["a", "c"] and (position, row) == (3, 4)
+    articles, comments, events = store.load_articles(touched)
+    assert comments["comment_id"].tolist() == ["1", "2", "4"] and events["event_id"].tolist() == ["e1", "e3", "e4"]
+    assert sorted(articles["article_id"]) == ["a", "c"]
+    assert [len(frame) for frame in store.load_articles(touched.iloc[:0])] == [0, 0, 0]

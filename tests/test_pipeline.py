@@ -38,8 +38,10 @@ def test_a_reply_to_an_earlier_files_comment_joins_its_thread(tmp_path):
 
 def test_import_adds_and_scores_with_the_runs_parameters(tmp_path):
     """An import reports what it added and what was known, uses the run's learned weights, and titles the article."""
+    # enough comments that five more are scored with the run's fit (Params.refit_growth)
     first = write_comments(tmp_path / "first.csv", [
-        {"comment_id": "1", "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00", "text": "bikes"},
+        {"comment_id": str(i), "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00",
+         "text": f"bikes {i}"} for i in range(1, 21)
     ])
     learned = json.loads(offtopic.WEIGHTS_PATH.read_text()) | {"intercept": -0.25, "trained_on": "our labels"}
     weights = tmp_path / "weights.json"
