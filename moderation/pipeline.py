@@ -263,11 +263,8 @@ def run(
             state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
             if state is not None:
                 changes = store.changed_since(state.last_position, state.last_vote_row)
-                added = (changes[1] if changes[1] is not None else -1) - \
-                    (state.fitted_position if state.fitted_position is not None else -1)
-                if added > params.refit_growth * state.fitted_comments:
-                    state, why = None, (f"{added:,} comments were added since the fit on {state.fitted_comments:,}, "
-                                        f"more than {params.refit_growth:.0%}")
+                why = _grown_past_the_fit(state, changes[1], params)
+                state = None if why else state
             if state is None:
                 results, state = _score_all(store, params, run_id, why)
             else:
@@ -298,6 +295,19 @@ def run(
             raise
         store.finish_run(run_id, "done", records)
     return results
+
+
+def _grown_past_the_fit(state: fitted.FittedState, last_position: int | None, params: Params) -> str:
+    """Why ``state`` no longer fits the store (more comments added since the fit than ``params.refit_growth`` of
+    those it saw), or "" while it does."""
+    def at(position):
+        return -1 if position is None else position
+
+    added = at(last_position) - at(state.fitted_position)
+    if added > params.refit_growth * state.fitted_comments:
+        return (f"{added:,} comments were added since the fit on {state.fitted_comments:,}, "
+                f"more than {params.refit_growth:.0%}")
+    return ""
 
 
 def _score_all(store: Store, params: Params, run_id: str, why: str) -> tuple[Results, fitted.FittedState]:

@@ -199,3 +199,21 @@ def test_the_store_names_the_articles_new_comments_or_votes_touch(tmp_path):
     assert comments["comment_id"].tolist() == ["1", "2", "4"] and events["event_id"].tolist() == ["e1", "e3", "e4"]
     assert sorted(articles["article_id"]) == ["a", "c"]
     assert [len(frame) for frame in store.load_articles(touched.iloc[:0])] == [0, 0, 0]
+
+
+def test_a_store_grown_past_half_the_fitted_corpus_is_fitted_again(tmp_path):
+    """A fit on four comments does not score ten more: the import fits again and says so."""
+    def part(name, ids):
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame({"comment_id": ids, "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00",
+                      "text": [f"bike lanes {i}" for i in ids]}).to_csv(path, index=False)
+        return path
+
+    out = tmp_path / "out"
+    pipeline.run([part("first", [str(i) for i in range(4)])], out, source="forum")
+    report = pipeline.import_files([part("more", [str(i) for i in range(4, 14)])], out, source="forum")
+    assert "all 14 stored comments scored with a new fit (10 comments were added since the fit on 4, more than " \
+           "50%)" in str(report)
+    # the new fit counts from here: one more comment is scored with it
+    report = pipeline.import_files([part("one", ["14"])], out, source="forum")
+    assert "scored 15 comments in 1 touched article with the fitted state of run" in str(report)
