@@ -24,7 +24,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from moderation import catalog, offtopic, topics, votes
+from moderation import catalog, offtopic, schema, topics, votes
 
 FORMAT = 1  # bumped when the saved objects change shape
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "joblib", "pyarrow")
@@ -62,8 +62,9 @@ class FittedState:
 
 
 def fingerprint(params, store: str) -> dict:
-    """What must be equal for saved state to be reused: parameters, weights and model files, library versions,
-    and the store (``store``: its URL without password) whose positions the state records.
+    """What must be equal for saved state to be reused: parameters, weights and model files, the stages' output
+    columns, library versions, and the store (``store``: its URL without password) whose positions the state
+    records.
 
     ``params`` is :class:`moderation.pipeline.Params`; the off-topic weights are compared by content (an import
     reads them from the run's own record), the shipped model files by their SHA-256.
@@ -82,6 +83,9 @@ def fingerprint(params, store: str) -> dict:
         "params": json.loads(json.dumps(compared(params), default=str)),
         "offtopic_weights": _digest(json.dumps(weights, sort_keys=True).encode()),
         "model_files": {path.name: _digest(path.read_bytes()) for path in sorted(MODELS.glob("*.joblib"))},
+        # a version whose stages write other columns must not merge its rows with these
+        "outputs": _digest(json.dumps([schema.columns("scored_comments"), schema.columns("authors"),
+                                       offtopic.COMPONENTS]).encode()),
         "libraries": {"python": platform.python_version(),
                       **{name: importlib.metadata.version(name) for name in LIBRARIES}},
     }
@@ -146,6 +150,8 @@ def _differences(record: dict, now: dict) -> list[str]:
         differs.append("off-topic weights")
     if record.get("model_files") != now["model_files"]:
         differs.append("model files")
+    if record.get("outputs") != now["outputs"]:
+        differs.append("output columns (another version of the stages)")
     libraries = record.get("libraries", {})
     changed = [f"{name} {libraries.get(name)} (now {version})" for name, version in now["libraries"].items()
                if libraries.get(name) != version]
