@@ -477,8 +477,9 @@ def _score_anomalies(features: pd.DataFrame, has_split: np.ndarray, params: Vote
         X = features.loc[rows, columns]
         score[rows] = model.anomaly_score(X)
         outlier = -score[rows] - model.offset_ < 0  # decision_function < 0, without scoring twice
-        flagged[np.flatnonzero(rows)[outlier]] = True
-        drivers[np.flatnonzero(rows)[outlier]] = model.explain(X[outlier], params.anomaly_top_features)
+        if outlier.any():  # a fitted model may find none among a few articles' comments
+            flagged[np.flatnonzero(rows)[outlier]] = True
+            drivers[np.flatnonzero(rows)[outlier]] = model.explain(X[outlier], params.anomaly_top_features)
     return score, flagged, drivers
 
 

@@ -217,3 +217,15 @@ def test_a_store_grown_past_half_the_fitted_corpus_is_fitted_again(tmp_path):
     # the new fit counts from here: one more comment is scored with it
     report = pipeline.import_files([part("one", ["14"])], out, source="forum")
     assert "scored 15 comments in 1 touched article with the fitted state of run" in str(report)
+
+
+def test_fitted_outlier_models_score_a_few_ordinary_comments(runs):
+    """Outlier models fitted on the corpus score three ordinary comments of one article: none flagged, no error."""
+    from moderation import votes
+
+    _, full, _, _, _ = runs
+    corpus = read(full)
+    outliers = votes.fit_vote_outliers(corpus)
+    few = corpus[corpus["article_id"] == "a0"].head(3).assign(upvotes=1, downvotes=0)
+    scored = votes.score_votes(few, outliers=outliers)
+    assert scored["vote_anomaly"].notna().all() and not scored["is_vote_anomaly"].any()
