@@ -22,7 +22,7 @@ EXACT = [
     "is_heavily_down", "vote_rank_up", "vote_rank_down", "vote_burst", "votes_per_day", "vote_peak",
     "speculation_score", "is_speculative", "conjecture_score", "sentence_conjecture_score", "language",
     "repeated_text", "is_reply", "log_thread_size", "log_discussion_size", "second_person", "first_person",
-    "has_link", "is_question",
+    "has_link", "is_question", "addresses_poster", "agreement",
 ]
 # the README's tolerance: |full - incremental| per comment, and the least share of comments whose flag agrees
 TOLERANCE = {"offtopic_score": 0.05, "sim_article": 0.05, "sim_parent": 0.05, "sim_discussion": 0.05,
