@@ -24,6 +24,13 @@ def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     return np.where(np.isnan(found), -1, found).astype(np.int64)
 
 
+def problem_comment(problem: Problem) -> tuple[str, str] | None:
+    """(source, comment_id) a reply-tree problem of :func:`resolve` (called without ``file``) is about."""
+    if problem.file.startswith("source ") and problem.record.startswith("comment_id "):
+        return problem.file.removeprefix("source "), problem.record.removeprefix("comment_id ")
+    return None
+
+
 def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """Add ``thread_id`` (the root comment's id) and ``depth`` (0 for roots).
 
