@@ -209,6 +209,12 @@ _STRING_COLUMNS = {
 _TIME_COLUMNS = {"published_at", "created_at", "voted_at"}
 _INT_COLUMNS = {"upvotes", "downvotes", "score", "depth", "position"}
 _DEFAULTS = {"parent_inferred": False}
+# the dtypes :func:`conform` leaves as they are
+_TYPED = {
+    **{name: (pd.StringDtype("pyarrow", na_value=float("nan")),) for name in _STRING_COLUMNS},
+    **{name: (pd.DatetimeTZDtype("us", "UTC"),) for name in _TIME_COLUMNS},
+    **{name: (pd.Int64Dtype(),) for name in _INT_COLUMNS},
+}
 
 
 def columns(table: str) -> list[str]:
@@ -241,10 +247,12 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     kept after the canonical ones. Values that cannot take the type become NA;
     :func:`validate` reports the rows whose required values are missing.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never changed in place
     for name in columns(table):
         if name not in out:
             out[name] = _DEFAULTS.get(name, pd.NA)
+        if out[name].dtype in _TYPED.get(name, ()):
+            continue  # already of its type (a checked loader's column): converting again would only copy it
         if name in _STRING_COLUMNS:
             out[name] = out[name].astype("str").where(out[name].notna(), None).astype("str")
         elif name in _TIME_COLUMNS:

@@ -139,14 +139,17 @@ class _Seen:
         if frame.empty:
             return frame
         hashes = pd.util.hash_pandas_object(frame[key], index=False).to_numpy()
-        repeated = np.isin(hashes, self.hashes[table])
+        known = self.hashes[table]  # sorted
+        found = np.minimum(np.searchsorted(known, hashes), max(len(known) - 1, 0))
+        repeated = known[found] == hashes if len(known) else np.zeros(len(hashes), dtype=bool)
         problems += [
             Problem(file, schema.record_label(key[1], value, label),
                     f"duplicate {key[1]}: an earlier record (or file) has the same id")
             for file, value, label in zip(frame[schema.FILE][repeated], frame[key[1]][repeated],
                                           frame[schema.RECORD][repeated])
         ]
-        self.hashes[table] = np.union1d(self.hashes[table], hashes[~repeated])
+        # two sorted runs: the stable sort (timsort) merges them in one pass, so the growing set costs little per piece
+        self.hashes[table] = np.sort(np.concatenate([known, np.unique(hashes[~repeated])]), kind="stable")
         return frame[~repeated]
 
 

@@ -9,10 +9,12 @@ the value left empty.
 from __future__ import annotations
 
 import codecs
+import gc
 import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +116,21 @@ def text_encoding(path: Path, problems: list[Problem]) -> str:
 def open_text(path: Path, problems: list[Problem], newline: str | None = None) -> io.TextIOWrapper:
     """The file opened as text in the encoding :func:`text_encoding` finds (a repair is reported)."""
     return open(path, encoding=text_encoding(path, problems), errors="replace", newline=newline)
+
+
+@contextmanager
+def paused_collector() -> Iterator[None]:
+    """Python's cycle collector paused while a reader builds a piece of many long-lived records (lists, dicts).
+
+    Each collection would walk every record built so far and find nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _checked(value: object, repair: bool) -> tuple[object, bool]:
@@ -429,7 +446,7 @@ def timestamps(
         numbers = numbers.where(numbers.abs() <= limit)
         parsed = pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce").astype(schema.TIMESTAMP)
     bad = raw.notna() & parsed.isna()
-    labels = pd.Series(list(records), index=raw.index, dtype=object)
+    labels = (records if isinstance(records, pd.Series) else pd.Series(list(records), dtype=object)).set_axis(raw.index)
     problems += [
         Problem(file, record, f"{column} {schema._shorten(value)} is not a valid timestamp; kept without a time", "kept")
         for record, value in zip(labels[bad], raw[bad])
