@@ -22,6 +22,10 @@ COMMENT_STATUSES = ("published", "rejected", "deleted", "spam", "pending")
 # columns a loader may add to name each row's file and record ("line 12") in problem reports; never stored
 FILE = "_file"
 RECORD = "_record"
+# where each comment was read from (the file as given, its record "line 12"): loaded and stored comments keep
+# these, so a problem found later over the whole store (a reply whose parent is nowhere) names file and line
+INPUT_FILE = "input_file"
+INPUT_RECORD = "input_record"
 
 
 class Articles(pa.DataFrameModel):

@@ -55,7 +55,7 @@ Key = tuple[str, str]
 metadata = sa.MetaData()
 
 
-def _canonical_table(name: str, key: list[str]) -> sa.Table:
+def _canonical_table(name: str, key: list[str], *more: sa.Column | sa.Index) -> sa.Table:
     types = {
         "published_at": sa.DateTime(timezone=True), "created_at": sa.DateTime(timezone=True),
         "voted_at": sa.DateTime(timezone=True), "upvotes": sa.BigInteger, "downvotes": sa.BigInteger,
@@ -64,11 +64,17 @@ def _canonical_table(name: str, key: list[str]) -> sa.Table:
     }
     cols = [sa.Column(c, types.get(c, sa.Text), primary_key=c in key) for c in schema.columns(name)]
     # columns a source has beyond the canonical ones, as one JSON object per row
-    return sa.Table(name, metadata, *cols, sa.Column("extra", sa.Text))
+    return sa.Table(name, metadata, *cols, sa.Column("extra", sa.Text), *more)
 
 
 articles_table = _canonical_table("articles", schema.ARTICLE_KEY)
-comments_table = _canonical_table("comments", schema.COMMENT_KEY)
+comments_table = _canonical_table(
+    "comments", schema.COMMENT_KEY,
+    # the file and record each comment was read from (NULL for comments stored before revision 0006)
+    sa.Column(schema.INPUT_FILE, sa.Text), sa.Column(schema.INPUT_RECORD, sa.Text),
+    # each ingest asks for the last position, and load() reads in position order
+    sa.Index("comments_by_position", "position"),
+)
 vote_events_table = sa.Table(
     "vote_events", metadata,
     sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),

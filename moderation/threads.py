@@ -24,7 +24,8 @@ def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     return np.where(np.isnan(found), -1, found).astype(np.int64)
 
 
-def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records: pd.Series | None = None
+            ) -> tuple[pd.DataFrame, list[Problem]]:
     """Add ``thread_id`` (the root comment's id) and ``depth`` (0 for roots).
 
     A parent that is not among the comments, or a reply to the wrong article,
@@ -40,7 +41,10 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
         The file the problems name: one for every comment, or a Series on
         ``comments``' index giving each comment's file (the caller that
         ingested them knows it). Where it is not given (None, NA), a problem
-        names ``source NAME`` instead; its record is always ``comment_id ID``.
+        names ``source NAME`` instead.
+    records : Series, optional
+        Each comment's record in its file ("line 12"), on ``comments``' index:
+        a problem's record is then ``comment_id ID (line 12)``, else ``comment_id ID``.
 
     Returns
     -------
@@ -55,21 +59,24 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
         file.reindex(comments.index).astype(object).fillna(by_source) if isinstance(file, pd.Series)
         else pd.Series(file, comments.index)
     )
+    named = "comment_id " + comments["comment_id"].astype(str)
+    if records is not None:
+        records = records.reindex(comments.index)
+        named = named.where(records.isna(), named + " (" + records.astype(str) + ")")
+    named = named.to_numpy(dtype=object)
     parent = parent_positions(comments)
     has_parent_id = comments["parent_id"].notna().to_numpy()
     missing = has_parent_id & (parent < 0)
     problems += [
-        Problem(f, f"comment_id {c}", f"parent {p} not found; treated as the root of its own thread", "kept")
-        for f, c, p in zip(where[missing], comments.loc[missing, "comment_id"], comments.loc[missing, "parent_id"])
+        Problem(f, c, f"parent {p} not found; treated as the root of its own thread", "kept")
+        for f, c, p in zip(where[missing], named[missing], comments.loc[missing, "parent_id"])
     ]
     other_article = (parent >= 0) & (
         comments["article_id"].to_numpy() != comments["article_id"].to_numpy()[np.maximum(parent, 0)]
     )
     problems += [
-        Problem(f, f"comment_id {c}", f"parent {p} is on another article; treated as a thread root", "kept")
-        for f, c, p in zip(
-            where[other_article], comments.loc[other_article, "comment_id"], comments.loc[other_article, "parent_id"]
-        )
+        Problem(f, c, f"parent {p} is on another article; treated as a thread root", "kept")
+        for f, c, p in zip(where[other_article], named[other_article], comments.loc[other_article, "parent_id"])
     ]
     parent = np.where(other_article, -1, parent)
 
@@ -89,8 +96,8 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
     cyclic = hop >= 0
     if cyclic.any():
         problems += [
-            Problem(f, f"comment_id {c}", "reply chain loops back on itself; treated as a thread root", "kept")
-            for f, c in zip(where[cyclic], comments.loc[cyclic, "comment_id"])
+            Problem(f, c, "reply chain loops back on itself; treated as a thread root", "kept")
+            for f, c in zip(where[cyclic], named[cyclic])
         ]
         root[cyclic] = np.flatnonzero(cyclic)
         depth[cyclic] = 0

@@ -102,7 +102,8 @@ def load(path: str | Path, format: str | None = None, resolve_threads: bool = Tr
         part = Parsed.concat(pieces)
         if resolve_threads and len(part.comments):
             # each problem names the comment's own file (a folder unit holds several)
-            part.comments, found = threads.resolve(part.comments, part.comments[schema.FILE].fillna(unit))
+            part.comments, found = threads.resolve(part.comments, part.comments[schema.FILE].fillna(unit),
+                                                   part.comments[schema.RECORD])
             part.problems += found
         parts.append(part)
     return _without_labels(Parsed.concat(parts))
@@ -217,11 +218,16 @@ def _finish(parsed: Parsed, file: str) -> Parsed:
 
 
 def _without_labels(parsed: Parsed) -> Parsed:
-    """The frames without the columns that name each row's file and record (they never reach the store)."""
+    """The frames without the columns that name each row's file and record; comments keep theirs as
+    ``schema.INPUT_FILE`` and ``schema.INPUT_RECORD`` (the store keeps where each comment came from)."""
     def bare(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.drop(columns=[schema.FILE, schema.RECORD], errors="ignore").reset_index(drop=True)
 
-    return Parsed(bare(parsed.articles), bare(parsed.comments), bare(parsed.vote_events), parsed.problems)
+    comments = parsed.comments.rename(columns={schema.FILE: schema.INPUT_FILE, schema.RECORD: schema.INPUT_RECORD})
+    for name in (schema.INPUT_FILE, schema.INPUT_RECORD):
+        if name in comments:
+            comments[name] = comments[name].astype("str")
+    return Parsed(bare(parsed.articles), bare(comments), bare(parsed.vote_events), parsed.problems)
 
 
 def finish(parsed: Parsed, file: str, resolve_threads: bool = True) -> Parsed:
