@@ -318,6 +318,11 @@ def record_label(id_column: str | None, value, label) -> str:
     return str(label) if has_label else f"{id_column or 'row'} (none)"
 
 
+def duplicate(id_column: str) -> str:
+    """The problem of a record whose key an earlier record (of this piece, an earlier piece or file) had."""
+    return f"duplicate {id_column}: an earlier record has the same id"
+
+
 def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, list[Problem]]:
     """Validate a conformed frame; report each failing value, empty it where it may be empty, else drop the row.
 
@@ -346,7 +351,7 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
     if key:
         duplicated = frame.duplicated(key, keep="first") & frame[key].notna().all(axis=1)
         for index in frame.index[duplicated]:
-            problems.append(Problem(*where(index), f"duplicate {id_column}: an earlier record has the same id"))
+            problems.append(Problem(*where(index), duplicate(id_column)))
         frame = frame[~duplicated]
     for _ in range(2):  # emptied values pass the second time; what is left is in required columns
         try:

@@ -144,8 +144,7 @@ class _Seen:
         found = np.minimum(np.searchsorted(known, hashes), max(len(known) - 1, 0))
         repeated = known[found] == hashes if len(known) else np.zeros(len(hashes), dtype=bool)
         problems += [
-            Problem(file, schema.record_label(key[1], value, label),
-                    f"duplicate {key[1]}: an earlier record (or file) has the same id")
+            Problem(file, schema.record_label(key[1], value, label), schema.duplicate(key[1]))
             for file, value, label in zip(frame[schema.FILE][repeated], frame[key[1]][repeated],
                                           frame[schema.RECORD][repeated])
         ]

@@ -61,8 +61,8 @@ import pyarrow.parquet as pq
 from moderation import schema
 from moderation.ingest import CHUNK_ROWS, IngestError, Parsed
 from moderation.ingest.common import (
-    booleans, counts, head, identifiers, json_lines, open_text, paused_collector, report_values, statuses, texts,
-    timestamps,
+    booleans, counts, head, identifiers, json_lines, open_text, paused_collector, record_pieces, report_values,
+    statuses, texts, timestamps,
 )
 from moderation.schema import Problem
 
@@ -239,19 +239,19 @@ def _text_frame(rows: list[list[str]], names: list[str], lines: np.ndarray) -> p
 
 def _jsonl_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Objects of a JSON Lines file, ``chunk_rows`` at a time, each labelled "line N"; other lines are reported."""
-    records, labels = [], []
+    found: list[Problem] = []
     with open_text(path, problems, newline="\n") as handle:
-        for label, record in json_lines(handle, str(path), problems):
-            if not isinstance(record, dict):
-                problems.append(Problem(str(path), label, f"expected a JSON object, found {type(record).__name__}"))
-                continue
-            records.append(record)
-            labels.append(label)
-            if len(records) >= chunk_rows:
+        for piece, met in record_pieces(json_lines(handle, str(path), found), found, chunk_rows):
+            problems += met
+            records, labels = [], []
+            for label, record in piece:
+                if isinstance(record, dict):
+                    records.append(record)
+                    labels.append(label)
+                else:
+                    problems.append(Problem(str(path), label, f"expected a JSON object, found {type(record).__name__}"))
+            if records:
                 yield _object_frame(records, labels)
-                records, labels = [], []
-    if records:
-        yield _object_frame(records, labels)
 
 
 def _object_frame(records: list[dict], labels: list[str]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,25 @@ def json_records(path: Path, problems: list[Problem]) -> Iterator[tuple[str, obj
         yield from ((f"record {number}", record) for number, record in enumerate(document, 1))
     else:
         yield "record 1", document
+
+
+def record_pieces(records: Iterable[tuple[str, object]], problems: list[Problem], size: int
+                  ) -> Iterator[tuple[list[tuple[str, object]], list[Problem]]]:
+    """(records, problems) ``size`` records at a time from a reader such as :func:`json_lines` or
+    :func:`json_records` that reports into ``problems``: each piece comes with the problems met while reading it.
+
+    The last piece may hold no record, only the problems met after the last
+    one; a reader with nothing to say gives no piece at all.
+    """
+    records = iter(records)
+    while True:
+        with paused_collector():  # a piece is many new dicts at once
+            piece = list(islice(records, size))
+        met, problems[:] = list(problems), []
+        if piece or met:
+            yield piece, met
+        if len(piece) < size:
+            return
 
 
 def read_json(path: Path, problems: list[Problem]) -> object | None:
