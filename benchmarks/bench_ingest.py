@@ -1,6 +1,6 @@
 """Time and peak memory of ingesting one large canonical CSV into SQLite, against a floor measured in the same run.
 
-    python benchmarks/bench_ingest.py [MEGABYTES] [--file PATH] [--skip-whole] [--quick]
+    python benchmarks/bench_ingest.py [MEGABYTES] [--file PATH] [--skip-whole] [--quick] [--reddit]
 
 Writes a synthetic ``comments.csv`` of about MEGABYTES (default 250) unless
 ``--file`` names one, then runs each reader in a fresh process (peak RSS from
@@ -15,6 +15,8 @@ Writes a synthetic ``comments.csv`` of about MEGABYTES (default 250) unless
   ``CHUNK_ROWS`` rows, every value checked and reported, known keys looked up, into the store;
 - ``ingest.load``: the whole file as one validated frame (what ``load()`` returns).
 
+With ``--reddit`` the same rows are written as Reddit dump lines and read by the Reddit loader (floor: ``json.loads``
+of each line and the same ``executemany``), against ``pandas.read_json(lines=True)`` for memory.
 The last lines give the ingest's rows per second and its time as a multiple of the floor. Memory of the
 ingest is bounded by a piece, so it should stay flat as the file grows, while the whole-file readers grow.
 """
@@ -34,7 +36,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FLOOR = "floor: read_csv pieces + sqlite3 executemany"
+FLOOR = "floor: read pieces + sqlite3 executemany"
 INGEST = "moderation ingest (pieces, checked, SQLite)"
 # name -> (imports, untimed; the work, timed: it sets ROWS to the rows it read)
 READERS = {
@@ -87,6 +89,43 @@ def write_csv(path: Path, megabytes: float, seed: int = 0) -> int:
     return rows
 
 
+# the same rows as Reddit dump lines: the JSON Lines readers stream too
+JSON_READERS = {
+    "pandas.read_json lines (whole file)": ("import pandas as pd", "ROWS = len(pd.read_json(FILE, lines=True))"),
+    FLOOR: (
+        "import json, sqlite3; from itertools import islice; from moderation.ingest import CHUNK_ROWS",
+        "database = sqlite3.connect(STORE)\n"
+        "database.execute('CREATE TABLE comments (id PRIMARY KEY, link_id, parent_id, author, body, score, "
+        "created_utc)')\n"
+        "ROWS = 0\n"
+        "with open(FILE) as handle:\n"
+        "    while piece := [json.loads(line) for line in islice(handle, CHUNK_ROWS)]:\n"
+        "        with database:\n"
+        "            database.executemany('INSERT INTO comments VALUES (:id, :link_id, :parent_id, :author, :body, "
+        ":score, :created_utc)', piece)\n"
+        "        ROWS += len(piece)\n"
+    ),
+    INGEST: READERS[INGEST],
+}
+
+
+def write_reddit(csv_path: Path, path: Path) -> int:
+    """The rows of ``csv_path`` as Reddit dump lines (id, link_id, parent_id, author, body, score, created_utc)."""
+    rows = 0
+    with path.open("w") as handle:
+        for piece in pd.read_csv(csv_path, chunksize=50_000):
+            dump = pd.DataFrame({
+                "id": piece["comment_id"].astype(str), "link_id": "t3_" + piece["article_id"].astype(str),
+                "parent_id": ("t1_" + piece["parent_id"].astype("Int64").astype(str)).where(
+                    piece["parent_id"].notna(), "t3_" + piece["article_id"].astype(str)),
+                "author": piece["author"], "body": piece["text"], "score": piece["upvotes"] - piece["downvotes"],
+                "created_utc": 1_709_287_200,
+            })
+            dump.to_json(handle, orient="records", lines=True)
+            rows += len(dump)
+    return rows
+
+
 def measure(imports: str, work: str, file: Path, store: Path) -> tuple[float, float, float, int]:
     """(seconds of ``work``, its CPU seconds, peak RSS in MiB, rows read) of ``imports`` then ``work`` run in a fresh
     interpreter."""
@@ -113,6 +152,7 @@ def main() -> None:
     parser.add_argument("--file", type=Path, help="an existing canonical comments CSV instead of a synthetic one")
     parser.add_argument("--skip-whole", action="store_true", help="do not measure the whole-file ingest.load")
     parser.add_argument("--quick", action="store_true", help="measure only the floor and the ingest")
+    parser.add_argument("--reddit", action="store_true", help="the same rows as a Reddit dump (JSON Lines)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         file = args.file or Path(folder) / "comments.csv"
@@ -120,10 +160,16 @@ def main() -> None:
             began = time.perf_counter()
             rows = write_csv(file, args.megabytes)
             print(f"wrote {rows:,} rows, {file.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - began:.0f} s")
+        readers = READERS
+        if args.reddit:
+            dump = Path(folder) / "comments_dump.jsonl"
+            rows = write_reddit(file, dump)
+            print(f"as a Reddit dump: {rows:,} lines, {dump.stat().st_size / 1e6:.0f} MB")
+            file, readers = dump, JSON_READERS
         # CPU seconds too: on a shared machine the wall clock also counts other processes' turns
         print(f"{'reader':48} {'seconds':>8} {'CPU s':>7} {'rows/s':>9} {'peak RSS MiB':>13}")
         timings = {}
-        for name, (imports, work) in READERS.items():
+        for name, (imports, work) in readers.items():
             if args.skip_whole and name.startswith("ingest.load"):
                 continue
             if args.quick and name not in (FLOOR, INGEST):

@@ -292,8 +292,9 @@ class Store:
                 if table is comments_table and len(new):
                     last = connection.execute(sa.select(sa.func.max(table.c.position))).scalar()
                     first = 0 if last is None else last + 1
-                    new = new.sort_values("position", kind="stable")
-                    new["position"] = range(first, first + len(new))
+                    if not new["position"].is_monotonic_increasing:  # sorting copies every column: only if needed
+                        new = new.sort_values("position", kind="stable")
+                    new = new.assign(position=range(first, first + len(new)))
                 self._insert(connection, table, new)
                 added[table.name], known[table.name] = len(new), len(frame) - len(new)
         return IngestSummary(added, known)
@@ -310,7 +311,7 @@ class Store:
             stored = self._stored_ids(connection, table, key[1], source, ids[mine].unique().tolist())
             if stored:
                 known[mine] = ids[mine].isin(stored).to_numpy()
-        return frame[~known].copy()
+        return frame[~known] if known.any() else frame  # a copy of every column only when some rows are known
 
     def _stored_ids(self, connection, table: sa.Table, id_column: str, source: str, ids: list[str]) -> list[str]:
         """Which of ``ids`` (of one source) the store has, in one query whatever their number.

@@ -1,6 +1,7 @@
 """Canonical CSV / JSON Lines / Parquet ingest (moderation.ingest.canonical)."""
 
 import csv
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -251,3 +252,12 @@ def test_csv_records_are_labelled_with_the_line_they_start_on(tmp_path, monkeypa
     wrong_width = {p.record for p in problems if p.problem.startswith("expected")}
     assert found == [label for label in labels if label not in wrong_width]
     assert [p.record for p in problems if p.problem.startswith("not a CSV record")] == refused
+
+
+def test_json_lines_whose_first_record_is_longer_than_the_sniffed_head(tmp_path):
+    """A first comment of 200,000 characters (beyond the 64 KiB read to detect the format) is still recognised."""
+    path = tmp_path / "comments.jsonl"
+    records = [{"comment_id": "1", "article_id": "a", "text": "word " * 40_000}, {"comment_id": "2", "article_id": "a"}]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    comments = load(path).comments
+    assert comments["comment_id"].tolist() == ["1", "2"] and comments["text"][0] == records[0]["text"]

@@ -74,6 +74,8 @@ _TEXT_COLUMNS = ("author", "text", "title", "url", "section", "source")
 _COUNT_COLUMNS = ("upvotes", "downvotes", "score", "depth", "position")
 _TIME_COLUMNS = ("created_at", "published_at")
 _SNIFF_BYTES = 64 * 1024
+# a canonical key written in a JSON object, for a first line too long to parse from the head
+_JSON_KEY = re.compile(r'"(comment_id|article_id|title)"\s*:')
 MAX_FIELD = 64 * 1024 * 1024  # characters; a longer CSV field is an unclosed quote swallowing the file
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what ends a line for the csv reader (a file opened with newline="")
 
@@ -91,6 +93,8 @@ def header(path: Path) -> set[str]:
         first = text.splitlines()[0] if text.strip() else ""
         if path.suffix == ".csv":
             return set(next(csv.reader([first]), []))
+        if first == text and len(text.encode()) >= _SNIFF_BYTES - 4:  # a first record longer than the head
+            return set(_JSON_KEY.findall(first)) if first.lstrip().startswith("{") else set()
         record = json.loads(first)
         return set(record) if isinstance(record, dict) else set()
     except (OSError, ValueError, TypeError, csv.Error):

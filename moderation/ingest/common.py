@@ -203,7 +203,7 @@ def json_lines(handle: Iterable[str], file: str, problems: list[Problem], first_
                ) -> Iterator[tuple[str, object]]:
     """(``"line N"``, value) for each non-blank line of JSON Lines; a bad line is reported and skipped."""
     for number, line in enumerate(handle, first_line):
-        if not line.strip():
+        if not line or line.isspace():  # no copy of a huge line, as strip() would make
             continue
         try:
             value, repaired = parse_json(line.removesuffix("\n"))
