@@ -235,8 +235,7 @@ def _text_frame(rows: list[list[str]], names: list[str], lines: np.ndarray) -> p
     for column in columns:
         values = pa.array(column, pa.string())
         arrays.append(pc.if_else(pc.equal(values, ""), empty, values))
-    frame = pa.Table.from_arrays(arrays, names=[str(i) for i in range(len(names))]).to_pandas()
-    frame.columns = names
+    frame = pa.Table.from_arrays(arrays, names=names).to_pandas()
     frame[schema.RECORD] = pd.Series(np.char.add("line ", lines.astype(str)) if len(lines) else [], dtype=object)
     return frame
 

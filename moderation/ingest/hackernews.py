@@ -6,7 +6,8 @@ Accepted layouts (one file):
   JSON array of them, or JSON Lines; fields ``id``, ``type`` (story, comment,
   job, poll, pollopt), ``by``, ``time`` (Unix seconds), ``text`` (HTML),
   ``parent``, ``kids``, ``score``, ``title``, ``url``, ``descendants``,
-  ``dead``, ``deleted``;
+  ``dead``, ``deleted``; JSON Lines are read in pieces of ``CHUNK_ROWS``
+  lines (:func:`parse_chunks`);
 - Algolia search hits (``/api/v1/search`` ``hits``: ``objectID``, ``author``,
   ``comment_text`` or ``story_text``, ``created_at_i``, ``parent_id``,
   ``story_id``, ``points``, ``_tags``), the whole response or the hits alone;

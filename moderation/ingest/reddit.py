@@ -9,7 +9,9 @@ Accepted layouts (one file):
 - dumps with one object per line (Pushshift style): comments (``id``,
   ``parent_id`` and ``link_id`` with ``t1_``/``t3_`` prefixes, ``author``,
   ``body``, ``score``, ``ups``, ``downs``, ``controversiality``,
-  ``created_utc``) and posts (``title``, ``selftext``, ``url``, ...).
+  ``created_utc``) and posts (``title``, ``selftext``, ``url``, ...),
+  read in pieces of ``CHUNK_ROWS`` lines (:func:`parse_chunks`), so memory
+  does not grow with the file.
 
 Mapping:
 
