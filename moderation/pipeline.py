@@ -93,8 +93,7 @@ def run_stages(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Problem]]:
     """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems)."""
     # trees are resolved over everything: a reply may answer a comment ingested from an earlier file
-    comments, tree_problems = threads.resolve(comments, comments.get(schema.INPUT_FILE),
-                                              comments.get(schema.INPUT_RECORD))
+    comments, tree_problems = threads.resolve_stored(comments)
     comments = votes.score_votes(comments, vote_events, params.votes)
     # text features are fitted once and shared by every text stage (and the dashboard's topic view)
     features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
@@ -305,8 +304,7 @@ def learn_offtopic(
         articles, comments, _ = store.load()
         recorded = {label: store.labels(label) for label in ("offtopic", "speculative")}
         store.engine.dispose()
-    comments, tree_problems = threads.resolve(comments, comments.get(schema.INPUT_FILE),
-                                              comments.get(schema.INPUT_RECORD))
+    comments, tree_problems = threads.resolve_stored(comments)
     where = _shown(store_url) if store_url else None  # the weights file may be shared
     if label_column is None:
         label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {where}"

@@ -352,6 +352,22 @@ class Store:
             rows = (dict(zip(values, row)) for row in zip(*values.values()))
         connection.exec_driver_sql(str(compiled), list(rows))
 
+    def reply_tree(self) -> pd.DataFrame:
+        """Only what reply trees need of every stored comment, in position order: source, comment_id, parent_id,
+        article_id and where each was read from (``schema.INPUT_FILE``, ``schema.INPUT_RECORD``); a fraction of
+        :meth:`load`'s memory on a large store."""
+        table = comments_table
+        names = ["source", "comment_id", "parent_id", "article_id", schema.INPUT_FILE, schema.INPUT_RECORD]
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(sa.select(*[table.c[n] for n in names]).order_by(table.c.position), connection)
+        return frame.astype("str")
+
+    def counts(self) -> dict[str, int]:
+        """Rows stored per table: articles, comments, vote_events."""
+        with self.engine.connect() as connection:
+            return {table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+                    for table in (articles_table, comments_table, vote_events_table)}
+
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""
         with self.engine.connect() as connection:

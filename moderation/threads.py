@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from moderation.schema import COMMENT_KEY, Problem
+from moderation.schema import COMMENT_KEY, INPUT_FILE, INPUT_RECORD, Problem
 
 
 def parent_positions(comments: pd.DataFrame) -> np.ndarray:
@@ -106,3 +106,9 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records
     out["thread_id"] = comments["comment_id"].iloc[root].set_axis(out.index)
     out["depth"] = pd.array(depth, dtype="Int64")
     return out, problems
+
+
+def resolve_stored(comments: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """:func:`resolve` over stored comments: each problem names the file and record the comment was read from
+    (columns ``INPUT_FILE``, ``INPUT_RECORD``; where a comment has none, its source)."""
+    return resolve(comments, comments.get(INPUT_FILE), comments.get(INPUT_RECORD))
