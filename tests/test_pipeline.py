@@ -102,3 +102,18 @@ def _with_weights(path):
     from moderation.pipeline import Params
 
     return replace(Params(), offtopic=replace(Params().offtopic, weights_path=path))
+
+
+def test_the_ingest_command_names_an_orphans_file_and_line(tmp_path, capsys):
+    """`ingest` checks reply trees over the whole store and reports an orphan by its file and line."""
+    from moderation.cli import main
+
+    path = write_comments(tmp_path / "replies.csv", [
+        {"comment_id": "3", "article_id": "a", "parent_id": "99", "author": "cid", "created_at": "2024-01-01T12:00",
+         "text": "orphan"},
+    ])
+    assert main(["ingest", str(path), "--store", f"sqlite:///{tmp_path / 'store.db'}"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: comment_id 3 (line 2): parent 99 not found" in out and out.strip().endswith(
+        "(run " + Store(f"sqlite:///{tmp_path / 'store.db'}").runs()["run_id"][0] + ")")
+    assert "1 comments on 0 articles" in out  # a comments file alone names no article row
