@@ -260,7 +260,9 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """
     out = frame.copy(deep=False)  # columns are replaced, never changed in place
     for name in columns(table):
-        if name not in out:
+        if name not in out and name in _TYPED:
+            out[name] = pd.Series(None, index=out.index, dtype=_TYPED[name][0])  # empty, made in its type at once
+        elif name not in out:
             out[name] = _DEFAULTS.get(name, pd.NA)
         if out[name].dtype in _TYPED.get(name, ()):
             continue  # already of its type (a checked loader's column): converting again would only copy it
