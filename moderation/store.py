@@ -52,6 +52,7 @@ EVENTS = ("sign_in", "sign_in_failed", "sign_out", "user_added", "user_removed",
 TEAM_EVENTS = ("claim", "release", "undo")
 Key = tuple[str, str]
 
+_TREE_PIECE = 100_000  # stored comments read at a time by reply_tree
 metadata = sa.MetaData()
 
 
@@ -358,9 +359,11 @@ class Store:
         :meth:`load`'s memory on a large store."""
         table = comments_table
         names = ["source", "comment_id", "parent_id", "article_id", schema.INPUT_FILE, schema.INPUT_RECORD]
+        query = sa.select(*[table.c[n] for n in names]).order_by(table.c.position)
+        # read in pieces, each made Arrow text at once: Python strings of every row at a time would be the peak
         with self.engine.connect() as connection:
-            frame = pd.read_sql(sa.select(*[table.c[n] for n in names]).order_by(table.c.position), connection)
-        return frame.astype("str")
+            pieces = [piece.astype("str") for piece in pd.read_sql(query, connection, chunksize=_TREE_PIECE)]
+        return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=names, dtype="str")
 
     def counts(self) -> dict[str, int]:
         """Rows stored per table: articles, comments, vote_events."""

@@ -54,30 +54,30 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records
         of comments (and logarithmic in the deepest chain), never recursive.
     """
     problems: list[Problem] = []
-    by_source = "source " + comments["source"].astype(str)
-    where = by_source if file is None else (
-        file.reindex(comments.index).astype(object).fillna(by_source) if isinstance(file, pd.Series)
-        else pd.Series(file, comments.index)
-    )
-    named = "comment_id " + comments["comment_id"].astype(str)
-    if records is not None:
-        records = records.reindex(comments.index)
-        named = named.where(records.isna(), named + " (" + records.astype(str) + ")")
-    named = named.to_numpy(dtype=object)
+
+    def report(mask: np.ndarray, why: str) -> None:
+        """One problem per comment of ``mask``, named (file and record) only for those: a large store has few."""
+        rows = comments[mask]
+        where = "source " + rows["source"].astype(str)
+        if isinstance(file, pd.Series):
+            where = file.reindex(rows.index).astype(object).where(file.reindex(rows.index).notna(), where)
+        elif file is not None:
+            where = pd.Series(file, rows.index)
+        named = "comment_id " + rows["comment_id"].astype(str)
+        if records is not None:
+            record = records.reindex(rows.index)
+            named = named.where(record.isna(), named + " (" + record.astype(str) + ")")
+        problems.extend(Problem(f, c, why.format(parent=p), "kept")
+                        for f, c, p in zip(where, named, rows["parent_id"]))
+
     parent = parent_positions(comments)
     has_parent_id = comments["parent_id"].notna().to_numpy()
     missing = has_parent_id & (parent < 0)
-    problems += [
-        Problem(f, c, f"parent {p} not found; treated as the root of its own thread", "kept")
-        for f, c, p in zip(where[missing], named[missing], comments.loc[missing, "parent_id"])
-    ]
+    report(missing, "parent {parent} not found; treated as the root of its own thread")
     other_article = (parent >= 0) & (
         comments["article_id"].to_numpy() != comments["article_id"].to_numpy()[np.maximum(parent, 0)]
     )
-    problems += [
-        Problem(f, c, f"parent {p} is on another article; treated as a thread root", "kept")
-        for f, c, p in zip(where[other_article], named[other_article], comments.loc[other_article, "parent_id"])
-    ]
+    report(other_article, "parent {parent} is on another article; treated as a thread root")
     parent = np.where(other_article, -1, parent)
 
     n = len(comments)
@@ -95,10 +95,7 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records
         hop[active] = hop[via]
     cyclic = hop >= 0
     if cyclic.any():
-        problems += [
-            Problem(f, c, "reply chain loops back on itself; treated as a thread root", "kept")
-            for f, c in zip(where[cyclic], named[cyclic])
-        ]
+        report(cyclic, "reply chain loops back on itself; treated as a thread root")
         root[cyclic] = np.flatnonzero(cyclic)
         depth[cyclic] = 0
     out = comments.copy()
