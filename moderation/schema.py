@@ -237,7 +237,9 @@ def to_utc(values) -> pd.Series:
         parsed = parsed.astype(object)
         parsed[retry] = pd.to_datetime(values[retry], utc=True, errors="coerce", format="mixed")
         parsed = pd.to_datetime(parsed, utc=True)
-    return parsed.astype(TIMESTAMP)
+    parsed = parsed.astype(TIMESTAMP)
+    # ISO 8601 allows years before 1 ("-1024-03-01"), which no store or datetime can hold: not a time
+    return parsed.where(parsed.isna() | (parsed.dt.year >= 1))
 
 
 def to_int(values) -> pd.Series:

@@ -222,3 +222,21 @@ def test_hacker_news_story_found_late_in_the_file_is_not_reported_missing(tmp_pa
     comments = pd.concat([p.comments for p in pieces])
     assert comments["article_id"].tolist() == ["1", "1"]
     assert not [p for piece in pieces for p in piece.problems]
+
+
+def test_a_date_before_year_one_is_reported_and_the_record_stored(tmp_path):
+    """ISO 8601 allows "-1024-03-01", which no store holds: reported, kept without a time, the rest stored."""
+    path = tmp_path / "articles.csv"
+    path.write_text("article_id,title,published_at\na1,First,-1024-03-01T08:00:00Z\na2,Second,2024-03-01T08:00:00Z\n")
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    problems, _ = pipeline.ingest_paths(store, [path])
+    assert [(p.record, p.action) for p in problems] == [("article_id a1 (line 2)", "kept")]
+    assert store.load()[0]["published_at"].isna().tolist() == [True, False]
+
+
+def test_sniffing_a_json_line_nested_too_deep_refuses_it_without_a_recursion_error(tmp_path):
+    """A first line nested 5,000 deep is no recognised format (a one-line refusal), never a RecursionError."""
+    path = tmp_path / "comments.jsonl"
+    path.write_text('{"comment_id": ' + "[" * 5000 + "]" * 5000 + ', "article_id": 1}\n')
+    with pytest.raises(IngestError, match="not a recognised format"):
+        load(path)

@@ -61,8 +61,8 @@ import pyarrow.parquet as pq
 from moderation import schema
 from moderation.ingest import CHUNK_ROWS, IngestError, Parsed
 from moderation.ingest.common import (
-    booleans, counts, head, identifiers, json_lines, open_text, paused_collector, record_pieces, report_values,
-    statuses, texts, timestamps,
+    booleans, counts, head, identifiers, json_lines, open_text, parse_json, paused_collector, record_pieces,
+    report_values, statuses, texts, timestamps,
 )
 from moderation.schema import Problem
 
@@ -95,7 +95,7 @@ def header(path: Path) -> set[str]:
             return set(next(csv.reader([first]), []))
         if first == text and len(text.encode()) >= _SNIFF_BYTES - 4:  # a first record longer than the head
             return set(_JSON_KEY.findall(first)) if first.lstrip().startswith("{") else set()
-        record = json.loads(first)
+        record, _ = parse_json(first)  # a depth limit, not Python's recursion limit
         return set(record) if isinstance(record, dict) else set()
     except (OSError, ValueError, TypeError, csv.Error):
         return set()
