@@ -35,7 +35,7 @@ COMPONENTS = [
     # how much context a moderator has: a reply, the thread's and discussion's size, the article's length
     "is_reply", "log_thread_size", "log_discussion_size", "log_article_terms",
     # what the comment itself says about being chatter: addressing another poster, links, pasted again
-    "second_person", "first_person", "has_link", "repeated_text", "is_question",
+    "second_person", "first_person", "has_link", "repeated_text", "is_question", "addresses_poster", "agreement",
     # the same similarities where the article has a body: a title alone (One Million Posts) or a paywalled
     # text makes every similarity small, so a linear combiner needs to weigh them apart
     "article_has_text", *(f"{name}_with_text" for name in WITH_TEXT),
@@ -44,6 +44,17 @@ COMPONENTS = [
 SECOND_PERSON = r"\b(?:you|your|yours|yourself|you're|youre|u|du|dich|dir|dein|deine|deinen|deinem|deiner|euch|euer|eure)\b"
 FIRST_PERSON = r"\b(?:i|me|my|mine|i'm|im|ich|mich|mir|mein|meine|meinen|meinem|meiner)\b"
 LINK = r"https?://|www\.|\b\w+\.(?:com|ca|org|net|media|info|ly|io|de|at)\b"
+# opens by naming someone ("Michelle, ...", "@ChrisW -", "Hey Dartguard,"): a remark to a poster; common
+# openers ("Well, ...", "Also, ...", German "Aber, ...") are not names
+OPENERS = (r"well|yes|no|yeah|yep|yup|ok|okay|so|also|however|but|and|or|sorry|actually|agreed|true|indeed|exactly"
+           r"|again|now|then|first|second|sure|oh|wow|lol|right|thanks|meanwhile|still|instead|unfortunately|frankly"
+           r"|honestly|sadly|clearly|obviously|interesting|funny|hmm|ah|ja|nein|aber|naja|tja|und|doch|genau|danke"
+           r"|nun|gut|stimmt|richtig|leider|übrigens|trotzdem")
+ADDRESSES_POSTER = rf"^\s*(?:@\w|(?i:hey |hi |dear )?(?!(?i:{OPENERS})\b)[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?\s*[,:] )"
+# a short comment (at most 12 words) that opens with pure agreement or thanks: "Agreed!", "Well said", "+1"
+AGREEMENT = (r"^\W*(?:agreed|well said|bingo|hear,? hear|exactly|right on|\+1|thanks|thank you|so true|good point"
+             r"|great point|nice|genau|stimmt|danke|richtig)\b")
+AGREEMENT_MAX_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -249,10 +260,13 @@ def _context_components(
     """How much context a comment has, and the cues in its own text that mark chatter (see ``COMPONENTS``).
 
     Shares are per word of the comment (0..1); ``repeated_text`` is 1 when the same text (case and spacing
-    aside, at least three words) appears more than once in its source.
+    aside, at least three words) appears more than once in its source; ``addresses_poster`` is 1 when the
+    comment opens by naming someone (:data:`ADDRESSES_POSTER`), ``agreement`` when a short comment opens with
+    pure agreement or thanks (:data:`AGREEMENT`).
     """
     n = len(comments)
-    text = comments["text"].astype("str").fillna("").str.lower()
+    original = comments["text"].astype("str").fillna("")
+    text = original.str.lower()
     words = text.str.count(r"\w+").to_numpy(dtype=np.float64)
     per_word = lambda pattern: text.str.count(pattern).to_numpy(dtype=np.float64) / np.maximum(words, 1)
     normalised = text.str.replace(r"\W+", " ", regex=True).str.strip()
@@ -277,6 +291,8 @@ def _context_components(
         "has_link": text.str.contains(LINK).to_numpy(dtype=np.float64),
         "repeated_text": repeated.astype(np.float64),
         "is_question": text.str.rstrip().str.endswith("?").to_numpy(dtype=np.float64),
+        "addresses_poster": original.str.contains(ADDRESSES_POSTER).to_numpy(dtype=np.float64),
+        "agreement": (text.str.contains(AGREEMENT) & (words <= AGREEMENT_MAX_WORDS)).to_numpy(dtype=np.float64),
     }
 
 

@@ -43,9 +43,11 @@ def main() -> None:
     start = time.perf_counter()
     with pd.option_context("display.width", 400, "display.max_columns", None, "display.float_format", "{:.3f}".format):
         sets = labelled_sets()
-        columns, C, _ = eval_offtopic.select(sets)
-        table, tuned = eval_offtopic.held_out_table(sets, columns, C, load_weights())
-        print(f"OFF-TOPIC, held-out parts (tuned on tuning parts: {len(columns)} components, C={C})")
+        choice, _ = eval_offtopic.select(sets)
+        table, tuned = eval_offtopic.held_out_table(sets, choice, load_weights())
+        emphasis = f", {choice.emphasised} weighing {choice.emphasis:g}x" if choice.emphasised else ""
+        print(f"OFF-TOPIC, held-out parts (tuned on tuning parts: {choice.label!r}, {len(choice.columns)} "
+              f"components, C={choice.C}{emphasis})")
         print(table.to_string(index=False))
         print("baseline: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features, same rows")
         eval_offtopic.show_errors(sets, tuned, args.errors)

@@ -5,7 +5,9 @@ or ``$SPECULATION_DATA``), builds the English cue lexicon, fits
 :class:`moderation.speculation.SpeculationClassifier` with a fixed random_state,
 prints validation figures and writes ``moderation/models/speculation.joblib``; then the same on conjecture
 labels (a sentence holding an epistemic or investigation cue, ``CONJECTURE_TYPES``) with the doxastic phrases
-taken out of the lexicon, written to ``moderation/models/conjecture.joblib`` (ranks the off-topic queue).
+taken out of the lexicon, written to ``moderation/models/conjecture.joblib`` (ranks the off-topic queue);
+then the comment conjecture model on the labelled news comments' tuning threads (:func:`train_comments`),
+written to ``moderation/models/comment_conjecture.json``. ``--comments`` refits only that last one.
 
 Which rows train and which are held out (see ``moderation/models/README.md``):
 - Szeged Uncertainty Corpus (CC BY-SA), biomedical ``split=train`` and Wikipedia: documents
@@ -19,6 +21,7 @@ Which rows train and which are held out (see ``moderation/models/README.md``):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -36,10 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moderation.cues import COMMENT_CUES_EN, QUESTION_CUES_EN, phrase_pattern  # noqa: E402
+from moderation.comment_speculation import DEFAULT_CONJECTURE_PATH, learn_conjecture, score_comments  # noqa: E402
 from moderation.speculation import CONJECTURE_MODEL_PATH, MODEL_PATH, SpeculationClassifier  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("SPECULATION_DATA", "/work/shared/data/speculation"))
 RANDOM_STATE = 0
+COMMENT_C_VALUES = (0.1, 1.0)
 # Szeged cue types that are epistemic (belief/probability); condition ("if", "unless") and investigation
 # ("whether", "examined") cues are not speculation for a moderator.
 # Type names as read from the XML with spaces removed ("speculation_hypo_doxastic _" there).
@@ -209,7 +214,38 @@ def train(data_dir: Path = DATA_DIR, out: Path = MODEL_PATH, target: str = "spec
     return model
 
 
+def train_comments(out: Path = DEFAULT_CONJECTURE_PATH) -> dict:
+    """Fit the shipped comment conjecture model on the labelled Globe and Mail comments' tuning threads only.
+
+    The sentence models score the comments (:func:`moderation.comment_speculation.score_comments` without a
+    comment model); C is the one of ``COMMENT_C_VALUES`` with the lowest out-of-fold log loss (grouped 5-fold
+    cross-validation by thread, tuning rows only); the held-out 30 % stay unseen, so
+    ``scripts/eval_comment_speculation.py`` measures the shipped model honestly. Writes ``out`` (JSON).
+    """
+    from eval_data import SPLIT_SEED, gnm_labelled
+
+    labelled = gnm_labelled()
+    rows = ~np.isnan(labelled.speculative) & labelled.tune
+    scored = score_comments(labelled.comments[rows].assign(language="en"))
+    labels, groups = labelled.speculative[rows].astype(int), labelled.groups[rows]
+    fitted = [learn_conjecture(scored, labels, groups, C=C) for C in COMMENT_C_VALUES]
+    for C, (candidate, evaluation) in zip(COMMENT_C_VALUES, fitted):
+        print(f"comment conjecture, C={C}, tuning threads out of fold (log loss {candidate['cv_log_loss']}):")
+        print(evaluation.round(3).to_string(index=False))
+    weights, _ = min(fitted, key=lambda pair: pair[0]["cv_log_loss"])
+    weights.update(trained_on=f"{labelled.name}: speculative labels both annotators agree on, tuning threads "
+                   f"only (eval_data.SPLIT_SEED={SPLIT_SEED!r}), {len(labels)} comments, {int(labels.sum())} "
+                   "conjectural", rows=len(labels), positives=int(labels.sum()))
+    out.write_text(json.dumps(weights, indent=1) + "\n")
+    print(f"wrote {out} (C={weights['C']})")
+    return weights
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--comments"]:
+        train_comments()
+        sys.exit()
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_DIR
     train(data)
     train(data, CONJECTURE_MODEL_PATH, target="conjecture")
+    train_comments()

@@ -13,6 +13,9 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from moderation import offtopic_learning, schema, text
+from moderation.comment_speculation import (
+    DEFAULT_CONJECTURE_PATH, blank_everyday_hedges, calibration_features,
+)
 from moderation.comment_speculation import score_comments as speculation_stage
 from moderation.offtopic import (
     COMPONENTS,
@@ -167,6 +170,20 @@ def test_similarities_match_the_tfidf_cosine_formula():
     assert parts["log_tokens"].tolist() == pytest.approx([np.log(3), np.log(3)])
 
 
+def test_chatter_cues_mark_remarks_to_posters_and_pure_agreement():
+    """addresses_poster: the comment opens by naming someone (not a common opener such as "Well,");
+    agreement: a short comment that opens with agreement or thanks (a long one argues, so it is not)."""
+    texts = ["Michelle, once again you confuse them.", "@ChrisW - post more questions.", "Hey Dartguard, when?",
+             "Well, as a denizen of the wild west.", "However, the brakes rub.", "Agreed!! Well put.",
+             "Thanks, Robert, that post is helpful.",
+             "Agreed, but disc brakes stop better in the rain and rim brakes wear the rim down over a wet winter."]
+    articles, comments = frames({"a1": ("Brakes", "Disc brakes and rim brakes.")},
+                                [(f"c{i}", "a1", None, text) for i, text in enumerate(texts)])
+    parts = offtopic_components(comments, articles, TextFeatures(n_topics=1).fit(comments, articles))
+    assert parts["addresses_poster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert parts["agreement"].tolist() == [0, 0, 0, 0, 0, 1, 1, 0]
+
+
 def test_obvious_offtopic_comment_scores_highest():
     """The football comment under a brakes article has the highest offtopic_score and is flagged."""
     articles, comments = BIKES
@@ -272,6 +289,16 @@ def test_seed_speculative_drift_ranks_first():
     assert set(scored.nlargest(2, "offtopic_speculation_score")["comment_id"]) == {"um1", "um2"}
     shih = scored.set_index("comment_id").loc["rs"]
     assert shih["is_offtopic"] and shih["is_speculative"] and not shih["is_offtopic_speculation"]
+
+
+def test_seed_conjecture_stands_on_its_own():
+    """The seed's two conjectural drifts are in the queue; Robert Shih's opinion and Rich Moore's genuine
+    question score as not conjecture (< 0.5) by themselves, not only by their rank."""
+    articles, comments = seed_frames()
+    scored = score_stages(comments, articles).set_index("comment_id")
+    assert scored.loc[["um1", "um2"], "is_offtopic_speculation"].all()
+    assert (scored.loc[["um1", "um2"], "conjecture_score"] >= 0.5).all()
+    assert (scored.loc[["rm", "rs"], "conjecture_score"] < 0.5).all()
 
 
 # texts that stress tokenising: accents (composed and combining), Greek final sigma at text
@@ -529,7 +556,36 @@ def test_speculation_stage_marks_comment_cues_with_spans():
         start = text.index(phrase)
         assert (phrase, start, start + len(phrase)) in phrases
     assert not any(c["phrase"] == "Some say" for c in scored.at[1, "speculation_cues"])
-    assert scored["sentence_conjecture_score"].equals(scored["conjecture_score"])  # no learned model given
+    # the shipped comment model weighs the comment cues on English comments; German ones keep the sentence score
+    assert scored.at[0, "conjecture_score"] > max(0.5, scored.at[0, "sentence_conjecture_score"])
+    assert scored.at[1, "conjecture_score"] == scored.at[1, "sentence_conjecture_score"]
+
+
+@pytest.mark.skipif(not DEFAULT_CONJECTURE_PATH.exists(), reason="shipped comment conjecture model not built")
+def test_everyday_hedges_are_not_conjecture():
+    """Advice, estimates, proposals and requests hedge without conjecturing: they score below 0.5, while
+    conjecture about hidden causes and motives scores at least 0.5 (issue 12)."""
+    everyday = ["I think it's around 9 g for a tube.", "Your post might get filtered out by the spam filter.",
+                "I'd suggest a wider tyre.", "You might want to lower the saddle.",
+                "Perhaps edit the question to add the frame size?", "Does anyone know if this fits a 2012 frame?"]
+    conjectures = ["I suspect the sanctions are simply a cover for a trade war.",
+                   "Some say they were paid off behind the scenes.",
+                   "Perhaps the backdoor has been discovered in their cameras too?"]
+    texts = everyday + conjectures
+    comments = pd.DataFrame({"source": "t", "comment_id": [str(i) for i in range(len(texts))], "text": texts})
+    scores = speculation_stage(comments)["conjecture_score"].to_numpy()
+    assert (scores[:len(everyday)] < 0.5).all() and (scores[len(everyday):] >= 0.5).all()
+
+
+def test_everyday_hedges_are_blanked_in_place_and_denied_cues_do_not_count():
+    """Blanking keeps every offset (cue spans still index the text); a negated comment cue counts for nothing."""
+    texts = pd.Series(["I'd suggest a wider tyre, maybe try 28 mm.", "I'm not trying to push an agenda.",
+                       "They push an agenda."])
+    blanked = blank_everyday_hedges(texts)
+    assert blanked.str.len().tolist() == texts.str.len().tolist()
+    assert "suggest" not in blanked[0] and "wider tyre" in blanked[0]
+    scored = pd.DataFrame({"text": texts, "sentence_conjecture_score": 0.5, "speculation_score": 0.5})
+    assert calibration_features(scored)["comment_cues"].tolist() == [0.0, 0.0, np.log1p(1)]
 
 
 def test_learned_conjecture_is_applied_by_the_stage():
