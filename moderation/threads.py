@@ -15,13 +15,23 @@ from moderation.schema import COMMENT_KEY, INPUT_FILE, INPUT_RECORD, Problem
 def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     """Row position of each comment's parent in ``comments`` (-1 for roots and missing parents).
 
-    Should a key occur twice, replies point to its first row.
+    Should a key occur twice, replies point to its first row. Keys are
+    numbered once (one factorisation of every id and parent id), so memory
+    stays a few arrays of the comments' length.
     """
-    lookup = pd.Series(np.arange(len(comments)), index=pd.MultiIndex.from_frame(comments[COMMENT_KEY]))
-    lookup = lookup[~lookup.index.duplicated()]
-    keys = pd.MultiIndex.from_arrays([comments["source"], comments["parent_id"]])
-    found = lookup.reindex(keys).to_numpy(dtype="float64", na_value=np.nan)
-    return np.where(np.isnan(found), -1, found).astype(np.int64)
+    n = len(comments)
+    source = comments["source"].astype(str) + _KEY_SEPARATOR
+    keys = pd.concat([source + comments["comment_id"].astype(str), source + comments["parent_id"].astype(str)],
+                     ignore_index=True)
+    codes, uniques = pd.factorize(keys)  # NA (no parent) is -1
+    own, wanted = codes[:n], codes[n:]
+    numbered, first_row = np.unique(own, return_index=True)
+    row_of = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the extra last slot answers -1 (no parent id)
+    row_of[numbered] = first_row
+    return row_of[np.where(wanted >= 0, wanted, len(uniques))]
+
+
+_KEY_SEPARATOR = "\x1f"  # between source and id in a key (a control character no source name holds)
 
 
 def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records: pd.Series | None = None
