@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from moderation.schema import COMMENT_KEY, INPUT_FILE, INPUT_RECORD, Problem
+from moderation.schema import INPUT_FILE, INPUT_RECORD, Problem
 
 
 def parent_positions(comments: pd.DataFrame) -> np.ndarray:
