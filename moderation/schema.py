@@ -230,13 +230,16 @@ def columns(table: str) -> list[str]:
 def to_utc(values) -> pd.Series:
     """Parse timestamps to ``datetime64[us, UTC]``; naive values are taken as UTC, unparseable ones become NaT."""
     values = pd.Series(values)
-    # ISO 8601 (what exports write) in one fast pass; only what it cannot read is tried in every other layout
-    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-    retry = (parsed.isna() & values.notna()).to_numpy()
-    if retry.any():
-        parsed = parsed.astype(object)
-        parsed[retry] = pd.to_datetime(values[retry], utc=True, errors="coerce", format="mixed")
-        parsed = pd.to_datetime(parsed, utc=True)
+    if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        # a text column (CSV): ISO 8601, what exports write, in one fast pass; the rest in every other layout
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+        retry = (parsed.isna() & values.notna()).to_numpy()
+        if retry.any():
+            parsed = parsed.astype(object)
+            parsed[retry] = pd.to_datetime(values[retry], utc=True, errors="coerce", format="mixed")
+            parsed = pd.to_datetime(parsed, utc=True)
+    else:
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     parsed = parsed.astype(TIMESTAMP)
     # ISO 8601 allows years before 1 ("-1024-03-01"), which no store or datetime can hold: not a time
     return parsed.where(parsed.isna() | (parsed.dt.year >= 1))
