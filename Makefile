@@ -38,3 +38,4 @@ eval: setup
 
 bench: setup
 	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_incremental.py 200000 2000

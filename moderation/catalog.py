@@ -6,7 +6,8 @@ Layout of a results folder ``DIR``::
     DIR/current -> versions/ID      the complete results of the latest finished run
     DIR/versions/ID/                comments.parquet, articles.parquet, authors.parquet, vote_events.parquet,
                                     topics.parquet, engagement_<name>.parquet (the insight tables),
-                                    problems.csv, offtopic_combiner.json, run.json
+                                    problems.csv, offtopic_combiner.json, run.json,
+                                    fitted_state.joblib + fitted_state.json (what the run fitted, for imports)
     DIR/comments.parquet -> current/comments.parquet    (one link per file, so the documented paths still work)
     DIR/imports/SOURCE/FILE         files uploaded in the dashboard (kept; read again, their problems are replaced)
 
@@ -41,7 +42,11 @@ INSIGHT_FILES = {name: f"engagement_{name}.parquet" for name in INSIGHT_TABLES}
 PROBLEMS_FILE = "problems.csv"
 COMBINER_FILE = "offtopic_combiner.json"
 RUN_FILE = "run.json"
-FILES = (*(f"{table}.parquet" for table in TABLES), *INSIGHT_FILES.values(), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE)
+# what the run fitted on the whole corpus (moderation.fitted), and the parameters and versions that made it
+STATE_FILE = "fitted_state.joblib"
+STATE_RECORD = "fitted_state.json"
+FILES = (*(f"{table}.parquet" for table in TABLES), *INSIGHT_FILES.values(), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE,
+         STATE_FILE, STATE_RECORD)
 STORE_FILE = "moderation.db"
 IMPORTS = "imports"  # files moderators uploaded in the dashboard, one folder per source
 CURRENT, VERSIONS, PARTIAL = "current", "versions", ".partial"

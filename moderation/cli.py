@@ -98,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from moderation import queues, reports
     from moderation.pipeline import run
 
-    results = run(args.paths, args.out, args.store, args.format, _params(args), args.strict, **_ingest_options(args))
+    results = run(args.paths, args.out, args.store, args.format, _params(args), args.strict, args.refit,
+                  **_ingest_options(args))
     flagged = {
         name: int(results.comments[spec.member].sum())
         for name, spec in queues.QUEUES.items() if spec.member in results.comments
@@ -113,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         + f" -> {args.out}; queues: " + ", ".join(f"{k} {v}" for k, v in flagged.items())
         + f"; {results.run_problems} input problems in run {results.run_id}"
         + (f" (and {earlier} from earlier runs)" if earlier else "")
-        + f" (see {Path(args.out) / 'problems.csv'})"
+        + f" (see {Path(args.out) / 'problems.csv'}); {results.scoring}"
     )
     return 0
 
@@ -327,8 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="ingest, score every stage, write a results folder", formatter_class=formatter,
         description="Ingest every PATH, run every analysis stage over the store and write "
-                    "comments.parquet, articles.parquet, authors.parquet (and more) into --out.",
-        epilog="example:\n  python -m moderation run seeds/ data/stackexchange_bicycles_meta --out data/demo",
+                    "comments.parquet, articles.parquet, authors.parquet (and more) into --out. When --out holds "
+                    "results with fitted state made with the same parameters, only the articles with new "
+                    "comments are scored, with that state; --refit fits and scores everything again.",
+        epilog="examples:\n  python -m moderation run seeds/ data/stackexchange_bicycles_meta --out data/demo"
+               "\n  python -m moderation run new_comments.csv --out data/demo   (scores the touched articles)"
+               "\n  python -m moderation run new_comments.csv --out data/demo --refit",
     )
     _add_ingest_arguments(run)
     _add_strict(run)
@@ -336,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help="SQLAlchemy URL of the store (default: OUT/moderation.db)")
     run.add_argument("--offtopic-weights", metavar="FILE",
                      help="off-topic combiner learned by train-offtopic (default: the shipped one)")
+    run.add_argument("--refit", action="store_true",
+                     help="fit the text features and vote outlier models on everything stored and score it all, "
+                          "even when --out holds fitted state that could score only the new comments' articles")
     run.set_defaults(handler=cmd_run)
 
     train = commands.add_parser(

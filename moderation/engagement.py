@@ -180,7 +180,8 @@ def _latency(created_at: pd.Series, parent: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Keyed:
-    """Comments reduced to integer codes: the shared input of every aggregate here."""
+    """Comments reduced to integer codes: the shared input of every aggregate here (the tables take one as
+    ``keyed`` when the caller has it, so :func:`insight_tables` keys the authors once rather than per table)."""
 
     frame: pd.DataFrame  # per comment, in order: source, author, author_class, article_id, created_at, code, is_staff
     authors: pd.DataFrame  # per author code: source, author, author_class, is_staff
@@ -413,7 +414,7 @@ def class_summary(authors: pd.DataFrame) -> pd.DataFrame:
 
 
 def staff_responsiveness(
-    comments: pd.DataFrame, params: EngagementParams = EngagementParams()
+    comments: pd.DataFrame, params: EngagementParams = EngagementParams(), keyed: _Keyed | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """How often and how fast staff reply in threads that readers start.
 
@@ -433,7 +434,7 @@ def staff_responsiveness(
         The same four measures over all threads, plus ``staff_authors``
         (number of staff authors seen).
     """
-    keyed = _keyed(comments, params)
+    keyed = keyed or _keyed(comments, params)
     threads_ = _reader_threads(comments, keyed)
     per_article = threads_.groupby(ARTICLE_KEY, sort=True).agg(
         threads=("has_staff_reply", "size"),
@@ -479,7 +480,7 @@ def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
 
 
 def staff_responsiveness_by_month(
-    comments: pd.DataFrame, params: EngagementParams = EngagementParams()
+    comments: pd.DataFrame, params: EngagementParams = EngagementParams(), keyed: _Keyed | None = None,
 ) -> pd.DataFrame:
     """:func:`staff_responsiveness` per source and calendar month (UTC) in which the reader's thread started.
 
@@ -491,7 +492,7 @@ def staff_responsiveness_by_month(
     ``share_threads_with_staff_reply`` (float64 0..1),
     ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
     """
-    threads_ = _reader_threads(comments, _keyed(comments, params)).dropna(subset=["root_at"])
+    threads_ = _reader_threads(comments, keyed or _keyed(comments, params)).dropna(subset=["root_at"])
     root_at = threads_["root_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     month = root_at.dt.to_period("M").dt.start_time.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
     out = threads_.assign(month=month).groupby(["source", "month"], sort=True).agg(
@@ -506,7 +507,8 @@ def staff_responsiveness_by_month(
                 "median_time_to_first_staff_reply"]]
 
 
-def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                  keyed: _Keyed | None = None) -> pd.DataFrame:
     """Who replies to whom: one row per directed (author -> replied-to author) pair.
 
     Replies whose parent is not among ``comments`` are left out.
@@ -518,7 +520,7 @@ def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementP
     descending, then by names. Self-replies are kept (author ==
     replied_to_author).
     """
-    keyed = _keyed(comments, params)
+    keyed = keyed or _keyed(comments, params)
     frame, authors = keyed.frame, keyed.authors
     parent = threads.parent_positions(comments)
     answered = parent >= 0
@@ -592,9 +594,10 @@ def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
                              ascending=[False, True, True, True], ignore_index=True).head(n)
 
 
-def _dated_identified(comments: pd.DataFrame, params: EngagementParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _dated_identified(comments: pd.DataFrame, params: EngagementParams,
+                      keyed: _Keyed | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Comments with a timestamp, and the subset whose author is identified, with author codes."""
-    frame = _keyed(comments, params).frame
+    frame = (keyed or _keyed(comments, params)).frame
     dated = frame[frame["created_at"].notna()]
     return dated, dated[dated["author_class"] != "missing"]
 
@@ -605,7 +608,8 @@ def _week_start(times: pd.Series) -> pd.Series:
     return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
 
 
-def activity_by_week(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+def activity_by_week(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                     keyed: _Keyed | None = None) -> pd.DataFrame:
     """Comments and authors per week (weeks start Monday 00:00 UTC).
 
     Returns
@@ -616,7 +620,7 @@ def activity_by_week(comments: pd.DataFrame, params: EngagementParams = Engageme
     first dated comment falls in the week), ``returning_authors`` (active -
     new). Undated comments are left out.
     """
-    dated, identified = _dated_identified(comments, params)
+    dated, identified = _dated_identified(comments, params, keyed)
     week = _week_start(dated["created_at"])
     counts = week.value_counts().rename("comments")
     author_weeks = pd.DataFrame({"code": identified["code"], "week": week[identified.index]}).drop_duplicates()
@@ -629,7 +633,8 @@ def activity_by_week(comments: pd.DataFrame, params: EngagementParams = Engageme
     return out.rename_axis("week").reset_index()
 
 
-def retention_by_cohort(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+def retention_by_cohort(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                        keyed: _Keyed | None = None) -> pd.DataFrame:
     """Retention of identified authors by the calendar month (UTC) of their first comment.
 
     Long form; ``.pivot(index="cohort", columns="months_since", values="share")``
@@ -642,7 +647,7 @@ def retention_by_cohort(comments: pd.DataFrame, params: EngagementParams = Engag
     ``active_authors`` (cohort authors who commented that month),
     ``cohort_authors``, ``share`` (active / cohort size, 0..1; 1 at month 0).
     """
-    _, identified = _dated_identified(comments, params)
+    _, identified = _dated_identified(comments, params, keyed)
     times = identified["created_at"]
     month = (times.dt.year * 12 + times.dt.month - 1).to_numpy()
     active = pd.DataFrame({"code": identified["code"].to_numpy(), "month": month}).drop_duplicates()
@@ -658,7 +663,8 @@ def retention_by_cohort(comments: pd.DataFrame, params: EngagementParams = Engag
                                                "cohort_authors": "int64"})
 
 
-def article_participation(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> pd.DataFrame:
+def article_participation(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                          keyed: _Keyed | None = None) -> pd.DataFrame:
     """Who takes part in each article's discussion.
 
     The most prolific ``ceil(top_share * participants)`` authors (at least
@@ -672,7 +678,7 @@ def article_participation(comments: pd.DataFrame, params: EngagementParams = Eng
     participants, float64, NaN with none), ``top_authors_share`` (share of the
     attributed comments written by the top authors, 0..1, NaN with none).
     """
-    frame = _keyed(comments, params).frame
+    frame = (keyed or _keyed(comments, params)).frame
     identified = frame["author_class"] != "missing"
     totals = frame.assign(unattributed=~identified).groupby(ARTICLE_KEY, sort=True).agg(
         comments=("code", "size"), unattributed_comments=("unattributed", "sum")
@@ -739,9 +745,22 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
     every frame has a ``source`` column.
     """
     comments = _resolved(comments)
+    # only what the tables read: grouping a frame of every scored column by source would copy all of it
+    read = ["source", "comment_id", "article_id", "parent_id", "author", "created_at", "thread_id", "depth",
+            *params.staff_columns]
+    comments = comments[[column for column in dict.fromkeys(read) if column in comments]]
+
+    # authors are keyed once for the whole corpus and once per source (the per-source tables), not per table
+    keyed, by_source = _keyed(comments, params), {}
+
+    def keyed_of(group: pd.DataFrame) -> _Keyed:
+        source = group["source"].iat[0]
+        if source not in by_source:
+            by_source[source] = _keyed(group, params)
+        return by_source[source]
 
     def overall(group: pd.DataFrame) -> pd.DataFrame:
-        measures = staff_responsiveness(group, params)[1]
+        measures = staff_responsiveness(group, params, keyed_of(group))[1]
         return pd.DataFrame({
             "threads": [int(measures["threads"])],
             "threads_with_staff_reply": [int(measures["threads_with_staff_reply"])],
@@ -752,7 +771,7 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
             "staff_authors": [int(measures["staff_authors"])],
         })
 
-    network = reply_network(comments, params)
+    network = reply_network(comments, params, keyed)
 
     def network_reciprocity(group: pd.DataFrame) -> pd.DataFrame:
         edges = _identified_edges(group)
@@ -760,14 +779,15 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
 
     return {
         "staff_overall": _per_source(comments, overall),
-        "staff_by_article": staff_responsiveness(comments, params)[0],
-        "staff_by_month": staff_responsiveness_by_month(comments, params),
+        "staff_by_article": staff_responsiveness(comments, params, keyed)[0],
+        "staff_by_month": staff_responsiveness_by_month(comments, params, keyed),
         "reply_network": network,
         "reply_pairs": _per_source(network, lambda group: top_pairs(group, TOP_PAIRS_PER_SOURCE)),
         "reciprocity": _per_source(network, network_reciprocity),
-        "activity_by_week": _per_source(comments, lambda group: activity_by_week(group, params)),
-        "retention_by_cohort": _per_source(comments, lambda group: retention_by_cohort(group, params)),
-        "article_participation": article_participation(comments, params),
+        "activity_by_week": _per_source(comments, lambda group: activity_by_week(group, params, keyed_of(group))),
+        "retention_by_cohort": _per_source(comments, lambda group: retention_by_cohort(group, params,
+                                                                                        keyed_of(group))),
+        "article_participation": article_participation(comments, params, keyed),
     }
 
 

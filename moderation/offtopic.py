@@ -11,7 +11,7 @@ by default, learned by ``scripts/train_offtopic.py`` from moderators' labels and
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +112,92 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict:
     return check_weights(weights, str(path))
 
 
-def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures) -> pd.DataFrame:
+def text_hashes(comments: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per comment of its source and its text with case, spacing and punctuation aside."""
+    normalised = comments["text"].astype("str").fillna("").str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
+    keyed = comments["source"].astype("str").fillna("") + "\x1f" + normalised
+    return pd.util.hash_pandas_object(keyed.astype("str"), index=False).to_numpy()
+
+
+@dataclass
+class OfftopicCorpus:
+    """What off-topic scoring takes from the whole corpus rather than from the scored articles: exact sums.
+
+    Fitted on every article and comment (:meth:`fit`) and grown by the rows an import adds (:meth:`add`), so
+    an incremental run scores a few articles with the same ``sim_article_lift`` and ``repeated_text`` inputs a
+    full run would have (within the fitted vocabulary).
+
+    Attributes
+    ----------
+    sources : list of str, the sources in code order
+    article_sums : csr (n_sources, n_terms), sum of the TF-IDF rows of each source's articles
+    article_counts : int array (n_sources,), articles per source
+    text_hashes : sorted uint64 array, :func:`text_hashes` of the comments seen; text_counts : their counts
+    row_keys, row_hashes : the comments :meth:`fit` hashed (``COMMENT_KEY``) and their hashes, so scoring
+        them does not hash again; empty after :meth:`without_rows`
+    """
+
+    sources: list[str]
+    article_sums: sp.csr_matrix
+    article_counts: np.ndarray
+    text_hashes: np.ndarray
+    text_counts: np.ndarray
+    row_keys: pd.MultiIndex = field(default_factory=lambda: row_keys(pd.DataFrame(columns=COMMENT_KEY), COMMENT_KEY))
+    row_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+
+    @classmethod
+    def fit(cls, comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures) -> OfftopicCorpus:
+        """The sums over ``articles`` and ``comments``."""
+        empty = cls([], sp.csr_matrix((0, len(features.vocabulary_))), np.zeros(0, np.int64),
+                    np.zeros(0, np.uint64), np.zeros(0, np.int64))
+        hashes = text_hashes(comments)
+        fitted = empty.add(comments, articles, features, hashes)
+        return replace(fitted, row_keys=row_keys(comments, COMMENT_KEY), row_hashes=hashes)
+
+    def add(self, comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures,
+            hashes: np.ndarray | None = None) -> OfftopicCorpus:
+        """A corpus that also holds ``comments`` and ``articles`` (rows not counted yet; self is not changed)."""
+        sources = list(self.sources) + sorted(set(articles["source"].astype("str")) - set(self.sources))
+        code = pd.Index(sources).get_indexer(articles["source"].astype("str")).astype(np.int64)
+        n_terms = self.article_sums.shape[1]
+        article_matrix = features.article_features(articles)[0] if len(articles) else sp.csr_matrix((0, n_terms))
+        indicator = sp.csr_matrix((np.ones(len(code)), (code, np.arange(len(code)))), shape=(len(sources), len(code)))
+        grown = sp.vstack([self.article_sums, sp.csr_matrix((len(sources) - len(self.sources), n_terms))])
+        counts = np.bincount(code, minlength=len(sources))
+        counts[: len(self.article_counts)] += self.article_counts
+        hashes = text_hashes(comments) if hashes is None else hashes
+        seen, found = np.unique(np.concatenate([self.text_hashes, hashes]), return_inverse=True)
+        text_counts = np.bincount(found, weights=np.concatenate([self.text_counts, np.ones(len(hashes))]),
+                                  minlength=len(seen)).astype(np.int64)
+        return OfftopicCorpus(sources, (grown + indicator @ article_matrix).tocsr(), counts, seen, text_counts)
+
+    def without_rows(self) -> OfftopicCorpus:
+        """The sums only, without the fitted comments' hashes (what a results folder saves)."""
+        return replace(self, row_keys=OfftopicCorpus.__dataclass_fields__["row_keys"].default_factory(),
+                       row_hashes=np.zeros(0, np.uint64))
+
+    def comment_hashes(self, comments: pd.DataFrame) -> np.ndarray:
+        """:func:`text_hashes` of ``comments``, from the fitted rows when they are all among them."""
+        at = self.row_keys.get_indexer(row_keys(comments, COMMENT_KEY)) if len(self.row_keys) else None
+        if at is not None and (at >= 0).all():
+            return self.row_hashes[at]
+        return text_hashes(comments)
+
+    def source_codes(self, sources: pd.Series) -> np.ndarray:
+        """Code of each source in :attr:`sources`; -1 for a source without articles."""
+        return pd.Index(self.sources, dtype="str").get_indexer(sources.astype("str")).astype(np.int64)
+
+    def text_count(self, hashes: np.ndarray) -> np.ndarray:
+        """How many comments of the corpus have each text (by :func:`text_hashes`); 0 for unseen ones."""
+        if not len(self.text_hashes):
+            return np.zeros(len(hashes), np.int64)
+        at = np.minimum(np.searchsorted(self.text_hashes, hashes), len(self.text_hashes) - 1)
+        return np.where(self.text_hashes[at] == hashes, self.text_counts[at], 0)
+
+
+def offtopic_components(
+    comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures, corpus: OfftopicCorpus | None = None,
+) -> pd.DataFrame:
     """The off-topic evidence of each comment, one column per name in ``COMPONENTS``.
 
     - ``sim_article``: cosine of the comment's TF-IDF and its article's (title + text), 0..1
@@ -126,6 +211,10 @@ def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features
     - ``sim_article_lift``: ``sim_article`` minus the comment's mean cosine to the other articles of
       its source (similarity beyond what a generic comment gets anywhere), -1..1
     - ``log_tokens``: log(1 + number of vocabulary terms in the comment)
+
+    ``corpus`` (:class:`OfftopicCorpus`) holds what comes from outside ``comments`` and ``articles``: the
+    source's articles for ``sim_article_lift`` and the source's texts for ``repeated_text``; without it they
+    are taken from ``comments`` and ``articles`` (the whole corpus in a full run).
 
     Returns a frame with ``comments``' index, these columns and ``language`` and
     ``topic_id`` (nearest topic, -1 without known terms); ``comments`` is not modified.
@@ -173,13 +262,11 @@ def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features
     np.add.at(share_sums, group, shares)
     topic_discussion = _share_of_topic(_share(share_sums[group] - shares), dominant)
 
-    # lift over chance: the mean cosine to the other articles of the same source
-    source = pd.factorize(articles["source"].astype("str"))[0] if len(articles) else np.zeros(0, np.int64)
-    n_sources = source.max() + 1 if len(source) else 0
-    source_sums = sp.csr_matrix((np.ones(len(source)), (source, np.arange(len(source)))), shape=(n_sources, len(source)))
-    source_sums = (source_sums @ article_matrix).tocsr()
-    source_count = np.bincount(source, minlength=n_sources)
-    comment_source = np.where(article_at >= 0, source[np.maximum(article_at, 0)] if len(source) else -1, -1)
+    # lift over chance: the mean cosine to the other articles of the same source (every article of the corpus)
+    corpus = corpus if corpus is not None else OfftopicCorpus.fit(comments, articles, features)
+    source_sums, source_count = corpus.article_sums, corpus.article_counts
+    n_sources = len(source_count)
+    comment_source = np.where(article_at >= 0, corpus.source_codes(comments["source"]), -1)
     to_source = row_sums(matrix, matrix.data * entries_at(matrix, source_sums, comment_source))
     others = np.where(comment_source >= 0, source_count[np.maximum(comment_source, 0)] - 1, 0) if n_sources else np.zeros(n)
     chance = np.divide(to_source - sim_article, others, out=np.zeros(n), where=others > 0)
@@ -189,7 +276,7 @@ def offtopic_components(comments: pd.DataFrame, articles: pd.DataFrame, features
     sim_article_relative = sim_article - pd.Series(sim_article).groupby(group).transform("median").to_numpy()
     log_tokens = np.log1p(matrix.getnnz(axis=1))
     semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, n_groups)
-    context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at)
+    context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at, corpus)
     article_has_text = (context["log_article_terms"] >= np.log1p(ARTICLE_TEXT_TERMS)).astype(np.float64)
     similarities = {
         "sim_article": np.clip(sim_article, 0, 1), "sim_parent": np.clip(sim_parent, 0, 1),
@@ -255,7 +342,7 @@ def _semantic_components(
 
 def _context_components(
     comments: pd.DataFrame, group: np.ndarray, parent_at: np.ndarray, article_terms: np.ndarray,
-    article_at: np.ndarray,
+    article_at: np.ndarray, corpus: OfftopicCorpus,
 ) -> dict:
     """How much context a comment has, and the cues in its own text that mark chatter (see ``COMPONENTS``).
 
@@ -269,10 +356,7 @@ def _context_components(
     text = original.str.lower()
     words = text.str.count(r"\w+").to_numpy(dtype=np.float64)
     per_word = lambda pattern: text.str.count(pattern).to_numpy(dtype=np.float64) / np.maximum(words, 1)
-    normalised = text.str.replace(r"\W+", " ", regex=True).str.strip()
-    counted = pd.Series(normalised.to_numpy(), index=pd.MultiIndex.from_arrays(
-        [comments["source"].astype("str"), normalised]))
-    repeated = (counted.groupby(level=[0, 1]).transform("size").to_numpy() > 1) & (words >= 3)
+    repeated = (corpus.text_count(corpus.comment_hashes(comments)) > 1) & (words >= 3)
     # a comment without a resolved thread counts as its own thread
     threads = comments["thread_id"].astype("str") if "thread_id" in comments else pd.Series(np.arange(n).astype(str))
     sizes = pd.Series(np.ones(n)).groupby([group, threads.fillna("").to_numpy()])
@@ -316,6 +400,7 @@ def score_offtopic(
     articles: pd.DataFrame,
     features: TextFeatures | None = None,
     params: OfftopicParams = OfftopicParams(),
+    corpus: OfftopicCorpus | None = None,
 ) -> pd.DataFrame:
     """Score how far each comment drifts from its discussion.
 
@@ -325,6 +410,8 @@ def score_offtopic(
     articles : canonical articles frame; articles with empty text fall back to title + discussion
     features : fitted :class:`TextFeatures`; fitted here on ``comments`` and ``articles`` when None
     params : :class:`OfftopicParams`
+    corpus : :class:`OfftopicCorpus` of the whole corpus when ``comments`` are some articles of it (see
+        :func:`offtopic_components`)
 
     Returns
     -------
@@ -336,7 +423,7 @@ def score_offtopic(
     """
     if features is None:
         features = TextFeatures(**params.features).fit(comments, articles)
-    components = offtopic_components(comments, articles, features)
+    components = offtopic_components(comments, articles, features, corpus)
     out = comments.copy()
     for name in [*COMPONENTS, "language"]:
         out[name] = components[name].set_axis(out.index)

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from moderation import (
-    catalog, comment_speculation, engagement, ingest, offtopic, offtopic_learning, queues, schema, threads, topics, votes,
+    catalog, comment_speculation, engagement, fitted, incremental, ingest, offtopic, offtopic_learning, queues, schema,
+    threads, topics, votes,
 )
-from moderation.schema import COMMENT_KEY, Problem
+from moderation.schema import ARTICLE_KEY, COMMENT_KEY, Problem
 from moderation.store import IngestSummary, Store
 from moderation.text import group_codes, row_keys
 
@@ -35,6 +37,9 @@ class Params:
     votes: votes.VoteParams = field(default_factory=votes.VoteParams)
     offtopic: offtopic.OfftopicParams = field(default_factory=offtopic.OfftopicParams)
     engagement: engagement.EngagementParams = field(default_factory=engagement.EngagementParams)
+    # an incremental run fits again once the comments added since the fit exceed this share of those it saw:
+    # a vocabulary and outlier model learned on a few comments would misjudge many more
+    refit_growth: float = 0.5
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Results:
     insights: dict[str, pd.DataFrame] = field(default_factory=dict)
     # what this run's ingest added to the store and found already there
     ingested: IngestSummary = field(default_factory=lambda: IngestSummary({}, {}))
+    scoring: Scoring | None = None  # what the run scored, and with which fit
 
     @property
     def run_problems(self) -> int:
@@ -84,26 +90,51 @@ class StrictFailure(ValueError):
     """``strict`` was asked for and the input has a problem."""
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What the stages learn from the whole corpus (``fit_stages``), applied by ``run_stages`` to any articles."""
+
+    text: topics.TextFeatures
+    corpus: offtopic.OfftopicCorpus
+    outliers: votes.VoteOutliers
+
+
+def fit_stages(articles: pd.DataFrame, comments: pd.DataFrame, params: Params = Params()) -> Fitted:
+    """Fit text features, off-topic corpus sums and vote outlier models on the corpus (threads resolved)."""
+    # text features are fitted once and shared by every text stage (and the dashboard's topic view)
+    features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
+    return Fitted(features, offtopic.OfftopicCorpus.fit(comments, articles, features),
+                  votes.fit_vote_outliers(comments, params.votes))
+
+
 def run_stages(
     articles: pd.DataFrame,
     comments: pd.DataFrame,
     vote_events: pd.DataFrame,
     decisions: pd.DataFrame | None = None,
     params: Params = Params(),
+    fitted: Fitted | None = None,
+    author_usual: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Problem]]:
-    """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems)."""
+    """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems).
+
+    Without ``fitted`` the corpus is ``comments`` and everything is fitted on it. With ``fitted``
+    (:func:`fit_stages` of the corpus) ``comments`` may be some whole articles of it: each article's scores
+    are then those of the corpus run (``author_usual``: :func:`moderation.votes.author_usual_log_votes` over
+    the corpus comments of these authors), while authors and topics cover ``comments`` only.
+    """
     # trees are resolved over everything: a reply may answer a comment ingested from an earlier file
-    comments, tree_problems = threads.resolve_stored(comments)
-    comments = votes.score_votes(comments, vote_events, params.votes)
-    # text features are fitted once and shared by every text stage (and the dashboard's topic view)
-    features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
-    comments = offtopic.score_offtopic(comments, articles, features, params=params.offtopic)
+    comments, tree_problems = threads.resolve(comments)
+    fitted = fitted or fit_stages(articles, comments, params)
+    comments = votes.score_votes(comments, vote_events, params.votes, fitted.outliers, author_usual)
+    comments = offtopic.score_offtopic(comments, articles, fitted.text, params=params.offtopic, corpus=fitted.corpus)
     # a learned weights file may also carry the desk's conjecture model (train-offtopic, Teach page)
     conjecture = offtopic.load_weights(params.offtopic.weights_path).get("conjecture")
     comments = comment_speculation.score_comments(comments, conjecture)
     comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
     authors = engagement.author_table(comments, decisions, params.engagement)
-    return comments, authors, features.topics_frame(), tree_problems
+    topic_table = fitted.text.topics_frame(comments["topic_id"])
+    return comments, authors, topic_table, tree_problems
 
 
 def with_desk_settings(params: Params, store: Store) -> Params:
@@ -171,6 +202,22 @@ def _record(store: Store, run_id: str | None, problems: list[Problem], path) -> 
         store.record_problems(run_id, problems, path)
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """What a run scored: every stored comment with a fresh fit, or the articles new rows touched."""
+
+    comments: int
+    articles: int
+    fitted_by: str  # the run whose fitted state scored them (this run after a full fit)
+    full_fit: str | None = None  # why everything was fitted and scored again; None for an incremental run
+
+    def __str__(self) -> str:
+        if self.full_fit is None:
+            return (f"scored {self.comments:,} comment{'s' * (self.comments != 1)} in {self.articles:,} touched "
+                    f"article{'s' * (self.articles != 1)} with the fitted state of run {self.fitted_by}")
+        return f"all {self.comments:,} stored comments scored with a new fit ({self.full_fit})"
+
+
 def run(
     paths: list[str | Path],
     out_dir: str | Path,
@@ -178,17 +225,22 @@ def run(
     format: str | None = None,
     params: Params = Params(),
     strict: bool = False,
+    refit: bool = False,
     **options,
 ) -> Results:
-    """Ingest ``paths`` into the store, score everything in it, and replace the results folder all at once.
+    """Ingest ``paths`` into the store, score what changed, and replace the results folder all at once.
 
-    The store defaults to ``OUT_DIR/moderation.db``; comments already in it
-    from earlier runs are scored again with the new ones, with the desk's
-    settings from the store (who is staff, :func:`with_desk_settings`). The run and its
-    problems are recorded in the store (``Store.runs``, ``Store.problems``)
-    whether it succeeds or fails. The new results become visible in one
-    rename (:mod:`moderation.catalog`), so a run that fails or is killed
-    leaves the previous results as they were.
+    The store defaults to ``OUT_DIR/moderation.db``. When the current results
+    hold fitted state made with the same parameters (:func:`moderation.fitted.load`),
+    only the articles with new comments or vote events are scored, whole, with that
+    state, and the author rows of their authors (and of comments whose decision
+    changed) recomputed; every other row is kept (:mod:`moderation.incremental`).
+    Otherwise, or with ``refit``, everything stored is fitted and scored again and
+    ``Results.scoring`` says why. Both use the desk's settings from the store (who
+    is staff, :func:`with_desk_settings`). The run and its problems are recorded in
+    the store (``Store.runs``, ``Store.problems``) whether it succeeds or fails. The
+    new results become visible in one rename (:mod:`moderation.catalog`), so a run
+    that fails or is killed leaves the previous results as they were.
 
     Raises
     ------
@@ -207,24 +259,33 @@ def run(
         try:
             _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
             params = with_desk_settings(params, store)
-            articles, comments, vote_events = store.load()
-            comments, authors, topic_table, tree_problems = run_stages(
-                articles, comments, vote_events, store.current_decisions(), params
-            )
+            store_name = _store_name(out_dir, store_url)
+            state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
+            if state is not None:
+                changes = store.changed_since(state.last_position, state.last_vote_row)
+                why = _grown_past_the_fit(state, changes[1], params)
+                state = None if why else state
+            if state is None:
+                results, state = _score_all(store, params, run_id, why)
+            else:
+                results, state = _score_touched(store, out_dir, state, params, run_id, changes)
+            tree_problems = [Problem(*row) for row in state.tree_problems[["file", "record", "problem", "action"]]
+                             .itertuples(index=False, name=None)]
             store.record_problems(run_id, tree_problems)
             if strict and tree_problems:
                 raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}; "
                                     "the records are stored, the results folder was left as it was")
-            results = Results(
-                articles, comments, authors, vote_events, topic_table, store.problems_behind(run_id), run_id,
-                engagement.insight_tables(comments, params.engagement), ingested,
-            )
+            results = replace(results, problems=store.problems_behind(run_id), ingested=ingested)
             with catalog.new_version(out_dir, run_id) as version:
                 results.write(version)
+                fitted.save(version, state, params, store_name)
                 _write_json(version / catalog.COMBINER_FILE, _combiner(params))
+                scoring = results.scoring
                 _write_json(version / catalog.RUN_FILE, {
                     "run_id": run_id, "inputs": [str(p) for p in paths], "records_read": records,
-                    "comments": len(comments), "problems": results.run_problems,
+                    "comments": len(results.comments), "problems": results.run_problems,
+                    "scoring": {"comments_scored": scoring.comments, "articles_scored": scoring.articles,
+                                "fitted_by": scoring.fitted_by, "full_fit": scoring.full_fit, "summary": str(scoring)},
                     "problem_history": "every run's problems are in the store (tables runs, problems): "
                                        f"python -m moderation problems --results {out_dir} --all"
                                        + (f" --store {_shown(store_url)}" if store_url else ""),
@@ -234,6 +295,123 @@ def run(
             raise
         store.finish_run(run_id, "done", records)
     return results
+
+
+def _grown_past_the_fit(state: fitted.FittedState, last_position: int | None, params: Params) -> str:
+    """Why ``state`` no longer fits the store (more comments added since the fit than ``params.refit_growth`` of
+    those it saw), or "" while it does."""
+    def at(position):
+        return -1 if position is None else position
+
+    added = at(last_position) - at(state.fitted_position)
+    if added > params.refit_growth * state.fitted_comments:
+        return (f"{added:,} comments were added since the fit on {state.fitted_comments:,}, "
+                f"more than {params.refit_growth:.0%}")
+    return ""
+
+
+def _score_all(store: Store, params: Params, run_id: str, why: str) -> tuple[Results, fitted.FittedState]:
+    """Fit on everything stored and score it: the results and the state to save with them."""
+    _, last_position, last_vote_row = store.changed_since(None, None)
+    articles, comments, vote_events = store.load()
+    decisions = store.current_decisions()
+    resolved, tree_problems = threads.resolve(comments)
+    fit = fit_stages(articles, resolved, params)
+    comments, authors, topic_table, _ = run_stages(articles, resolved, vote_events, decisions, params, fit)
+    results = Results(
+        articles, comments, authors, vote_events, topic_table, schema.problems_frame([]), run_id,
+        engagement.insight_tables(comments, params.engagement), scoring=Scoring(len(comments), len(articles), run_id, why),
+    )
+    state = fitted.FittedState(
+        fit.text.without_rows(), fit.corpus.without_rows(), fit.outliers, _decision_keys(decisions),
+        _tree_problems(tree_problems, comments), last_position, last_vote_row, run_id, len(comments), last_position,
+    )
+    return results, state
+
+
+def _score_touched(
+    store: Store, out_dir: Path, state: fitted.FittedState, params: Params, run_id: str,
+    changes: tuple[pd.DataFrame, int | None, int | None],
+) -> tuple[Results, fitted.FittedState]:
+    """Score the articles with comments or vote events added since ``state`` was saved (``changes``:
+    ``Store.changed_since``); keep every other row."""
+    touched, last_position, last_vote_row = changes
+    version = catalog.current(out_dir)
+    previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
+    # the previous comments stay Arrow until merged: filtering a pandas frame of every column costs seconds
+    earlier = pq.read_table(version / "comments.parquet")
+    articles = store.articles()
+    known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
+    new_articles = articles[~incremental.in_articles(articles, known)]
+    touched_articles, comments, vote_events = store.load_articles(touched)
+    decisions = store.current_decisions()
+    # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
+    voted = earlier.select([*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"]).to_pandas()
+    voted = voted[~incremental.in_articles(voted, touched)]
+    same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
+    author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
+    new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
+    fit = Fitted(state.text, state.corpus.add(new_comments, new_articles, state.text), state.outliers)
+    scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
+                                             author_usual)
+    # a stage that lost a column would otherwise hide behind the previous rows' values (columns and types:
+    # the merged rows are checked in full when written)
+    schema.check_output(scored.head(0), "scored_comments", "comments.parquet")
+    merged = incremental.merge_comments(earlier, scored, touched)
+    decided = incremental.changed_decisions(state.decisions, decisions)
+    rescored = incremental.authors_to_rescore(scored, merged, decided)
+    recomputed = engagement.author_table(incremental.author_rows(merged, rescored), decisions, params.engagement)
+    authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
+    results = Results(
+        articles, merged, authors, incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
+        fit.text.topics_frame(merged["topic_id"]), schema.problems_frame([]), run_id,
+        engagement.insight_tables(merged, params.engagement),
+        scoring=Scoring(len(scored), len(touched), state.fitted_by),
+    )
+    kept_problems = state.tree_problems[~incremental.in_articles(state.tree_problems, touched)]
+    state = replace(
+        state, corpus=fit.corpus, decisions=_decision_keys(decisions),
+        tree_problems=pd.concat([kept_problems, _tree_problems(tree_problems, scored)], ignore_index=True),
+        last_position=last_position, last_vote_row=last_vote_row,
+    )
+    return results, state
+
+
+def _decision_keys(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The current decisions as the authors table uses them: source, comment_id, action."""
+    return decisions[[*COMMENT_KEY, "action"]].astype("str").reset_index(drop=True)
+
+
+def _tree_problems(problems: list[Problem], comments: pd.DataFrame) -> pd.DataFrame:
+    """Reply-tree problems with the article of the comment each is about (source, article_id, file, record, ...)."""
+    frame = schema.problems_frame(problems)
+    keys = [threads.problem_comment(problem) or (None, None) for problem in problems]
+    article = comments.set_index(COMMENT_KEY)["article_id"]
+    article = article[~article.index.duplicated()]
+    frame.insert(0, "source", pd.array([source for source, _ in keys], dtype="str"))
+    found = article.reindex(pd.MultiIndex.from_tuples(keys, names=COMMENT_KEY)) if keys else pd.Series([], dtype="str")
+    frame.insert(1, "article_id", pd.array(found.to_numpy(), dtype="str"))
+    if schema.INPUT_FILE in comments and keys:
+        # named by the file and line the comment was read from, where the store has them (revision 0006)
+        origin = comments.set_index(COMMENT_KEY)[[schema.INPUT_FILE, schema.INPUT_RECORD]]
+        origin = origin[~origin.index.duplicated()].reindex(pd.MultiIndex.from_tuples(keys, names=COMMENT_KEY))
+        file, record = origin[schema.INPUT_FILE].to_numpy(), origin[schema.INPUT_RECORD].to_numpy()
+        known = pd.notna(file)
+        frame.loc[known & pd.notna(record), "record"] = frame["record"] + " (" + pd.Series(record, frame.index) + ")"
+        frame.loc[known, "file"] = file[known]
+    return frame
+
+
+def _store_name(out_dir: Path, store_url: str | None) -> str:
+    """The store as fitted state records it: ``moderation.db`` for the folder's own store (which moves with a
+    copied folder, however its URL is spelled), else the URL without its password."""
+    if store_url is None:
+        return catalog.STORE_FILE
+    url = sa.make_url(store_url)
+    if url.get_backend_name() == "sqlite" and url.database and \
+            Path(url.database).resolve() == (out_dir / catalog.STORE_FILE).resolve():
+        return catalog.STORE_FILE
+    return _shown(store_url)
 
 
 def _shown(url: str) -> str:
@@ -369,16 +547,21 @@ class ImportReport:
 
     added: IngestSummary
     problems: pd.DataFrame  # this import's problems only
-    scored: int  # comments in the store, all scored again
+    scoring: Scoring  # what was scored, and with which fit
     combiner: str  # which off-topic weights scored them
+
+    @property
+    def scored(self) -> int:
+        """How many comments were scored (the touched articles', or all stored ones after a new fit)."""
+        return self.scoring.comments
 
     def __str__(self) -> str:
         comments = f"{self.added.added.get('comments', 0):,} comments added ({self.added.known.get('comments', 0):,} " \
                    "already known)"
         articles = self.added.added.get("articles", 0)
         return (f"{comments}, {articles:,} new article{'s' * (articles != 1)}, {len(self.problems):,} "
-                f"problem{'s' * (len(self.problems) != 1)}; all {self.scored:,} stored comments scored again "
-                f"with the parameters of the run that made these results ({self.combiner}).")
+                f"problem{'s' * (len(self.problems) != 1)}; {self.scoring}, with the parameters of the run that "
+                f"made these results ({self.combiner}).")
 
 
 def import_files(
@@ -386,8 +569,8 @@ def import_files(
 ) -> ImportReport:
     """Add ``paths`` to the results folder ``out_dir``: a :func:`run` with the parameters its last run recorded.
 
-    Scoring still covers every stored comment (text features and per-article
-    ranks are fitted over all of them); the report says how many were new.
+    With the results' fitted state only the articles the new comments touch are scored (see :func:`run`); the
+    report says what was added, what was scored and with which fit.
     """
     params = recorded_params(out_dir)
     results = run(paths, out_dir, store_url, format, params, **options)
@@ -396,4 +579,4 @@ def import_files(
         f"off-topic weights from {path}"
     own = results.problems[results.problems["run_id"] == results.run_id] if "run_id" in results.problems \
         else results.problems
-    return ImportReport(results.ingested, own.reset_index(drop=True), len(results.comments), combiner)
+    return ImportReport(results.ingested, own.reset_index(drop=True), results.scoring, combiner)

@@ -373,15 +373,55 @@ class Store:
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""
+        return self._load()
+
+    # ---- the articles an incremental run scores again ------------------------
+
+    def changed_since(self, position: int | None, row: int | None) -> tuple[pd.DataFrame, int | None, int | None]:
+        """The articles (source, article_id) with comments after ``position`` or vote events after ``row``, and
+        the last comment position and vote event row now (None when there are none).
+
+        An incremental run (:mod:`moderation.incremental`) records the last ones it scored and asks again next time.
+        """
+        c, v = comments_table.c, vote_events_table.c
         with self.engine.connect() as connection:
-            frames = [
-                pd.read_sql(sa.select(table).order_by(*order), connection)
-                for table, order in (
+            last_position = connection.execute(sa.select(sa.func.max(c.position))).scalar()
+            last_row = connection.execute(sa.select(sa.func.max(v.row))).scalar()
+            keys = connection.execute(sa.union(
+                sa.select(c.source, c.article_id).where(c.position > (-1 if position is None else position)),
+                sa.select(v.source, v.article_id).where(v.row > (0 if row is None else row)),
+            )).all()
+        return pd.DataFrame(keys, columns=schema.ARTICLE_KEY, dtype="str"), last_position, last_row
+
+    def articles(self) -> pd.DataFrame:
+        """Every stored article (canonical dtypes), without their comments."""
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(sa.select(articles_table).order_by(articles_table.c.source, articles_table.c.article_id),
+                                connection)
+        return _with_extra(frame, "articles")
+
+    def load_articles(self, keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(articles, comments, vote_events) of the articles ``keys`` (source, article_id), as :meth:`load` gives them."""
+        pairs = list(keys[schema.ARTICLE_KEY].astype("str").drop_duplicates().itertuples(index=False, name=None))
+        return self._load(pairs)
+
+    def _load(self, articles: list[tuple[str, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        parts = [[], [], []]
+        with self.engine.connect() as connection:
+            for chunk in ([None] if articles is None else list(_chunks(articles)) or [[]]):
+                for part, (table, order) in zip(parts, (
                     (articles_table, [articles_table.c.source, articles_table.c.article_id]),
                     (comments_table, [comments_table.c.position]),
                     (vote_events_table, [vote_events_table.c.row]),
-                )
-            ]
+                )):
+                    query = sa.select(table).order_by(*order)
+                    if chunk is not None:
+                        query = query.where(sa.tuple_(table.c.source, table.c.article_id).in_(chunk))
+                    part.append(pd.read_sql(query, connection))
+        frames = [pd.concat(part, ignore_index=True) if len(part) > 1 else part[0] for part in parts]
+        if articles is not None:  # chunks come one after the other: back to the store's order
+            frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
+                      zip(frames, (schema.ARTICLE_KEY, "position", "row"))]
         articles, comments, vote_events = (
             _with_extra(frame.drop(columns=["row"], errors="ignore"), name)
             for frame, name in zip(frames, ("articles", "comments", "vote_events"))

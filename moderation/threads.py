@@ -34,6 +34,14 @@ def parent_positions(comments: pd.DataFrame) -> np.ndarray:
 _KEY_SEPARATOR = "\x1f"  # between source and id in a key (a control character no source name holds)
 
 
+def problem_comment(problem: Problem) -> tuple[str, str] | None:
+    """(source, comment_id) a reply-tree problem of :func:`resolve` (called without ``file`` and ``records``) is
+    about."""
+    if problem.file.startswith("source ") and problem.record.startswith("comment_id "):
+        return problem.file.removeprefix("source "), problem.record.removeprefix("comment_id ")
+    return None
+
+
 def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records: pd.Series | None = None
             ) -> tuple[pd.DataFrame, list[Problem]]:
     """Add ``thread_id`` (the root comment's id) and ``depth`` (0 for roots).

@@ -8,6 +8,7 @@ article, an NMF topic model whose topics are labelled by their top terms, and a 
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -163,6 +164,23 @@ class TextFeatures:
         self.article_semantic_ = semantic[n_comments:]
         return self
 
+    def without_rows(self) -> TextFeatures:
+        """A copy holding only what was learned (vocabulary, IDF, topics, semantic space), not the fitted rows.
+
+        What a results folder saves for later imports (:mod:`moderation.fitted`): the cached rows of every
+        comment would make it as large as the corpus, and :meth:`comment_features` computes rows it has not
+        cached with the same vocabulary and weights.
+        """
+        learned = copy.copy(self)
+        learned.comment_keys_ = row_keys(pd.DataFrame(columns=COMMENT_KEY), COMMENT_KEY)
+        learned.article_keys_ = row_keys(pd.DataFrame(columns=ARTICLE_KEY), ARTICLE_KEY)
+        n_terms = len(self.vocabulary_)
+        learned.comment_matrix_ = learned.article_matrix_ = sp.csr_matrix((0, n_terms))
+        learned.comment_language_ = np.zeros(0, dtype=str)
+        learned.comment_topics_ = learned.article_topics_ = np.zeros((0, len(self.topic_terms_)))
+        learned.comment_semantic_ = learned.article_semantic_ = self.semantic(sp.csr_matrix((0, n_terms)))
+        return learned
+
     def transform(self, texts: pd.Series, languages: np.ndarray | None = None) -> sp.csr_matrix:
         """TF-IDF rows (L2-normalised, shape (n, n_terms)) of new texts in the fitted vocabulary."""
         texts = clean_text(pd.Series(texts))
@@ -211,9 +229,14 @@ class TextFeatures:
         matrix = self.transform(documents, set_per_source(detected, articles["source"], self.source_languages))
         return matrix, self.topic_weights(matrix), self.semantic(matrix)
 
-    def topics_frame(self) -> pd.DataFrame:
-        """One row per topic: topic_id, topic_terms, comments (number whose dominant topic it is), share (0..1)."""
-        dominant = dominant_topic(self.comment_topics_)
+    def topics_frame(self, topic_ids: pd.Series | None = None) -> pd.DataFrame:
+        """One row per topic: topic_id, topic_terms, comments (number whose dominant topic it is), share (0..1).
+
+        ``topic_ids`` (the scored comments' ``topic_id``, NA without known terms) counts those comments instead
+        of the fitted ones: an incremental run counts every comment of the results, not only those it scored.
+        """
+        dominant = dominant_topic(self.comment_topics_) if topic_ids is None else \
+            pd.Series(topic_ids).astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
         counts = np.bincount(dominant[dominant >= 0], minlength=len(self.topic_terms_))
         return pd.DataFrame(
             {

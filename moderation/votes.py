@@ -355,7 +355,47 @@ def _judge(pace: pd.DataFrame, baseline: pd.Series, params: VoteParams) -> pd.Da
     return out.drop(columns=["_article", "_active_windows"])
 
 
-def _anomaly_features(comments: pd.DataFrame, votes: dict[str, np.ndarray], article: np.ndarray) -> pd.DataFrame:
+def _counts(comments: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per comment: up, down, has_split, total, net (up − down, or the score) and ratio, as floats."""
+    up = pd.to_numeric(comments["upvotes"]).astype("float64").to_numpy()
+    down = pd.to_numeric(comments["downvotes"]).astype("float64").to_numpy()
+    score = pd.to_numeric(comments["score"]).astype("float64").to_numpy()
+    has_split = ~np.isnan(up) & ~np.isnan(down)
+    total = up + down
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(total > 0, up / total, np.nan)
+    return {"up": up, "down": down, "has_split": has_split, "total": total,
+            "net": np.where(has_split, up - down, score), "ratio": ratio}
+
+
+def _vote_counts(comments: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`_counts` with the article's group code and the thread-relative z of total and net."""
+    counts = _counts(comments)
+    article = comments.groupby(ARTICLE_KEY, sort=False, dropna=False).ngroup().to_numpy()
+    return {**counts, "article": article, "total_z": robust_z(counts["total"], article),
+            "net_z": robust_z(counts["net"], article)}
+
+
+def _log_votes(votes: dict[str, np.ndarray]) -> np.ndarray:
+    """log1p of the votes cast where up and down are known, else of ``|vote_net|``."""
+    return np.log1p(np.where(votes["has_split"], votes["total"], np.abs(votes["net"])))
+
+
+def author_usual_log_votes(comments: pd.DataFrame) -> pd.Series:
+    """Median ``log_votes`` of each named author's comments: Series indexed by (source, author).
+
+    An author's usual votes span articles; an incremental run computes them over every comment of the authors
+    it scores (:mod:`moderation.incremental`) and passes them to :func:`score_votes`.
+    """
+    log_votes = _log_votes(_counts(comments))
+    author = comments["author"].fillna("").to_numpy()
+    named = author != ""
+    usual = pd.Series(log_votes[named]).groupby([comments["source"].to_numpy()[named], author[named]]).median()
+    return usual.rename_axis(["source", "author"])
+
+
+def _anomaly_features(comments: pd.DataFrame, votes: dict[str, np.ndarray],
+                      author_usual: pd.Series | None = None) -> pd.DataFrame:
     """The outlier model's features, one row per comment (NaN where a vote measure is missing).
 
     ``log_votes`` is log1p of the votes cast where up and down are known, else
@@ -363,14 +403,18 @@ def _anomaly_features(comments: pd.DataFrame, votes: dict[str, np.ndarray], arti
     time is not recorded, so a comment's age at capture is measured to the
     article's latest comment (hours, log1p). ``thread_position`` is the
     comment's time rank within its article (0..1]; ``author_usual_log_votes``
-    the median ``log_votes`` of the author's comments, this one included.
+    the median ``log_votes`` of the author's comments, this one included (over ``comments``, or as
+    ``author_usual`` from :func:`author_usual_log_votes` gives it).
     """
+    article = votes["article"]
     seconds = _epoch_seconds(comments["created_at"])
     last = pd.Series(seconds).groupby(article).transform("max").to_numpy()
-    magnitude = np.where(votes["has_split"], votes["total"], np.abs(votes["net"]))
-    log_votes = np.log1p(magnitude)
+    log_votes = _log_votes(votes)
     author = comments["author"].fillna("").to_numpy()
-    usual = pd.Series(log_votes).groupby([comments["source"].to_numpy(), author]).transform("median").to_numpy()
+    if author_usual is None:
+        usual = pd.Series(log_votes).groupby([comments["source"].to_numpy(), author]).transform("median").to_numpy()
+    else:
+        usual = author_usual.reindex(pd.MultiIndex.from_arrays([comments["source"].to_numpy(), author])).to_numpy()
     usual = np.where(author == "", log_votes, usual)  # an unnamed author is nobody's habit
     position = pd.Series(seconds).groupby(article).rank(pct=True).to_numpy()
     return pd.DataFrame({
@@ -385,24 +429,57 @@ def _anomaly_features(comments: pd.DataFrame, votes: dict[str, np.ndarray], arti
     }, index=comments.index)
 
 
-def _score_anomalies(features: pd.DataFrame, has_split: np.ndarray, params: VoteParams):
-    """Fit one model per feature set (up/down sources, score-only sources); NaN where too few comments."""
+_NET_ONLY = ["log_votes", "vote_net_robust_z", "depth", "thread_position", "log_age_hours_at_capture",
+             "author_usual_log_votes"]
+
+
+def _feature_sets(features: pd.DataFrame, has_split: np.ndarray):
+    """(name, rows, columns) of the two feature sets: up/down sources, and score-only sources."""
+    for name, rows, columns in (("split", has_split, list(features.columns)), ("net_only", ~has_split, _NET_ONLY)):
+        yield name, rows & features[columns].notna().all(axis=1).to_numpy(), columns
+
+
+@dataclass
+class VoteOutliers:
+    """The fitted outlier models of a corpus, one :class:`VoteAnomaly` per feature set ("split", "net_only");
+    None where fewer than ``anomaly_min_comments`` comments had the set."""
+
+    models: dict[str, VoteAnomaly | None]
+
+
+def fit_vote_outliers(comments: pd.DataFrame, params: VoteParams = VoteParams()) -> VoteOutliers:
+    """Fit the outlier models on ``comments`` (the corpus), for :func:`score_votes` to apply to any articles of it."""
+    votes = _vote_counts(comments)
+    return _fit_outliers(_anomaly_features(comments, votes), votes["has_split"], params)
+
+
+def _fit_outliers(features: pd.DataFrame, has_split: np.ndarray, params: VoteParams) -> VoteOutliers:
+    models = {}
+    for name, rows, columns in _feature_sets(features, has_split):
+        models[name] = None if rows.sum() < params.anomaly_min_comments else VoteAnomaly(
+            params.anomaly_contamination, params.anomaly_max_samples, params.anomaly_n_estimators,
+            params.random_state).fit(features.loc[rows, columns])
+    return VoteOutliers(models)
+
+
+def _score_anomalies(features: pd.DataFrame, has_split: np.ndarray, params: VoteParams,
+                     outliers: VoteOutliers | None = None):
+    """Score with the model of each feature set (fitted here on ``features`` when ``outliers`` is None); NaN
+    where there is no model."""
+    outliers = outliers if outliers is not None else _fit_outliers(features, has_split, params)
     score = np.full(len(features), np.nan)
     flagged = np.zeros(len(features), dtype=bool)
     drivers = np.full(len(features), None, dtype=object)
-    net_only = ["log_votes", "vote_net_robust_z", "depth", "thread_position",
-                "log_age_hours_at_capture", "author_usual_log_votes"]
-    for rows, columns in ((has_split, list(features.columns)), (~has_split, net_only)):
-        rows = rows & features[columns].notna().all(axis=1).to_numpy()
-        if rows.sum() < params.anomaly_min_comments:
+    for name, rows, columns in _feature_sets(features, has_split):
+        model = outliers.models.get(name)
+        if model is None or not rows.any():
             continue
         X = features.loc[rows, columns]
-        model = VoteAnomaly(params.anomaly_contamination, params.anomaly_max_samples,
-                            params.anomaly_n_estimators, params.random_state).fit(X)
         score[rows] = model.anomaly_score(X)
         outlier = -score[rows] - model.offset_ < 0  # decision_function < 0, without scoring twice
-        flagged[np.flatnonzero(rows)[outlier]] = True
-        drivers[np.flatnonzero(rows)[outlier]] = model.explain(X[outlier], params.anomaly_top_features)
+        if outlier.any():  # a fitted model may find none among a few articles' comments
+            flagged[np.flatnonzero(rows)[outlier]] = True
+            drivers[np.flatnonzero(rows)[outlier]] = model.explain(X[outlier], params.anomaly_top_features)
     return score, flagged, drivers
 
 
@@ -457,7 +534,8 @@ def _reasons(counts: dict[str, np.ndarray], measures: dict[str, np.ndarray], fla
 
 
 def score_votes(comments: pd.DataFrame, vote_events: pd.DataFrame | None = None,
-                params: VoteParams = VoteParams()) -> pd.DataFrame:
+                params: VoteParams = VoteParams(), outliers: VoteOutliers | None = None,
+                author_usual: pd.Series | None = None) -> pd.DataFrame:
     """Add the vote-pattern columns to a copy of ``comments`` (same rows, order and index).
 
     Parameters
@@ -468,6 +546,12 @@ def score_votes(comments: pd.DataFrame, vote_events: pd.DataFrame | None = None,
     vote_events : DataFrame or None
         Canonical vote_events; when given, bursts are merged in.
     params : VoteParams
+    outliers : VoteOutliers, optional
+        Outlier models fitted on the corpus (:func:`fit_vote_outliers`) when ``comments`` are some of its
+        articles; fitted here on ``comments`` when None.
+    author_usual : Series, optional
+        :func:`author_usual_log_votes` over every comment of the authors in ``comments``; computed over
+        ``comments`` when None.
 
     Returns
     -------
@@ -490,17 +574,9 @@ def score_votes(comments: pd.DataFrame, vote_events: pd.DataFrame | None = None,
     All measures needing both up and down counts are NA where either is NA.
     """
     out = comments.copy()
-    up = pd.to_numeric(out["upvotes"]).astype("float64").to_numpy()
-    down = pd.to_numeric(out["downvotes"]).astype("float64").to_numpy()
-    score = pd.to_numeric(out["score"]).astype("float64").to_numpy()
-    has_split = ~np.isnan(up) & ~np.isnan(down)
-    total = up + down
-    net = np.where(has_split, up - down, score)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(total > 0, up / total, np.nan)
-    article = out.groupby(ARTICLE_KEY, sort=False, dropna=False).ngroup().to_numpy()
-
-    total_z, net_z = robust_z(total, article), robust_z(net, article)
+    votes = _vote_counts(out)
+    up, down, has_split, total, net, ratio, article, total_z, net_z = (votes[name] for name in (
+        "up", "down", "has_split", "total", "net", "ratio", "article", "total_z", "net_z"))
     wilson_up, wilson_down = wilson_lower_bound(up, total, params.z), wilson_lower_bound(down, total, params.z)
     low, high = params.controversial_ratio
     enough_split = has_split & (total >= params.heavily_min_votes)
@@ -530,8 +606,8 @@ def score_votes(comments: pd.DataFrame, vote_events: pd.DataFrame | None = None,
     out["vote_rank_up"] = nullable_float(net_z)
     out["vote_rank_down"] = nullable_float(-net_z)
 
-    votes = {"has_split": has_split, "total": total, "net": net, "ratio": ratio, "total_z": total_z, "net_z": net_z}
-    anomaly, outlier, drivers = _score_anomalies(_anomaly_features(out, votes, article), has_split, params)
+    anomaly, outlier, drivers = _score_anomalies(_anomaly_features(out, votes, author_usual), has_split, params,
+                                                 outliers)
     out["vote_anomaly"] = nullable_float(anomaly)
     out["vote_anomaly_features"] = pd.array(drivers, dtype="str")
 

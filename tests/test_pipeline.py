@@ -55,8 +55,10 @@ def test_an_orphan_stored_before_comments_kept_their_file_is_named_by_its_source
 
 def test_import_adds_and_scores_with_the_runs_parameters(tmp_path):
     """An import reports what it added and what was known, uses the run's learned weights, and titles the article."""
+    # enough comments that five more are scored with the run's fit (Params.refit_growth)
     first = write_comments(tmp_path / "first.csv", [
-        {"comment_id": "1", "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00", "text": "bikes"},
+        {"comment_id": str(i), "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00",
+         "text": f"bikes {i}"} for i in range(1, 21)
     ])
     learned = json.loads(offtopic.WEIGHTS_PATH.read_text()) | {"intercept": -0.25, "trained_on": "our labels"}
     weights = tmp_path / "weights.json"
@@ -72,7 +74,9 @@ def test_import_adds_and_scores_with_the_runs_parameters(tmp_path):
         handle.write("n9,b,too,many,fields,here,and,more\n")  # one bad line
     report = import_files([new], out)
     assert str(report).startswith("5 comments added (0 already known), 1 new article, 1 problem;")
-    assert f"off-topic weights from {weights}" in str(report) and report.scored == 6
+    assert f"off-topic weights from {weights}" in str(report)
+    # the run's fitted state scores the new article alone: the first article's comment keeps its row
+    assert report.scored == 5 and "scored 5 comments in 1 touched article with the fitted state of run" in str(report)
     assert json.loads((out / "offtopic_combiner.json").read_text())["intercept"] == -0.25
     articles = pd.read_parquet(out / "articles.parquet").set_index("article_id")
     assert articles.loc["b", "title"] == "Council votes on bike lanes"

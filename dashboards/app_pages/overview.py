@@ -65,9 +65,10 @@ with st.expander("Import comments", expanded="import_problems" in st.session_sta
     upload = st.file_uploader("A file in any supported format", key="import_file")
     source = st.text_input("Source name", key="import_source", placeholder="the file's name",
                            help="Used when the file itself does not name its source (e.g. a canonical comments.csv).")
-    st.caption("New comments are added to the store (comments already there are left as they are); then every "
-               "stored comment is scored again with the parameters and off-topic weights of the run that made "
-               "these results, and the desk's staff settings.")
+    st.caption("New comments are added to the store (comments already there are left as they are); then the "
+               "articles they touch are scored with what the run that made these results fitted, its parameters "
+               "and off-topic weights, and the desk's staff settings; other articles keep their scores. Results "
+               "without fitted state for these settings are scored again in full (the message says why).")
     if upload is not None and st.button("Add and score", key="import_run"):
         from moderation import pipeline
 
@@ -76,7 +77,7 @@ with st.expander("Import comments", expanded="import_problems" in st.session_sta
         # (a canonical comments.* file takes its source from its folder's name)
         path = catalog.import_path(ctx.results, source.strip() or Path(upload.name).stem, upload.name)
         path.write_bytes(upload.getvalue())
-        progress.progress(0.2, text="Adding the new comments, then scoring the store…")
+        progress.progress(0.2, text="Adding the new comments, then scoring the articles they touch…")
         try:
             report = pipeline.import_files([path], ctx.results, ctx.store_url)
         except pipeline.NothingRead as error:
