@@ -397,7 +397,7 @@ def _tree_problems(problems: list[Problem], comments: pd.DataFrame) -> pd.DataFr
         origin = origin[~origin.index.duplicated()].reindex(pd.MultiIndex.from_tuples(keys, names=COMMENT_KEY))
         file, record = origin[schema.INPUT_FILE].to_numpy(), origin[schema.INPUT_RECORD].to_numpy()
         known = pd.notna(file)
-        frame.loc[known & pd.notna(record), "record"] = frame["record"] + " (" + pd.Series(record, frame.index) + ")"
+        frame.loc[known & pd.notna(record), "record"] = frame["record"] + " (" + pd.Series(record, frame.index, dtype="str") + ")"
         frame.loc[known, "file"] = file[known]
     return frame
 

@@ -5,7 +5,7 @@ import pandas as pd
 import json
 
 from moderation import offtopic
-from moderation.pipeline import import_files, run
+from moderation.pipeline import import_files, ingest_paths, run
 from moderation.store import Store
 
 
@@ -44,8 +44,8 @@ def test_an_orphan_stored_before_comments_kept_their_file_is_named_by_its_source
          "text": "orphan"},
     ])
     out = tmp_path / "out"
-    run([orphan], out, source="forum")
     store = Store(f"sqlite:///{out / 'moderation.db'}")
+    ingest_paths(store, [orphan], source="forum")
     with store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE comments SET input_file = NULL, input_record = NULL")
     run([], out)
