@@ -20,18 +20,15 @@ def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     stays a few arrays of the comments' length.
     """
     n = len(comments)
-    source = comments["source"].astype(str) + _KEY_SEPARATOR
-    keys = pd.concat([source + comments["comment_id"].astype(str), source + comments["parent_id"].astype(str)],
-                     ignore_index=True)
-    codes, uniques = pd.factorize(keys)  # NA (no parent) is -1
+    # a key is (source, id) as one integer: joined key strings would double the ids' memory on a large store
+    source_codes = np.tile(pd.factorize(comments["source"])[0].astype(np.int64), 2)
+    id_codes, ids = pd.factorize(pd.concat([comments["comment_id"], comments["parent_id"]], ignore_index=True))
+    codes = np.where(id_codes >= 0, source_codes * len(ids) + id_codes, -1)  # -1: no parent id
     own, wanted = codes[:n], codes[n:]
     numbered, first_row = np.unique(own, return_index=True)
-    row_of = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the extra last slot answers -1 (no parent id)
-    row_of[numbered] = first_row
-    return row_of[np.where(wanted >= 0, wanted, len(uniques))]
-
-
-_KEY_SEPARATOR = "\x1f"  # between source and id in a key (a control character no source name holds)
+    slot = np.minimum(np.searchsorted(numbered, wanted), max(len(numbered) - 1, 0))
+    found = (wanted >= 0) & (numbered[slot] == wanted) if len(numbered) else np.zeros(n, dtype=bool)
+    return np.where(found, first_row[slot] if len(numbered) else -1, -1).astype(np.int64)
 
 
 def problem_comment(problem: Problem) -> tuple[str, str] | None:
