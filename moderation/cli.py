@@ -63,8 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     run_id = store.start_run("ingest", args.paths)
     try:
         problems, records = ingest_paths(store, args.paths, args.format, run_id, args.strict, **_ingest_options(args))
-        articles, comments, _ = store.load()
-        tree_problems = threads.resolve(comments)[1]
+        tree_problems = threads.resolve_stored(store.reply_tree())[1]
         store.record_problems(run_id, tree_problems)
         if args.strict and tree_problems:
             raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}")
@@ -75,7 +74,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     problems += tree_problems
     for problem in problems:
         print(problem)
-    print(f"{len(comments)} comments on {len(articles)} articles in {args.store}; {len(problems)} problems "
+    stored = store.counts()
+    print(f"{stored['comments']} comments on {stored['articles']} articles in {args.store}; {len(problems)} problems "
           f"(run {run_id})")
     return 0
 

@@ -391,6 +391,14 @@ def _tree_problems(problems: list[Problem], comments: pd.DataFrame) -> pd.DataFr
     frame.insert(0, "source", pd.array([source for source, _ in keys], dtype="str"))
     found = article.reindex(pd.MultiIndex.from_tuples(keys, names=COMMENT_KEY)) if keys else pd.Series([], dtype="str")
     frame.insert(1, "article_id", pd.array(found.to_numpy(), dtype="str"))
+    if schema.INPUT_FILE in comments and keys:
+        # named by the file and line the comment was read from, where the store has them (revision 0006)
+        origin = comments.set_index(COMMENT_KEY)[[schema.INPUT_FILE, schema.INPUT_RECORD]]
+        origin = origin[~origin.index.duplicated()].reindex(pd.MultiIndex.from_tuples(keys, names=COMMENT_KEY))
+        file, record = origin[schema.INPUT_FILE].to_numpy(), origin[schema.INPUT_RECORD].to_numpy()
+        known = pd.notna(file)
+        frame.loc[known & pd.notna(record), "record"] = frame["record"] + " (" + pd.Series(record, frame.index, dtype="str") + ")"
+        frame.loc[known, "file"] = file[known]
     return frame
 
 
@@ -474,7 +482,7 @@ def learn_offtopic(
         articles, comments, _ = store.load()
         recorded = {label: store.labels(label) for label in ("offtopic", "speculative")}
         store.engine.dispose()
-    comments, tree_problems = threads.resolve(comments)
+    comments, tree_problems = threads.resolve_stored(comments)
     where = _shown(store_url) if store_url else None  # the weights file may be shared
     if label_column is None:
         label_column, origin = RECORDED_LABELS, f"off-topic labels moderators recorded in {where}"

@@ -22,6 +22,10 @@ COMMENT_STATUSES = ("published", "rejected", "deleted", "spam", "pending")
 # columns a loader may add to name each row's file and record ("line 12") in problem reports; never stored
 FILE = "_file"
 RECORD = "_record"
+# where each comment was read from (the file as given, its record "line 12"): loaded and stored comments keep
+# these, so a problem found later over the whole store (a reply whose parent is nowhere) names file and line
+INPUT_FILE = "input_file"
+INPUT_RECORD = "input_record"
 
 
 class Articles(pa.DataFrameModel):
@@ -209,6 +213,12 @@ _STRING_COLUMNS = {
 _TIME_COLUMNS = {"published_at", "created_at", "voted_at"}
 _INT_COLUMNS = {"upvotes", "downvotes", "score", "depth", "position"}
 _DEFAULTS = {"parent_inferred": False}
+# the dtypes :func:`conform` leaves as they are
+_TYPED = {
+    **{name: (pd.StringDtype("pyarrow", na_value=float("nan")),) for name in _STRING_COLUMNS},
+    **{name: (pd.DatetimeTZDtype("us", "UTC"),) for name in _TIME_COLUMNS},
+    **{name: (pd.Int64Dtype(),) for name in _INT_COLUMNS},
+}
 
 
 def columns(table: str) -> list[str]:
@@ -219,8 +229,20 @@ def columns(table: str) -> list[str]:
 
 def to_utc(values) -> pd.Series:
     """Parse timestamps to ``datetime64[us, UTC]``; naive values are taken as UTC, unparseable ones become NaT."""
-    parsed = pd.to_datetime(pd.Series(values), utc=True, errors="coerce", format="mixed")
-    return parsed.astype(TIMESTAMP)
+    values = pd.Series(values)
+    if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        # a text column (CSV): ISO 8601, what exports write, in one fast pass; the rest in every other layout
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+        retry = (parsed.isna() & values.notna()).to_numpy()
+        if retry.any():
+            parsed = parsed.astype(object)
+            parsed[retry] = pd.to_datetime(values[retry], utc=True, errors="coerce", format="mixed")
+            parsed = pd.to_datetime(parsed, utc=True)
+    else:
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    parsed = parsed.astype(TIMESTAMP)
+    # ISO 8601 allows years before 1 ("-1024-03-01"), which no store or datetime can hold: not a time
+    return parsed.where(parsed.isna() | (parsed.dt.year >= 1))
 
 
 def to_int(values) -> pd.Series:
@@ -241,10 +263,14 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     kept after the canonical ones. Values that cannot take the type become NA;
     :func:`validate` reports the rows whose required values are missing.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never changed in place
     for name in columns(table):
-        if name not in out:
+        if name not in out and name in _TYPED:
+            out[name] = pd.Series(None, index=out.index, dtype=_TYPED[name][0])  # empty, made in its type at once
+        elif name not in out:
             out[name] = _DEFAULTS.get(name, pd.NA)
+        if out[name].dtype in _TYPED.get(name, ()):
+            continue  # already of its type (a checked loader's column): converting again would only copy it
         if name in _STRING_COLUMNS:
             out[name] = out[name].astype("str").where(out[name].notna(), None).astype("str")
         elif name in _TIME_COLUMNS:
@@ -306,6 +332,11 @@ def record_label(id_column: str | None, value, label) -> str:
     return str(label) if has_label else f"{id_column or 'row'} (none)"
 
 
+def duplicate(id_column: str) -> str:
+    """The problem of a record whose key an earlier record (of this piece, an earlier piece or file) had."""
+    return f"duplicate {id_column}: an earlier record has the same id"
+
+
 def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, list[Problem]]:
     """Validate a conformed frame; report each failing value, empty it where it may be empty, else drop the row.
 
@@ -334,7 +365,7 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
     if key:
         duplicated = frame.duplicated(key, keep="first") & frame[key].notna().all(axis=1)
         for index in frame.index[duplicated]:
-            problems.append(Problem(*where(index), f"duplicate {id_column}: an earlier record has the same id"))
+            problems.append(Problem(*where(index), duplicate(id_column)))
         frame = frame[~duplicated]
     for _ in range(2):  # emptied values pass the second time; what is left is in required columns
         try:

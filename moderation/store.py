@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,12 +51,12 @@ EVENTS = ("sign_in", "sign_in_failed", "sign_out", "user_added", "user_removed",
 # the activity a viewer or moderator sees; admins also see sign-ins and user management
 TEAM_EVENTS = ("claim", "release", "undo")
 Key = tuple[str, str]
-_LOOKUP_BATCH = 10_000  # ids per "IN (...)" query, below SQLite's and PostgreSQL's parameter limits
 
+_TREE_PIECE = 100_000  # stored comments read at a time by reply_tree
 metadata = sa.MetaData()
 
 
-def _canonical_table(name: str, key: list[str]) -> sa.Table:
+def _canonical_table(name: str, key: list[str], *more: sa.Column | sa.Index) -> sa.Table:
     types = {
         "published_at": sa.DateTime(timezone=True), "created_at": sa.DateTime(timezone=True),
         "voted_at": sa.DateTime(timezone=True), "upvotes": sa.BigInteger, "downvotes": sa.BigInteger,
@@ -64,11 +65,17 @@ def _canonical_table(name: str, key: list[str]) -> sa.Table:
     }
     cols = [sa.Column(c, types.get(c, sa.Text), primary_key=c in key) for c in schema.columns(name)]
     # columns a source has beyond the canonical ones, as one JSON object per row
-    return sa.Table(name, metadata, *cols, sa.Column("extra", sa.Text))
+    return sa.Table(name, metadata, *cols, sa.Column("extra", sa.Text), *more)
 
 
 articles_table = _canonical_table("articles", schema.ARTICLE_KEY)
-comments_table = _canonical_table("comments", schema.COMMENT_KEY)
+comments_table = _canonical_table(
+    "comments", schema.COMMENT_KEY,
+    # the file and record each comment was read from (NULL for comments stored before revision 0006)
+    sa.Column(schema.INPUT_FILE, sa.Text), sa.Column(schema.INPUT_RECORD, sa.Text),
+    # each ingest asks for the last position, and load() reads in position order
+    sa.Index("comments_by_position", "position"),
+)
 vote_events_table = sa.Table(
     "vote_events", metadata,
     sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
@@ -309,61 +316,83 @@ class Store:
                 if table is comments_table and len(new):
                     last = connection.execute(sa.select(sa.func.max(table.c.position))).scalar()
                     first = 0 if last is None else last + 1
-                    new = new.sort_values("position", kind="stable")
-                    new["position"] = range(first, first + len(new))
+                    if not new["position"].is_monotonic_increasing:  # sorting copies every column: only if needed
+                        new = new.sort_values("position", kind="stable")
+                    new = new.assign(position=range(first, first + len(new)))
                 self._insert(connection, table, new)
                 added[table.name], known[table.name] = len(new), len(frame) - len(new)
         return IngestSummary(added, known)
 
     def _unknown_rows(self, connection, table: sa.Table, frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-        """The rows of ``frame`` whose key is not stored yet (only this frame's keys are looked up)."""
+        """The rows of ``frame`` whose key is not stored yet: one lookup per source against the key's index."""
         frame = frame.dropna(subset=key) if "event_id" in key else frame
         if frame.empty:
             return frame
-        ids = frame[key[1]].astype("str")
-        stored = []
-        for source, group in ids.groupby(frame["source"].astype("str"), sort=False):
-            values = group.unique().tolist()
-            for start in range(0, len(values), _LOOKUP_BATCH):
-                batch = values[start:start + _LOOKUP_BATCH]
-                found = connection.execute(
-                    sa.select(table.c[key[1]]).where(table.c.source == source, table.c[key[1]].in_(batch))
-                ).scalars().all()
-                stored += [(source, value) for value in found]
-        if not stored:
-            return frame.copy()
-        keys = pd.MultiIndex.from_arrays([frame["source"].astype("str"), ids])
-        return frame[~keys.isin(pd.MultiIndex.from_tuples(stored))].copy()
+        sources, ids = frame["source"].astype("str"), frame[key[1]].astype("str")
+        known = np.zeros(len(frame), dtype=bool)
+        for source in sources.unique():
+            mine = (sources == source).to_numpy()
+            stored = self._stored_ids(connection, table, key[1], source, ids[mine].unique().tolist())
+            if stored:
+                known[mine] = ids[mine].isin(stored).to_numpy()
+        return frame[~known] if known.any() else frame  # a copy of every column only when some rows are known
+
+    def _stored_ids(self, connection, table: sa.Table, id_column: str, source: str, ids: list[str]) -> list[str]:
+        """Which of ``ids`` (of one source) the store has, in one query whatever their number.
+
+        The ids travel as one parameter (a PostgreSQL array, a JSON array that
+        SQLite's ``json_each`` unpacks), so no statement grows with them.
+        """
+        column = table.c[id_column]
+        if self.engine.dialect.name == "postgresql":
+            wanted = column == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Text)))
+        else:
+            listed = sa.func.json_each(sa.bindparam("ids", json.dumps(ids))).table_valued("value")
+            wanted = column.in_(sa.select(listed.c.value))
+        return connection.execute(sa.select(column).where(table.c.source == source, wanted)).scalars().all()
 
     def _insert(self, connection, table: sa.Table, frame: pd.DataFrame) -> None:
+        """One driver-level executemany of plain Python values, made column by column.
+
+        SQLAlchemy's per-row parameter handling would take longer than the
+        database; the values are what each column type's bind processor would
+        pass (SQLite keeps times as text in SQLAlchemy's format).
+        """
         if frame.empty:
             return
+        dialect = self.engine.dialect
         canonical = [c.name for c in table.columns if c.name in frame.columns]
         extra = [c for c in frame.columns if c not in canonical]
-        # plain Python values column by column: a column assigned back into a frame would turn None into NaT/NaN
-        values = {name: _python_values(frame[name], name) for name in canonical}
+        # a column empty throughout is left out: the database fills NULL itself, faster than binding each one
+        values = {name: _driver_values(frame[name], table.c[name].type, dialect) for name in canonical
+                  if frame[name].notna().any()}
         if extra:
             values["extra"] = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
-        if self.engine.dialect.name == "sqlite":
-            self._insert_sqlite(connection, table, values)
-            return
-        records = [dict(zip(values, row)) for row in zip(*values.values())]
-        connection.execute(postgresql.insert(table).on_conflict_do_nothing(), records)
+        insert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+        compiled = insert.compile(dialect=dialect, column_keys=list(values))
+        if compiled.positional:
+            rows = zip(*(values[name] for name in compiled.positiontup))
+        else:
+            rows = (dict(zip(values, row)) for row in zip(*values.values()))
+        connection.exec_driver_sql(str(compiled), list(rows))
 
-    def _insert_sqlite(self, connection, table: sa.Table, values: dict[str, list]) -> None:
-        """One driver-level executemany: SQLAlchemy's per-row parameter handling would dominate a large ingest.
+    def reply_tree(self) -> pd.DataFrame:
+        """Only what reply trees need of every stored comment, in position order: source, comment_id, parent_id,
+        article_id and where each was read from (``schema.INPUT_FILE``, ``schema.INPUT_RECORD``); a fraction of
+        :meth:`load`'s memory on a large store."""
+        table = comments_table
+        names = ["source", "comment_id", "parent_id", "article_id", schema.INPUT_FILE, schema.INPUT_RECORD]
+        query = sa.select(*[table.c[n] for n in names]).order_by(table.c.position)
+        # read in pieces, each made Arrow text at once: Python strings of every row at a time would be the peak
+        with self.engine.connect() as connection:
+            pieces = [piece.astype("str") for piece in pd.read_sql(query, connection, chunksize=_TREE_PIECE)]
+        return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=names, dtype="str")
 
-        Values go through each column type's own bind processor (SQLite keeps
-        times as text), exactly as ``connection.execute`` would.
-        """
-        dialect = self.engine.dialect
-        compiled = sqlite.insert(table).on_conflict_do_nothing().compile(dialect=dialect, column_keys=list(values))
-        for name in values:
-            processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                values[name] = [None if v is None else processor(v) for v in values[name]]
-        order = [values[name] for name in compiled.positiontup]
-        connection.exec_driver_sql(str(compiled), list(zip(*order)))
+    def counts(self) -> dict[str, int]:
+        """Rows stored per table: articles, comments, vote_events."""
+        with self.engine.connect() as connection:
+            return {table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+                    for table in (articles_table, comments_table, vote_events_table)}
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""
@@ -1053,16 +1082,27 @@ class Store:
         return frame
 
 
-def _python_values(values: pd.Series, name: str) -> list:
-    """A column as the Python values the database driver takes: None for NA, datetimes, ints, JSON text for lists."""
-    if name == "reactions":
-        return [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None for r in values]
+def _driver_values(values: pd.Series, column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> list:
+    """A column as the database driver takes it: None for NA, Python ints, floats, bools and text, JSON text for
+    reaction lists, times as datetimes (SQLite: the text SQLAlchemy stores), made for the whole column at once."""
     present = values.notna().to_numpy()
+    if values.name == "reactions":
+        return [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None for r in values]
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        items = values.dt.to_pydatetime()
-    else:
-        items = values.astype(object).to_numpy()
-    return [item if keep else None for item, keep in zip(items, present)]
+        if dialect.name != "sqlite":
+            items = values.dt.to_pydatetime()
+            return [item if keep else None for item, keep in zip(items, present)]
+        # SQLAlchemy's SQLite storage format, "2024-03-01 10:00:00.000000" (UTC, no zone)
+        moments = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+        text = np.char.replace(np.datetime_as_string(moments, unit="us"), "T", " ").astype(object)
+        return np.where(present, text, None).tolist()
+    if values.dtype == bool:
+        return values.tolist()  # Python bools, which every driver takes
+    items = values.to_numpy(dtype=object, na_value=None)
+    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None:
+        return items.tolist()
+    return [None if item is None else processor(item) for item in items]
 
 
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -9,29 +9,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from moderation.schema import COMMENT_KEY, Problem
+from moderation.schema import INPUT_FILE, INPUT_RECORD, Problem
 
 
 def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     """Row position of each comment's parent in ``comments`` (-1 for roots and missing parents).
 
-    Should a key occur twice, replies point to its first row.
+    Should a key occur twice, replies point to its first row. Keys are
+    numbered once (one factorisation of every id and parent id), so memory
+    stays a few arrays of the comments' length.
     """
-    lookup = pd.Series(np.arange(len(comments)), index=pd.MultiIndex.from_frame(comments[COMMENT_KEY]))
-    lookup = lookup[~lookup.index.duplicated()]
-    keys = pd.MultiIndex.from_arrays([comments["source"], comments["parent_id"]])
-    found = lookup.reindex(keys).to_numpy(dtype="float64", na_value=np.nan)
-    return np.where(np.isnan(found), -1, found).astype(np.int64)
+    n = len(comments)
+    # a key is (source, id) as one integer: joined key strings would double the ids' memory on a large store
+    source_codes = np.tile(pd.factorize(comments["source"])[0].astype(np.int64), 2)
+    id_codes, ids = pd.factorize(pd.concat([comments["comment_id"], comments["parent_id"]], ignore_index=True))
+    codes = np.where(id_codes >= 0, source_codes * len(ids) + id_codes, -1)  # -1: no parent id
+    own, wanted = codes[:n], codes[n:]
+    numbered, first_row = np.unique(own, return_index=True)
+    slot = np.minimum(np.searchsorted(numbered, wanted), max(len(numbered) - 1, 0))
+    found = (wanted >= 0) & (numbered[slot] == wanted) if len(numbered) else np.zeros(n, dtype=bool)
+    return np.where(found, first_row[slot] if len(numbered) else -1, -1).astype(np.int64)
 
 
 def problem_comment(problem: Problem) -> tuple[str, str] | None:
-    """(source, comment_id) a reply-tree problem of :func:`resolve` (called without ``file``) is about."""
+    """(source, comment_id) a reply-tree problem of :func:`resolve` (called without ``file`` and ``records``) is
+    about."""
     if problem.file.startswith("source ") and problem.record.startswith("comment_id "):
         return problem.file.removeprefix("source "), problem.record.removeprefix("comment_id ")
     return None
 
 
-def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records: pd.Series | None = None
+            ) -> tuple[pd.DataFrame, list[Problem]]:
     """Add ``thread_id`` (the root comment's id) and ``depth`` (0 for roots).
 
     A parent that is not among the comments, or a reply to the wrong article,
@@ -47,7 +56,10 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
         The file the problems name: one for every comment, or a Series on
         ``comments``' index giving each comment's file (the caller that
         ingested them knows it). Where it is not given (None, NA), a problem
-        names ``source NAME`` instead; its record is always ``comment_id ID``.
+        names ``source NAME`` instead.
+    records : Series, optional
+        Each comment's record in its file ("line 12"), on ``comments``' index:
+        a problem's record is then ``comment_id ID (line 12)``, else ``comment_id ID``.
 
     Returns
     -------
@@ -57,27 +69,30 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
         of comments (and logarithmic in the deepest chain), never recursive.
     """
     problems: list[Problem] = []
-    by_source = "source " + comments["source"].astype(str)
-    where = by_source if file is None else (
-        file.reindex(comments.index).astype(object).fillna(by_source) if isinstance(file, pd.Series)
-        else pd.Series(file, comments.index)
-    )
+
+    def report(mask: np.ndarray, why: str) -> None:
+        """One problem per comment of ``mask``, named (file and record) only for those: a large store has few."""
+        rows = comments[mask]
+        where = "source " + rows["source"].astype(str)
+        if isinstance(file, pd.Series):
+            where = file.reindex(rows.index).astype(object).where(file.reindex(rows.index).notna(), where)
+        elif file is not None:
+            where = pd.Series(file, rows.index)
+        named = "comment_id " + rows["comment_id"].astype(str)
+        if records is not None:
+            record = records.reindex(rows.index)
+            named = named.where(record.isna(), named + " (" + record.astype(str) + ")")
+        problems.extend(Problem(f, c, why.format(parent=p), "kept")
+                        for f, c, p in zip(where, named, rows["parent_id"]))
+
     parent = parent_positions(comments)
     has_parent_id = comments["parent_id"].notna().to_numpy()
     missing = has_parent_id & (parent < 0)
-    problems += [
-        Problem(f, f"comment_id {c}", f"parent {p} not found; treated as the root of its own thread", "kept")
-        for f, c, p in zip(where[missing], comments.loc[missing, "comment_id"], comments.loc[missing, "parent_id"])
-    ]
+    report(missing, "parent {parent} not found; treated as the root of its own thread")
     other_article = (parent >= 0) & (
         comments["article_id"].to_numpy() != comments["article_id"].to_numpy()[np.maximum(parent, 0)]
     )
-    problems += [
-        Problem(f, f"comment_id {c}", f"parent {p} is on another article; treated as a thread root", "kept")
-        for f, c, p in zip(
-            where[other_article], comments.loc[other_article, "comment_id"], comments.loc[other_article, "parent_id"]
-        )
-    ]
+    report(other_article, "parent {parent} is on another article; treated as a thread root")
     parent = np.where(other_article, -1, parent)
 
     n = len(comments)
@@ -95,10 +110,7 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
         hop[active] = hop[via]
     cyclic = hop >= 0
     if cyclic.any():
-        problems += [
-            Problem(f, f"comment_id {c}", "reply chain loops back on itself; treated as a thread root", "kept")
-            for f, c in zip(where[cyclic], comments.loc[cyclic, "comment_id"])
-        ]
+        report(cyclic, "reply chain loops back on itself; treated as a thread root")
         root[cyclic] = np.flatnonzero(cyclic)
         depth[cyclic] = 0
     out = comments.copy()
@@ -106,3 +118,9 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None) -> tupl
     out["thread_id"] = comments["comment_id"].iloc[root].set_axis(out.index)
     out["depth"] = pd.array(depth, dtype="Int64")
     return out, problems
+
+
+def resolve_stored(comments: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """:func:`resolve` over stored comments: each problem names the file and record the comment was read from
+    (columns ``INPUT_FILE``, ``INPUT_RECORD``; where a comment has none, its source)."""
+    return resolve(comments, comments.get(INPUT_FILE), comments.get(INPUT_RECORD))

@@ -104,7 +104,7 @@ def test_engagement_tables_topics_and_problems_follow(runs):
     pd.testing.assert_frame_equal(read(incremental, "articles"), read(full, "articles"))
     # the reply-tree problem of an article the import did not touch is still behind the results
     problems = [pd.read_csv(out / "problems.csv")[["file", "record", "problem"]] for out in (incremental, full)]
-    assert problems[0]["record"].tolist() == ["comment_id c10"]
+    assert problems[0]["record"].tolist() == ["comment_id c10 (row 11)"]  # named by its file and row
     pd.testing.assert_frame_equal(*problems)
 
 

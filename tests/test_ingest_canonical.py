@@ -1,5 +1,7 @@
 """Canonical CSV / JSON Lines / Parquet ingest (moderation.ingest.canonical)."""
 
+import csv
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from moderation.ingest import IngestError, canonical, load
 
 FIXTURES = Path(__file__).parent / "fixtures" / "canonical"
+MAX_FIELD = canonical.MAX_FIELD
 BASIC = FIXTURES / "basic"
 
 
@@ -205,3 +208,56 @@ def test_timezone_option_for_times_without_offset(tmp_path):
     assert any("comment_id 3" in p.record and "Europe/Vienna" in p.problem for p in parsed.problems)
     with pytest.raises(IngestError, match="unknown time zone"):
         load(tmp_path, timezone="Mars/Olympus")
+
+
+def _lines_by_csv_module(path: Path) -> tuple[list[str], list[str]]:
+    """The reference: each record's first line as the csv module counts, walking record by record."""
+    csv.field_size_limit(canonical.MAX_FIELD)
+    labels, refused = [], []
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        line = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                refused.append(f"line {line + 1}")
+                line = reader.line_num
+                continue
+            if row:
+                labels.append(f"line {line + 1}")
+            line = reader.line_num
+    return labels, refused
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(["a", ",", '"', "\n", "\r", "\r\n", " ", "é", '""', "x" * 40]), max_size=60),
+       chunk_rows=st.sampled_from([1, 2, 3, 50_000]), field_limit=st.sampled_from([30, canonical.MAX_FIELD]))
+def test_csv_records_are_labelled_with_the_line_they_start_on(tmp_path, monkeypatch, pieces, chunk_rows, field_limit):
+    """Records read in bulk get the same line numbers as the csv module counts record by record, in pieces of any
+    size, with quoted line breaks (\\r, \\n, \\r\\n), blank lines, wrong field counts and over-long fields."""
+    path = tmp_path / "comments.csv"
+    path.write_bytes(("comment_id,article_id,text\n" + "".join(pieces)).encode())
+    monkeypatch.setattr(canonical, "MAX_FIELD", field_limit)
+    problems = []
+    try:
+        frames = list(canonical._csv_chunks(path, problems, chunk_rows))
+        labels, refused = _lines_by_csv_module(path)
+    finally:
+        csv.field_size_limit(MAX_FIELD)  # the limit is the process's: leave it as the module sets it
+    found = [label for frame in frames for label in frame[canonical.schema.RECORD]]
+    wrong_width = {p.record for p in problems if p.problem.startswith("expected")}
+    assert found == [label for label in labels if label not in wrong_width]
+    assert [p.record for p in problems if p.problem.startswith("not a CSV record")] == refused
+
+
+def test_json_lines_whose_first_record_is_longer_than_the_sniffed_head(tmp_path):
+    """A first comment of 200,000 characters (beyond the 64 KiB read to detect the format) is still recognised."""
+    path = tmp_path / "comments.jsonl"
+    records = [{"comment_id": "1", "article_id": "a", "text": "word " * 40_000}, {"comment_id": "2", "article_id": "a"}]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    comments = load(path).comments
+    assert comments["comment_id"].tolist() == ["1", "2"] and comments["text"][0] == records[0]["text"]

@@ -188,3 +188,55 @@ def test_pieces_keep_source_order_and_catch_keys_repeated_across_pieces(tmp_path
     pd.testing.assert_frame_equal(chunked.load()[1], whole.load()[1])
     pipeline.ingest_paths(chunked, [path], chunk_rows=2)  # idempotent
     assert len(chunked.load()[1]) == 5
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("path", [FIXTURES / "reddit" / "comments_dump.jsonl", FIXTURES / "hackernews" / "comments.jsonl"],
+                         ids=["reddit", "hackernews"])
+@pytest.mark.parametrize("chunk_rows", [1, 2])
+def test_json_lines_stream_in_pieces_with_the_same_records_and_problems(path, chunk_rows):
+    """Reddit and Hacker News JSON Lines read a few lines at a time give the comments, articles and problems (with
+    their line numbers) of the whole file read at once; reply chains and a missing story span pieces."""
+    pieces = list(load_chunks(path, chunk_rows=chunk_rows))
+    whole = load(path, resolve_threads=False)
+    assert len(pieces) > 2
+    columns = ["comment_id", "article_id", "parent_id", "text", "position", "input_record"]
+    streamed = pd.concat([p.comments for p in pieces], ignore_index=True)
+    pd.testing.assert_frame_equal(streamed[columns], whole.comments[columns], check_dtype=False)
+    assert sorted(a for p in pieces for a in p.articles["article_id"]) == sorted(whole.articles["article_id"])
+    problems = sorted((p.record, p.problem) for piece in pieces for p in piece.problems)
+    assert problems == sorted((p.record, p.problem) for p in whole.problems)
+    assert any(record.startswith("line ") for record, _ in problems)
+
+
+def test_hacker_news_story_found_late_in_the_file_is_not_reported_missing(tmp_path):
+    """A story after its comments (another piece) is the comments' article, and is not called missing."""
+    items = [{"id": 2, "parent": 1, "type": "comment", "by": "a", "time": 1700000000, "text": "top"},
+             {"id": 3, "parent": 2, "type": "comment", "by": "b", "time": 1700000100, "text": "reply"},
+             {"id": 1, "type": "story", "by": "c", "time": 1699999000, "title": "The story"}]
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps(item) for item in items) + "\n")
+    pieces = list(load_chunks(path, chunk_rows=1))
+    comments = pd.concat([p.comments for p in pieces])
+    assert comments["article_id"].tolist() == ["1", "1"]
+    assert not [p for piece in pieces for p in piece.problems]
+
+
+def test_a_date_before_year_one_is_reported_and_the_record_stored(tmp_path):
+    """ISO 8601 allows "-1024-03-01", which no store holds: reported, kept without a time, the rest stored."""
+    path = tmp_path / "articles.csv"
+    path.write_text("article_id,title,published_at\na1,First,-1024-03-01T08:00:00Z\na2,Second,2024-03-01T08:00:00Z\n")
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    problems, _ = pipeline.ingest_paths(store, [path])
+    assert [(p.record, p.action) for p in problems] == [("article_id a1 (line 2)", "kept")]
+    assert store.load()[0]["published_at"].isna().tolist() == [True, False]
+
+
+def test_sniffing_a_json_line_nested_too_deep_refuses_it_without_a_recursion_error(tmp_path):
+    """A first line nested 5,000 deep is no recognised format (a one-line refusal), never a RecursionError."""
+    path = tmp_path / "comments.jsonl"
+    path.write_text('{"comment_id": ' + "[" * 5000 + "]" * 5000 + ', "article_id": 1}\n')
+    with pytest.raises(IngestError, match="not a recognised format"):
+        load(path)

@@ -136,7 +136,7 @@ def test_dump_bad_records_reported_good_kept(dump):
     assert ("line 9", "not a JSON object") in found
     assert ("comment_id f2dddd (line 6)", "created_utc 'yesterday' is not a valid timestamp; kept without a time") in found
     assert ("comment_id f2aaaa (line 8)", "duplicate comment_id: an earlier record has the same id") in found
-    assert ("comment_id f2eeee", "parent zzzzzz not found; treated as the root of its own thread") in found
+    assert ("comment_id f2eeee (line 10)", "parent zzzzzz not found; treated as the root of its own thread") in found
     assert {p.file for p in dump.problems} == {str(DUMP)}
     assert pd.isna(dump.comments.set_index("comment_id").loc["f2dddd", "created_at"])
     # the first of the duplicated records is kept

@@ -5,7 +5,7 @@ import pandas as pd
 import json
 
 from moderation import offtopic
-from moderation.pipeline import import_files, run
+from moderation.pipeline import import_files, ingest_paths, run
 from moderation.store import Store
 
 
@@ -32,8 +32,25 @@ def test_a_reply_to_an_earlier_files_comment_joins_its_thread(tmp_path):
     assert comments.loc["2", "thread_id"] == "1" and comments.loc["2", "depth"] == 1
     assert comments.index.tolist() == ["1", "2", "3"]
     problems = pd.read_csv(out / "problems.csv")
-    assert problems["record"].tolist() == ["comment_id 3"]
-    assert problems["file"].tolist() == ["source forum"] and "parent 99 not found" in problems["problem"][0]
+    # found over the whole store, after second.csv was read, and still named by its file and line
+    assert problems["record"].tolist() == ["comment_id 3 (line 3)"]
+    assert problems["file"].tolist() == [str(second)] and "parent 99 not found" in problems["problem"][0]
+
+
+def test_an_orphan_stored_before_comments_kept_their_file_is_named_by_its_source(tmp_path):
+    """Comments stored before the store kept each one's file (revision 0006) have none: the source names them."""
+    orphan = write_comments(tmp_path / "orphan.csv", [
+        {"comment_id": "3", "article_id": "a", "parent_id": "99", "author": "cid", "created_at": "2024-01-01T12:00",
+         "text": "orphan"},
+    ])
+    out = tmp_path / "out"
+    store = Store(f"sqlite:///{out / 'moderation.db'}")
+    ingest_paths(store, [orphan], source="forum")
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE comments SET input_file = NULL, input_record = NULL")
+    run([], out)
+    problems = pd.read_csv(out / "problems.csv")
+    assert problems[["file", "record"]].values.tolist()[-1] == ["source forum", "comment_id 3"]
 
 
 def test_import_adds_and_scores_with_the_runs_parameters(tmp_path):
@@ -89,3 +106,18 @@ def _with_weights(path):
     from moderation.pipeline import Params
 
     return replace(Params(), offtopic=replace(Params().offtopic, weights_path=path))
+
+
+def test_the_ingest_command_names_an_orphans_file_and_line(tmp_path, capsys):
+    """`ingest` checks reply trees over the whole store and reports an orphan by its file and line."""
+    from moderation.cli import main
+
+    path = write_comments(tmp_path / "replies.csv", [
+        {"comment_id": "3", "article_id": "a", "parent_id": "99", "author": "cid", "created_at": "2024-01-01T12:00",
+         "text": "orphan"},
+    ])
+    assert main(["ingest", str(path), "--store", f"sqlite:///{tmp_path / 'store.db'}"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: comment_id 3 (line 2): parent 99 not found" in out and out.strip().endswith(
+        "(run " + Store(f"sqlite:///{tmp_path / 'store.db'}").runs()["run_id"][0] + ")")
+    assert "1 comments on 0 articles" in out  # a comments file alone names no article row

@@ -71,6 +71,24 @@ def test_new_comments_on_a_known_article_are_appended_in_order(store):
     assert len(articles) == 1 and len(events) == 1
 
 
+def test_each_comment_keeps_the_file_and_line_it_was_read_from(store, tmp_path):
+    """Comments ingested from a file come back with that file and their line; a piece of known and new rows adds
+    only the new ones, after the stored positions."""
+    from moderation.ingest import load_chunks
+
+    path = tmp_path / "comments.csv"
+    path.write_text("comment_id,article_id,text\n1,a,first\n2,a,\"two\nlines\"\n3,a,third\n")
+    for piece in load_chunks(path):
+        store.ingest(piece)
+    path.write_text("comment_id,article_id,text\n0,a,new\n2,a,known\n4,a,also new\n")
+    summary = next(store.ingest(piece) for piece in load_chunks(path))
+    assert summary.added["comments"] == 2 and summary.known["comments"] == 1
+    comments = store.load()[1]
+    assert comments[["comment_id", "input_record", "position"]].values.tolist() == [
+        ["1", "line 2", 0], ["2", "line 3", 1], ["3", "line 5", 2], ["0", "line 2", 3], ["4", "line 4", 4]]
+    assert set(comments["input_file"]) == {str(path)} and comments["text"][1] == "two\nlines"
+
+
 def test_decisions_latest_wins_and_undo_keeps_the_audit_trail(store):
     """A later decision supersedes; undo marks the moderator's last batch undone but keeps it logged."""
     store.record_decision([("s", "1"), ("s", "2")], "remove", "ann", "spam")

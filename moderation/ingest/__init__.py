@@ -102,7 +102,8 @@ def load(path: str | Path, format: str | None = None, resolve_threads: bool = Tr
         part = Parsed.concat(pieces)
         if resolve_threads and len(part.comments):
             # each problem names the comment's own file (a folder unit holds several)
-            part.comments, found = threads.resolve(part.comments, part.comments[schema.FILE].fillna(unit))
+            part.comments, found = threads.resolve(part.comments, part.comments[schema.FILE].fillna(unit),
+                                                   part.comments[schema.RECORD])
             part.problems += found
         parts.append(part)
     return _without_labels(Parsed.concat(parts))
@@ -139,14 +140,16 @@ class _Seen:
         if frame.empty:
             return frame
         hashes = pd.util.hash_pandas_object(frame[key], index=False).to_numpy()
-        repeated = np.isin(hashes, self.hashes[table])
+        known = self.hashes[table]  # sorted
+        found = np.minimum(np.searchsorted(known, hashes), max(len(known) - 1, 0))
+        repeated = known[found] == hashes if len(known) else np.zeros(len(hashes), dtype=bool)
         problems += [
-            Problem(file, schema.record_label(key[1], value, label),
-                    f"duplicate {key[1]}: an earlier record (or file) has the same id")
+            Problem(file, schema.record_label(key[1], value, label), schema.duplicate(key[1]))
             for file, value, label in zip(frame[schema.FILE][repeated], frame[key[1]][repeated],
                                           frame[schema.RECORD][repeated])
         ]
-        self.hashes[table] = np.union1d(self.hashes[table], hashes[~repeated])
+        # two sorted runs: the stable sort (timsort) merges them in one pass, so the growing set costs little per piece
+        self.hashes[table] = np.sort(np.concatenate([known, np.unique(hashes[~repeated])]), kind="stable")
         return frame[~repeated]
 
 
@@ -214,11 +217,16 @@ def _finish(parsed: Parsed, file: str) -> Parsed:
 
 
 def _without_labels(parsed: Parsed) -> Parsed:
-    """The frames without the columns that name each row's file and record (they never reach the store)."""
+    """The frames without the columns that name each row's file and record; comments keep theirs as
+    ``schema.INPUT_FILE`` and ``schema.INPUT_RECORD`` (the store keeps where each comment came from)."""
     def bare(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.drop(columns=[schema.FILE, schema.RECORD], errors="ignore").reset_index(drop=True)
 
-    return Parsed(bare(parsed.articles), bare(parsed.comments), bare(parsed.vote_events), parsed.problems)
+    comments = parsed.comments.rename(columns={schema.FILE: schema.INPUT_FILE, schema.RECORD: schema.INPUT_RECORD})
+    for name in (schema.INPUT_FILE, schema.INPUT_RECORD):
+        if name in comments:
+            comments[name] = comments[name].astype("str")
+    return Parsed(bare(parsed.articles), bare(comments), bare(parsed.vote_events), parsed.problems)
 
 
 def finish(parsed: Parsed, file: str, resolve_threads: bool = True) -> Parsed:

@@ -47,17 +47,22 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from itertools import islice
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from moderation import schema
 from moderation.ingest import CHUNK_ROWS, IngestError, Parsed
 from moderation.ingest.common import (
-    booleans, counts, head, identifiers, json_lines, open_text, report_values, statuses, texts, timestamps,
+    booleans, counts, head, identifiers, json_lines, open_text, parse_json, paused_collector, record_pieces,
+    report_values, statuses, texts, timestamps,
 )
 from moderation.schema import Problem
 
@@ -69,7 +74,10 @@ _TEXT_COLUMNS = ("author", "text", "title", "url", "section", "source")
 _COUNT_COLUMNS = ("upvotes", "downvotes", "score", "depth", "position")
 _TIME_COLUMNS = ("created_at", "published_at")
 _SNIFF_BYTES = 64 * 1024
+# a canonical key written in a JSON object, for a first line too long to parse from the head
+_JSON_KEY = re.compile(r'"(comment_id|article_id|title)"\s*:')
 MAX_FIELD = 64 * 1024 * 1024  # characters; a longer CSV field is an unclosed quote swallowing the file
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what ends a line for the csv reader (a file opened with newline="")
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -85,7 +93,9 @@ def header(path: Path) -> set[str]:
         first = text.splitlines()[0] if text.strip() else ""
         if path.suffix == ".csv":
             return set(next(csv.reader([first]), []))
-        record = json.loads(first)
+        if first == text and len(text.encode()) >= _SNIFF_BYTES - 4:  # a first record longer than the head
+            return set(_JSON_KEY.findall(first)) if first.lstrip().startswith("{") else set()
+        record, _ = parse_json(first)  # a depth limit, not Python's recursion limit
         return set(record) if isinstance(record, dict) else set()
     except (OSError, ValueError, TypeError, csv.Error):
         return set()
@@ -118,7 +128,8 @@ def _csv_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterato
     """Rows of a CSV file with a header, as text (empty = NA), ``chunk_rows`` at a time, each labelled "line N".
 
     A line with the wrong number of fields, or a field longer than
-    ``MAX_FIELD``, is reported by its number and skipped.
+    ``MAX_FIELD``, is reported by its number and skipped; blank lines are
+    passed over.
     """
     csv.field_size_limit(MAX_FIELD)
     with open_text(path, problems, newline="") as handle:
@@ -138,27 +149,77 @@ def _csv_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterato
                                     "with a .1, .2 ... suffix", "repaired"))
             names = [f"{n}.{list(names[:i]).count(n)}" if dup else n
                      for i, (n, dup) in enumerate(zip(names, repeated))]
-        rows, labels, line, yielded = [], [], reader.line_num, False
+        yielded = False
         while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                problems.append(Problem(str(path), f"line {line + 1}", f"not a CSV record ({error})"))
-                line = reader.line_num
-                continue
-            start, line = line + 1, reader.line_num
-            if len(row) == len(names):
-                rows.append(row)
-                labels.append(f"line {start}")
-            elif row:
-                problems.append(Problem(str(path), f"line {start}", f"expected {len(names)} fields, found {len(row)}"))
-            if len(rows) >= chunk_rows:
-                yield _text_frame(rows, names, labels)
-                rows, labels, yielded = [], [], True
-        if rows or not yielded:  # a file of only a header still gives its (empty) columns
-            yield _text_frame(rows, names, labels)
+            # Python's cycle collector paused while a piece is built: it would scan the growing rows again and
+            # again (a third of the time) and find nothing to free
+            with paused_collector():
+                rows, lines, refused = _csv_records(reader, chunk_rows)
+                widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+                good = widths == len(names)
+                wrong = [(int(lines[i]), f"expected {len(names)} fields, found {widths[i]}")
+                         for i in np.flatnonzero(~good & (widths > 0))]
+                problems += [Problem(str(path), f"line {line}", why) for line, why in sorted(wrong + refused)]
+                frame = None
+                if good.any() or not yielded:  # a file of only a header still gives its (empty) columns
+                    frame = _text_frame(rows if good.all() else [r for r, keep in zip(rows, good) if keep], names,
+                                        lines[good])
+                done = len(rows) < chunk_rows
+                del rows
+            if frame is not None:
+                yield frame
+                yielded = True
+            if done:
+                return
+
+
+def _csv_records(reader, limit: int) -> tuple[list[list[str]], np.ndarray, list[tuple[int, str]]]:
+    """Up to ``limit`` records from ``reader``, the line each starts on, and (line, why) of each record it refused.
+
+    Records are taken in bulk (the reader's own C loop); the line of each is
+    worked out afterwards from the line breaks inside its quoted fields,
+    which is exactly what the reader counts.
+    """
+    rows: list[list[str]] = []
+    starts = [(0, reader.line_num)]  # (first record, line before it) of each run of readable records
+    errors = []  # why the record after each run was refused (the last run ends the piece)
+    while len(rows) < limit:
+        try:
+            rows.extend(islice(reader, limit - len(rows)))
+            break
+        except csv.Error as error:  # the rows read before it are kept by extend
+            errors.append(f"not a CSV record ({error})")
+            starts.append((len(rows), reader.line_num))
+    lines = np.empty(len(rows), dtype=np.int64)
+    refused = []
+    ends = [first for first, _ in starts[1:]] + [len(rows)]
+    for number, ((first, before), end) in enumerate(zip(starts, ends)):
+        if number == len(errors) and reader.line_num - before == end - first:
+            spans = np.ones(end - first, dtype=np.int64)  # as many lines as records: each takes one
+        else:
+            spans = _line_spans(rows[first:end])
+        lines[first:end] = before + 1 + np.cumsum(spans) - spans
+        if number < len(errors):
+            refused.append((before + 1 + int(spans.sum()), errors[number]))
+    return rows, lines, refused
+
+
+def _line_spans(rows: list[list[str]]) -> np.ndarray:
+    """How many lines each record takes: one plus the line breaks (``\\r\\n``, ``\\r``, ``\\n``) in its fields."""
+    spans = np.ones(len(rows), dtype=np.int64)
+    if not rows:
+        return spans
+    # counted a column at a time (Arrow) over the records of the commonest width, the few others one by one
+    widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    same = widths == np.bincount(widths).argmax()
+    regular = rows if same.all() else [row for row, keep in zip(rows, same) if keep]
+    breaks = np.zeros(len(regular), dtype=np.int64)
+    for column in zip(*regular):
+        breaks += pc.count_substring_regex(pa.array(column, pa.string()), _LINE_BREAK.pattern).to_numpy()
+    spans[same] += breaks
+    for index in np.flatnonzero(~same):
+        spans[index] += sum(len(_LINE_BREAK.findall(field)) for field in rows[index])
+    return spans
 
 
 def read_csv(path: Path, problems: list[Problem]) -> pd.DataFrame:
@@ -166,27 +227,34 @@ def read_csv(path: Path, problems: list[Problem]) -> pd.DataFrame:
     return pd.concat(list(_csv_chunks(path, problems, CHUNK_ROWS)) or [pd.DataFrame()], ignore_index=True)
 
 
-def _text_frame(rows: list[list[str]], names: list[str], labels: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=names, dtype="str").replace("", None)
-    frame[schema.RECORD] = labels
+def _text_frame(rows: list[list[str]], names: list[str], lines: np.ndarray) -> pd.DataFrame:
+    """Records as a frame of text columns (Arrow strings; an empty field is NA), labelled "line N"."""
+    empty = pa.scalar(None, pa.string())
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    arrays = []
+    for column in columns:
+        values = pa.array(column, pa.string())
+        arrays.append(pc.if_else(pc.equal(values, ""), empty, values))
+    frame = pa.Table.from_arrays(arrays, names=names).to_pandas()
+    frame[schema.RECORD] = pd.Series(np.char.add("line ", lines.astype(str)) if len(lines) else [], dtype=object)
     return frame
 
 
 def _jsonl_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Objects of a JSON Lines file, ``chunk_rows`` at a time, each labelled "line N"; other lines are reported."""
-    records, labels = [], []
+    found: list[Problem] = []
     with open_text(path, problems, newline="\n") as handle:
-        for label, record in json_lines(handle, str(path), problems):
-            if not isinstance(record, dict):
-                problems.append(Problem(str(path), label, f"expected a JSON object, found {type(record).__name__}"))
-                continue
-            records.append(record)
-            labels.append(label)
-            if len(records) >= chunk_rows:
+        for piece, met in record_pieces(json_lines(handle, str(path), found), found, chunk_rows):
+            problems += met
+            records, labels = [], []
+            for label, record in piece:
+                if isinstance(record, dict):
+                    records.append(record)
+                    labels.append(label)
+                else:
+                    problems.append(Problem(str(path), label, f"expected a JSON object, found {type(record).__name__}"))
+            if records:
                 yield _object_frame(records, labels)
-                records, labels = [], []
-    if records:
-        yield _object_frame(records, labels)
 
 
 def _object_frame(records: list[dict], labels: list[str]) -> pd.DataFrame:

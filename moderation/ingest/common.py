@@ -9,10 +9,13 @@ the value left empty.
 from __future__ import annotations
 
 import codecs
+import gc
 import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +119,21 @@ def open_text(path: Path, problems: list[Problem], newline: str | None = None) -
     return open(path, encoding=text_encoding(path, problems), errors="replace", newline=newline)
 
 
+@contextmanager
+def paused_collector() -> Iterator[None]:
+    """Python's cycle collector paused while a reader builds a piece of many long-lived records (lists, dicts).
+
+    Each collection would walk every record built so far and find nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _checked(value: object, repair: bool) -> tuple[object, bool]:
     """``value`` with lone surrogates replaced by U+FFFD (and whether any were); raises on nesting too deep.
 
@@ -185,7 +203,7 @@ def json_lines(handle: Iterable[str], file: str, problems: list[Problem], first_
                ) -> Iterator[tuple[str, object]]:
     """(``"line N"``, value) for each non-blank line of JSON Lines; a bad line is reported and skipped."""
     for number, line in enumerate(handle, first_line):
-        if not line.strip():
+        if not line or line.isspace():  # no copy of a huge line, as strip() would make
             continue
         try:
             value, repaired = parse_json(line.removesuffix("\n"))
@@ -252,6 +270,25 @@ def json_records(path: Path, problems: list[Problem]) -> Iterator[tuple[str, obj
         yield from ((f"record {number}", record) for number, record in enumerate(document, 1))
     else:
         yield "record 1", document
+
+
+def record_pieces(records: Iterable[tuple[str, object]], problems: list[Problem], size: int
+                  ) -> Iterator[tuple[list[tuple[str, object]], list[Problem]]]:
+    """(records, problems) ``size`` records at a time from a reader such as :func:`json_lines` or
+    :func:`json_records` that reports into ``problems``: each piece comes with the problems met while reading it.
+
+    The last piece may hold no record, only the problems met after the last
+    one; a reader with nothing to say gives no piece at all.
+    """
+    records = iter(records)
+    while True:
+        with paused_collector():  # a piece is many new dicts at once
+            piece = list(islice(records, size))
+        met, problems[:] = list(problems), []
+        if piece or met:
+            yield piece, met
+        if len(piece) < size:
+            return
 
 
 def read_json(path: Path, problems: list[Problem]) -> object | None:
@@ -429,7 +466,7 @@ def timestamps(
         numbers = numbers.where(numbers.abs() <= limit)
         parsed = pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce").astype(schema.TIMESTAMP)
     bad = raw.notna() & parsed.isna()
-    labels = pd.Series(list(records), index=raw.index, dtype=object)
+    labels = (records if isinstance(records, pd.Series) else pd.Series(list(records), dtype=object)).set_axis(raw.index)
     problems += [
         Problem(file, record, f"{column} {schema._shorten(value)} is not a valid timestamp; kept without a time", "kept")
         for record, value in zip(labels[bad], raw[bad])

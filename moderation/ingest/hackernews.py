@@ -6,7 +6,8 @@ Accepted layouts (one file):
   JSON array of them, or JSON Lines; fields ``id``, ``type`` (story, comment,
   job, poll, pollopt), ``by``, ``time`` (Unix seconds), ``text`` (HTML),
   ``parent``, ``kids``, ``score``, ``title``, ``url``, ``descendants``,
-  ``dead``, ``deleted``;
+  ``dead``, ``deleted``; JSON Lines are read in pieces of ``CHUNK_ROWS``
+  lines (:func:`parse_chunks`);
 - Algolia search hits (``/api/v1/search`` ``hits``: ``objectID``, ``author``,
   ``comment_text`` or ``story_text``, ``created_at_i``, ``parent_id``,
   ``story_id``, ``points``, ``_tags``), the whole response or the hits alone;
@@ -33,15 +34,17 @@ Mapping:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from moderation import schema
-from moderation.ingest import Parsed
-from moderation.ingest.common import booleans, counts, head, html_to_text, identifiers, json_records, texts, timestamps
+from moderation.ingest import CHUNK_ROWS, Parsed
+from moderation.ingest.common import (
+    booleans, counts, head, html_to_text, identifiers, json_records, record_pieces, texts, timestamps,
+)
 from moderation.schema import Problem
 
 NAME = "hackernews"
@@ -102,30 +105,56 @@ def _items(record: object, label: str) -> Iterable[dict]:
     yield {**record, "kids_count": len(kids) if isinstance(kids, list) else None, "label": label}
 
 
-def _articles_of(comments: pd.DataFrame) -> pd.Series:
-    """Each comment's article id.
+class _FileSoFar:
+    """What the earlier pieces of one file said about threads: each comment's article, the articles seen, and
+    the stories comments were attached to without being in the file (reported once the file is read)."""
 
-    Follows ``parent`` from comment to comment (memoised, so each link is
-    walked once) up to the first id that is not a comment of the file;
-    ``story_id`` wins where the item has one.
-    """
-    comment_parent = dict(zip(comments["id"], comments["parent"]))
-    found: dict[str, str] = {}
-    for start in comment_parent:
-        chain, current = [], start
-        while current in comment_parent and current not in found and len(chain) <= len(comment_parent):
-            chain.append(current)
-            current = comment_parent[current]
-        top = found.get(current, current)
-        found.update(dict.fromkeys(chain, top))
-    walked = comments["id"].map(found).astype("str")
-    return comments["story_id"].where(comments["story_id"].notna(), walked).astype("str")
+    def __init__(self):
+        self.article_of: dict[str, str] = {}
+        self.articles: set[str] = set()
+        self.outside: dict[str, tuple[int, list[str]]] = {}  # story id -> (comments taken as its own, first ids)
+
+    def articles_of(self, comments: pd.DataFrame) -> pd.Series:
+        """Each comment's article id.
+
+        Follows ``parent`` from comment to comment (memoised, so each link is
+        walked once, across pieces) up to the first id that is not a comment
+        of the file read so far; ``story_id`` wins where the item has one.
+        """
+        comment_parent = dict(zip(comments["id"], comments["parent"]))
+        found: dict[str, str] = {}
+        for start in comment_parent:
+            chain, current = [], start
+            while current in comment_parent and current not in found and len(chain) <= len(comment_parent):
+                chain.append(current)
+                current = comment_parent[current]
+            top = found.get(current, self.article_of.get(current, current))
+            found.update(dict.fromkeys(chain, top))
+        walked = comments["id"].map(found).astype("str")
+        article_id = comments["story_id"].where(comments["story_id"].notna(), walked).astype("str")
+        self.article_of.update(zip(comments["id"], article_id))
+        return article_id
+
+    def outside_problems(self, file: str) -> list[Problem]:
+        """The stories never found in the file, each with the comments taken as its own."""
+        return [
+            Problem(file, f"item {story}", f"story not in the file; taken as the story of {count} comment(s) "
+                    f"({', '.join(ids)}{', ...' if count > len(ids) else ''})", "kept")
+            for story, (count, ids) in self.outside.items() if story not in self.articles
+        ]
+
+    def attach_outside(self, story: str, ids: pd.Series) -> None:
+        """Note that comments ``ids`` were given ``story``, which the file has not shown (yet)."""
+        count, first = self.outside.get(story, (0, []))
+        self.outside[story] = (count + len(ids), (first + list(ids[:5]))[:5])
 
 
-def _articles(items: pd.DataFrame, is_article: pd.Series, source: str) -> pd.DataFrame:
-    """Article rows: the stories, jobs and polls, plus the stories Algolia comment hits name but the file lacks."""
+def _articles(items: pd.DataFrame, is_article: pd.Series, source: str, seen: set[str]) -> pd.DataFrame:
+    """Article rows: the stories, jobs and polls, plus the stories Algolia comment hits name but the file lacks
+    (unless an earlier piece, ``seen``, had them)."""
     stories = items.loc[is_article]
-    named = items.loc[~is_article & items["story_title"].notna() & ~items["story_id"].isin(stories["id"])]
+    named = items.loc[~is_article & items["story_title"].notna() & ~items["story_id"].isin(stories["id"])
+                      & ~items["story_id"].isin(seen)]
     named = named.drop_duplicates("story_id")
     return pd.concat([
         pd.DataFrame({
@@ -139,12 +168,36 @@ def _articles(items: pd.DataFrame, is_article: pd.Series, source: str) -> pd.Dat
     ], ignore_index=True)
 
 
-def parse(path: Path, source: str = NAME, **_options) -> Parsed:
-    """Parse one file of Hacker News items. See the module docstring for the mapping."""
-    file = str(path)
-    problems: list[Problem] = []
+def parse_chunks(path: Path, source: str = NAME, chunk_rows: int = CHUNK_ROWS, **_options) -> Iterator[Parsed]:
+    """Parse one file of Hacker News items ``chunk_rows`` records at a time, in file order.
+
+    JSON Lines are streamed: memory is bounded by a piece plus one article id
+    per comment read (to follow reply chains across pieces). A comment whose
+    parent comes later in the file than itself is taken as the top of its
+    thread; a story never found is reported after the last piece. See the
+    module docstring for the mapping.
+    """
+    file, found, so_far, position = str(path), [], _FileSoFar(), 0
+    for piece, problems in record_pieces(json_records(path, found), found, chunk_rows):
+        parsed = _piece(piece, problems, file, source, so_far)
+        parsed.comments["position"] += position
+        position += len(parsed.comments)
+        yield parsed
+    missing = so_far.outside_problems(file)
+    if missing:
+        yield Parsed(articles=pd.DataFrame(), comments=pd.DataFrame(), problems=missing)
+
+
+def parse(path: Path, **options) -> Parsed:
+    """Parse one file of Hacker News items in one piece; the options are those of :func:`parse_chunks`."""
+    return Parsed.concat(list(parse_chunks(Path(path), **options)))
+
+
+def _piece(records: list[tuple[str, object]], problems: list[Problem], file: str, source: str,
+           so_far: _FileSoFar) -> Parsed:
+    """Articles and comments of one piece of records, reporting into ``problems``."""
     rows = []
-    for label, record in json_records(path, problems):
+    for label, record in records:
         if not isinstance(record, dict):
             problems.append(Problem(file, label, "not a JSON object"))
             continue
@@ -177,16 +230,13 @@ def parse(path: Path, source: str = NAME, **_options) -> Parsed:
     flag = {name: items[name].fillna(False).astype(bool) for name in ("dead", "deleted")}
     is_article = items["type"].isin(ARTICLE_TYPES)
 
-    articles = _articles(items, is_article, source)
+    articles = _articles(items, is_article, source, so_far.articles)
+    so_far.articles.update(articles["article_id"].dropna())
     replies = items.loc[~is_article]
-    article_id = _articles_of(replies)
-    outside = replies.assign(article_id=article_id)[~article_id.isin(articles["article_id"])]
+    article_id = so_far.articles_of(replies)
+    outside = replies.assign(article_id=article_id)[~article_id.isin(so_far.articles)]
     for story, group in outside.groupby("article_id", sort=False):
-        shown = ", ".join(group["id"][:5]) + (", ..." if len(group) > 5 else "")
-        problems.append(Problem(
-            file, f"item {story}", f"story not in the file; taken as the story of {len(group)} comment(s) ({shown})",
-            "kept",
-        ))
+        so_far.attach_outside(story, group["id"])
     status = pd.Series(np.select([flag["deleted"], flag["dead"]], ["deleted", "rejected"], "published"),
                        index=items.index)
     comments = pd.DataFrame({

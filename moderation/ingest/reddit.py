@@ -9,7 +9,9 @@ Accepted layouts (one file):
 - dumps with one object per line (Pushshift style): comments (``id``,
   ``parent_id`` and ``link_id`` with ``t1_``/``t3_`` prefixes, ``author``,
   ``body``, ``score``, ``ups``, ``downs``, ``controversiality``,
-  ``created_utc``) and posts (``title``, ``selftext``, ``url``, ...).
+  ``created_utc``) and posts (``title``, ``selftext``, ``url``, ...),
+  read in pieces of ``CHUNK_ROWS`` lines (:func:`parse_chunks`), so memory
+  does not grow with the file.
 
 Mapping:
 
@@ -40,14 +42,17 @@ Mapping:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from moderation import schema
-from moderation.ingest import Parsed
-from moderation.ingest.common import booleans, counts, head, identifiers, json_records, texts, timestamps
+from moderation.ingest import CHUNK_ROWS, Parsed
+from moderation.ingest.common import (
+    booleans, counts, head, identifiers, json_records, record_pieces, texts, timestamps,
+)
 from moderation.schema import Problem
 
 NAME = "reddit"
@@ -234,14 +239,29 @@ def _articles(raw: pd.DataFrame, source: str, file: str, problems: list[Problem]
     })
 
 
-def parse(path: Path, source: str = NAME, **_options) -> Parsed:
-    """Parse one Reddit JSON file. See the module docstring for the layouts and the mapping."""
-    collector = _Collector(str(path))
-    for label, record in json_records(path, collector.problems):
-        collector.add(record, label)
-    problems = collector.problems
-    comments = _comments(pd.DataFrame(collector.comments, columns=[*COMMENT_FIELDS, "label"], dtype=object), source,
-                         collector.file, problems)
-    articles = _articles(pd.DataFrame(collector.posts, columns=[*POST_FIELDS, "label"], dtype=object), source,
-                         collector.file, problems)
-    return Parsed(articles=articles, comments=comments, problems=problems)
+def parse_chunks(path: Path, source: str = NAME, chunk_rows: int = CHUNK_ROWS, **_options) -> Iterator[Parsed]:
+    """Parse one Reddit JSON file ``chunk_rows`` records (lines of a dump, listings) at a time, in file order.
+
+    JSON Lines are streamed: memory is bounded by a piece, not the file. A
+    JSON array or listing document is one text, read whole. See the module
+    docstring for the layouts and the mapping.
+    """
+    file, found = str(path), []
+    position = 0
+    for piece, problems in record_pieces(json_records(path, found), found, chunk_rows):
+        collector = _Collector(file)
+        collector.problems = problems
+        for label, record in piece:
+            collector.add(record, label)
+        comments = _comments(pd.DataFrame(collector.comments, columns=[*COMMENT_FIELDS, "label"], dtype=object),
+                             source, file, problems)
+        comments["position"] += position
+        position += len(comments)
+        articles = _articles(pd.DataFrame(collector.posts, columns=[*POST_FIELDS, "label"], dtype=object), source,
+                             file, problems)
+        yield Parsed(articles=articles, comments=comments, problems=problems)
+
+
+def parse(path: Path, **options) -> Parsed:
+    """Parse one Reddit JSON file in one piece; the options are those of :func:`parse_chunks`."""
+    return Parsed.concat(list(parse_chunks(Path(path), **options)))
