@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from moderation.schema import INPUT_FILE, INPUT_RECORD, Problem
 
@@ -15,20 +17,22 @@ from moderation.schema import INPUT_FILE, INPUT_RECORD, Problem
 def parent_positions(comments: pd.DataFrame) -> np.ndarray:
     """Row position of each comment's parent in ``comments`` (-1 for roots and missing parents).
 
-    Should a key occur twice, replies point to its first row. Keys are
-    numbered once (one factorisation of every id and parent id), so memory
-    stays a few arrays of the comments' length.
+    Should a key occur twice, replies point to its first row. Parents are
+    looked up per source with Arrow's ``index_in`` (one hash table of that
+    source's ids), so memory stays a few arrays of the comments' length.
     """
-    n = len(comments)
-    # a key is (source, id) as one integer: joined key strings would double the ids' memory on a large store
-    source_codes = np.tile(pd.factorize(comments["source"])[0].astype(np.int64), 2)
-    id_codes, ids = pd.factorize(pd.concat([comments["comment_id"], comments["parent_id"]], ignore_index=True))
-    codes = np.where(id_codes >= 0, source_codes * len(ids) + id_codes, -1)  # -1: no parent id
-    own, wanted = codes[:n], codes[n:]
-    numbered, first_row = np.unique(own, return_index=True)
-    slot = np.minimum(np.searchsorted(numbered, wanted), max(len(numbered) - 1, 0))
-    found = (wanted >= 0) & (numbered[slot] == wanted) if len(numbered) else np.zeros(n, dtype=bool)
-    return np.where(found, first_row[slot] if len(numbered) else -1, -1).astype(np.int64)
+    positions = np.full(len(comments), -1, dtype=np.int64)
+    source_codes, sources = pd.factorize(comments["source"])
+    ids = pc.cast(pa.array(comments["comment_id"], from_pandas=True), pa.large_string())
+    parents = pc.cast(pa.array(comments["parent_id"], from_pandas=True), pa.large_string())
+    for code in range(len(sources)):
+        rows = np.flatnonzero(source_codes == code)
+        own = ids if len(rows) == len(comments) else ids.take(rows)
+        wanted = parents if len(rows) == len(comments) else parents.take(rows)
+        # skip_nulls: a comment without a parent id never matches a comment without an id
+        found = pc.fill_null(pc.index_in(wanted, value_set=own, skip_nulls=True), -1).to_numpy()
+        positions[rows] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+    return positions
 
 
 def problem_comment(problem: Problem) -> tuple[str, str] | None:
@@ -89,9 +93,8 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records
     has_parent_id = comments["parent_id"].notna().to_numpy()
     missing = has_parent_id & (parent < 0)
     report(missing, "parent {parent} not found; treated as the root of its own thread")
-    other_article = (parent >= 0) & (
-        comments["article_id"].to_numpy() != comments["article_id"].to_numpy()[np.maximum(parent, 0)]
-    )
+    article = pd.factorize(comments["article_id"])[0]  # codes: an object array of every id would be the peak
+    other_article = (parent >= 0) & (article != article[np.maximum(parent, 0)])
     report(other_article, "parent {parent} is on another article; treated as a thread root")
     parent = np.where(other_article, -1, parent)
 
@@ -113,7 +116,7 @@ def resolve(comments: pd.DataFrame, file: str | pd.Series | None = None, records
         report(cyclic, "reply chain loops back on itself; treated as a thread root")
         root[cyclic] = np.flatnonzero(cyclic)
         depth[cyclic] = 0
-    out = comments.copy()
+    out = comments.copy(deep=False)  # copy-on-write: the new columns never touch the caller's frame
     # by position, keeping the id column's dtype (a bare array of no ids would be object)
     out["thread_id"] = comments["comment_id"].iloc[root].set_axis(out.index)
     out["depth"] = pd.array(depth, dtype="Int64")
