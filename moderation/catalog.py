@@ -161,8 +161,12 @@ def _remove_old_versions(folder: Path, keep: set[str]) -> None:
 
 
 def _flush(directory: Path) -> None:
-    """fsync every file of ``directory`` and the directory itself, so a rename never publishes unwritten data."""
+    """fsync every file of ``directory`` (and of its folders: a Dask run's partitioned Parquet) and the directory
+    itself, so a rename never publishes unwritten data."""
     for path in directory.iterdir():
+        if path.is_dir():
+            _flush(path)
+            continue
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
     _fsync(directory)

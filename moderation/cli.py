@@ -98,8 +98,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from moderation import queues, reports
     from moderation.pipeline import run
 
+    if args.scheduler and args.engine != "dask":
+        raise ValueError("--scheduler is for --engine dask")
+    dask = None
+    if args.engine == "dask":
+        from moderation.dask_engine import DaskOptions
+
+        dask = DaskOptions(scheduler=args.scheduler)
     results = run(args.paths, args.out, args.store, args.format, _params(args), args.strict, args.refit,
-                  **_ingest_options(args))
+                  engine=args.engine, dask=dask, **_ingest_options(args))
     flagged = {
         name: int(results.comments[spec.member].sum())
         for name, spec in queues.QUEUES.items() if spec.member in results.comments
@@ -367,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--refit", action="store_true",
                      help="fit the text features and vote outlier models on everything stored and score it all, "
                           "even when --out holds fitted state that could score only the new comments' articles")
+    run.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
+                     help="where a full fit and scoring runs: in this process (pandas), or over partitions of whole "
+                          "articles on Dask (a local cluster of 2 workers, or --scheduler)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="with --engine dask: a running dask.distributed scheduler (tcp://host:8786) whose workers "
+                          "reach the store and see the results folder at the same path")
     run.set_defaults(handler=cmd_run)
 
     train = commands.add_parser(

@@ -226,6 +226,8 @@ def run(
     params: Params = Params(),
     strict: bool = False,
     refit: bool = False,
+    engine: str = "pandas",
+    dask=None,
     **options,
 ) -> Results:
     """Ingest ``paths`` into the store, score what changed, and replace the results folder all at once.
@@ -236,7 +238,9 @@ def run(
     state, and the author rows of their authors (and of comments whose decision
     changed) recomputed; every other row is kept (:mod:`moderation.incremental`).
     Otherwise, or with ``refit``, everything stored is fitted and scored again and
-    ``Results.scoring`` says why. Both use the desk's settings from the store (who
+    ``Results.scoring`` says why; with ``engine="dask"`` that full fit and scoring runs on Dask
+    (:mod:`moderation.dask_engine`; ``dask``: its ``DaskOptions``), an incremental one stays here. Both use
+    the desk's settings from the store (who
     is staff, :func:`with_desk_settings`). The run and its problems are recorded in
     the store (``Store.runs``, ``Store.problems``) whether it succeeds or fails. The
     new results become visible in one rename (:mod:`moderation.catalog`), so a run
@@ -265,7 +269,12 @@ def run(
                 changes = store.changed_since(state.last_position, state.last_vote_row)
                 why = _grown_past_the_fit(state, changes[1], params)
                 state = None if why else state
-            if state is None:
+            if state is None and engine == "dask":
+                from moderation import dask_engine  # Dask is imported by Dask runs only
+
+                results, state = dask_engine.score_all(store, params, run_id, why, out_dir,
+                                                       dask or dask_engine.DaskOptions())
+            elif state is None:
                 results, state = _score_all(store, params, run_id, why)
             else:
                 results, state = _score_touched(store, out_dir, state, params, run_id, changes)

@@ -445,12 +445,17 @@ class Store:
         if articles is not None:  # chunks come one after the other: back to the store's order
             frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
                       zip(frames, (schema.ARTICLE_KEY, "position", "row"))]
-        articles, comments, vote_events = (
-            _with_extra(frame.drop(columns=["row"], errors="ignore"), name)
-            for frame, name in zip(frames, ("articles", "comments", "vote_events"))
-        )
-        comments["reactions"] = comments["reactions"].map(lambda r: json.loads(r) if isinstance(r, str) else None)
-        return articles, comments, vote_events
+        return tuple(_as_loaded(frame, name) for frame, name in zip(frames, ("articles", "comments", "vote_events")))
+
+    def load_range(self, table: str, first: int, last: int) -> pd.DataFrame:
+        """Stored ``comments`` with ``first <= position <= last``, or ``vote_events`` with ``first <= row <= last``,
+        in store order, as :meth:`load` gives them: the pieces a Dask run (:mod:`moderation.dask_engine`) reads
+        in parallel, each along the table's index."""
+        sql_table, order = {"comments": (comments_table, comments_table.c.position),
+                            "vote_events": (vote_events_table, vote_events_table.c.row)}[table]
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(sa.select(sql_table).where(order.between(first, last)).order_by(order), connection)
+        return _as_loaded(frame, table)
 
     # ---- writing ---------------------------------------------------------
 
@@ -1103,6 +1108,15 @@ def _driver_values(values: pd.Series, column_type: sa.types.TypeEngine, dialect:
     if processor is None:
         return items.tolist()
     return [None if item is None else processor(item) for item in items]
+
+
+def _as_loaded(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A frame read from ``table`` as :meth:`Store.load` gives it: canonical dtypes, pass-through columns, parsed
+    reactions."""
+    frame = _with_extra(frame.drop(columns=["row"], errors="ignore"), table)
+    if table == "comments":
+        frame["reactions"] = frame["reactions"].map(lambda r: json.loads(r) if isinstance(r, str) else None)
+    return frame
 
 
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:

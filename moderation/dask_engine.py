@@ -1,0 +1,399 @@
+"""The Dask engine (``run --engine dask``): the pandas engine's stages over Dask partitions of whole articles.
+
+:func:`score_all` takes the place of the pandas engine's full scoring (``pipeline._score_all``) on a
+``dask.distributed`` cluster (a ``LocalCluster`` when no scheduler address is given); ingest, problems, the
+results folder and its fitted state stay with :func:`moderation.pipeline.run`. Each step runs the same stage
+functions; nothing of a partition's work is done twice in one process:
+
+1. **split**: workers read the store along its indexes (comment positions, vote event rows) and write every
+   row into its *article bucket* (a hash of source and article id), and the vote columns of every comment into
+   its *author bucket* (a hash of source and author), as staging Parquet in the results folder: a shuffle on
+   disk, each task holding one range.
+2. **fit**: one task fits text features and vote outlier models (:func:`moderation.pipeline.fit_stages`) on
+   whole article buckets, up to ``fit_comments`` comments in store order (all of a corpus that small, which is
+   then the pandas engine's fit).
+3. **reduce**: the off-topic corpus sums (:class:`moderation.offtopic.OfftopicCorpus`) as partial sums per
+   article bucket plus one reduce; each author's usual votes per author bucket (a median needs every comment
+   of the author, so those are gathered, not summed).
+4. **transform**: every article bucket is scored by :func:`moderation.pipeline.run_stages` with the broadcast
+   fit, sums and usual votes, into one part of ``comments.parquet`` (a folder of Parquet parts).
+5. **authors**: each scored part sends every author bucket the rows its authors' rows are computed from (their
+   comments, the replies to them, the comments they answer: :func:`moderation.incremental.author_rows`, within
+   the part, as a reply answers a comment of its own article); each author bucket is one
+   :func:`moderation.engagement.author_table`.
+6. **on the reduced frame**: the engagement tables (:func:`moderation.engagement.insight_tables` on the
+   columns it reads, in one task: they span every author and thread) and the topic counts.
+
+Workers of a remote scheduler must reach the store and see the results folder at the same path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+
+from moderation import catalog, engagement, fitted, offtopic, pipeline, queues, schema, threads, votes
+from moderation.engagement import AUTHOR_KEY, author_key
+from moderation.schema import ARTICLE_KEY
+from moderation.store import Store
+
+PART = "part-{:05d}.parquet"
+STAGING_PREFIX = ".dask-"  # staging folders in the results folder, removed when the run ends
+# what an author's usual votes (votes.author_usual_log_votes) read
+USUAL_COLUMNS = ["source", "author", "upvotes", "downvotes", "score", "position"]
+
+
+@dataclass(frozen=True)
+class DaskOptions:
+    """How a Dask run is spread.
+
+    Attributes
+    ----------
+    scheduler : address of a running ``dask.distributed`` scheduler; None starts a ``LocalCluster``
+    partition_comments : comments per article bucket (a partition; one task's memory grows with it)
+    fit_comments : comments the text features and vote outlier models are fitted on (whole buckets, store order)
+    n_workers, threads_per_worker, memory_limit, processes : the ``LocalCluster`` (ignored with ``scheduler``)
+    cluster : further ``LocalCluster`` arguments (ports, host)
+    """
+
+    scheduler: str | None = None
+    partition_comments: int = 100_000
+    fit_comments: int = 200_000
+    n_workers: int = 2
+    threads_per_worker: int = 1
+    memory_limit: str | None = "4GiB"
+    processes: bool = True
+    cluster: dict = field(default_factory=dict)
+
+
+@dataclass
+class DaskResults(pipeline.Results):
+    """Results whose scored comments are Parquet parts in ``staged`` (``comments.parquet``, ``vote_events.parquet``
+    folders), moved into the version folder by :meth:`write`.
+
+    ``comments`` holds only the columns ``run``'s summary counts (article and author keys, queue members);
+    the parts hold every column.
+    """
+
+    staged: Path | None = None
+
+    def write(self, directory: Path) -> None:
+        """Move the staged parts into ``directory`` and write the other tables and ``problems.csv``.
+
+        Scored comments were checked against their schema in each partition; authors are checked here.
+        """
+        schema.check_output(self.authors, "authors", "authors.parquet")
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("comments", "vote_events"):
+            shutil.move(self.staged / f"{name}.parquet", directory / f"{name}.parquet")
+        for name in ("articles", "authors", "topics"):
+            getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
+        for name, frame in self.insights.items():
+            frame.to_parquet(directory / catalog.INSIGHT_FILES[name], index=False)
+        queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
+        shutil.rmtree(self.staged, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def client_for(options: DaskOptions):
+    """A ``distributed.Client`` on ``options.scheduler``, or on a ``LocalCluster`` closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        with Client(options.scheduler) as client:
+            yield client
+        return
+    # worker processes listen on this machine only; threads in this process talk in-process
+    settings = {**({"host": "127.0.0.1"} if options.processes else {}), "dashboard_address": None, **options.cluster}
+    with LocalCluster(n_workers=options.n_workers, threads_per_worker=options.threads_per_worker,
+                      memory_limit=options.memory_limit, processes=options.processes, **settings) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def score_all(store: Store, params: pipeline.Params, run_id: str, why: str, out_dir: Path,
+              options: DaskOptions = DaskOptions()) -> tuple[DaskResults, fitted.FittedState]:
+    """Fit on the store and score every stored comment on Dask: the results (parts staged in ``out_dir``) and
+    the state to save with them, as ``pipeline._score_all`` gives them."""
+    _, last_position, last_vote_row = store.changed_since(None, None)
+    articles = store.articles()
+    decisions = store.current_decisions()
+    # the run holds the folder (catalog.exclusive): staging left by a run that failed or was killed is garbage
+    for stale in out_dir.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    try:
+        with client_for(options) as client:
+            outcome = _score(client, store, articles, decisions, params, staging, options, last_position, last_vote_row)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fit, authors, insights, topic_ids, summary, tree_problems, n_comments = outcome
+    results = DaskResults(
+        articles, summary, authors, pd.DataFrame(), fit.text.topics_frame(topic_ids), schema.problems_frame([]),
+        run_id, insights, scoring=pipeline.Scoring(n_comments, len(articles), run_id, why), staged=staging,
+    )
+    state = fitted.FittedState(
+        fit.text.without_rows(), fit.corpus.without_rows(), fit.outliers, pipeline._decision_keys(decisions),
+        tree_problems, last_position, last_vote_row, run_id, n_comments, last_position,
+    )
+    return results, state
+
+
+def _score(client, store, articles, decisions, params, staging, options, last_position, last_vote_row):
+    """Steps 1 to 6 of the module docstring; returns (fit, authors, insights, topic ids, summary frame,
+    tree problems, comments scored)."""
+    url = store.url
+    size = options.partition_comments
+    n_comments = store.counts()["comments"]
+    n_buckets = max(1, math.ceil(n_comments / size))
+    # 1. split, along the store's indexes
+    templates = {"articles": articles.iloc[:0], **{table: store.load_range(table, 0, -1)
+                                                   for table in ("comments", "vote_events")}}
+    _write_buckets(articles, ARTICLE_KEY, n_buckets, staging / "articles", 0)
+    splits = [client.submit(_split, url, "comments", first, first + size - 1, staging, n_buckets, index, pure=False)
+              for index, first in enumerate(range(0, (last_position or 0) + 1, size))]
+    if last_vote_row is not None:
+        splits += [client.submit(_split, url, "vote_events", first, first + size - 1, staging, n_buckets, index,
+                                 pure=False) for index, first in enumerate(range(0, last_vote_row + 1, size))]
+    counts = pd.Series(np.sum(client.gather(splits), axis=0) if splits else np.zeros(n_buckets, np.int64))
+    buckets = [b for b in range(n_buckets) if (staging / "articles" / _bucket_dir(b)).exists() or counts[b]]
+    # 2. fit on whole buckets up to fit_comments comments
+    cumulative = counts.cumsum()
+    sample = [b for b in range(n_buckets) if counts[b] and cumulative[b] - counts[b] < options.fit_comments]
+    features = client.submit(_fit, staging, sample, templates, params, pure=False)
+    # 3. reduce: corpus sums per article bucket, usual votes per author bucket
+    partial_sums = [client.submit(_corpus_sums, staging, b, templates, features, pure=False) for b in buckets]
+    corpus = client.submit(_merged_corpus, partial_sums, pure=False)
+    del partial_sums  # released once summed
+    usual = client.submit(_usual_votes, [client.submit(_bucket_usual, staging, b, pure=False)
+                                         for b in range(n_buckets)], pure=False)
+    fit = client.submit(_fitted, features, corpus, pure=False)
+    decisions_future = client.scatter(decisions, broadcast=True)
+    # 4. transform: score each article bucket with the broadcast fit
+    scored = [client.submit(_score_bucket, staging, b, templates, decisions_future, params, fit, usual, n_buckets,
+                            pure=False) for b in buckets if counts[b]]
+    outcomes = client.gather(scored)
+    _unify_parts(staging / "comments.parquet")
+    _unify_parts(staging / "vote_events.parquet", templates["vote_events"])
+    # 5. authors, one task per author bucket
+    authors = client.gather([client.submit(_author_bucket, staging, h, decisions_future, params, n_buckets,
+                                           pure=False) for h in range(n_buckets)])
+    authors = pd.concat([frame for frame in authors if frame is not None] or [engagement.author_table(
+        templates["comments"], decisions, params.engagement)], ignore_index=True)
+    authors = authors.sort_values(AUTHOR_KEY, kind="stable", ignore_index=True)
+    # 6. on the reduced frame
+    insights = client.submit(_insights, staging, params, pure=False).result()
+    fit = fit.result()
+    comments_folder = staging / "comments.parquet"
+    members = [spec.member for spec in queues.QUEUES.values()]
+    present = pq.read_schema(next(iter(sorted(comments_folder.glob("*.parquet"))))).names if outcomes else []
+    summary_columns = [c for c in [*ARTICLE_KEY, "author", "topic_id", *members] if c in present]
+    summary = pq.read_table(comments_folder, columns=summary_columns).to_pandas() if outcomes else \
+        templates["comments"][["source", "article_id", "author"]]
+    topic_ids = summary.pop("topic_id") if "topic_id" in summary else pd.Series([], dtype="Int64")
+    tree_problems = pd.concat([problems for problems, _ in outcomes], ignore_index=True) if outcomes else \
+        pipeline._tree_problems([], templates["comments"])
+    return fit, authors, insights, topic_ids, summary, tree_problems, sum(n for _, n in outcomes)
+
+
+# ---- buckets on disk ------------------------------------------------------------------------------------------
+
+def _bucket_dir(bucket: int) -> str:
+    return f"b={bucket:05d}"
+
+
+def _buckets(frame: pd.DataFrame, key: list[str], n_buckets: int) -> np.ndarray:
+    """Bucket of each row by the hash of its ``key`` columns (the same in every process)."""
+    keyed = pd.DataFrame({column: frame[column].astype("str") for column in key})
+    return (pd.util.hash_pandas_object(keyed, index=False).to_numpy() % np.uint64(n_buckets)).astype(np.int64)
+
+
+def _write_buckets(frame: pd.DataFrame, key: list[str], n_buckets: int, folder: Path, index: int) -> np.ndarray:
+    """Write ``frame``'s rows, by bucket of ``key``, as part ``index`` of ``folder/b=NNNNN``; the buckets."""
+    bucket = _buckets(frame, key, n_buckets)
+    for b, rows in frame.groupby(bucket, sort=True):
+        (folder / _bucket_dir(b)).mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(folder / _bucket_dir(b) / PART.format(index), index=False)
+    return bucket
+
+
+def _read_bucket(folder: Path, bucket: int, template: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one bucket in store order (parts are numbered in store order); ``template`` when empty.
+
+    Parts are read one by one: pass-through columns may be in some only.
+    """
+    parts = sorted((folder / _bucket_dir(bucket)).glob("*.parquet"))
+    if not parts:
+        return template
+    return pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True) if len(parts) > 1 else \
+        pd.read_parquet(parts[0])
+
+
+@lru_cache(maxsize=4)
+def _store(url: str) -> Store:
+    return Store(url)
+
+
+def _split(url: str, table: str, first: int, last: int, staging: Path, n_buckets: int, index: int):
+    """Step 1 for one range of ``table``: comments (by position) or vote events (by row) into article buckets,
+    comments' vote columns also into author buckets; the comments per article bucket (none for vote events)."""
+    frame = _store(url).load_range(table, first, last)
+    if not len(frame):
+        return np.zeros(n_buckets, np.int64)
+    bucket = _write_buckets(frame, ARTICLE_KEY, n_buckets, staging / table, index)
+    if table == "vote_events":
+        return np.zeros(n_buckets, np.int64)
+    _write_buckets(frame[USUAL_COLUMNS], AUTHOR_KEY, n_buckets, staging / "usual", index)
+    return np.bincount(bucket, minlength=n_buckets)
+
+
+def _unify_parts(folder: Path, template: pd.DataFrame | None = None) -> None:
+    """Rewrite the parts whose schema differs from the union of all (a pass-through column only in some
+    buckets, a column all null in one), so the folder reads as one table; an empty folder gets one empty part."""
+    folder.mkdir(exist_ok=True)
+    parts = sorted(folder.glob("*.parquet"))
+    if not parts and template is not None:
+        template.to_parquet(folder / PART.format(0), index=False)
+        return
+    schemas = [pq.read_schema(part) for part in parts]
+    if all(s.equals(schemas[0], check_metadata=False) for s in schemas):
+        return
+    unified = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
+    for part, part_schema in zip(parts, schemas):
+        if not part_schema.remove_metadata().equals(unified):
+            table = pq.read_table(part)
+            columns = [table[name].cast(unified.field(name).type) if name in table.column_names
+                       else pa.nulls(table.num_rows, unified.field(name).type) for name in unified.names]
+            pq.write_table(pa.Table.from_arrays(columns, schema=unified.with_metadata(part_schema.metadata)), part)
+
+
+# ---- the steps, one task each ----------------------------------------------------------------------------------
+
+def _fit(staging: Path, sample: list[int], templates: dict, params: pipeline.Params) -> pipeline.Fitted:
+    """Step 2: text features and vote outlier models fitted on the ``sample`` buckets (the corpus, when all)."""
+    comments = pd.concat([_read_bucket(staging / "comments", b, templates["comments"]) for b in sample],
+                         ignore_index=True).sort_values("position", kind="stable", ignore_index=True)
+    articles = pd.concat([_read_bucket(staging / "articles", b, templates["articles"]) for b in sample],
+                         ignore_index=True)
+    articles = articles.sort_values(ARTICLE_KEY, kind="stable", ignore_index=True)
+    resolved, _ = threads.resolve(comments)
+    # the text features' rows are not needed: only the fitted state is broadcast
+    features = topics_features(articles, resolved, params)
+    return pipeline.Fitted(features, None, votes.fit_vote_outliers(resolved, params.votes))
+
+
+def topics_features(articles: pd.DataFrame, comments: pd.DataFrame, params: pipeline.Params):
+    """The text features of ``pipeline.fit_stages``, without the fitted rows (what every partition needs)."""
+    from moderation import topics
+
+    return topics.TextFeatures(**params.offtopic.features).fit(comments, articles).without_rows()
+
+
+def _corpus_sums(staging: Path, bucket: int, templates: dict, fit: pipeline.Fitted) -> offtopic.OfftopicCorpus:
+    """Step 3: the off-topic corpus sums of one article bucket."""
+    comments = _read_bucket(staging / "comments", bucket, templates["comments"])
+    articles = _read_bucket(staging / "articles", bucket, templates["articles"])
+    return offtopic.OfftopicCorpus.fit(comments, articles, fit.text).without_rows()
+
+
+def _merged_corpus(parts: list[offtopic.OfftopicCorpus]) -> offtopic.OfftopicCorpus:
+    """The reduce of step 3: the sums of every bucket, sources in first-seen order."""
+    sources = list(dict.fromkeys(source for part in parts for source in part.sources))
+    n_terms = parts[0].article_sums.shape[1]
+    sums, counts = sp.csr_matrix((len(sources), n_terms)), np.zeros(len(sources), np.int64)
+    for part in parts:
+        rows = pd.Index(sources).get_indexer(part.sources)
+        place = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(sources), len(rows)))
+        sums = sums + place @ part.article_sums
+        np.add.at(counts, rows, part.article_counts)
+    seen, found = np.unique(np.concatenate([part.text_hashes for part in parts]), return_inverse=True)
+    text_counts = np.bincount(found, weights=np.concatenate([part.text_counts for part in parts]),
+                              minlength=len(seen)).astype(np.int64)
+    return offtopic.OfftopicCorpus(sources, sums.tocsr(), counts, seen, text_counts)
+
+
+def _bucket_usual(staging: Path, bucket: int) -> pd.Series:
+    """Step 3: the usual votes of one author bucket's authors (every comment of theirs is in it)."""
+    frame = _read_bucket(staging / "usual", bucket, None)
+    return None if frame is None else votes.author_usual_log_votes(frame)
+
+
+def _usual_votes(parts: list[pd.Series | None]) -> pd.Series:
+    found = [part for part in parts if part is not None]
+    return pd.concat(found) if found else None
+
+
+def _fitted(fit: pipeline.Fitted, corpus: offtopic.OfftopicCorpus) -> pipeline.Fitted:
+    return replace(fit, corpus=corpus)
+
+
+def _score_bucket(staging: Path, bucket: int, templates: dict, decisions: pd.DataFrame, params: pipeline.Params,
+                  fit: pipeline.Fitted, usual: pd.Series, n_buckets: int) -> tuple[pd.DataFrame, int]:
+    """Step 4: score one article bucket into a part of ``comments.parquet`` (and its vote events), and hand its
+    rows to the author buckets (step 5); returns (the bucket's reply-tree problems, comments scored)."""
+    articles = _read_bucket(staging / "articles", bucket, templates["articles"])
+    comments = _read_bucket(staging / "comments", bucket, templates["comments"])
+    vote_events = _read_bucket(staging / "vote_events", bucket, templates["vote_events"])
+    scored, _, _, problems = pipeline.run_stages(articles, comments, vote_events, decisions, params, fit, usual)
+    schema.check_output(scored, "scored_comments", "comments.parquet")
+    for name, frame in (("comments", scored), ("vote_events", vote_events)):
+        if len(frame):
+            (staging / f"{name}.parquet").mkdir(exist_ok=True)
+            frame.to_parquet(staging / f"{name}.parquet" / PART.format(bucket), index=False)
+    for author_bucket, rows in _author_pieces(scored, n_buckets):
+        (staging / "author_rows" / _bucket_dir(author_bucket)).mkdir(parents=True, exist_ok=True)
+        scored.iloc[rows].to_parquet(staging / "author_rows" / _bucket_dir(author_bucket) / PART.format(bucket),
+                                     index=False)
+    return pipeline._tree_problems(problems, scored), len(scored)
+
+
+def _author_pieces(comments: pd.DataFrame, n_buckets: int):
+    """(author bucket, rows) for every author bucket a part's rows are needed in: a comment goes to its author's
+    bucket (their comments), to its parent's author's bucket (a reply received) and its parent goes to its
+    author's (the comment answered): :func:`moderation.incremental.author_rows` of each bucket's authors."""
+    own = _buckets(pd.DataFrame({"source": comments["source"], "author": author_key(comments["author"])}),
+                   AUTHOR_KEY, n_buckets)
+    ids = pd.MultiIndex.from_arrays([comments["source"].astype("str"), comments["comment_id"].astype("str")])
+    parents = pd.MultiIndex.from_arrays([comments["source"].astype("str"), comments["parent_id"].astype("str")])
+    parent_row = ids.get_indexer(parents)
+    replies = np.flatnonzero((parent_row >= 0) & comments["parent_id"].notna().to_numpy())
+    rows = np.concatenate([np.arange(len(comments)), replies, parent_row[replies]])
+    bucket = np.concatenate([own, own[parent_row[replies]], own[replies]])
+    pairs = pd.DataFrame({"bucket": bucket, "row": rows}).drop_duplicates().sort_values(["bucket", "row"])
+    for b, group in pairs.groupby("bucket", sort=True):
+        yield int(b), group["row"].to_numpy()
+
+
+def _author_bucket(staging: Path, bucket: int, decisions: pd.DataFrame, params: pipeline.Params,
+                   n_buckets: int) -> pd.DataFrame | None:
+    """Step 5: the author rows of one author bucket's authors."""
+    rows = _read_bucket(staging / "author_rows", bucket, None)
+    if rows is None:
+        return None
+    rows = rows.sort_values("position", kind="stable", ignore_index=True)
+    table = engagement.author_table(rows, decisions, params.engagement)
+    return table[_buckets(table, AUTHOR_KEY, n_buckets) == bucket]
+
+
+def _insights(staging: Path, params: pipeline.Params) -> dict[str, pd.DataFrame]:
+    """Step 6: the engagement tables over every comment, on the columns they read (they span every thread and
+    author: not split yet)."""
+    folder = staging / "comments.parquet"
+    names = pq.read_schema(next(iter(sorted(folder.glob("*.parquet"))))).names
+    read = ["source", "comment_id", "article_id", "parent_id", "author", "created_at", "thread_id", "depth",
+            "position", *params.engagement.staff_columns]
+    comments = pq.read_table(folder, columns=[c for c in dict.fromkeys(read) if c in names]).to_pandas()
+    comments = comments.sort_values("position", kind="stable", ignore_index=True)
+    return engagement.insight_tables(comments, params.engagement)
