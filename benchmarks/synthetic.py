@@ -81,3 +81,32 @@ def synthetic(
     })
     comments, _ = threads.resolve(schema.conform(comments, "comments"))
     return schema.conform(articles, "articles"), comments
+
+
+def write_synthetic_parts(folder, n_comments: int, part_comments: int = 250_000, n_authors: int = 100_000,
+                          seed: int = 0) -> list:
+    """Write ``n_comments`` synthetic comments as canonical Parquet folders ``folder/part-NNNNN`` (comments and
+    their articles), generated one part at a time: memory holds one part, never the corpus.
+
+    Parts have their own articles (ids prefixed with the part number) and share the author pool, so authors
+    span parts as they span articles. Returns the part folders, in order.
+    """
+    from pathlib import Path
+
+    folder = Path(folder)
+    parts = []
+    for index, first in enumerate(range(0, n_comments, part_comments)):
+        size = min(part_comments, n_comments - first)
+        articles, comments = synthetic(size, n_authors=n_authors, seed=seed + index)
+        prefix = f"p{index}-"
+        for column in ("comment_id", "parent_id", "thread_id"):
+            comments[column] = prefix + comments[column]
+        comments["article_id"] = prefix + comments["article_id"]
+        articles["article_id"] = prefix + articles["article_id"]
+        comments["position"] += first
+        part = folder / f"part-{index:05d}"
+        part.mkdir(parents=True, exist_ok=True)
+        comments.drop(columns=["thread_id", "depth"]).to_parquet(part / "comments.parquet", index=False)
+        articles.to_parquet(part / "articles.parquet", index=False)
+        parts.append(part)
+    return parts

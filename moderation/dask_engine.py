@@ -30,9 +30,11 @@ Workers of a remote scheduler must reach the store and see the results folder at
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +50,7 @@ from moderation.engagement import AUTHOR_KEY, author_key
 from moderation.schema import ARTICLE_KEY
 from moderation.store import Store
 
+LOG = logging.getLogger(__name__)  # each step's seconds, at INFO (benchmarks/bench_dask.py prints them)
 PART = "part-{:05d}.parquet"
 STAGING_PREFIX = ".dask-"  # staging folders in the results folder, removed when the run ends
 # what an author's usual votes (votes.author_usual_log_votes) read
@@ -154,10 +157,13 @@ def score_all(store: Store, params: pipeline.Params, run_id: str, why: str, out_
 def _score(client, store, articles, decisions, params, staging, options, last_position, last_vote_row):
     """Steps 1 to 6 of the module docstring; returns (fit, authors, insights, topic ids, summary frame,
     tree problems, comments scored)."""
+    from distributed import wait
+
     url = store.url
     size = options.partition_comments
     n_comments = store.counts()["comments"]
     n_buckets = max(1, math.ceil(n_comments / size))
+    began = time.perf_counter()
     # 1. split, along the store's indexes
     templates = {"articles": articles.iloc[:0], **{table: store.load_range(table, 0, -1)
                                                    for table in ("comments", "vote_events")}}
@@ -169,6 +175,7 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
                                  pure=False) for index, first in enumerate(range(0, last_vote_row + 1, size))]
     counts = pd.Series(np.sum(client.gather(splits), axis=0) if splits else np.zeros(n_buckets, np.int64))
     buckets = [b for b in range(n_buckets) if (staging / "articles" / _bucket_dir(b)).exists() or counts[b]]
+    began = _logged(f"split {n_comments:,} comments into {n_buckets} buckets", began)
     # 2. fit on whole buckets up to fit_comments comments
     cumulative = counts.cumsum()
     sample = [b for b in range(n_buckets) if counts[b] and cumulative[b] - counts[b] < options.fit_comments]
@@ -180,6 +187,8 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     usual = client.submit(_usual_votes, [client.submit(_bucket_usual, staging, b, pure=False)
                                          for b in range(n_buckets)], pure=False)
     fit = client.submit(_fitted, features, corpus, pure=False)
+    wait([fit, usual])
+    began = _logged(f"fit on {int(counts[sample].sum()):,} comments, corpus sums and usual votes", began)
     decisions_future = client.scatter(decisions, broadcast=True)
     # 4. transform: score each article bucket with the broadcast fit
     scored = [client.submit(_score_bucket, staging, b, templates, decisions_future, params, fit, usual, n_buckets,
@@ -187,12 +196,14 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     outcomes = client.gather(scored)
     _unify_parts(staging / "comments.parquet")
     _unify_parts(staging / "vote_events.parquet", templates["vote_events"])
+    began = _logged("score", began)
     # 5. authors, one task per author bucket
     authors = client.gather([client.submit(_author_bucket, staging, h, decisions_future, params, n_buckets,
                                            pure=False) for h in range(n_buckets)])
     authors = pd.concat([frame for frame in authors if frame is not None] or [engagement.author_table(
         templates["comments"], decisions, params.engagement)], ignore_index=True)
     authors = authors.sort_values(AUTHOR_KEY, kind="stable", ignore_index=True)
+    began = _logged(f"authors ({len(authors):,})", began)
     # 6. on the reduced frame
     insights = client.submit(_insights, staging, params, pure=False).result()
     fit = fit.result()
@@ -205,7 +216,14 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     topic_ids = summary.pop("topic_id") if "topic_id" in summary else pd.Series([], dtype="Int64")
     tree_problems = pd.concat([problems for problems, _ in outcomes], ignore_index=True) if outcomes else \
         pipeline._tree_problems([], templates["comments"])
+    _logged("engagement tables and summary", began)
     return fit, authors, insights, topic_ids, summary, tree_problems, sum(n for _, n in outcomes)
+
+
+def _logged(step: str, began: float) -> float:
+    now = time.perf_counter()
+    LOG.info("%s: %.1f s", step, now - began)
+    return now
 
 
 # ---- buckets on disk ------------------------------------------------------------------------------------------
