@@ -221,6 +221,7 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
 
 
 def _logged(step: str, began: float) -> float:
+    """Log ``step``'s seconds since ``began``; the time now."""
     now = time.perf_counter()
     LOG.info("%s: %.1f s", step, now - began)
     return now
@@ -229,6 +230,7 @@ def _logged(step: str, began: float) -> float:
 # ---- buckets on disk ------------------------------------------------------------------------------------------
 
 def _bucket_dir(bucket: int) -> str:
+    """A bucket's folder name, in bucket order."""
     return f"b={bucket:05d}"
 
 
@@ -261,6 +263,7 @@ def _read_bucket(folder: Path, bucket: int, template: pd.DataFrame) -> pd.DataFr
 
 @lru_cache(maxsize=4)
 def _store(url: str) -> Store:
+    """One store (engine) per URL and worker process, for every range it reads."""
     return Store(url)
 
 
@@ -308,11 +311,11 @@ def _fit(staging: Path, sample: list[int], templates: dict, params: pipeline.Par
     articles = articles.sort_values(ARTICLE_KEY, kind="stable", ignore_index=True)
     resolved, _ = threads.resolve(comments)
     # the text features' rows are not needed: only the fitted state is broadcast
-    features = topics_features(articles, resolved, params)
+    features = _text_features(articles, resolved, params)
     return pipeline.Fitted(features, None, votes.fit_vote_outliers(resolved, params.votes))
 
 
-def topics_features(articles: pd.DataFrame, comments: pd.DataFrame, params: pipeline.Params):
+def _text_features(articles: pd.DataFrame, comments: pd.DataFrame, params: pipeline.Params):
     """The text features of ``pipeline.fit_stages``, without the fitted rows (what every partition needs)."""
     from moderation import topics
 
@@ -348,12 +351,14 @@ def _bucket_usual(staging: Path, bucket: int) -> pd.Series:
     return None if frame is None else votes.author_usual_log_votes(frame)
 
 
-def _usual_votes(parts: list[pd.Series | None]) -> pd.Series:
+def _usual_votes(parts: list[pd.Series | None]) -> pd.Series | None:
+    """Every author bucket's usual votes in one Series (None without named authors)."""
     found = [part for part in parts if part is not None]
     return pd.concat(found) if found else None
 
 
 def _fitted(fit: pipeline.Fitted, corpus: offtopic.OfftopicCorpus) -> pipeline.Fitted:
+    """The fit with the summed corpus: what every partition is scored with."""
     return replace(fit, corpus=corpus)
 
 

@@ -1,8 +1,8 @@
 """Wiring only: which stage runs after which, and where the results go.
 
 Every stage is a pure function of frames (see docs/CONTRACTS.md), so the same
-functions can be mapped over Dask partitions (one partition per group of
-articles) as they are called here on one pandas frame.
+functions are mapped over Dask partitions of whole articles (:mod:`moderation.dask_engine`,
+``run(..., engine="dask")``) as they are called here on one pandas frame.
 """
 
 from __future__ import annotations
