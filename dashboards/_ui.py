@@ -260,7 +260,7 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     members = _data.queue_members(ctx.results, ctx.version, ctx.filters, name, int(min_votes), not ranked_all)
     decisions = _data.current_decisions(ctx.store_url)
     shown = reports.queue_view(members, decisions, show_decided=show_decided, limit=int(limit))
-    pending = len(reports.undecided(members, decisions))
+    pending = len(members) - int(reports.decided_mask(members, decisions).sum())
     flagged = int(members["in_queue"].sum())
     without_text = _data.queue_without_text(ctx.results, ctx.version, ctx.filters, name, int(min_votes),
                                             not ranked_all)
