@@ -369,7 +369,9 @@ def _score_touched(
     same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
     author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
     new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
-    fit = Fitted(state.text, state.corpus.add(new_comments, new_articles, state.text), state.outliers)
+    # a source the fit has not seen is all new: it is fitted on its rows here, as a full run would fit it
+    text = state.text.with_sources(comments, articles)
+    fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
     scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
                                              author_usual)
     # a stage that lost a column would otherwise hide behind the previous rows' values (columns and types:
@@ -388,7 +390,7 @@ def _score_touched(
     )
     kept_problems = state.tree_problems[~incremental.in_articles(state.tree_problems, touched)]
     state = replace(
-        state, corpus=fit.corpus, decisions=_decision_keys(decisions),
+        state, text=text, corpus=fit.corpus, decisions=_decision_keys(decisions),
         tree_problems=pd.concat([kept_problems, _tree_problems(tree_problems, scored)], ignore_index=True),
         last_position=last_position, last_vote_row=last_vote_row,
     )
