@@ -264,6 +264,16 @@ def test_next_previous_and_reason_filter(app):
     assert card_author_line(app) + app.get("html")[0].proto.body == first
     app.multiselect(key="review_reasons").set_value(["controversial"]).run()
     assert not app.exception, app.exception
+    assert app.query_params["reasons"] == "controversial"  # a link to this view keeps the reason
+
+
+def test_reasons_come_from_the_url(app):
+    """/review?reasons=controversial,nonsense opens on that reason alone (an unknown one is dropped)."""
+    app.query_params["reasons"] = "controversial,nonsense"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.multiselect(key="review_reasons").value == ["controversial"]
+    assert "Controversial" in " ".join(c.value for c in app.caption)
 
 
 def test_bulk_needs_confirmation(app, tmp_path):
