@@ -404,7 +404,7 @@ def _decided_members(comments: pd.DataFrame, decisions: pd.DataFrame, member: np
     """:func:`decided_mask`, looked up for the ``member`` rows only (a few in a hundred of a large corpus)."""
     decided = np.zeros(len(comments), dtype=bool)
     at = np.flatnonzero(member)
-    decided[at] = decided_mask(comments.iloc[at], decisions)
+    decided[at] = decided_mask(comments[["source", "comment_id"]].iloc[at], decisions)
     return decided
 
 
