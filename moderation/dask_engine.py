@@ -179,7 +179,9 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     # 2. fit on whole buckets up to fit_comments comments
     cumulative = counts.cumsum()
     sample = [b for b in range(n_buckets) if counts[b] and cumulative[b] - counts[b] < options.fit_comments]
-    features = client.submit(_fit, staging, sample, templates, params, pure=False)
+    sources = sorted(set(articles["source"].astype("str")))
+    features = client.submit(_fit, staging, sample, [b for b in buckets if b not in sample], sources, templates,
+                             params, pure=False)
     # 3. reduce: corpus sums per article bucket, usual votes per author bucket
     partial_sums = [client.submit(_corpus_sums, staging, b, templates, features, pure=False) for b in buckets]
     corpus = client.submit(_merged_corpus, partial_sums, pure=False)
@@ -302,8 +304,14 @@ def _unify_parts(folder: Path, template: pd.DataFrame | None = None) -> None:
 
 # ---- the steps, one task each ----------------------------------------------------------------------------------
 
-def _fit(staging: Path, sample: list[int], templates: dict, params: pipeline.Params) -> pipeline.Fitted:
-    """Step 2: text features and vote outlier models fitted on the ``sample`` buckets (the corpus, when all)."""
+def _fit(staging: Path, sample: list[int], others: list[int], sources: list[str], templates: dict,
+         params: pipeline.Params) -> pipeline.Fitted:
+    """Step 2: text features and vote outlier models fitted on the ``sample`` buckets (the corpus, when all).
+
+    Text features are fitted per source: a source of ``sources`` without a row in the sample is fitted on its
+    rows in the ``others`` buckets, read one by one, as an import fits a new source
+    (``TextFeatures.with_sources``).
+    """
     comments = pd.concat([_read_bucket(staging / "comments", b, templates["comments"]) for b in sample],
                          ignore_index=True).sort_values("position", kind="stable", ignore_index=True)
     articles = pd.concat([_read_bucket(staging / "articles", b, templates["articles"]) for b in sample],
@@ -312,6 +320,16 @@ def _fit(staging: Path, sample: list[int], templates: dict, params: pipeline.Par
     resolved, _ = threads.resolve(comments)
     # the text features' rows are not needed: only the fitted state is broadcast
     features = _text_features(articles, resolved, params)
+    seen = set(comments["source"].astype("str")) | set(articles["source"].astype("str"))
+    missing = [source for source in sources if source not in seen]
+    if missing:
+        def of_missing(folder: str, template: pd.DataFrame) -> pd.DataFrame:
+            rows = [_read_bucket(staging / folder, b, template) for b in others]
+            return pd.concat([frame[frame["source"].isin(missing)] for frame in rows] or [template], ignore_index=True)
+
+        features = features.with_sources(of_missing("comments", templates["comments"]).sort_values(
+            "position", kind="stable", ignore_index=True), of_missing("articles", templates["articles"]))
+        LOG.info("text features of %s, which the sample missed, fitted on their own rows", ", ".join(missing))
     return pipeline.Fitted(features, None, votes.fit_vote_outliers(resolved, params.votes))
 
 

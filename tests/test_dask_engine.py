@@ -3,6 +3,7 @@ partitions of whole articles on an in-process LocalCluster: exact for votes, thr
 engagement tables; the fitted text scores within 1e-9 when the fit sees the whole corpus (as here), within the
 README's tolerance when it is fitted on a sample."""
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -100,6 +101,20 @@ def test_a_sampled_fit_stays_within_the_stated_tolerance(runs):
         assert (expected[column] == found[column]).mean() >= share, column
     pd.testing.assert_frame_equal(pd.read_parquet(folder / "sampled" / "engagement_reply_network.parquet"),
                                   pd.read_parquet(folder / "one_source" / "engagement_reply_network.parquet"))
+
+
+def test_a_source_the_sample_misses_is_fitted_on_its_own_rows(runs, tmp_path, caplog):
+    """Fitted on the first article bucket (of 6; the Stack Exchange articles hash to others): text features are
+    per source, so the source it lacks is fitted on all its rows (as an import fits a new source) and has topics
+    of its own."""
+    folder, _ = runs
+    caplog.set_level(logging.INFO, logger="moderation.dask_engine")
+    pipeline.run([folder / "A", folder / "B", STACKEXCHANGE], tmp_path / "out", engine="dask",
+                 dask=DaskOptions(**{**OPTIONS.__dict__, "fit_comments": 1, "partition_comments": 100}))
+    topics = pd.read_parquet(tmp_path / "out" / "topics.parquet")
+    expected = pd.read_parquet(folder / "pandas" / "topics.parquet")
+    assert set(topics["source"]) == set(expected["source"]) == {"forum", "stackexchange"}
+    assert "which the sample missed, fitted on their own rows" in caplog.text
 
 
 def test_a_dask_results_folder_reads_and_imports_as_any_other(runs, tmp_path):
