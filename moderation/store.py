@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -53,6 +54,7 @@ TEAM_EVENTS = ("claim", "release", "undo")
 Key = tuple[str, str]
 
 _TREE_PIECE = 100_000  # stored comments read at a time by reply_tree
+_LOAD_PIECE = 50_000  # rows turned into typed columns at a time by load
 metadata = sa.MetaData()
 
 
@@ -437,10 +439,10 @@ class Store:
                     (comments_table, [comments_table.c.position]),
                     (vote_events_table, [vote_events_table.c.row]),
                 )):
-                    query = sa.select(table).order_by(*order)
+                    query = _untyped_select(table).order_by(*order)
                     if chunk is not None:
                         query = query.where(sa.tuple_(table.c.source, table.c.article_id).in_(chunk))
-                    part.append(pd.read_sql(query, connection))
+                    part.extend(_read_pieces(connection, query, table))
         frames = [pd.concat(part, ignore_index=True) if len(part) > 1 else part[0] for part in parts]
         if articles is not None:  # chunks come one after the other: back to the store's order
             frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
@@ -449,7 +451,12 @@ class Store:
             _with_extra(frame.drop(columns=["row"], errors="ignore"), name)
             for frame, name in zip(frames, ("articles", "comments", "vote_events"))
         )
-        comments["reactions"] = comments["reactions"].map(lambda r: json.loads(r) if isinstance(r, str) else None)
+        stored = comments["reactions"]
+        present = stored.notna().to_numpy()
+        reactions = np.full(len(stored), None, dtype=object)
+        for at, text in zip(np.flatnonzero(present), stored[present]):  # lists only where a source has them
+            reactions[at] = json.loads(text)
+        comments["reactions"] = reactions
         return articles, comments, vote_events
 
     # ---- writing ---------------------------------------------------------
@@ -1103,6 +1110,47 @@ def _driver_values(values: pd.Series, column_type: sa.types.TypeEngine, dialect:
     if processor is None:
         return items.tolist()
     return [None if item is None else processor(item) for item in items]
+
+
+def _untyped_select(table: sa.Table) -> sa.Select:
+    """Every column of ``table`` as the driver returns it: SQLAlchemy's per-value result processing (SQLite's
+    times parsed one by one) would take longer than the database; :func:`_column` types whole columns instead."""
+    return sa.select(*[sa.type_coerce(column, sa.types.NullType()).label(column.name) for column in table.columns])
+
+
+def _read_pieces(connection, query: sa.Select, table: sa.Table) -> list[pd.DataFrame]:
+    """The rows of ``query`` (over ``table``'s columns) as frames of ``_LOAD_PIECE`` rows, typed column by column.
+
+    Rows are turned into typed columns a piece at a time: Python tuples of every row at once would be the
+    peak of a large load.
+    """
+    result = connection.execute(query)
+    names = list(result.keys())
+    pieces = []
+    while rows := result.fetchmany(_LOAD_PIECE):
+        pieces.append(pd.DataFrame({name: _column(column, table.c[name].type)
+                                    for name, column in zip(names, zip(*rows))}))
+    if not pieces:
+        pieces.append(pd.DataFrame({name: _column([], table.c[name].type) for name in names}))
+    return pieces
+
+
+def _column(values: tuple, column_type: sa.types.TypeEngine):
+    """Driver values of one column as a pandas array of its type (times: SQLite's text, which
+    :func:`moderation.schema.conform` parses in one pass, or the driver's datetimes); Arrow converts them."""
+    if isinstance(column_type, sa.DateTime) and \
+            not isinstance(next((value for value in values if value is not None), ""), str):
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True)
+    if isinstance(column_type, sa.Boolean):
+        return pd.array(values, dtype="boolean")  # SQLite's 0 and 1, other drivers' bools
+    if isinstance(column_type, sa.Integer):
+        return pd.array(values, dtype="Int64")
+    if isinstance(column_type, sa.Float):
+        return pd.array(values, dtype="Float64")
+    try:
+        return pd.array(pa.array(values, type=pa.large_string()), dtype="str")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # SQLite keeps a value of another type as it was given
+        return pd.array([None if value is None else str(value) for value in values], dtype="str")
 
 
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
