@@ -121,3 +121,26 @@ def test_the_ingest_command_names_an_orphans_file_and_line(tmp_path, capsys):
     assert f"{path}: comment_id 3 (line 2): parent 99 not found" in out and out.strip().endswith(
         "(run " + Store(f"sqlite:///{tmp_path / 'store.db'}").runs()["run_id"][0] + ")")
     assert "1 comments on 0 articles" in out  # a comments file alone names no article row
+
+
+def test_run_json_records_each_steps_seconds(tmp_path):
+    """run.json says where a run's time went (benchmarks/bench_run.py reads it): a full run times every step, an
+    incremental one the steps it ran again."""
+    first = write_comments(tmp_path / "first.csv", [
+        {"comment_id": str(i), "article_id": f"a{i % 3}", "author": f"user{i % 4}", "created_at": "2024-01-01T10:00",
+         "text": f"comment {i} on the bridge budget"} for i in range(30)
+    ])
+    out = tmp_path / "out"
+    run([first], out, source="forum")
+    seconds = json.loads((out / "run.json").read_text())["seconds"]
+    assert list(seconds) == ["ingest", "store load", "reply trees", "fit text features", "fit off-topic corpus",
+                             "fit vote outliers", "votes", "off-topic", "speculation", "authors",
+                             "engagement tables", "write"]
+    assert all(isinstance(value, float) and value >= 0 for value in seconds.values())
+    later = write_comments(tmp_path / "later.csv", [
+        {"comment_id": "new", "article_id": "a0", "author": "user9", "created_at": "2024-01-02T10:00",
+         "text": "a later comment"},
+    ])
+    run([later], out, source="forum")
+    again = json.loads((out / "run.json").read_text())["seconds"]
+    assert {"ingest", "votes", "off-topic", "write"} <= set(again) and "fit text features" not in again
