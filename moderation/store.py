@@ -450,17 +450,7 @@ class Store:
         if articles is not None:  # chunks come one after the other: back to the store's order
             frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
                       zip(frames, (schema.ARTICLE_KEY, "position", "row"))]
-        articles, comments, vote_events = (
-            _with_extra(frame.drop(columns=["row"], errors="ignore"), name)
-            for frame, name in zip(frames, ("articles", "comments", "vote_events"))
-        )
-        stored = comments["reactions"]
-        present = stored.notna().to_numpy()
-        reactions = np.full(len(stored), None, dtype=object)
-        for at, text in zip(np.flatnonzero(present), stored[present]):  # lists only where a source has them
-            reactions[at] = json.loads(text)
-        comments["reactions"] = reactions
-        return articles, comments, vote_events
+        return tuple(_as_loaded(frame, name) for frame, name in zip(frames, ("articles", "comments", "vote_events")))
 
     # ---- writing ---------------------------------------------------------
 
@@ -1160,6 +1150,20 @@ def _arrow_column(values: tuple, arrow_type: pa.DataType) -> pa.Array:
 def _frame(batches: list[pa.RecordBatch]) -> pd.DataFrame:
     """One frame of Arrow batches, each column in one piece, in the canonical pandas types."""
     return pa.Table.from_batches(batches).combine_chunks().to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+def _as_loaded(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A frame read from ``table`` as :meth:`Store.load` gives it: canonical dtypes, pass-through columns, parsed
+    reactions."""
+    frame = _with_extra(frame.drop(columns=["row"], errors="ignore"), table)
+    if table == "comments":
+        stored = frame["reactions"]
+        present = stored.notna().to_numpy()
+        reactions = np.full(len(stored), None, dtype=object)
+        for at, text in zip(np.flatnonzero(present), stored[present]):  # lists only where a source has them
+            reactions[at] = json.loads(text)
+        frame["reactions"] = reactions
+    return frame
 
 
 def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
