@@ -6,7 +6,8 @@ For each size, N synthetic comments (``synthetic.py``) are written as a canonica
 (``comments.parquet`` + ``articles.parquet``) and the real command runs on it as a child process, writing
 every output into a fresh results folder: its wall seconds, comments/s and peak RSS (the child's own,
 from ``os.wait4``, with its CPU seconds), and each step's share from the ``seconds`` the run records in ``run.json`` ("start-up"
-is the rest: starting Python, imports, the summary line, the version swap). The floor, measured in
+is the rest: starting Python, imports, the summary line, the version swap), with the step's CPU seconds in the run's
+own process (``cpu_seconds``; worker processes not counted): on a shared machine wall time varies with the load. The floor, measured in
 the same run, in its own child process, is what any run must do at least: read the comments file with
 pyarrow and fit one ``TfidfVectorizer.fit_transform`` (scikit-learn defaults) over the texts.
 Targets (issue 13): end to end at most 2.0 x the floor at both sizes; peak at most 1 GB at 200k and 3 GB at 1M.
@@ -78,7 +79,8 @@ def bench(n: int, folder: Path) -> dict:
     data = _write_input(n, folder / f"input_{n}")
     results = folder / f"results_{n}"
     seconds, cpu, peak, _ = _child([sys.executable, "-m", "moderation", "run", str(data), "--out", str(results)])
-    steps = json.loads((results / "run.json").read_text())["seconds"]
+    record = json.loads((results / "run.json").read_text())
+    steps = {step: (seconds, record.get("cpu_seconds", {}).get(step)) for step, seconds in record["seconds"].items()}
     _, floor_cpu, floor_peak, floor_out = _child([sys.executable, __file__, "--floor", str(data / "comments.parquet")])
     floor = json.loads(floor_out.strip().splitlines()[-1])
     return {"n": n, "seconds": seconds, "cpu": cpu, "peak": peak, "steps": steps, "floor": floor["seconds"],
@@ -99,9 +101,11 @@ def report(figures: dict) -> None:
           f"CPU {figures['cpu']:.1f} s against the floor's {figures['floor_cpu']:.1f} s (whole processes, "
           f"start-up included): {figures['cpu'] / figures['floor_cpu']:.2f} x")
     steps = dict(figures["steps"])
-    steps["start-up, imports, summary, swap"] = max(seconds - sum(steps.values()), 0.0)
-    for step, step_seconds in steps.items():
-        print(f"    {step:<34} {step_seconds:7.2f} s  {step_seconds / seconds:6.1%}")
+    steps["start-up, imports, summary, swap"] = (max(seconds - sum(wall for wall, _ in steps.values()), 0.0), None)
+    print(f"    {'step':<34} {'wall':>9}  {'share':>6}  {'CPU (this process)':>18}")
+    for step, (step_seconds, cpu) in steps.items():
+        print(f"    {step:<34} {step_seconds:7.2f} s  {step_seconds / seconds:6.1%}"
+              + (f"  {cpu:16.2f} s" if cpu is not None else ""))
 
 
 def main() -> None:

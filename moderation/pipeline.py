@@ -86,21 +86,24 @@ class Results:
 
 
 class StageClock:
-    """Wall seconds per step of one run, in the order first met (``run`` writes them to ``run.json``).
+    """Wall and CPU seconds per step of one run, in the order first met (``run`` writes them to ``run.json``).
 
-    Benchmarks read them to say where a run's time goes; a step timed twice adds up.
+    Benchmarks read them to say where a run's time goes; a step timed twice adds up. CPU seconds are this
+    process's (not those of worker processes a step starts): steadier than wall time on a shared machine.
     """
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, step: str) -> Iterator[None]:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - began
+            self.cpu_seconds[step] = self.cpu_seconds.get(step, 0.0) + time.process_time() - cpu
 
 
 class NothingRead(ingest.IngestError):
@@ -329,6 +332,7 @@ def run(
                     # wall seconds per step (benchmarks/bench_run.py reads them); the rest of the command's time
                     # is starting Python, imports and the version swap
                     "seconds": {step: round(seconds, 3) for step, seconds in clock.seconds.items()},
+                    "cpu_seconds": {step: round(seconds, 3) for step, seconds in clock.cpu_seconds.items()},
                     "problem_history": "every run's problems are in the store (tables runs, problems): "
                                        f"python -m moderation problems --results {out_dir} --all"
                                        + (f" --store {_shown(store_url)}" if store_url else ""),

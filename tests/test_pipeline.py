@@ -137,6 +137,8 @@ def test_run_json_records_each_steps_seconds(tmp_path):
                              "fit vote outliers", "votes", "off-topic", "speculation", "authors",
                              "engagement tables", "write"]
     assert all(isinstance(value, float) and value >= 0 for value in seconds.values())
+    cpu = json.loads((out / "run.json").read_text())["cpu_seconds"]
+    assert list(cpu) == list(seconds) and all(value >= 0 for value in cpu.values())
     later = write_comments(tmp_path / "later.csv", [
         {"comment_id": "new", "article_id": "a0", "author": "user9", "created_at": "2024-01-02T10:00",
          "text": "a later comment"},
