@@ -26,7 +26,7 @@ import pandas as pd
 
 from moderation import catalog, offtopic, schema, topics, votes
 
-FORMAT = 1  # bumped when the saved objects change shape
+FORMAT = 2  # bumped when the saved objects change shape (2: text features per source)
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "joblib", "pyarrow")
 MODELS = Path(__file__).parent / "models"
 # parameters that change how fast a run is, not what it computes

@@ -160,10 +160,13 @@ class OfftopicCorpus:
         """A corpus that also holds ``comments`` and ``articles`` (rows not counted yet; self is not changed)."""
         sources = list(self.sources) + sorted(set(articles["source"].astype("str")) - set(self.sources))
         code = pd.Index(sources).get_indexer(articles["source"].astype("str")).astype(np.int64)
-        n_terms = self.article_sums.shape[1]
+        # the features may know more terms than when these sums were made (a new source's vocabulary)
+        n_terms = len(features.vocabulary_)
         article_matrix = features.article_features(articles)[0] if len(articles) else sp.csr_matrix((0, n_terms))
         indicator = sp.csr_matrix((np.ones(len(code)), (code, np.arange(len(code)))), shape=(len(sources), len(code)))
-        grown = sp.vstack([self.article_sums, sp.csr_matrix((len(sources) - len(self.sources), n_terms))])
+        sums = self.article_sums.tocsr().copy()
+        sums.resize(len(self.sources), n_terms)
+        grown = sp.vstack([sums, sp.csr_matrix((len(sources) - len(self.sources), n_terms))])
         counts = np.bincount(code, minlength=len(sources))
         counts[: len(self.article_counts)] += self.article_counts
         hashes = text_hashes(comments) if hashes is None else hashes
@@ -218,7 +221,7 @@ def offtopic_components(
     are taken from ``comments`` and ``articles`` (the whole corpus in a full run).
 
     Returns a frame with ``comments``' index, these columns and ``language`` and
-    ``topic_id`` (nearest topic, -1 without known terms); ``comments`` is not modified.
+    ``topic_id`` (nearest topic, numbered across sources; -1 without known terms); ``comments`` is not modified.
     """
     n = len(comments)
     matrix, topics, languages, semantic = features.comment_features(comments)
@@ -294,7 +297,7 @@ def offtopic_components(
             "topic_article": topic_article,
             "topic_discussion": topic_discussion,
             "language": pd.array(languages, dtype="str"),
-            "topic_id": dominant,
+            "topic_id": features.topic_ids(dominant, comments["source"]),
         },
         index=comments.index,
     )
