@@ -298,6 +298,8 @@ def main() -> None:
         print(f"{page:<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
     first, median, worst = measure("votes", {"text": "perhaps"}, args.runs)
     print(f"{'votes, text filter':<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
+    first, median, worst = measure("offtopic", {"below_threshold": "true"}, args.runs)  # every comment ranked
+    print(f"{'offtopic, all ranked':<22}{first:>15.2f}{median:>16.2f}{worst:>13.2f}")
     median, worst = warm_session_times(max(args.runs, 3))
     print(f"review: first content of a new session on the warm app: median {median:.2f} s, max {worst:.2f} s")
     median, worst = decision_times(max(args.runs, 5))

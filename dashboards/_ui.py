@@ -260,7 +260,7 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     members = _data.queue_members(ctx.results, ctx.version, ctx.filters, name, int(min_votes), not ranked_all)
     decisions = _data.current_decisions(ctx.store_url)
     shown = reports.queue_view(members, decisions, show_decided=show_decided, limit=int(limit))
-    pending = len(reports.undecided(members, decisions))
+    pending = len(members) - int(reports.decided_mask(members, decisions).sum())
     flagged = int(members["in_queue"].sum())
     without_text = _data.queue_without_text(ctx.results, ctx.version, ctx.filters, name, int(min_votes),
                                             not ranked_all)
@@ -396,15 +396,21 @@ def moderating_session(url: str) -> bool:
                            "no sign-in. Add users (`python -m moderation users add`) to require it.")
         return True
     idle = _data.timeouts()[0]
-    token = st.session_state.get("session")
+    token = st.session_state.get("session") or _session_cookie()
     session = auth.current_session(_data.store(url), token, idle)
     if session is None:
         if token:
             st.session_state["sign_in_note"] = (f"Your session ended (signed out, or idle for more than "
                                                 f"{idle.total_seconds() / 60:.0f} minutes): sign in again.")
+            st.session_state["stale_cookie"] = token
+        if _sent_cookie():
+            _write_session_cookie("")
         st.session_state.pop("session", None)
         return False
+    st.session_state["session"] = token
     st.session_state["signed_in"] = (session.user, session.role)
+    if _sent_cookie() != token:
+        _write_session_cookie(token)
     st.sidebar.text(f"Signed in as {session.user} ({session.role})")
     st.sidebar.button("Sign out", key="sign_out", on_click=_sign_out, args=(url,))
     return True
@@ -449,9 +455,45 @@ def sign_in_form() -> None:
 
 
 def _sign_out(url: str) -> None:
-    auth.sign_out(_data.store(url), st.session_state.pop("session", ""))
+    token = st.session_state.pop("session", "")
+    auth.sign_out(_data.store(url), token)
+    st.session_state["stale_cookie"] = token
     st.session_state.pop("signed_in", None)
     st.session_state["sign_in_note"] = "Signed out."
+
+
+# The session token also lives in a cookie of this site, so that a reload or a new tab of the same browser
+# stays signed in. Streamlit reads cookies (st.context.cookies, as they were when the tab connected) but
+# cannot set them, so a tiny component sets it in the page. SameSite=Strict: no other site sends it; the
+# store still ends the session when idle or signed out. A cookie this tab already found ended is ignored.
+SESSION_COOKIE = "moderation_session"
+_COOKIE_JS = """
+export default function(component) {
+    const {name, value} = component.data || {};
+    if (!name) return;
+    const secure = window.location.protocol === "https:" ? "; Secure" : "";
+    const expiry = value ? "" : "; Max-Age=0";
+    document.cookie = name + "=" + encodeURIComponent(value || "") + "; Path=/; SameSite=Strict" + expiry + secure;
+}
+"""
+_cookie_component = st.components.v2.component("moderation_session_cookie", js=_COOKIE_JS)
+
+
+def _session_cookie() -> str | None:
+    """The session token this browser sent when the tab connected, unless this tab already saw it end."""
+    token = _sent_cookie()
+    return None if not token or token == st.session_state.get("stale_cookie") else token
+
+
+def _sent_cookie() -> str | None:
+    """The session cookie's value as sent (None without one, or where there is no browser, as in AppTest)."""
+    token = st.context.cookies.get(SESSION_COOKIE)
+    return token if isinstance(token, str) else None
+
+
+def _write_session_cookie(token: str) -> None:
+    """Set (or, with ``""``, clear) this browser's session cookie."""
+    _cookie_component(data={"name": SESSION_COOKIE, "value": token}, key="moderation_session_cookie", height=0)
 
 
 def current_moderator() -> str:

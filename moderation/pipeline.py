@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -58,11 +58,25 @@ class Results:
     # what this run's ingest added to the store and found already there
     ingested: IngestSummary = field(default_factory=lambda: IngestSummary({}, {}))
     scoring: Scoring | None = None  # what the run scored, and with which fit
+    # reply-tree problems of the whole store that the run before reported too (still open, not this run's)
+    carried: int = 0
+
+    @property
+    def own_problems(self) -> pd.DataFrame:
+        """The problems this run found new: its inputs' problems and reply-tree problems no earlier run reported.
+
+        Reply trees are checked over the whole store, so a reply whose parent never came is reported again by
+        every run, under the newest run's id, and counted as this run's by neither it nor an import.
+        """
+        if "run_id" not in self.problems:
+            return self.problems
+        mine = self.problems[self.problems["run_id"] == self.run_id]
+        return mine.iloc[: len(mine) - self.carried].reset_index(drop=True)
 
     @property
     def run_problems(self) -> int:
         """How many problems the run that made these results met itself (earlier runs' are in ``problems`` too)."""
-        return int((self.problems["run_id"] == self.run_id).sum()) if "run_id" in self.problems else len(self.problems)
+        return len(self.own_problems)
 
     def write(self, directory: Path) -> None:
         """Write the tables and ``problems.csv`` into ``directory``, checking scored comments and authors first.
@@ -271,11 +285,15 @@ def run(
                 results, state = _score_touched(store, out_dir, state, params, run_id, changes)
             tree_problems = [Problem(*row) for row in state.tree_problems[["file", "record", "problem", "action"]]
                              .itertuples(index=False, name=None)]
+            reported = store.tree_problems_before(run_id)
+            # the new ones first, so that Results.own_problems can leave the carried ones (recorded last) out
+            tree_problems.sort(key=lambda problem: astuple(problem) in reported)
+            carried = sum(astuple(problem) in reported for problem in tree_problems)
             store.record_problems(run_id, tree_problems)
             if strict and tree_problems:
                 raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}; "
                                     "the records are stored, the results folder was left as it was")
-            results = replace(results, problems=store.problems_behind(run_id), ingested=ingested)
+            results = replace(results, problems=store.problems_behind(run_id), ingested=ingested, carried=carried)
             with catalog.new_version(out_dir, run_id) as version:
                 results.write(version)
                 fitted.save(version, state, params, store_name)
@@ -551,6 +569,7 @@ class ImportReport:
     problems: pd.DataFrame  # this import's problems only
     scoring: Scoring  # what was scored, and with which fit
     combiner: str  # which off-topic weights scored them
+    still_open: int = 0  # reply-tree problems of the store that earlier runs reported already
 
     @property
     def scored(self) -> int:
@@ -558,11 +577,12 @@ class ImportReport:
         return self.scoring.comments
 
     def __str__(self) -> str:
-        comments = f"{self.added.added.get('comments', 0):,} comments added ({self.added.known.get('comments', 0):,} " \
-                   "already known)"
+        added = self.added.added.get("comments", 0)
+        comments = f"{added:,} comment{'s' * (added != 1)} added ({self.added.known.get('comments', 0):,} already known)"
         articles = self.added.added.get("articles", 0)
+        earlier = f" ({self.still_open:,} reply-tree problem{'s' * (self.still_open != 1)} from earlier files still open)" if self.still_open else ""
         return (f"{comments}, {articles:,} new article{'s' * (articles != 1)}, {len(self.problems):,} "
-                f"problem{'s' * (len(self.problems) != 1)}; {self.scoring}, with the parameters of the run that "
+                f"problem{'s' * (len(self.problems) != 1)}{earlier}; {self.scoring}, with the parameters of the run that "
                 f"made these results ({self.combiner}).")
 
 
@@ -579,6 +599,4 @@ def import_files(
     path = params.offtopic.weights_path
     combiner = "the shipped off-topic combiner" if Path(path).resolve() == offtopic.WEIGHTS_PATH.resolve() else \
         f"off-topic weights from {path}"
-    own = results.problems[results.problems["run_id"] == results.run_id] if "run_id" in results.problems \
-        else results.problems
-    return ImportReport(results.ingested, own.reset_index(drop=True), results.scoring, combiner)
+    return ImportReport(results.ingested, results.own_problems, results.scoring, combiner, results.carried)

@@ -265,8 +265,9 @@ def queue_view(
         Current decisions (``Store.current_decisions``); decided comments are dropped
         unless ``show_decided``.
     """
-    rows = members if show_decided else undecided(members, decisions)
-    return display_columns(with_decisions(rows.head(limit), decisions))
+    # positions, not a filtered copy: a queue ranked over a million comments is shown 200 rows at a time
+    rows = members.head(limit) if show_decided else members.iloc[np.flatnonzero(~decided_mask(members, decisions))[:limit]]
+    return display_columns(with_decisions(rows, decisions))
 
 
 def display_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -384,10 +385,27 @@ def pending_comments(comments: pd.DataFrame, decisions: pd.DataFrame, readable: 
     ``readable`` is ``queues.readable(comments)`` when the caller keeps it (it reads every text).
     """
     readable = queues.readable(comments) if readable is None else readable
-    member = np.zeros(len(comments), dtype=bool)
-    for name in available_queues(comments):
-        member |= comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool)
-    return int((member & readable & ~decided_mask(comments, decisions)).sum())
+    member = _in_any_queue(comments, _memberships(comments))
+    return int((member & readable & ~_decided_members(comments, decisions, member)).sum())
+
+
+def _memberships(comments: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per available queue, whether each comment is a member (boolean arrays)."""
+    return {name: comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool) for name in available_queues(comments)}
+
+
+def _in_any_queue(comments: pd.DataFrame, memberships: dict[str, np.ndarray]) -> np.ndarray:
+    """Whether each comment is in at least one of ``memberships``' queues."""
+    return np.logical_or.reduce([*memberships.values()], initial=False) if memberships else \
+        np.zeros(len(comments), dtype=bool)
+
+
+def _decided_members(comments: pd.DataFrame, decisions: pd.DataFrame, member: np.ndarray) -> np.ndarray:
+    """:func:`decided_mask`, looked up for the ``member`` rows only (a few in a hundred of a large corpus)."""
+    decided = np.zeros(len(comments), dtype=bool)
+    at = np.flatnonzero(member)
+    decided[at] = decided_mask(comments[["source", "comment_id"]].iloc[at], decisions)
+    return decided
 
 
 def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame, readable: np.ndarray | None = None) -> pd.DataFrame:
@@ -395,10 +413,8 @@ def queue_shares(comments: pd.DataFrame, decisions: pd.DataFrame, readable: np.n
     (members the queue pages leave out, ``queues.readable``; ``readable`` as for :func:`pending_comments`) and
     ``pending`` (the others without a decision)."""
     readable = queues.readable(comments) if readable is None else readable
-    member = {
-        name: comments[QUEUE_MEMBER[name]].fillna(False).to_numpy(dtype=bool) for name in available_queues(comments)
-    }
-    decided = decided_mask(comments, decisions)
+    member = _memberships(comments)
+    decided = _decided_members(comments, decisions, _in_any_queue(comments, member))
     rows = []
     for name, m in member.items():
         shown = m & readable

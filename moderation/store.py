@@ -1042,6 +1042,21 @@ class Store:
             rows = connection.execute(query).all()
         return pd.DataFrame(rows, columns=PROBLEM_COLUMNS, dtype="str")
 
+    def tree_problems_before(self, run_id: str) -> set[tuple[str, str, str, str]]:
+        """The problems over the whole store (reply trees; recorded without an input) that the last run before
+        ``run_id`` that did not fail reported, as (file, record, problem, action)."""
+        with self.engine.connect() as connection:
+            started = sa.select(runs_table.c.started_at).where(runs_table.c.run_id == run_id).scalar_subquery()
+            before = (sa.select(runs_table.c.run_id)
+                      .where(runs_table.c.started_at < started, runs_table.c.status == "done")
+                      .order_by(runs_table.c.started_at.desc()).limit(1).scalar_subquery())
+            rows = connection.execute(
+                sa.select(problems_table.c.file, problems_table.c.record, problems_table.c.problem,
+                          problems_table.c.action)
+                .where(problems_table.c.run_id == before, problems_table.c.input.is_(None))
+            ).all()
+        return {tuple(row) for row in rows}
+
     def problems_behind(self, run_id: str) -> pd.DataFrame:
         """The problems behind the results of run ``run_id``: all of its own, and the input problems of earlier
         runs (not failed ones) whose input no later run read again, newest run first.

@@ -121,3 +121,27 @@ def test_the_ingest_command_names_an_orphans_file_and_line(tmp_path, capsys):
     assert f"{path}: comment_id 3 (line 2): parent 99 not found" in out and out.strip().endswith(
         "(run " + Store(f"sqlite:///{tmp_path / 'store.db'}").runs()["run_id"][0] + ")")
     assert "1 comments on 0 articles" in out  # a comments file alone names no article row
+
+
+def test_an_import_counts_only_its_own_problems_not_the_stores_open_reply_tree_ones(tmp_path):
+    """A reply whose parent never came stays a reply-tree problem of the store; a later clean file's import
+    reports 0 problems of its own and says that one is still open; the CLI summary counts it as earlier."""
+    out = tmp_path / "out"
+    run([write_comments(tmp_path / "first.csv", [
+        {"comment_id": "1", "article_id": "a", "author": "ann", "created_at": "2024-01-01T10:00", "text": "hi"}])],
+        out, source="forum")
+    orphan = write_comments(tmp_path / "orphan.csv", [
+        {"comment_id": "2", "article_id": "a", "parent_id": "gone", "author": "bo", "created_at": "2024-01-01T11:00",
+         "text": "a reply to nothing"}])
+    report = import_files([orphan], out)
+    assert str(report).startswith("1 comment added (0 already known), 0 new articles, 1 problem;")
+    assert report.problems["record"].tolist() == ["comment_id 2 (line 2)"]
+    clean = write_comments(tmp_path / "clean.csv", [
+        {"comment_id": "3", "article_id": "b", "author": "cy", "created_at": "2024-01-02T10:00", "text": "new"}])
+    report = import_files([clean], out)
+    assert str(report).startswith("1 comment added (0 already known), 0 new articles, 0 problems (1 reply-tree "
+                                  "problem from earlier files still open);")
+    assert report.problems.empty
+    results = run([clean], out, source="forum")
+    assert results.run_problems == 0 and len(results.problems) == 1  # still in problems.csv, as earlier
+    assert pd.read_csv(out / "problems.csv")["record"].tolist() == ["comment_id 2 (line 2)"]

@@ -264,6 +264,16 @@ def test_next_previous_and_reason_filter(app):
     assert card_author_line(app) + app.get("html")[0].proto.body == first
     app.multiselect(key="review_reasons").set_value(["controversial"]).run()
     assert not app.exception, app.exception
+    assert app.query_params["reasons"] == "controversial"  # a link to this view keeps the reason
+
+
+def test_reasons_come_from_the_url(app):
+    """/review?reasons=controversial,nonsense opens on that reason alone (an unknown one is dropped)."""
+    app.query_params["reasons"] = "controversial,nonsense"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.multiselect(key="review_reasons").value == ["controversial"]
+    assert "Controversial" in " ".join(c.value for c in app.caption)
 
 
 def test_bulk_needs_confirmation(app, tmp_path):
@@ -291,6 +301,7 @@ def test_history_undo_and_re_review(app, tmp_path):
     app.button(key="review_flag").click().run()
     app.switch_page("app_pages/history.py").run()
     app.segmented_control(key="history_view").set_value("flag").run()
+    assert app.query_params["view"] == "flag"
     app.selectbox(key="history_pick").set_value(int(store.decisions()["id"].iloc[0])).run()
     app.button(key="history_re_review").click().run()
     assert not app.exception, app.exception
@@ -368,3 +379,12 @@ def test_local_moderator_defaults_to_the_user_and_is_remembered(results, monkeyp
     finally:
         config.set_option("server.address", "127.0.0.1")
     _ui._local_moderator().clear()
+
+
+def test_history_view_comes_from_the_url(app):
+    """/history?view=approve opens the Approved view; an unknown view keeps Removed."""
+    app.switch_page("app_pages/history.py")
+    app.query_params["view"] = "approve"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.segmented_control(key="history_view").value == "approve"

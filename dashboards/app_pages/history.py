@@ -22,15 +22,22 @@ def _re_review(key: tuple[str, str]) -> None:
     st.session_state["review_focus"] = key
 
 
+def _history_view(text: str) -> str:
+    """A link's ``?view=``: one of ``reports.HISTORY_VIEWS`` (anything else keeps the current view)."""
+    if text not in reports.HISTORY_VIEWS:
+        raise ValueError(f"no history view {text!r}")
+    return text
+
+
 ctx = _data.context()
 st.title("History")
 _ui.flash()
 decisions = _data.current_decisions(ctx.store_url)
 comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
 counts = decisions["action"].value_counts()
-view = st.segmented_control(
-    "Decisions", list(reports.HISTORY_VIEWS), default="remove", key="history_view",
-    format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
+view = _ui.in_url(
+    "view", "history_view", "remove", st.segmented_control, _history_view, label="Decisions",
+    options=list(reports.HISTORY_VIEWS), format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
 ) or "remove"
 shown = reports.history(decisions, comments, view, only_these=ctx.filters.active)
 if shown.empty:

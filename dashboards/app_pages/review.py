@@ -125,9 +125,11 @@ if not available:
     st.stop()
 
 top_left, top_right = st.columns([5, 1], vertical_alignment="bottom")
-reasons = top_left.multiselect(
-    "Reasons", available, default=available, key="review_reasons",
-    format_func=lambda name: reports.REASON_NAMES.get(name, name), placeholder="every reason",
+reasons = _ui.in_url(
+    "reasons", "review_reasons", available, top_left.multiselect,
+    lambda text: [name for name in _ui.words(text) if name in available],  # a link's unknown reasons are dropped
+    label="Reasons", options=available, format_func=lambda name: reports.REASON_NAMES.get(name, name),
+    placeholder="every reason",
 ) or available
 with top_right.popover("? Keys", key="review_help"):
     # our own fixed words (no comment text): a Markdown table draws without the interactive table's scripts

@@ -344,8 +344,9 @@ def test_import_from_the_ui(server, browser, tmp_path):
         assert outcome.first.inner_text().startswith("3 comments added (0 already known), 1 new article, 0 problems"), \
             outcome.first.inner_text()
         settle(page)
-        assert page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").count() >= 1
-        assert page.locator("[data-testid='stDataFrame']").filter(has_text="Trade talks resume").count() >= 1
+        # the tables are drawn after the rerun that follows the import: wait for them, on a busy machine too
+        page.locator("[data-testid='stDataFrame']").filter(has_text="uploaded").first.wait_for(timeout=60_000)
+        page.locator("[data-testid='stDataFrame']").filter(has_text="Trade talks resume").first.wait_for(timeout=60_000)
     finally:
         shot(page, "e2e_import_last.png")
         page.close()

@@ -115,3 +115,39 @@ def test_sign_in_first_viewer_records_nothing_moderator_records_one(team_server,
         moderator.close()
     events = Store(store_url).events()["event"].tolist()
     assert events.count("sign_in") == 2 and "sign_out" in events and "claim" in events
+
+
+def test_sign_in_survives_a_reload_and_a_new_tab_until_sign_out(team_server, browser):
+    """ann signs in; a reload and a new tab of the same browser are still hers, with no form; after "Sign out"
+    a reload asks again, and the ended token, sent by hand, signs nobody in."""
+    base, store_url = team_server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        sign_in(page, base, "ann")
+        page.reload()
+        page.get_by_text("Signed in as ann").wait_for(timeout=60_000)
+        page.locator(".st-key-review_card").wait_for(timeout=60_000)
+        assert page.get_by_role("heading", name="Comment moderation: sign in").count() == 0
+        other = context.new_page()
+        other.goto(f"{base}/history")
+        other.get_by_text("Signed in as ann").wait_for(timeout=60_000)
+        other.close()
+        cookie = {c["name"]: c for c in context.cookies()}["moderation_session"]
+        assert cookie["sameSite"] == "Strict" and cookie["value"]
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=30_000)
+        settle(page)
+        page.reload()
+        page.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=60_000)
+        settle(page)
+        assert page.get_by_text("Signed in as ann").count() == 0
+        replay = browser.new_context()
+        replay.add_cookies([{**cookie, "expires": -1}])
+        stolen = replay.new_page()
+        stolen.goto(f"{base}/review")
+        stolen.get_by_role("heading", name="Comment moderation: sign in").wait_for(timeout=60_000)
+        replay.close()
+    finally:
+        shot(page, "e2e_sign_in_reload_last.png")
+        context.close()
