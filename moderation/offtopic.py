@@ -36,8 +36,6 @@ COMPONENTS = [
     "is_reply", "log_thread_size", "log_discussion_size", "log_article_terms",
     # what the comment itself says about being chatter: addressing another poster, links, pasted again
     "second_person", "first_person", "has_link", "repeated_text", "is_question", "addresses_poster", "agreement",
-    # talk about the site, its posters and moderation; names the article never mentions (drift to another story)
-    "meta_talk", "novel_names",
     # the same similarities where the article has a body: a title alone (One Million Posts) or a paywalled
     # text makes every similarity small, so a linear combiner needs to weigh them apart
     "article_has_text", *(f"{name}_with_text" for name in WITH_TEXT),
@@ -57,13 +55,6 @@ ADDRESSES_POSTER = rf"^\s*(?:@\w|(?i:hey |hi |dear )?(?!(?i:{OPENERS})\b)[A-Z][\
 AGREEMENT = (r"^\W*(?:agreed|well said|bingo|hear,? hear|exactly|right on|\+1|thanks|thank you|so true|good point"
              r"|great point|nice|genau|stimmt|danke|richtig)\b")
 AGREEMENT_MAX_WORDS = 12
-# talk about the comment section itself (the labelling guidelines' "meta-talk about the site, comments,
-# moderation or paywall"; Der Standard's moderators' off-topic remarks about postings, users and red/green votes)
-META_TALK = (r"\b(?:comments?|commenters?|commenting|posts?|posters?|postings?|posted|moderat\w*|censor\w*|delet\w*"
-             r"|forum|foren|threads?|editors?|paywall|subscri\w*|trolls?|trolling|downvot\w*|upvot\w*|thumbs"
-             r"|stricherl\w*|gelöscht\w*|zensur\w*|redaktion\w*|user\w*|forist\w*|lol|haha\w*)\b")
-# a capitalised word inside a sentence (not its first word): mostly a name ("... the Koch brothers")
-MID_SENTENCE_NAME = r"(?<=[a-z,;] )[A-Z][a-z]{2,}"
 
 
 @dataclass(frozen=True)
@@ -287,7 +278,6 @@ def offtopic_components(
     # relative to the discussion: a masked or title-only article makes every similarity small
     sim_article_relative = sim_article - pd.Series(sim_article).groupby(group).transform("median").to_numpy()
     log_tokens = np.log1p(matrix.getnnz(axis=1))
-    novel_names = _novel_names(comments, features, article_matrix, article_at)
     semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, n_groups)
     context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at, corpus)
     article_has_text = (context["log_article_terms"] >= np.log1p(ARTICLE_TEXT_TERMS)).astype(np.float64)
@@ -302,7 +292,6 @@ def offtopic_components(
             **semantic_parts,
             **context,
             "article_has_text": article_has_text,
-            "novel_names": novel_names,
             **{f"{name}_with_text": similarities[name] * article_has_text for name in WITH_TEXT},
             "topic_article": topic_article,
             "topic_discussion": topic_discussion,
@@ -311,34 +300,6 @@ def offtopic_components(
         },
         index=comments.index,
     )
-
-
-def _novel_names(comments: pd.DataFrame, features: TextFeatures, article_matrix: sp.csr_matrix,
-                 article_at: np.ndarray) -> np.ndarray:
-    """Share (0..1) of the comment's mid-sentence capitalised words (:data:`MID_SENTENCE_NAME`, mostly names)
-    that its article (title and text) never uses; 0 for a comment without such words.
-
-    A drift to another story brings its own people and places ("the Koch brothers" under an article on
-    newspaper ownership). Words outside the fitted vocabulary count as novel: the article's words are in it.
-    """
-    n = len(comments)
-    texts = comments["text"].astype("str").fillna("")
-    maybe = np.flatnonzero(texts.str.contains(MID_SENTENCE_NAME).to_numpy(dtype=bool))
-    if not len(maybe):
-        return np.zeros(n)
-    found = texts.iloc[maybe].reset_index(drop=True).str.findall(MID_SENTENCE_NAME).explode().dropna()
-    rows = maybe[found.index.to_numpy()]
-    # each comment's source decides which block of the vocabulary its words are looked up in
-    column = features.term_columns(found.str.lower().to_numpy(dtype=object), comments["source"].to_numpy()[rows])
-    known = column >= 0
-    width = np.int64(max(article_matrix.shape[1], 1))
-    pairs, pair_of = np.unique(rows[known] * width + column[known], return_inverse=True)
-    looked_up = sp.csr_matrix((np.ones(len(pairs)), (pairs // width, pairs % width)), shape=(n, article_matrix.shape[1]))
-    in_article = np.zeros(len(rows), dtype=bool)
-    in_article[known] = entries_at(looked_up, article_matrix, article_at)[pair_of.ravel()] > 0
-    per_comment = np.bincount(rows, minlength=n).astype(np.float64)
-    novel = np.bincount(rows, weights=(~in_article).astype(np.float64), minlength=n)
-    return np.divide(novel, per_comment, out=np.zeros(n), where=per_comment > 0)
 
 
 def _share(weights: np.ndarray) -> np.ndarray:
@@ -419,7 +380,6 @@ def _context_components(
         "is_question": text.str.rstrip().str.endswith("?").to_numpy(dtype=np.float64),
         "addresses_poster": original.str.contains(ADDRESSES_POSTER).to_numpy(dtype=np.float64),
         "agreement": (text.str.contains(AGREEMENT) & (words <= AGREEMENT_MAX_WORDS)).to_numpy(dtype=np.float64),
-        "meta_talk": text.str.contains(META_TALK).to_numpy(dtype=np.float64),
     }
 
 

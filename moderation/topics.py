@@ -325,16 +325,6 @@ class TextFeatures:
             languages = detect_language(texts, self.default_language).to_numpy(dtype=str)
         return self._features(texts, languages, sources)[0]
 
-    def term_columns(self, terms: np.ndarray, sources: np.ndarray) -> np.ndarray:
-        """Column of each (lower-case) term in its source's block of the TF-IDF matrix; -1 where not in it."""
-        columns = np.full(len(terms), -1, dtype=np.int64)
-        sources = np.asarray(sources).astype(str)
-        for model in self.models_:
-            mine = np.flatnonzero(sources == model.source) if len(self.models_) > 1 else np.arange(len(terms))
-            found = pd.Index(model.vocabulary).get_indexer(terms[mine])
-            columns[mine] = np.where(found >= 0, found + model.column_offset, -1)
-        return columns
-
     def topic_ids(self, local: np.ndarray, sources: pd.Series) -> np.ndarray:
         """Topic ids (numbered across sources) of each row's topic ``local`` within its source; -1 stays -1."""
         codes = pd.Index(self.sources_, dtype="str").get_indexer(sources.astype("str"))

@@ -603,20 +603,3 @@ def test_learned_conjecture_is_applied_by_the_stage():
     learned = speculation_stage(comments, weights)
     assert (learned["conjecture_score"][:12] > 0.5).all() and (learned["conjecture_score"][12:] < 0.5).all()
     assert learned["sentence_conjecture_score"].equals(scored["sentence_conjecture_score"])
-
-
-def test_meta_talk_and_names_the_article_never_uses():
-    """meta_talk: the comment talks about the comment section (posts, moderators, down-votes; German
-    Postings, gelöscht); novel_names: the share of its mid-sentence capitalised words the article never uses."""
-    articles, comments = frames(
-        {"a1": ("Postmedia cuts", "Postmedia and Torstar cut newsrooms across Canada.")},
-        [("c1", "a1", None, "The moderators deleted my posts again, thanks to the down-votes."),
-         ("c2", "a1", None, "Meine Postings wurden gelöscht."),
-         ("c3", "a1", None, "Cuts at Postmedia and at Torstar hurt local news."),
-         ("c4", "a1", None, "Meanwhile the Koch brothers bankroll the Tea Party in Kansas."),
-         ("c5", "a1", None, "Newsroom cuts at Postmedia, and the Koch money.")],
-    )
-    parts = offtopic_components(comments, articles, TextFeatures(n_topics=1).fit(comments, articles))
-    assert parts["meta_talk"].tolist() == [1, 1, 0, 0, 0]
-    # German capitalises every noun: "Postings" counts (the combiner weighs it with the article_has_text parts)
-    assert parts["novel_names"].tolist() == pytest.approx([0, 1, 0, 1, 0.5])
