@@ -143,8 +143,6 @@ class ScoredComments(Comments):
     is_question: Series[float] = pa.Field(ge=0, le=1)
     addresses_poster: Series[float] = pa.Field(ge=0, le=1)
     agreement: Series[float] = pa.Field(ge=0, le=1)
-    meta_talk: Series[float] = pa.Field(ge=0, le=1)
-    novel_names: Series[float] = pa.Field(ge=0, le=1)
     article_has_text: Series[float] = pa.Field(ge=0, le=1)
     sim_article_with_text: Series[float] = pa.Field(**_FLOAT)
     sim_parent_with_text: Series[float] = pa.Field(**_FLOAT)
