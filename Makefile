@@ -37,5 +37,6 @@ eval: setup
 	$(PY) scripts/evaluate.py
 
 bench: setup
+	$(PY) benchmarks/bench_run.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_incremental.py 200000 2000

@@ -721,7 +721,11 @@ TOP_PAIRS_PER_SOURCE = 50
 def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
     """``table(one source's comments)`` for each source, stacked with a leading ``source`` column."""
     parts = []
-    for source, group in comments.groupby("source", sort=True):
+    sources = comments["source"].unique()
+    # one source (the usual case): its comments are the frame itself, not a copy of every column
+    groups = [(sources[0], comments)] if len(sources) == 1 and pd.notna(sources[0]) else \
+        comments.groupby("source", sort=True)
+    for source, group in groups:
         part = table(group)
         part = part.drop(columns="source", errors="ignore")
         part.insert(0, "source", pd.array([source] * len(part), dtype="str"))
@@ -754,6 +758,8 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
     keyed, by_source = _keyed(comments, params), {}
 
     def keyed_of(group: pd.DataFrame) -> _Keyed:
+        if group is comments:  # the only source: keyed as the whole corpus is
+            return keyed
         source = group["source"].iat[0]
         if source not in by_source:
             by_source[source] = _keyed(group, params)

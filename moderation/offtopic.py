@@ -78,8 +78,9 @@ class OfftopicParams:
     relative_max: int = 3
     relative_factor: float = 1.5
     relative_floor: float = 0.1
-    # tokenising is the slow part of fitting; past one 100k-text chunk it runs on every core
-    features: dict = field(default_factory=lambda: {"n_jobs": -1})
+    # TextFeatures options; tokenising stays in this process (n_jobs 1): worker processes, each starting Python and
+    # scikit-learn, made it slower on a shared 2-core machine (1M texts: 23 s against 14 s, benchmarks/bench_run.py)
+    features: dict = field(default_factory=lambda: {"n_jobs": None})
 
 
 WEIGHT_KEYS = ("components", "mean", "scale", "coef", "intercept")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from threadpoolctl import threadpool_limits
 
 from moderation import (
     catalog, comment_speculation, engagement, fitted, incremental, ingest, offtopic, offtopic_learning, queues, schema,
@@ -28,6 +32,10 @@ from moderation.text import group_codes, row_keys
 ADOPTED_FILE = "offtopic_weights_adopted.json"
 RECORDED_LABELS = "moderators_offtopic_label"  # the store's labels, joined to the comments for learning
 RECORDED_SPECULATIVE = "moderators_speculative_label"
+# threads per BLAS and OpenMP pool while scoring: waiting threads spin for a core, and on a machine shared with other
+# work two of them made the text fit ten times slower (5.5 s against 59 s at 200k, the same topics); the stages'
+# dense products are small (NMF on a 10,000-document sample, 50-dimensional projections), so little is lost alone
+SCORING_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,27 @@ class Results:
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
 
 
+class StageClock:
+    """Wall and CPU seconds per step of one run, in the order first met (``run`` writes them to ``run.json``).
+
+    Benchmarks read them to say where a run's time goes; a step timed twice adds up. CPU seconds are this
+    process's (not those of worker processes a step starts): steadier than wall time on a shared machine.
+    """
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        began, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - began
+            self.cpu_seconds[step] = self.cpu_seconds.get(step, 0.0) + time.process_time() - cpu
+
+
 class NothingRead(ingest.IngestError):
     """Not one record could be read from any input (the input as a whole is unreadable)."""
 
@@ -113,12 +142,19 @@ class Fitted:
     outliers: votes.VoteOutliers
 
 
-def fit_stages(articles: pd.DataFrame, comments: pd.DataFrame, params: Params = Params()) -> Fitted:
+def fit_stages(
+    articles: pd.DataFrame, comments: pd.DataFrame, params: Params = Params(), clock: StageClock | None = None,
+) -> Fitted:
     """Fit text features, off-topic corpus sums and vote outlier models on the corpus (threads resolved)."""
+    clock = clock or StageClock()
     # text features are fitted once and shared by every text stage (and the dashboard's topic view)
-    features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
-    return Fitted(features, offtopic.OfftopicCorpus.fit(comments, articles, features),
-                  votes.fit_vote_outliers(comments, params.votes))
+    with clock("fit text features"):
+        features = topics.TextFeatures(**params.offtopic.features).fit(comments, articles)
+    with clock("fit off-topic corpus"):
+        corpus = offtopic.OfftopicCorpus.fit(comments, articles, features)
+    with clock("fit vote outliers"):
+        outliers = votes.fit_vote_outliers(comments, params.votes)
+    return Fitted(features, corpus, outliers)
 
 
 def run_stages(
@@ -129,24 +165,33 @@ def run_stages(
     params: Params = Params(),
     fitted: Fitted | None = None,
     author_usual: pd.Series | None = None,
+    clock: StageClock | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Problem]]:
     """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems).
 
     Without ``fitted`` the corpus is ``comments`` and everything is fitted on it. With ``fitted``
     (:func:`fit_stages` of the corpus) ``comments`` may be some whole articles of it: each article's scores
     are then those of the corpus run (``author_usual``: :func:`moderation.votes.author_usual_log_votes` over
-    the corpus comments of these authors), while authors and topics cover ``comments`` only.
+    the corpus comments of these authors), while authors and topics cover ``comments`` only. ``clock`` times
+    each stage.
     """
+    clock = clock or StageClock()
     # trees are resolved over everything: a reply may answer a comment ingested from an earlier file
-    comments, tree_problems = threads.resolve(comments)
-    fitted = fitted or fit_stages(articles, comments, params)
-    comments = votes.score_votes(comments, vote_events, params.votes, fitted.outliers, author_usual)
-    comments = offtopic.score_offtopic(comments, articles, fitted.text, params=params.offtopic, corpus=fitted.corpus)
-    # a learned weights file may also carry the desk's conjecture model (train-offtopic, Teach page)
-    conjecture = offtopic.load_weights(params.offtopic.weights_path).get("conjecture")
-    comments = comment_speculation.score_comments(comments, conjecture)
-    comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
-    authors = engagement.author_table(comments, decisions, params.engagement)
+    with clock("reply trees"):
+        comments, tree_problems = threads.resolve(comments)
+    fitted = fitted or fit_stages(articles, comments, params, clock)
+    with clock("votes"):
+        comments = votes.score_votes(comments, vote_events, params.votes, fitted.outliers, author_usual)
+    with clock("off-topic"):
+        comments = offtopic.score_offtopic(comments, articles, fitted.text, params=params.offtopic,
+                                           corpus=fitted.corpus)
+    with clock("speculation"):
+        # a learned weights file may also carry the desk's conjecture model (train-offtopic, Teach page)
+        conjecture = offtopic.load_weights(params.offtopic.weights_path).get("conjecture")
+        comments = comment_speculation.score_comments(comments, conjecture)
+        comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
+    with clock("authors"):
+        authors = engagement.author_table(comments, decisions, params.engagement)
     topic_table = fitted.text.topics_frame(comments["topic_id"])
     return comments, authors, topic_table, tree_problems
 
@@ -274,8 +319,10 @@ def run(
         run_id = store.start_run("run", paths)
         records = None
         ingested = IngestSummary({}, {})
+        clock = StageClock()
         try:
-            _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
+            with clock("ingest"):
+                _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
             params = with_desk_settings(params, store)
             store_name = _store_name(out_dir, store_url)
             state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
@@ -283,15 +330,16 @@ def run(
                 changes = store.changed_since(state.last_position, state.last_vote_row)
                 why = _grown_past_the_fit(state, changes[1], params)
                 state = None if why else state
-            if state is None and engine == "dask":
-                from moderation import dask_engine  # Dask is imported by Dask runs only
+            with threadpool_limits(limits=SCORING_THREADS):
+                if state is None and engine == "dask":
+                    from moderation import dask_engine  # Dask is imported by Dask runs only
 
-                results, state = dask_engine.score_all(store, params, run_id, why, out_dir,
-                                                       dask or dask_engine.DaskOptions())
-            elif state is None:
-                results, state = _score_all(store, params, run_id, why)
-            else:
-                results, state = _score_touched(store, out_dir, state, params, run_id, changes)
+                    results, state = dask_engine.score_all(store, params, run_id, why, out_dir,
+                                                           dask or dask_engine.DaskOptions())
+                elif state is None:
+                    results, state = _score_all(store, params, run_id, why, clock)
+                else:
+                    results, state = _score_touched(store, out_dir, state, params, run_id, changes, clock)
             tree_problems = [Problem(*row) for row in state.tree_problems[["file", "record", "problem", "action"]]
                              .itertuples(index=False, name=None)]
             reported = store.tree_problems_before(run_id)
@@ -304,15 +352,20 @@ def run(
                                     "the records are stored, the results folder was left as it was")
             results = replace(results, problems=store.problems_behind(run_id), ingested=ingested, carried=carried)
             with catalog.new_version(out_dir, run_id) as version:
-                results.write(version)
-                fitted.save(version, state, params, store_name)
-                _write_json(version / catalog.COMBINER_FILE, _combiner(params))
+                with clock("write"):
+                    results.write(version)
+                    fitted.save(version, state, params, store_name)
+                    _write_json(version / catalog.COMBINER_FILE, _combiner(params))
                 scoring = results.scoring
                 _write_json(version / catalog.RUN_FILE, {
                     "run_id": run_id, "inputs": [str(p) for p in paths], "records_read": records,
                     "comments": len(results.comments), "problems": results.run_problems,
                     "scoring": {"comments_scored": scoring.comments, "articles_scored": scoring.articles,
                                 "fitted_by": scoring.fitted_by, "full_fit": scoring.full_fit, "summary": str(scoring)},
+                    # wall seconds per step (benchmarks/bench_run.py reads them); the rest of the command's time
+                    # is starting Python, imports and the version swap
+                    "seconds": {step: round(seconds, 3) for step, seconds in clock.seconds.items()},
+                    "cpu_seconds": {step: round(seconds, 3) for step, seconds in clock.cpu_seconds.items()},
                     "problem_history": "every run's problems are in the store (tables runs, problems): "
                                        f"python -m moderation problems --results {out_dir} --all"
                                        + (f" --store {_shown(store_url)}" if store_url else ""),
@@ -337,17 +390,24 @@ def _grown_past_the_fit(state: fitted.FittedState, last_position: int | None, pa
     return ""
 
 
-def _score_all(store: Store, params: Params, run_id: str, why: str) -> tuple[Results, fitted.FittedState]:
+def _score_all(
+    store: Store, params: Params, run_id: str, why: str, clock: StageClock
+) -> tuple[Results, fitted.FittedState]:
     """Fit on everything stored and score it: the results and the state to save with them."""
-    _, last_position, last_vote_row = store.changed_since(None, None)
-    articles, comments, vote_events = store.load()
-    decisions = store.current_decisions()
-    resolved, tree_problems = threads.resolve(comments)
-    fit = fit_stages(articles, resolved, params)
-    comments, authors, topic_table, _ = run_stages(articles, resolved, vote_events, decisions, params, fit)
+    with clock("store load"):
+        _, last_position, last_vote_row = store.changed_since(None, None)
+        articles, comments, vote_events = store.load()
+        decisions = store.current_decisions()
+    with clock("reply trees"):
+        resolved, tree_problems = threads.resolve(comments)
+    fit = fit_stages(articles, resolved, params, clock)
+    comments, authors, topic_table, _ = run_stages(articles, resolved, vote_events, decisions, params, fit,
+                                                   clock=clock)
+    with clock("engagement tables"):
+        insights = engagement.insight_tables(comments, params.engagement)
     results = Results(
         articles, comments, authors, vote_events, topic_table, schema.problems_frame([]), run_id,
-        engagement.insight_tables(comments, params.engagement), scoring=Scoring(len(comments), len(articles), run_id, why),
+        insights, scoring=Scoring(len(comments), len(articles), run_id, why),
     )
     state = fitted.FittedState(
         fit.text.without_rows(), fit.corpus.without_rows(), fit.outliers, _decision_keys(decisions),
@@ -358,7 +418,7 @@ def _score_all(store: Store, params: Params, run_id: str, why: str) -> tuple[Res
 
 def _score_touched(
     store: Store, out_dir: Path, state: fitted.FittedState, params: Params, run_id: str,
-    changes: tuple[pd.DataFrame, int | None, int | None],
+    changes: tuple[pd.DataFrame, int | None, int | None], clock: StageClock,
 ) -> tuple[Results, fitted.FittedState]:
     """Score the articles with comments or vote events added since ``state`` was saved (``changes``:
     ``Store.changed_since``); keep every other row."""
@@ -382,7 +442,7 @@ def _score_touched(
     text = state.text.with_sources(comments, articles)
     fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
     scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
-                                             author_usual)
+                                             author_usual, clock)
     # a stage that lost a column would otherwise hide behind the previous rows' values (columns and types:
     # the merged rows are checked in full when written)
     schema.check_output(scored.head(0), "scored_comments", "comments.parquet")

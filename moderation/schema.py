@@ -141,6 +141,8 @@ class ScoredComments(Comments):
     has_link: Series[float] = pa.Field(ge=0, le=1)
     repeated_text: Series[float] = pa.Field(ge=0, le=1)
     is_question: Series[float] = pa.Field(ge=0, le=1)
+    addresses_poster: Series[float] = pa.Field(ge=0, le=1)
+    agreement: Series[float] = pa.Field(ge=0, le=1)
     article_has_text: Series[float] = pa.Field(ge=0, le=1)
     sim_article_with_text: Series[float] = pa.Field(**_FLOAT)
     sim_parent_with_text: Series[float] = pa.Field(**_FLOAT)

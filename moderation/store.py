@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -53,6 +54,10 @@ TEAM_EVENTS = ("claim", "release", "undo")
 Key = tuple[str, str]
 
 _TREE_PIECE = 100_000  # stored comments read at a time by reply_tree
+_LOAD_PIECE = 50_000  # rows turned into typed columns at a time by load
+# the pandas types of the Arrow columns load reads (schema.conform leaves them as they are)
+_PANDAS_TYPES = {pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
+                 pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
 metadata = sa.MetaData()
 
 
@@ -437,11 +442,11 @@ class Store:
                     (comments_table, [comments_table.c.position]),
                     (vote_events_table, [vote_events_table.c.row]),
                 )):
-                    query = sa.select(table).order_by(*order)
+                    query = _untyped_select(table).order_by(*order)
                     if chunk is not None:
                         query = query.where(sa.tuple_(table.c.source, table.c.article_id).in_(chunk))
-                    part.append(pd.read_sql(query, connection))
-        frames = [pd.concat(part, ignore_index=True) if len(part) > 1 else part[0] for part in parts]
+                    part.extend(_read_batches(connection, query, table))
+        frames = [_frame(part) for part in parts]
         if articles is not None:  # chunks come one after the other: back to the store's order
             frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
                       zip(frames, (schema.ARTICLE_KEY, "position", "row"))]
@@ -454,8 +459,9 @@ class Store:
         sql_table, order = {"comments": (comments_table, comments_table.c.position),
                             "vote_events": (vote_events_table, vote_events_table.c.row)}[table]
         with self.engine.connect() as connection:
-            frame = pd.read_sql(sa.select(sql_table).where(order.between(first, last)).order_by(order), connection)
-        return _as_loaded(frame, table)
+            batches = _read_batches(connection, _untyped_select(sql_table).where(order.between(first, last))
+                                    .order_by(order), sql_table)
+        return _as_loaded(_frame(batches), table)
 
     # ---- writing ---------------------------------------------------------
 
@@ -1125,12 +1131,64 @@ def _driver_values(values: pd.Series, column_type: sa.types.TypeEngine, dialect:
     return [None if item is None else processor(item) for item in items]
 
 
+def _untyped_select(table: sa.Table) -> sa.Select:
+    """Every column of ``table`` as the driver returns it: SQLAlchemy's per-value result processing (SQLite's
+    times parsed one by one) would take longer than the database; :func:`_read_batches` types whole columns."""
+    return sa.select(*[sa.type_coerce(column, sa.types.NullType()).label(column.name) for column in table.columns])
+
+
+def _read_batches(connection, query: sa.Select, table: sa.Table) -> list[pa.RecordBatch]:
+    """The rows of ``query`` (over ``table``'s columns) as Arrow batches of ``_LOAD_PIECE`` rows.
+
+    Rows become typed columns a piece at a time: Python tuples of every row at once would be the peak of a
+    large load.
+    """
+    result = connection.execute(query)
+    names = list(result.keys())
+    types = [_arrow_type(table.c[name].type, connection.dialect) for name in names]
+    batches = []
+    while rows := result.fetchmany(_LOAD_PIECE):
+        batches.append(pa.RecordBatch.from_arrays(
+            [_arrow_column(values, arrow_type) for values, arrow_type in zip(zip(*rows), types)], names))
+    return batches or [pa.RecordBatch.from_arrays([pa.array([], arrow_type) for arrow_type in types], names)]
+
+
+def _arrow_type(column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> pa.DataType:
+    """The Arrow type a column's driver values take (SQLite's times: its text, which
+    :func:`moderation.schema.conform` parses in one pass)."""
+    if isinstance(column_type, sa.DateTime):
+        return pa.large_string() if dialect.name == "sqlite" else pa.timestamp("us", tz="UTC")
+    for sql_type, arrow_type in ((sa.Boolean, pa.bool_()), (sa.Integer, pa.int64()), (sa.Float, pa.float64())):
+        if isinstance(column_type, sql_type):
+            return arrow_type
+    return pa.large_string()
+
+
+def _arrow_column(values: tuple, arrow_type: pa.DataType) -> pa.Array:
+    if arrow_type == pa.bool_():
+        return pa.array(values).cast(arrow_type)  # SQLite's 0 and 1, other drivers' bools
+    try:
+        return pa.array(values, arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # SQLite keeps a value of another type as it was given
+        return pa.array([None if value is None else str(value) for value in values], arrow_type)
+
+
+def _frame(batches: list[pa.RecordBatch]) -> pd.DataFrame:
+    """One frame of Arrow batches, each column in one piece, in the canonical pandas types."""
+    return pa.Table.from_batches(batches).combine_chunks().to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
 def _as_loaded(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """A frame read from ``table`` as :meth:`Store.load` gives it: canonical dtypes, pass-through columns, parsed
     reactions."""
     frame = _with_extra(frame.drop(columns=["row"], errors="ignore"), table)
     if table == "comments":
-        frame["reactions"] = frame["reactions"].map(lambda r: json.loads(r) if isinstance(r, str) else None)
+        stored = frame["reactions"]
+        present = stored.notna().to_numpy()
+        reactions = np.full(len(stored), None, dtype=object)
+        for at, text in zip(np.flatnonzero(present), stored[present]):  # lists only where a source has them
+            reactions[at] = json.loads(text)
+        frame["reactions"] = reactions
     return frame
 
 

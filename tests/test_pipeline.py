@@ -123,6 +123,31 @@ def test_the_ingest_command_names_an_orphans_file_and_line(tmp_path, capsys):
     assert "1 comments on 0 articles" in out  # a comments file alone names no article row
 
 
+def test_run_json_records_each_steps_seconds(tmp_path):
+    """run.json says where a run's time went (benchmarks/bench_run.py reads it): a full run times every step, an
+    incremental one the steps it ran again."""
+    first = write_comments(tmp_path / "first.csv", [
+        {"comment_id": str(i), "article_id": f"a{i % 3}", "author": f"user{i % 4}", "created_at": "2024-01-01T10:00",
+         "text": f"comment {i} on the bridge budget"} for i in range(30)
+    ])
+    out = tmp_path / "out"
+    run([first], out, source="forum")
+    seconds = json.loads((out / "run.json").read_text())["seconds"]
+    assert list(seconds) == ["ingest", "store load", "reply trees", "fit text features", "fit off-topic corpus",
+                             "fit vote outliers", "votes", "off-topic", "speculation", "authors",
+                             "engagement tables", "write"]
+    assert all(isinstance(value, float) and value >= 0 for value in seconds.values())
+    cpu = json.loads((out / "run.json").read_text())["cpu_seconds"]
+    assert list(cpu) == list(seconds) and all(value >= 0 for value in cpu.values())
+    later = write_comments(tmp_path / "later.csv", [
+        {"comment_id": "new", "article_id": "a0", "author": "user9", "created_at": "2024-01-02T10:00",
+         "text": "a later comment"},
+    ])
+    run([later], out, source="forum")
+    again = json.loads((out / "run.json").read_text())["seconds"]
+    assert {"ingest", "votes", "off-topic", "write"} <= set(again) and "fit text features" not in again
+
+
 def test_an_import_counts_only_its_own_problems_not_the_stores_open_reply_tree_ones(tmp_path):
     """A reply whose parent never came stays a reply-tree problem of the store; a later clean file's import
     reports 0 problems of its own and says that one is still open; the CLI summary counts it as earlier."""
