@@ -266,7 +266,10 @@ def queue_view(
         unless ``show_decided``.
     """
     # positions, not a filtered copy: a queue ranked over a million comments is shown 200 rows at a time
-    rows = members.head(limit) if show_decided else members.iloc[np.flatnonzero(~decided_mask(members, decisions))[:limit]]
+    if show_decided:
+        rows = members.head(limit)
+    else:
+        rows = members.iloc[np.flatnonzero(~decided_mask(members, decisions))[:limit]]
     return display_columns(with_decisions(rows, decisions))
 
 

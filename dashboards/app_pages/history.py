@@ -37,13 +37,15 @@ comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
 counts = decisions["action"].value_counts()
 view = _ui.in_url(
     "view", "history_view", "remove", st.segmented_control, _history_view, label="Decisions",
-    options=list(reports.HISTORY_VIEWS), format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
+    options=list(reports.HISTORY_VIEWS),
+    format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
 ) or "remove"
 shown = reports.history(decisions, comments, view, only_these=ctx.filters.active)
 if shown.empty:
     st.info(f"Nothing {reports.HISTORY_VIEWS[view].lower()} yet.")
     st.stop()
-st.caption(f"{len(shown):,} comments whose current decision is {view}, newest first. Undo adds an entry to "
+st.caption(f"{len(shown):,} comment{'s' * (len(shown) != 1)} whose current decision is {view}, newest first. "
+           "Undo adds an entry to "
            "the log (the decision stays in Decisions, marked undone) and puts the comment back in the queue.")
 st.dataframe(shown, hide_index=True, key="history_table",
              column_config={"text": _ui.LINKS["text"], "reason": st.column_config.TextColumn("reason", width="medium")})
