@@ -266,7 +266,8 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
     """
     language = comments["language"] if "language" in comments else None
     sentences = score_speculation_and_conjecture(comments["text"], language=language)
-    out = comments.copy()
+    # copy on write: the new frame shares the input's columns until one is replaced
+    out = comments.copy(deep=False)
     for name in sentences.columns:
         out[name] = sentences[name].to_numpy()
     english = np.ones(len(comments), bool) if language is None else language.to_numpy(dtype=object) != "de"

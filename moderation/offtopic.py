@@ -19,7 +19,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
-from moderation.text import entries_at, group_codes, has_text, positions_of, row_keys, row_sums
+from moderation.text import (
+    SCORING_CHUNK_ROWS, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
+)
 from moderation.topics import TextFeatures, dominant_topic
 
 
@@ -55,6 +57,8 @@ ADDRESSES_POSTER = rf"^\s*(?:@\w|(?i:hey |hi |dear )?(?!(?i:{OPENERS})\b)[A-Z][\
 AGREEMENT = (r"^\W*(?:agreed|well said|bingo|hear,? hear|exactly|right on|\+1|thanks|thank you|so true|good point"
              r"|great point|nice|genau|stimmt|danke|richtig)\b")
 AGREEMENT_MAX_WORDS = 12
+# the comment columns the components read (the text features read keys, source and text)
+CONTEXT_COLUMNS = [*COMMENT_KEY, "article_id", "parent_id", "thread_id", "text"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,9 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict:
 
 def text_hashes(comments: pd.DataFrame) -> np.ndarray:
     """A 64-bit hash per comment of its source and its text with case, spacing and punctuation aside."""
+    if len(comments) > SCORING_CHUNK_ROWS:  # in slices: each holds several normalised copies of its texts
+        return np.concatenate([text_hashes(comments.iloc[start:start + SCORING_CHUNK_ROWS])
+                               for start in range(0, len(comments), SCORING_CHUNK_ROWS)])
     normalised = comments["text"].astype("str").fillna("").str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
     keyed = comments["source"].astype("str").fillna("") + "\x1f" + normalised
     return pd.util.hash_pandas_object(keyed.astype("str"), index=False).to_numpy()
@@ -201,6 +208,7 @@ class OfftopicCorpus:
 
 def offtopic_components(
     comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures, corpus: OfftopicCorpus | None = None,
+    chunk_rows: int | None = None,
 ) -> pd.DataFrame:
     """The off-topic evidence of each comment, one column per name in ``COMPONENTS``.
 
@@ -220,9 +228,41 @@ def offtopic_components(
     source's articles for ``sim_article_lift`` and the source's texts for ``repeated_text``; without it they
     are taken from ``comments`` and ``articles`` (the whole corpus in a full run).
 
+    Every component depends on the comment's own article (its comments and article row) and on ``features``
+    and ``corpus`` only, so the comments are scored in chunks of whole articles of about ``chunk_rows``
+    comments (default ``SCORING_CHUNK_ROWS``; :func:`moderation.text.group_chunks`): the same values as one
+    pass, in bounded memory.
+
     Returns a frame with ``comments``' index, these columns and ``language`` and
     ``topic_id`` (nearest topic, numbered across sources; -1 without known terms); ``comments`` is not modified.
     """
+    corpus = corpus if corpus is not None else OfftopicCorpus.fit(comments, articles, features)
+    group = group_codes(row_keys(comments, ARTICLE_KEY))
+    chunks = group_chunks(group, chunk_rows or SCORING_CHUNK_ROWS)
+    # only the columns the components read: a chunk of the stage's wide frame would copy every column
+    comments = comments[[name for name in CONTEXT_COLUMNS if name in comments]]
+    if len(chunks) == 1:
+        return _article_components(comments, articles, features, corpus)
+    article_at = positions_of(row_keys(articles, ARTICLE_KEY), row_keys(comments, ARTICLE_KEY))
+    columns: dict[str, np.ndarray] = {}
+    dtypes = {}
+    for rows in chunks:
+        used = np.unique(article_at[rows])
+        part = _article_components(comments.iloc[rows], articles.iloc[used[used >= 0]], features, corpus)
+        for name in part.columns:
+            if name not in columns:
+                dtypes[name] = part[name].dtype
+                columns[name] = np.empty(len(comments), dtype=dtypes[name] if isinstance(dtypes[name], np.dtype)
+                                         else object)
+            columns[name][rows] = part[name].to_numpy()
+    return pd.DataFrame({name: pd.array(values, dtype=dtypes[name]) for name, values in columns.items()},
+                        index=comments.index)
+
+
+def _article_components(
+    comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures, corpus: OfftopicCorpus,
+) -> pd.DataFrame:
+    """:func:`offtopic_components` of whole articles in one pass (``articles`` holds at least theirs)."""
     n = len(comments)
     matrix, topics, languages, semantic = features.comment_features(comments)
     article_matrix, article_topics, article_semantic = features.article_features(articles)
@@ -267,7 +307,6 @@ def offtopic_components(
     topic_discussion = _share_of_topic(_share(share_sums[group] - shares), dominant)
 
     # lift over chance: the mean cosine to the other articles of the same source (every article of the corpus)
-    corpus = corpus if corpus is not None else OfftopicCorpus.fit(comments, articles, features)
     source_sums, source_count = corpus.article_sums, corpus.article_counts
     n_sources = len(source_count)
     comment_source = np.where(article_at >= 0, corpus.source_codes(comments["source"]), -1)
@@ -428,7 +467,8 @@ def score_offtopic(
     if features is None:
         features = TextFeatures(**params.features).fit(comments, articles)
     components = offtopic_components(comments, articles, features, corpus)
-    out = comments.copy()
+    # copy on write: the new frame shares the input's columns until one is replaced
+    out = comments.copy(deep=False)
     for name in [*COMPONENTS, "language"]:
         out[name] = components[name].set_axis(out.index)
     # a comment without text (removed, or only masked) has nothing to judge: no score rather than a guess
@@ -471,7 +511,8 @@ def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = Off
         ``is_offtopic_speculation``, ``in_queue_relative`` (member by the relative rule only) and
         ``offtopic_reason`` (one sentence of evidence).
     """
-    out = scored.copy()
+    # copy on write: the new frame shares the input's columns until one is replaced
+    out = scored.copy(deep=False)
     product = out["offtopic_score"] * out["conjecture_score"]
     out["offtopic_speculation_score"] = product
     conjecture = out["conjecture_score"].fillna(0).to_numpy() >= 0.5

@@ -30,6 +30,11 @@ WORD_RUN = re.compile(r"\w+")
 TEXT_BREAK = "0textbreak0"
 # sparse lookups into matrices this small read a dense copy (16 MB of float64) instead of searching
 DENSE_LOOKUP_CELLS = 2**21
+# comments per chunk of whole articles in the scoring stages: their per-comment arrays (several per stored
+# TF-IDF entry, dense topic and semantic rows) would otherwise be held for the whole corpus at once
+SCORING_CHUNK_ROWS = 25_000
+# texts split into word runs at a time while counting terms (each run is a Python string until numbered)
+TOKENISE_ROWS = 10_000
 
 
 def has_text(texts: pd.Series) -> pd.Series:
@@ -127,6 +132,22 @@ def group_codes(keys: pd.MultiIndex) -> np.ndarray:
     return pd.factorize(combined)[0]
 
 
+def group_chunks(group: np.ndarray, max_rows: int = SCORING_CHUNK_ROWS) -> list[np.ndarray]:
+    """Positions of the rows in chunks of whole groups (``group``: codes 0..k-1), about ``max_rows`` rows each.
+
+    Groups are taken in code order; each chunk's positions are ascending, so a chunk keeps the rows' order.
+    A group larger than ``max_rows`` is a chunk of its own; a chunk holds fewer than ``2 * max_rows`` rows
+    otherwise.
+    """
+    if len(group) <= max_rows:
+        return [np.arange(len(group))]
+    sizes = np.bincount(group)
+    chunk = ((np.cumsum(sizes) - sizes) // max_rows)[group]
+    order = np.argsort(chunk, kind="stable")
+    bounds = np.searchsorted(chunk[order], np.arange(chunk.max() + 2))
+    return [order[start:stop] for start, stop in zip(bounds[:-1], bounds[1:]) if stop > start]
+
+
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``)."""
     weights = counts.tocsr().astype(np.float64)
@@ -192,6 +213,27 @@ def _word_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return runs, np.repeat(np.arange(len(texts)), lengths)
 
 
+def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the texts' word runs (:func:`_word_runs`): each run's number in order of first
+    appearance, the distinct runs, and each run's text number.
+
+    The runs are found ``TOKENISE_ROWS`` texts at a time and only their numbers kept: a Python string per
+    run of a whole chunk would take several hundred MB. A run first appears in the first slice holding it,
+    in its order there, so numbering the slices' distinct runs in turn gives the chunk's own numbering.
+    """
+    codes, uniques, rows = [], [], []
+    for start in range(0, max(len(texts), 1), TOKENISE_ROWS):
+        flat, slice_rows = _word_runs(texts[start:start + TOKENISE_ROWS])
+        slice_codes, slice_uniques = pd.factorize(flat)
+        codes.append(slice_codes)
+        uniques.append(np.asarray(slice_uniques, dtype=object))
+        rows.append(slice_rows + start)
+    number, distinct = pd.factorize(np.concatenate(uniques))
+    offsets = np.cumsum([0] + [len(part) for part in uniques[:-1]])
+    first_seen = np.concatenate([number[offset + part] for offset, part in zip(offsets, codes)])
+    return first_seen, distinct, np.concatenate(rows)
+
+
 def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     """Term counts and sorted terms of one chunk (no terms at all gives a matrix without columns).
 
@@ -201,8 +243,7 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     maximal ``\\w+`` runs that it matches in full, so texts are split into runs (a simpler,
     faster regex), the runs hashed, and the pattern tried once per distinct run.
     """
-    flat, rows = _word_runs(texts.tolist())
-    first_seen, distinct = pd.factorize(flat)
+    first_seen, distinct, rows = _numbered_runs(texts.tolist())
     is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))
     if not is_term.any():
         return sp.csr_matrix((len(texts), 0)), np.array([], dtype=object)

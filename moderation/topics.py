@@ -20,6 +20,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import (
+    SCORING_CHUNK_ROWS,
     TOKEN_PATTERN,
     article_documents,
     clean_text,
@@ -97,12 +98,18 @@ class SourceText:
         A projection rather than NMF's own ``transform``: one sparse product, so
         a million comments take seconds, and the largest value is the nearest topic.
         """
+        if matrix.shape[0] > SCORING_CHUNK_ROWS:  # by rows: the column selection copies most of the matrix
+            return np.concatenate([self.topic_weights(matrix[start:start + SCORING_CHUNK_ROWS])
+                                   for start in range(0, matrix.shape[0], SCORING_CHUNK_ROWS)])
         return np.asarray(matrix[:, self.topic_columns] @ self.topic_profiles.T)
 
     def semantic(self, matrix: sp.csr_matrix) -> np.ndarray:
         """Unit-length latent semantic rows (float32, (n, n_semantic)) of TF-IDF rows; zero rows stay zero."""
         if self.semantic_model is None:
             return np.zeros((matrix.shape[0], 0), dtype=np.float32)
+        if matrix.shape[0] > SCORING_CHUNK_ROWS:  # by rows: the product is float64 before it is cast
+            return np.concatenate([self.semantic(matrix[start:start + SCORING_CHUNK_ROWS])
+                                   for start in range(0, matrix.shape[0], SCORING_CHUNK_ROWS)])
         reduced = np.asarray(matrix @ self.semantic_model.components_.T.astype(np.float32), dtype=np.float32)
         norms = np.linalg.norm(reduced, axis=1, keepdims=True)
         return np.divide(reduced, norms, out=np.zeros_like(reduced), where=norms > 1e-6)

@@ -573,7 +573,8 @@ def score_votes(comments: pd.DataFrame, vote_events: pd.DataFrame | None = None,
       and ``vote_reason`` (str, one sentence).
     All measures needing both up and down counts are NA where either is NA.
     """
-    out = comments.copy()
+    # copy on write: the new frame shares the input's columns until one is replaced
+    out = comments.copy(deep=False)
     votes = _vote_counts(out)
     up, down, has_split, total, net, ratio, article, total_z, net_z = (votes[name] for name in (
         "up", "down", "has_split", "total", "net", "ratio", "article", "total_z", "net_z"))
