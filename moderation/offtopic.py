@@ -236,27 +236,44 @@ def offtopic_components(
     Returns a frame with ``comments``' index, these columns and ``language`` and
     ``topic_id`` (nearest topic, numbered across sources; -1 without known terms); ``comments`` is not modified.
     """
+    return _assembled(_chunk_components(comments, articles, features, corpus, chunk_rows), comments.index)
+
+
+def _chunk_components(
+    comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures, corpus: OfftopicCorpus | None,
+    chunk_rows: int | None = None,
+):
+    """``(rows, components)`` per chunk of whole articles: the positions in ``comments`` and
+    :func:`offtopic_components` of those comments (indexed by those positions)."""
     corpus = corpus if corpus is not None else OfftopicCorpus.fit(comments, articles, features)
     group = group_codes(row_keys(comments, ARTICLE_KEY))
     chunks = group_chunks(group, chunk_rows or SCORING_CHUNK_ROWS)
     # only the columns the components read: a chunk of the stage's wide frame would copy every column
-    comments = comments[[name for name in CONTEXT_COLUMNS if name in comments]]
+    comments = comments[[name for name in CONTEXT_COLUMNS if name in comments]].reset_index(drop=True)
     if len(chunks) == 1:
-        return _article_components(comments, articles, features, corpus)
+        yield chunks[0], _article_components(comments, articles, features, corpus)
+        return
     article_at = positions_of(row_keys(articles, ARTICLE_KEY), row_keys(comments, ARTICLE_KEY))
-    columns: dict[str, np.ndarray] = {}
-    dtypes = {}
     for rows in chunks:
         used = np.unique(article_at[rows])
-        part = _article_components(comments.iloc[rows], articles.iloc[used[used >= 0]], features, corpus)
+        yield rows, _article_components(comments.iloc[rows], articles.iloc[used[used >= 0]], features, corpus)
+
+
+def _assembled(parts, index: pd.Index) -> pd.DataFrame:
+    """One frame (``index``) of the columns of ``parts`` ((rows, frame) per chunk), each column its own array:
+    one block per column, so no copy of them all is made to consolidate them."""
+    n = len(index)
+    columns: dict[str, np.ndarray] = {}
+    dtypes = {}
+    for rows, part in parts:
         for name in part.columns:
             if name not in columns:
                 dtypes[name] = part[name].dtype
-                columns[name] = np.empty(len(comments), dtype=dtypes[name] if isinstance(dtypes[name], np.dtype)
-                                         else object)
+                numeric = isinstance(dtypes[name], np.dtype)
+                columns[name] = np.empty(n, dtype=dtypes[name] if numeric else object)
             columns[name][rows] = part[name].to_numpy()
-    return pd.DataFrame({name: pd.array(values, dtype=dtypes[name]) for name, values in columns.items()},
-                        index=comments.index)
+    return pd.DataFrame({name: values if isinstance(dtypes[name], np.dtype) else pd.array(values, dtype=dtypes[name])
+                         for name, values in columns.items()}, index=index, copy=False)
 
 
 def _article_components(
@@ -424,10 +441,14 @@ def _context_components(
 
 
 def combine(components: pd.DataFrame, weights: dict) -> np.ndarray:
-    """Logistic regression probability (0..1) from standardised components."""
-    names = weights["components"]
-    z = (components[names].to_numpy(dtype=np.float64) - np.asarray(weights["mean"])) / np.asarray(weights["scale"])
-    logit = z @ np.asarray(weights["coef"]) + weights["intercept"]
+    """Logistic regression probability (0..1) from standardised components.
+
+    Summed one component at a time: a row's score does not depend on which other rows are combined with it
+    (a matrix product's blocking does, in the last bit), and no (n, components) copy is made.
+    """
+    logit = np.full(len(components), float(weights["intercept"]))
+    for name, mean, scale, coef in zip(weights["components"], weights["mean"], weights["scale"], weights["coef"]):
+        logit += (components[name].to_numpy(dtype=np.float64) - mean) / scale * coef
     return 1.0 / (1.0 + np.exp(-logit))
 
 
@@ -466,14 +487,20 @@ def score_offtopic(
     """
     if features is None:
         features = TextFeatures(**params.features).fit(comments, articles)
-    components = offtopic_components(comments, articles, features, corpus)
+    weights = load_weights(params.weights_path)
+
+    def scored_chunks():
+        for rows, part in _chunk_components(comments, articles, features, corpus):
+            # a comment without text (removed, or only masked) has nothing to judge: no score rather than a guess
+            with_text = has_text(comments["text"].iloc[rows]).to_numpy()
+            part["offtopic_score"] = np.where(with_text, combine(part, weights), np.nan)
+            yield rows, part
+
+    components = _assembled(scored_chunks(), comments.index)
     # copy on write: the new frame shares the input's columns until one is replaced
     out = comments.copy(deep=False)
-    for name in [*COMPONENTS, "language"]:
+    for name in [*COMPONENTS, "language", "offtopic_score"]:
         out[name] = components[name].set_axis(out.index)
-    # a comment without text (removed, or only masked) has nothing to judge: no score rather than a guess
-    with_text = has_text(comments["text"]).to_numpy()
-    out["offtopic_score"] = np.where(with_text, combine(components, load_weights(params.weights_path)), np.nan)
     out["is_offtopic"] = out["offtopic_score"] >= params.offtopic_threshold
     dominant = components["topic_id"].to_numpy()
     out["topic_id"] = pd.array(np.where(dominant >= 0, dominant, None), dtype="Int64")
@@ -541,14 +568,23 @@ def _reasons(scored: pd.DataFrame, params: OfftopicParams) -> pd.Series:
     cue, but an opinion, and its low conjecture score says why such a comment ranks low.
     """
     median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
+    columns = [
+        scored["sim_article"], median, scored["sim_parent"], scored["sim_discussion"], scored["conjecture_score"],
+        scored["speculation_cues"], scored["topic_terms"], scored["topic_terms"].notna(),
+        scored["offtopic_score"].isna(), scored["in_queue_relative"],
+    ]
+    # a slice of rows at a time: Python objects for every value and reason of the corpus would take hundreds of MB
+    parts = [pd.Series(_reason_texts(zip(*(column.iloc[first:first + SCORING_CHUNK_ROWS].tolist()
+                                           for column in columns)), params), dtype="str")
+             for first in range(0, len(scored), SCORING_CHUNK_ROWS)]
+    reasons = pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype="str")
+    return reasons.set_axis(scored.index)
+
+
+def _reason_texts(rows, params: OfftopicParams) -> list[str]:
+    """:func:`_reasons` of rows (sim_article, its discussion median, sim_parent, sim_discussion, conjecture
+    score, cues, topic terms, whether there is a topic, whether there is no text, in_queue_relative)."""
     # one f-string per row: several times faster than a Series map and concatenation per clause
-    has_topic = scored["topic_terms"].notna().to_numpy()
-    rows = zip(
-        scored["sim_article"].tolist(), median.tolist(), scored["sim_parent"].tolist(),
-        scored["sim_discussion"].tolist(), scored["conjecture_score"].tolist(), scored["speculation_cues"].tolist(),
-        scored["topic_terms"].tolist(), has_topic.tolist(), scored["offtopic_score"].isna().tolist(),
-        scored["in_queue_relative"].tolist(),
-    )
     reasons = []
     for article, article_median, parent, discussion, conjecture, cues, topic, known, no_text, standout in rows:
         if no_text:
@@ -566,4 +602,4 @@ def _reasons(scored: pd.DataFrame, params: OfftopicParams) -> pd.Series:
         if known:
             reason += "; nearest topic: " + topic
         reasons.append(reason)
-    return pd.Series(reasons, index=scored.index, dtype="str")
+    return reasons

@@ -46,6 +46,7 @@ from moderation.cues import (
     cue_lists,
 )
 from moderation.sentences import TextBatch, as_texts, batches
+from moderation.text import SCORING_CHUNK_ROWS
 
 
 MODEL_PATH = Path(__file__).parent / "models" / "speculation.joblib"
@@ -442,31 +443,42 @@ def _sentence_maxima(texts: pd.Series, models: list, language, cues: np.ndarray 
     Every batch of sentences is split once and scored by all ``models``. ``cues`` (object array (n,), or None
     to skip) receives each comment's cue dicts under ``models[0]``'s lexicon.
     """
-    values = as_texts(texts)
-    german = _languages(language, texts.index) == "de"
-    results = [(np.zeros(len(values)), np.zeros(len(values), dtype=np.int64)) for _ in models]
-    for is_german in (False, True):
-        members = np.flatnonzero(german == is_german)
-        lexicons = [_lexicon("de" if is_german else "en", model) for model in models]
-        for start, stop, batch in batches([values[i] for i in members]):
-            rows = members[start:stop]
-            found = {}  # the cue matches of each distinct lexicon (German: one for all models)
-            for model, lexicon, (scores, counts) in zip(models, lexicons, results):
-                if lexicon not in found:
-                    found[lexicon] = CueMatches(batch, *lexicon)
-                features = found[lexicon].features
-                if not len(batch.sentence_starts):  # only empty texts: scikit-learn refuses zero rows
-                    sentence_scores = np.zeros(0)
-                elif is_german:
-                    sentence_scores = model.cue_model_.predict_proba(features)[:, 1]
-                else:
-                    sentence_scores = model._text_proba(batch, features)
-                chunk_scores = np.zeros(len(rows))
-                np.maximum.at(chunk_scores, batch.sentence_owner, sentence_scores)
-                scores[rows] = chunk_scores
-                counts[rows] = np.bincount(batch.sentence_owner, weights=sentence_scores >= 0.5,
-                                           minlength=len(rows))
-            if cues is not None:
-                for row, text_cues in zip(rows.tolist(), cue_lists(batch, found[lexicons[0]], as_dicts=True)):
-                    cues[row] = text_cues
+    every_german = _languages(language, texts.index) == "de"
+    results = [(np.zeros(len(texts)), np.zeros(len(texts), dtype=np.int64)) for _ in models]
+    # comments a slice at a time: a Python string per text of the whole corpus would take hundreds of MB, and a
+    # sentence's score does not depend on the batch it is scored in
+    for first in range(0, len(texts), SCORING_CHUNK_ROWS):
+        values = as_texts(texts.iloc[first:first + SCORING_CHUNK_ROWS])
+        german = every_german[first:first + SCORING_CHUNK_ROWS]
+        for is_german in (False, True):
+            members = np.flatnonzero(german == is_german)
+            _score_batches([values[i] for i in members], first + members, is_german, models, results, cues)
     return results
+
+
+def _score_batches(values: list[str], members: np.ndarray, is_german: bool, models: list, results: list,
+                   cues: np.ndarray | None) -> None:
+    """:func:`_sentence_maxima` of the texts ``values`` (rows ``members``, all German or none), into
+    ``results`` and ``cues``."""
+    lexicons = [_lexicon("de" if is_german else "en", model) for model in models]
+    for start, stop, batch in batches(values):
+        rows = members[start:stop]
+        found = {}  # the cue matches of each distinct lexicon (German: one for all models)
+        for model, lexicon, (scores, counts) in zip(models, lexicons, results):
+            if lexicon not in found:
+                found[lexicon] = CueMatches(batch, *lexicon)
+            features = found[lexicon].features
+            if not len(batch.sentence_starts):  # only empty texts: scikit-learn refuses zero rows
+                sentence_scores = np.zeros(0)
+            elif is_german:
+                sentence_scores = model.cue_model_.predict_proba(features)[:, 1]
+            else:
+                sentence_scores = model._text_proba(batch, features)
+            chunk_scores = np.zeros(len(rows))
+            np.maximum.at(chunk_scores, batch.sentence_owner, sentence_scores)
+            scores[rows] = chunk_scores
+            counts[rows] = np.bincount(batch.sentence_owner, weights=sentence_scores >= 0.5,
+                                       minlength=len(rows))
+        if cues is not None:
+            for row, text_cues in zip(rows.tolist(), cue_lists(batch, found[lexicons[0]], as_dicts=True)):
+                cues[row] = text_cues

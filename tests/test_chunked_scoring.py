@@ -7,8 +7,11 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from moderation import offtopic, schema, text, threads, topics
-from moderation.offtopic import OfftopicCorpus, offtopic_components, score_offtopic, text_hashes
+from moderation import offtopic, schema, speculation, text, threads, topics
+from moderation.comment_speculation import score_comments as speculation_stage
+from moderation.offtopic import (
+    OfftopicCorpus, flag_offtopic_speculation, offtopic_components, score_offtopic, text_hashes,
+)
 from moderation.text import TOKEN_PATTERN, _count_chunk, group_chunks
 from moderation.topics import TextFeatures
 
@@ -125,3 +128,28 @@ def test_term_counts_tokenised_in_slices_equal_countvectorizer(slice_rows, monke
     assert list(terms) == list(expected.get_feature_names_out())
     for part in ["indptr", "indices", "data"]:
         np.testing.assert_array_equal(getattr(got, part), getattr(want, part))
+
+
+def test_speculation_in_slices_of_comments_equals_one_pass(monkeypatch):
+    """Sentence scores, counts and cue spans do not depend on which comments share a slice or batch."""
+    _, comments = corpus(seed=5)
+    texts = pd.concat([comments["text"], pd.Series(["Perhaps they knew. I suspect more!", None, "Vielleicht war es so?"])],
+                      ignore_index=True).astype("str")
+    language = pd.Series(np.where(np.arange(len(texts)) % 7 == 0, "de", "en"), index=texts.index)
+    whole = speculation.score_speculation_and_conjecture(texts, language=language)
+    monkeypatch.setattr(speculation, "SCORING_CHUNK_ROWS", 4)
+    sliced = speculation.score_speculation_and_conjecture(texts, language=language)
+    pd.testing.assert_frame_equal(sliced, whole, check_exact=True)
+    assert whole["speculation_score"].max() >= 0.5
+
+
+def test_reasons_in_slices_equal_one_pass(monkeypatch):
+    """The reason sentences (the discussion median over the whole article) do not change with the slices."""
+    articles, comments = corpus(seed=6)
+    scored = speculation_stage(score_offtopic(comments, articles, TextFeatures(n_topics=3, n_semantic=4).fit(
+        comments, articles)))
+    whole = flag_offtopic_speculation(scored)
+    monkeypatch.setattr(offtopic, "SCORING_CHUNK_ROWS", 3)
+    sliced = flag_offtopic_speculation(scored)
+    pd.testing.assert_series_equal(sliced["offtopic_reason"], whole["offtopic_reason"], check_exact=True)
+    assert whole["offtopic_reason"].str.contains("discussion median").any()
