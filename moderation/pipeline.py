@@ -185,6 +185,9 @@ def run_stages(
     with clock("off-topic"):
         comments = offtopic.score_offtopic(comments, articles, fitted.text, params=params.offtopic,
                                            corpus=fitted.corpus)
+    # no later stage reads the fitted rows of every comment (a quarter of a full run's memory at its peak): they
+    # are freed here when the caller handed the fit over
+    fitted = replace(fitted, text=fitted.text.without_rows(), corpus=fitted.corpus.without_rows())
     with clock("speculation"):
         # a learned weights file may also carry the desk's conjecture model (train-offtopic, Teach page)
         conjecture = offtopic.load_weights(params.offtopic.weights_path).get("conjecture")
@@ -400,9 +403,12 @@ def _score_all(
         decisions = store.current_decisions()
     with clock("reply trees"):
         resolved, tree_problems = threads.resolve(comments)
-    fit = fit_stages(articles, resolved, params, clock)
-    comments, authors, topic_table, _ = run_stages(articles, resolved, vote_events, decisions, params, fit,
-                                                   clock=clock)
+    fitted_here = [fit_stages(articles, resolved, params, clock)]
+    learned = Fitted(fitted_here[0].text.without_rows(), fitted_here[0].corpus.without_rows(),
+                     fitted_here[0].outliers)
+    # handed over: run_stages holds the only reference to the fitted rows, and frees them after the off-topic stage
+    comments, authors, topic_table, _ = run_stages(articles, resolved, vote_events, decisions, params,
+                                                   fitted_here.pop(), clock=clock)
     with clock("engagement tables"):
         insights = engagement.insight_tables(comments, params.engagement)
     results = Results(
@@ -410,7 +416,7 @@ def _score_all(
         insights, scoring=Scoring(len(comments), len(articles), run_id, why),
     )
     state = fitted.FittedState(
-        fit.text.without_rows(), fit.corpus.without_rows(), fit.outliers, _decision_keys(decisions),
+        learned.text, learned.corpus, learned.outliers, _decision_keys(decisions),
         _tree_problems(tree_problems, comments), last_position, last_vote_row, run_id, len(comments), last_position,
     )
     return results, state

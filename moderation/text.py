@@ -151,9 +151,13 @@ def group_chunks(group: np.ndarray, max_rows: int = SCORING_CHUNK_ROWS) -> list[
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``)."""
     weights = counts.tocsr().astype(np.float64)
-    weights.data = (1 + np.log(weights.data)) * idf[weights.indices]
-    norms = np.sqrt(row_sums(weights, weights.data**2))
-    weights.data /= norms[np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))]
+    # in place, in the same operations and order: a temporary per step would hold another copy of every entry
+    data = weights.data
+    np.log(data, out=data)
+    data += 1
+    data *= idf[weights.indices]
+    rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
+    data /= np.sqrt(np.bincount(rows, weights=data**2, minlength=weights.shape[0]))[rows]
     return weights
 
 

@@ -57,6 +57,7 @@ class SourceText:
         # scikit-learn's smooth idf: ln((1 + n) / (1 + df)) + 1
         self.idf = np.log((1 + counts.shape[0]) / (1 + frequency[keep])) + 1
         matrix = tfidf(counts, self.idf)
+        del counts  # freed before the topic and semantic fits
 
         # topics are learned on a sample and on the most frequent terms: labels are frequent terms anyway
         rng = np.random.RandomState(features.random_state)
@@ -202,6 +203,8 @@ class TextFeatures:
         sources = pd.concat([comments["source"], articles["source"]], ignore_index=True).astype("str")
         # one tokenisation pass over every source serves language detection, stop words and the vocabularies
         counts, terms = count_terms(texts, self.n_jobs)
+        n_texts = len(texts)
+        del texts  # the cleaned texts of the corpus are not read again
         languages = set_per_source(
             language_from_counts(counts, terms, self.default_language), sources, self.source_languages
         )
@@ -216,11 +219,12 @@ class TextFeatures:
             self.models_.append(model)
             column += len(model.vocabulary)
             topic += len(model.topic_terms)
+        del counts  # each source's TF-IDF rows are in blocks now
         self.vocabulary_ = np.concatenate([m.vocabulary for m in self.models_]) if self.models_ else terms[:0]
         self.idf_ = np.concatenate([m.idf for m in self.models_]) if self.models_ else np.zeros(0)
         self.topic_terms_ = [label for m in self.models_ for label in m.topic_terms]
         self.topic_sources_ = [m.source for m in self.models_ for _ in m.topic_terms]
-        matrix, topic_weights, semantic = self._assemble(blocks, rows, len(texts))
+        matrix, topic_weights, semantic = self._assemble(blocks, rows, n_texts)
 
         n_comments = len(comments)
         self.comment_keys_ = row_keys(comments, COMMENT_KEY)
