@@ -16,6 +16,7 @@ from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from threadpoolctl import threadpool_limits
@@ -354,6 +355,7 @@ def run(
                 raise StrictFailure(f"--strict: {len(tree_problems)} reply-tree problem(s), first {tree_problems[0]}; "
                                     "the records are stored, the results folder was left as it was")
             results = replace(results, problems=store.problems_behind(run_id), ingested=ingested, carried=carried)
+            release_arrow_pages()
             with catalog.new_version(out_dir, run_id) as version:
                 with clock("write"):
                     results.write(version)
@@ -380,6 +382,15 @@ def run(
     return results
 
 
+def release_arrow_pages() -> None:
+    """Give the pages Arrow's memory pool keeps for reuse back to the system.
+
+    The pool (mimalloc) keeps what it freed: after the store's record batches became a pandas frame, 0.7 GB at a
+    million comments that no stage reuses, on top of the run's peak.
+    """
+    pa.default_memory_pool().release_unused()
+
+
 def _grown_past_the_fit(state: fitted.FittedState, last_position: int | None, params: Params) -> str:
     """Why ``state`` no longer fits the store (more comments added since the fit than ``params.refit_growth`` of
     those it saw), or "" while it does."""
@@ -401,6 +412,7 @@ def _score_all(
         _, last_position, last_vote_row = store.changed_since(None, None)
         articles, comments, vote_events = store.load()
         decisions = store.current_decisions()
+        release_arrow_pages()
     with clock("reply trees"):
         resolved, tree_problems = threads.resolve(comments)
     fitted_here = [fit_stages(articles, resolved, params, clock)]
