@@ -319,8 +319,8 @@ def _article_components(
     article_share[known] = _share(article_topics[article_at[known]])
     topic_article = _share_of_topic(article_share, dominant)
     shares = _share(topics)
-    share_sums = np.zeros((n_groups, topics.shape[1]))
-    np.add.at(share_sums, group, shares)
+    # sums per article as one sparse product: the same additions in the same order as np.add.at, several times faster
+    share_sums = indicator @ shares
     topic_discussion = _share_of_topic(_share(share_sums[group] - shares), dominant)
 
     # lift over chance: the mean cosine to the other articles of the same source (every article of the corpus)
@@ -335,7 +335,7 @@ def _article_components(
     # relative to the discussion: a masked or title-only article makes every similarity small
     sim_article_relative = sim_article - pd.Series(sim_article).groupby(group).transform("median").to_numpy()
     log_tokens = np.log1p(matrix.getnnz(axis=1))
-    semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, n_groups)
+    semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, indicator)
     context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at, corpus)
     article_has_text = (context["log_article_terms"] >= np.log1p(ARTICLE_TEXT_TERMS)).astype(np.float64)
     similarities = {
@@ -375,10 +375,11 @@ def _share_of_topic(shares: np.ndarray, topic: np.ndarray) -> np.ndarray:
 
 def _semantic_components(
     semantic: np.ndarray, article_semantic: np.ndarray, article_at: np.ndarray, parent_at: np.ndarray,
-    group: np.ndarray, n_groups: int,
+    group: np.ndarray, indicator: sp.csr_matrix,
 ) -> dict:
     """LSA cosines of each comment to its article, its parent (the article for top-level comments) and the
-    leave-one-out mean of its discussion, and the article cosine minus the discussion's median."""
+    leave-one-out mean of its discussion, and the article cosine minus the discussion's median (``indicator``:
+    (n_groups, n) with a 1 at each comment's article)."""
     n = len(semantic)
     if semantic.shape[1] == 0 or n == 0:
         zeros = np.zeros(n)
@@ -389,8 +390,7 @@ def _semantic_components(
     replies = parent_at >= 0
     lsa_parent = lsa_article.copy()
     lsa_parent[replies] = np.einsum("ij,ij->i", semantic[replies], semantic[parent_at[replies]])
-    sums = np.zeros((n_groups, semantic.shape[1]))
-    np.add.at(sums, group, semantic)
+    sums = indicator @ semantic.astype(np.float64)  # summed in float64, row after row, as np.add.at would
     rest = sums[group] - semantic
     rest_norm = np.linalg.norm(rest, axis=1)
     lsa_discussion = np.divide(np.einsum("ij,ij->i", semantic, rest), rest_norm, out=np.zeros(n),

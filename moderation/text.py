@@ -135,9 +135,9 @@ def group_codes(keys: pd.MultiIndex) -> np.ndarray:
 def group_chunks(group: np.ndarray, max_rows: int = SCORING_CHUNK_ROWS) -> list[np.ndarray]:
     """Positions of the rows in chunks of whole groups (``group``: codes 0..k-1), about ``max_rows`` rows each.
 
-    Groups are taken in code order; each chunk's positions are ascending, so a chunk keeps the rows' order.
-    A group larger than ``max_rows`` is a chunk of its own; a chunk holds fewer than ``2 * max_rows`` rows
-    otherwise.
+    Groups are taken in code order, a chunk being the groups that start within one stretch of ``max_rows``
+    rows (so it holds fewer than ``max_rows`` rows plus its last group's); each chunk's positions are
+    ascending, so a chunk keeps the rows' order.
     """
     if len(group) <= max_rows:
         return [np.arange(len(group))]
