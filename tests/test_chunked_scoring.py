@@ -134,8 +134,8 @@ def test_term_counts_tokenised_in_slices_equal_countvectorizer(slice_rows, monke
 def test_speculation_in_slices_of_comments_equals_one_pass(monkeypatch):
     """Sentence scores, counts and cue spans do not depend on which comments share a slice or batch."""
     _, comments = corpus(seed=5)
-    texts = pd.concat([comments["text"], pd.Series(["Perhaps they knew. I suspect more!", None, "Vielleicht war es so?"])],
-                      ignore_index=True).astype("str")
+    extra = pd.Series(["Perhaps they knew. I suspect more!", None, "Vielleicht war es so?"])
+    texts = pd.concat([comments["text"], extra], ignore_index=True).astype("str")
     language = pd.Series(np.where(np.arange(len(texts)) % 7 == 0, "de", "en"), index=texts.index)
     whole = speculation.score_speculation_and_conjecture(texts, language=language)
     monkeypatch.setattr(speculation, "SCORING_CHUNK_ROWS", 4)
