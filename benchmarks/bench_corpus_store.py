@@ -16,7 +16,8 @@ Candidates: ``moderation Store (SQLite)`` (``Store.ingest`` / ``Store.load`` / `
 in use); ``DuckDB`` (a table keyed by (source, comment_id), ``INSERT ... ON CONFLICT DO NOTHING`` from Arrow,
 read back through Arrow); ``Parquet parts + key index`` (one Parquet file per ingest, new keys found against the
 stored key columns, read with ``pyarrow.dataset``). The floor, in the same run: ``pyarrow.parquet`` writing the N
-comments once and reading them back. Every candidate's row counts are checked (N, then N + N/100).
+comments once and reading them back. Every candidate's row counts are checked (N, then N + N/100). DuckDB is a
+development dependency (`requirements-dev.txt`): the project does not use it yet.
 """
 
 from __future__ import annotations
