@@ -93,6 +93,12 @@ def results(folder: str, version: str) -> reports.Results:
     return reports.load_results(folder)
 
 
+def read_ahead(folder: str, version: str) -> None:
+    """Once the first page is drawn, read the columns other pages show in the background
+    (``reports.Results.read_ahead``; once per results version)."""
+    results(folder, version).read_ahead()
+
+
 @st.cache_resource(max_entries=32, ttl=3600)
 def filtered(folder: str, version: str, filters: Filters, columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Comments the global filters accept (the full frame, uncopied, when none is set): their working columns

@@ -83,6 +83,14 @@ class Results:
         """Every comment, :data:`WORKING_COLUMNS` and ``columns`` (those the file has)."""
         return self.comment_table.frame([*WORKING_COLUMNS, *columns])
 
+    def read_ahead(self) -> None:
+        """Read in the background (once) what pages show beyond the working columns: every column of
+        :data:`SHOWN_COLUMNS`, the similarity columns and the queues' reasons, so that the first queue table is
+        as quick as the next one."""
+        similarity = [c for c in self.comment_table.names if c.startswith(_SIMILARITY_PREFIXES)]
+        reasons = [spec.reason for spec in queues.QUEUES.values()]
+        self.comment_table.read_ahead(dict.fromkeys([*reasons, *SHOWN_COLUMNS, *similarity]))
+
     def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` (rows of :attr:`comments`, indexed as it is) with every column of :data:`SHOWN_COLUMNS` and
         similarity column the file has and ``frame`` lacks, for its rows."""
