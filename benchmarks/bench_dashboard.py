@@ -27,9 +27,10 @@ decision on /review until the next card is drawn: in AppTest (the script run aft
 
 ``--cold N`` measures the cold start N times, each in new processes: (1) a fresh Python process that imports
 streamlit and runs the app's first /review script (AppTest: imports, reading the folder, the queue, the card;
-wall and CPU seconds); (2) a fresh ``streamlit run`` server, once its health check answers, opened in a new
-chromium profile: seconds from navigation until /review's card text is drawn (not the grey skeleton), then
-from a click on Overview until its figures are drawn. ``--baseline-app DIR`` runs the same against another
+wall and CPU seconds); (2) ``python -m moderation dashboard`` started (the documented command) with a new
+chromium profile open: seconds from the launch until its health check answers, from navigation (right then)
+and from the launch until /review's card text is drawn (not the grey skeleton), then from a click on Overview
+until its figures are drawn. ``--baseline-app DIR`` runs the same against another
 checkout's ``dashboards/streamlit_app.py`` (e.g. ``git archive HEAD`` of the code before a change),
 alternating with this one so both see the same machine load. Screenshots go to ``test-artifacts/cold_*.png``.
 """
@@ -290,38 +291,40 @@ def cold_apptest(app: str) -> tuple[float, float, float]:
     return total, run, cpu
 
 
-def cold_browser(app: str, port: int, label: str) -> tuple[float, float, float]:
-    """(server start to health s, navigation to /review's card drawn s, click on Overview to its figures s)
-    against a fresh ``streamlit run`` of ``app`` in a new chromium profile."""
+def cold_browser(app: str, port: int, label: str) -> tuple[float, float, float, float]:
+    """(launch to health s, navigation to /review's card drawn s, launch to the card s, click on Overview to its
+    figures s): ``python -m moderation dashboard`` of ``app``'s checkout started, its health polled, then /review
+    opened in a new chromium profile (started before the server, as a moderator's browser would be)."""
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.test_browser import ARTIFACTS, CHROMIUM
 
-    started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=Path(app).parents[1], env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.25)
-        healthy = time.perf_counter() - started
-        ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            clicked = time.perf_counter()
+    root = Path(app).parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moderation", "dashboard", "--results", os.environ["MODERATION_RESULTS"],
+             "--port", str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    if server.poll() is not None or time.perf_counter() - started > 300:
+                        raise RuntimeError(f"{label}: the dashboard did not start") from None
+                    time.sleep(0.1)
+            healthy = time.perf_counter()
             page.goto(f"{base}/review")
             page.locator(".st-key-review_card [data-testid='stHtml']").first.wait_for(timeout=300_000)
-            review = time.perf_counter() - clicked
+            drawn = time.perf_counter()
             page.screenshot(path=str(ARTIFACTS / f"cold_{label}_review.png"))
             page.wait_for_function(IDLE, timeout=300_000)
             clicked = time.perf_counter()
@@ -333,11 +336,11 @@ def cold_browser(app: str, port: int, label: str) -> tuple[float, float, float]:
             overview = time.perf_counter() - clicked
             page.wait_for_function(IDLE, timeout=300_000)
             page.screenshot(path=str(ARTIFACTS / f"cold_{label}_overview.png"))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return healthy, review, overview
+    return healthy - started, drawn - healthy, drawn - started, overview
 
 
 def cold_starts(runs: int, baseline: str | None, port: int) -> None:
@@ -351,13 +354,15 @@ def cold_starts(runs: int, baseline: str | None, port: int) -> None:
             figures[name]["browser"].append(cold_browser(app, port, name))
     for name, measured in figures.items():
         total, run, cpu = (statistics.median(v) for v in zip(*measured["apptest"]))
-        healthy, review, overview = (statistics.median(v) for v in zip(*measured["browser"]))
+        healthy, review, launch, overview = (statistics.median(v) for v in zip(*measured["browser"]))
         print(f"cold start, {name} app ({apps[name]}), median of {runs}:")
         print(f"  AppTest, fresh process to the first /review drawn: {total:.2f} s wall (the script run "
               f"{run:.2f} s), {cpu:.2f} s CPU; each: " + ", ".join(f"{t:.2f}" for t, _, _ in measured["apptest"]))
-        print(f"  browser, new server: health after {healthy:.2f} s; navigation to /review's card {review:.2f} s "
-              "(each: " + ", ".join(f"{r:.2f}" for _, r, _ in measured["browser"]) + f"); then Overview drawn "
-              f"{overview:.2f} s (each: " + ", ".join(f"{o:.2f}" for _, _, o in measured["browser"]) + ")")
+        print(f"  browser, `python -m moderation dashboard`: health after {healthy:.2f} s; navigation to /review's "
+              f"card {review:.2f} s (each: " + ", ".join(f"{r:.2f}" for _, r, _, _ in measured["browser"])
+              + f"); launch to the card {launch:.2f} s (each: "
+              + ", ".join(f"{t:.2f}" for _, _, t, _ in measured["browser"]) + f"); then Overview drawn {overview:.2f} s "
+              "(each: " + ", ".join(f"{o:.2f}" for _, _, _, o in measured["browser"]) + ")")
 
 
 def main() -> None:
