@@ -93,6 +93,19 @@ def results(folder: str, version: str) -> reports.Results:
     return reports.load_results(folder)
 
 
+def prepare_landing(folder: str) -> None:
+    """Fill the caches the landing page asks for first (Review with no filter and every reason, the sidebar's
+    lists): what ``dashboards/serve.py`` does while the server starts, so the first visitor finds them."""
+    current = version(folder)
+    comments = results(folder, current).comments
+    reasons = tuple(reports.available_queues(comments))
+    for cached in (review_queue, review_without_text):
+        cached(folder, current, Filters(), reasons)
+    sources(folder, current)
+    article_choices(folder, current, None)
+    article_rows(folder, current)
+
+
 def read_ahead(folder: str, version: str) -> None:
     """Once the first page is drawn, read the columns other pages show in the background
     (``reports.Results.read_ahead``; once per results version)."""

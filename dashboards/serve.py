@@ -1,9 +1,9 @@
 """The Streamlit server with the results read while it starts: ``python dashboards/serve.py run APP [OPTIONS]``.
 
-``python -m moderation dashboard`` becomes this instead of ``streamlit run``. It imports the app's modules and
-starts reading the results folder (``$MODERATION_RESULTS``) in a background thread into the cache the pages
-use (``_data.results``), then serves: the first moderator to open the dashboard waits only for what the server's
-start has not done yet. A folder that cannot be read is left for the page to report.
+``python -m moderation dashboard`` becomes this instead of ``streamlit run``. In a background thread it reads
+the results folder (``$MODERATION_RESULTS``) and computes the landing page's queue into the caches the pages
+use (``_data.prepare_landing``) while it serves: the first moderator to open the dashboard waits only for what
+the server's start has not done yet. A folder that cannot be read is left for the page to report.
 """
 
 import logging
@@ -22,15 +22,14 @@ _LOG = logging.getLogger(__name__)
 
 
 def read_results() -> None:
-    """Once the server runs (the pages' caches belong to it), read the results folder into their cache, then
-    import what the Overview draws its charts with."""
+    """Once the server runs (the pages' caches belong to it), read the results folder and compute what the
+    landing page shows first into their caches, then import what the Overview draws its charts with."""
     while not Runtime.exists():
         time.sleep(0.05)
     try:
         import _data
 
-        folder, _ = _data.settings([])
-        _data.results(folder, _data.version(folder))
+        _data.prepare_landing(_data.settings([])[0])
     except Exception:  # noqa: BLE001 - the page reads the folder again and says what is wrong
         _LOG.info("reading the results ahead failed; the first page will report it", exc_info=True)
     import plotly.express  # noqa: F401

@@ -135,3 +135,23 @@ def test_the_review_page_reads_the_working_columns_and_the_rows_it_shows(tmp_pat
     expected = reports.explain(row, queue["reasons"].iloc[0].split(", "), thread)
     drawn = [element.proto.body for element in app.get("html")]
     assert any(all(html.escape(line) in body for line in expected) for body in drawn), (expected, drawn)
+
+
+def test_the_landing_page_can_be_prepared_before_anyone_opens_it(tmp_path, monkeypatch):
+    """_data.prepare_landing (what the dashboard command does while the server starts) fills the caches the first
+    /review visit asks for: the visit then reads nothing more of every comment and shows the same card."""
+    folder = write_results(tmp_path / "results", n_comments=60, n_articles=3)
+    monkeypatch.setenv("MODERATION_RESULTS", str(folder))
+    monkeypatch.setenv("MODERATION_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.syspath_prepend(str(Path(APP).parent))
+    import _data
+
+    resolved = str(folder.resolve())
+    _data.prepare_landing(resolved)
+    prepared = _data.results(resolved, _data.version(resolved))
+    assert set(prepared.comment_table.loaded) <= set(reports.WORKING_COLUMNS)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert not app.exception, app.exception
+    assert _data.results(resolved, _data.version(resolved)) is prepared
+    assert app.get("html") and any("Comment 1 of" in c.value for c in app.caption)
