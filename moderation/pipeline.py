@@ -99,7 +99,8 @@ class Results:
         schema.check_output(self.authors, "authors", "authors.parquet")
         directory.mkdir(parents=True, exist_ok=True)
         for name in catalog.TABLES:
-            getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
+            getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False,
+                                           row_group_size=catalog.ROW_GROUP_ROWS)
         for name, frame in self.insights.items():
             frame.to_parquet(directory / catalog.INSIGHT_FILES[name], index=False)
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
