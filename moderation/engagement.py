@@ -273,6 +273,14 @@ def net_score(comments: pd.DataFrame) -> pd.Series:
     return net.rename("net_score")
 
 
+def author_columns(params: EngagementParams = EngagementParams()) -> list[str]:
+    """The comment columns :func:`author_table` reads: a frame of many comments may carry these alone."""
+    return list(dict.fromkeys([
+        *COMMENT_KEY, "article_id", "parent_id", "author", "created_at", "status", "upvotes", "downvotes", "score",
+        "vote_net", "wilson_lower", *SHARE_COLUMNS.values(), *params.staff_columns,
+    ]))
+
+
 def author_table(
     comments: pd.DataFrame,
     decisions: pd.DataFrame | None = None,
@@ -718,6 +726,12 @@ INSIGHT_TABLES = {
 TOP_PAIRS_PER_SOURCE = 50
 
 
+def insight_columns(params: EngagementParams = EngagementParams()) -> list[str]:
+    """The comment columns :func:`insight_tables` reads."""
+    return list(dict.fromkeys(["source", "comment_id", "article_id", "parent_id", "author", "created_at",
+                               "thread_id", "depth", *params.staff_columns]))
+
+
 def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
     """``table(one source's comments)`` for each source, stacked with a leading ``source`` column."""
     parts = []
@@ -750,9 +764,7 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
     """
     comments = _resolved(comments)
     # only what the tables read: grouping a frame of every scored column by source would copy all of it
-    read = ["source", "comment_id", "article_id", "parent_id", "author", "created_at", "thread_id", "depth",
-            *params.staff_columns]
-    comments = comments[[column for column in dict.fromkeys(read) if column in comments]]
+    comments = comments[[column for column in insight_columns(params) if column in comments]]
 
     # authors are keyed once for the whole corpus and once per source (the per-source tables), not per table
     keyed, by_source = _keyed(comments, params), {}
