@@ -25,7 +25,7 @@ million comments take seconds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -185,6 +185,8 @@ class _Keyed:
 
     frame: pd.DataFrame  # per comment, in order: source, author, author_class, article_id, created_at, code, is_staff
     authors: pd.DataFrame  # per author code: source, author, author_class, is_staff
+    # what is made from these once for several tables (:func:`_reader_threads`: the three staff tables)
+    made: dict = field(default_factory=dict)
 
 
 def _keyed(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
@@ -471,6 +473,8 @@ def staff_responsiveness(
 def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
     """One row per thread a reader (not staff) started: source, article_id, thread, root_at,
     first_staff_reply_at, time_to_first_staff_reply (timedelta64[us]), has_staff_reply."""
+    if "reader_threads" in keyed.made:
+        return keyed.made["reader_threads"]
     resolved = _resolved(comments)
     frame = keyed.frame.assign(thread=resolved.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy())
     is_root = (resolved["depth"] == 0).to_numpy()
@@ -484,6 +488,7 @@ def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
         "timedelta64[us]"
     )
     threads_["has_staff_reply"] = threads_["first_staff_reply_at"].notna()
+    keyed.made["reader_threads"] = threads_
     return threads_
 
 

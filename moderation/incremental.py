@@ -20,6 +20,8 @@ from moderation.text import row_keys
 
 # fewer rows than this per run of kept rows on average, and merge_comments copies them (take) instead of slicing
 _ROWS_PER_SLICE = 50
+# share of the comments above which author_rows gives every comment
+_MOST = 0.5
 
 
 def _joined(frame: pd.DataFrame, columns: list[str]) -> pa.Array:
@@ -94,15 +96,19 @@ def authors_to_rescore(scored: pd.DataFrame, comments: pd.DataFrame, decided: pd
 
     ``comments`` are every comment of the new results (to find the authors of decided comments).
     """
-    decided_rows = row_keys(comments, COMMENT_KEY).isin(row_keys(decided, COMMENT_KEY))
+    decided_rows = _is_in(comments, COMMENT_KEY, decided, COMMENT_KEY) if len(decided) else \
+        np.zeros(len(comments), dtype=bool)
     return author_keys(scored).append(author_keys(comments[decided_rows])).unique()
 
 
 def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex) -> pd.DataFrame:
     """What ``authors``' rows are computed from: their comments, the direct replies to them (replies received)
-    and the comments they answer (reply latency)."""
+    and the comments they answer (reply latency); all of ``comments`` when the authors wrote most of them (the
+    regulars of a long-tailed corpus: selecting would cost more than it saves)."""
     by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
     own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
+    if own.mean() > _MOST:
+        return comments
     mine = comments[own]
     replies = _is_in(comments, ["source", "parent_id"], mine, COMMENT_KEY)
     answered = _is_in(comments, COMMENT_KEY, mine, ["source", "parent_id"])
