@@ -189,8 +189,9 @@ class _Keyed:
     made: dict = field(default_factory=dict)
 
 
-def _keyed(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
-    """Author keys, classes and integer codes (sorted by source, author), and who is staff."""
+def keyed_authors(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
+    """Author keys, classes and integer codes (sorted by source, author), and who is staff: what
+    :func:`author_table` and :func:`insight_tables` take as ``keyed`` when a caller gives both the same comments."""
     frame = pd.DataFrame(
         {
             "source": comments["source"].array,
@@ -287,6 +288,7 @@ def author_table(
     comments: pd.DataFrame,
     decisions: pd.DataFrame | None = None,
     params: EngagementParams = EngagementParams(),
+    keyed: _Keyed | None = None,
 ) -> pd.DataFrame:
     """One row per (source, author): participation, reception, moderation outcome, timing.
 
@@ -302,6 +304,7 @@ def author_table(
         ``source``, ``comment_id``, ``action`` in approve/remove/flag/escalate.
         None leaves ``share_removed`` NA.
     params : EngagementParams
+    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
 
     Returns
     -------
@@ -326,7 +329,7 @@ def author_table(
     - ``median_reply_latency`` (timedelta64[us]): median of
       :func:`reply_latency` over the author's replies; NaT if none has one.
     """
-    keyed = _keyed(comments, params)
+    keyed = keyed or keyed_authors(comments, params)
     frame, out = keyed.frame, keyed.authors.copy()
     n = len(out)
     code = frame["code"].to_numpy()
@@ -444,7 +447,7 @@ def staff_responsiveness(
         The same four measures over all threads, plus ``staff_authors``
         (number of staff authors seen).
     """
-    keyed = keyed or _keyed(comments, params)
+    keyed = keyed or keyed_authors(comments, params)
     threads_ = _reader_threads(comments, keyed)
     per_article = threads_.groupby(ARTICLE_KEY, sort=True).agg(
         threads=("has_staff_reply", "size"),
@@ -505,7 +508,7 @@ def staff_responsiveness_by_month(
     ``share_threads_with_staff_reply`` (float64 0..1),
     ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
     """
-    threads_ = _reader_threads(comments, keyed or _keyed(comments, params)).dropna(subset=["root_at"])
+    threads_ = _reader_threads(comments, keyed or keyed_authors(comments, params)).dropna(subset=["root_at"])
     root_at = threads_["root_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     month = root_at.dt.to_period("M").dt.start_time.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
     out = threads_.assign(month=month).groupby(["source", "month"], sort=True).agg(
@@ -533,7 +536,7 @@ def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementP
     descending, then by names. Self-replies are kept (author ==
     replied_to_author).
     """
-    keyed = keyed or _keyed(comments, params)
+    keyed = keyed or keyed_authors(comments, params)
     frame, authors = keyed.frame, keyed.authors
     parent = threads.parent_positions(comments)
     answered = parent >= 0
@@ -610,7 +613,7 @@ def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 def _dated_identified(comments: pd.DataFrame, params: EngagementParams,
                       keyed: _Keyed | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Comments with a timestamp, and the subset whose author is identified, with author codes."""
-    frame = (keyed or _keyed(comments, params)).frame
+    frame = (keyed or keyed_authors(comments, params)).frame
     dated = frame[frame["created_at"].notna()]
     return dated, dated[dated["author_class"] != "missing"]
 
@@ -691,27 +694,34 @@ def article_participation(comments: pd.DataFrame, params: EngagementParams = Eng
     participants, float64, NaN with none), ``top_authors_share`` (share of the
     attributed comments written by the top authors, 0..1, NaN with none).
     """
-    frame = (keyed or _keyed(comments, params)).frame
-    identified = frame["author_class"] != "missing"
-    totals = frame.assign(unattributed=~identified).groupby(ARTICLE_KEY, sort=True).agg(
-        comments=("code", "size"), unattributed_comments=("unattributed", "sum")
-    )
-    per_author = frame[identified].groupby(ARTICLE_KEY + ["author"], sort=True).size().rename("n").reset_index()
-    per_author = per_author.sort_values(ARTICLE_KEY + ["n", "author"], ascending=[True, True, False, True],
-                                        kind="stable")
-    rank = per_author.groupby(ARTICLE_KEY, sort=False).cumcount().to_numpy()
-    participants = per_author.groupby(ARTICLE_KEY, sort=False)["n"].transform("size").to_numpy()
-    top = rank < np.maximum(np.ceil(params.top_share * participants - 1e-9), 1)
-    stats = per_author.assign(top_n=per_author["n"].where(top, 0)).groupby(ARTICLE_KEY, sort=True).agg(
-        participants=("n", "size"), attributed=("n", "sum"), top=("top_n", "sum")
-    )
-    out = totals.join(stats, how="left")
-    out[["participants", "attributed", "top"]] = out[["participants", "attributed", "top"]].fillna(0).astype("int64")
+    frame = (keyed or keyed_authors(comments, params)).frame
+    # integer codes throughout: grouping a million comments by string keys three times cost most of a second
+    article = frame.groupby(ARTICLE_KEY, sort=True).ngroup().to_numpy()  # -1 where a key is missing
+    known = article >= 0
+    first_rows = np.unique(article[known], return_index=True)[1]
+    n = len(first_rows)
+    out = frame.loc[known, ARTICLE_KEY].iloc[first_rows].reset_index(drop=True)
+    identified = (frame["author_class"] != "missing").to_numpy()
+    out["comments"] = np.bincount(article[known], minlength=n).astype("int64")
+    out["unattributed_comments"] = np.bincount(article[known & ~identified], minlength=n).astype("int64")
+    # comments per (article, author), an article's authors from the most prolific down, ties by author key (codes
+    # follow the keys' order)
+    code = frame["code"].to_numpy()[known & identified].astype(np.int64)
+    pair, per_author = np.unique(article[known & identified] * (int(code.max(initial=0)) + 1) + code,
+                                 return_counts=True)
+    of_article = pair // (int(code.max(initial=0)) + 1)
+    order = np.lexsort((pair, -per_author, of_article))
+    of_article, per_author = of_article[order], per_author[order]
+    participants = np.bincount(of_article, minlength=n)
+    rank = np.arange(len(of_article)) - (np.cumsum(participants) - participants)[of_article]
+    top = rank < np.maximum(np.ceil(params.top_share * participants[of_article] - 1e-9), 1)
+    attributed = np.bincount(of_article, weights=per_author, minlength=n)
+    top_comments = np.bincount(of_article, weights=np.where(top, per_author, 0), minlength=n)
+    out["participants"] = participants.astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["comments_per_participant"] = out["attributed"] / out["participants"].where(out["participants"] > 0)
-        out["top_authors_share"] = out["top"] / out["attributed"].where(out["attributed"] > 0)
-    out = out.drop(columns=["attributed", "top"]).astype({"unattributed_comments": "int64"})
-    return out.reset_index()
+        out["comments_per_participant"] = np.where(participants > 0, attributed / participants, np.nan)
+        out["top_authors_share"] = np.where(attributed > 0, top_comments / attributed, np.nan)
+    return out
 
 
 # ---- the tables a run writes for the insights pages --------------------------
@@ -752,7 +762,8 @@ def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"source": pd.array([], dtype="str")})
 
 
-def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> dict[str, pd.DataFrame]:
+def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                   keyed: _Keyed | None = None) -> dict[str, pd.DataFrame]:
     """Every table of :data:`INSIGHT_TABLES` over the comments (a pure stage; authors are keyed per source).
 
     Parameters
@@ -761,6 +772,7 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
         Canonical comments (threads resolved or not), any number of sources.
     params : EngagementParams
         Who is staff (``staff_names``, ``staff_patterns``, ``staff_columns``) and how authors are classed.
+    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
 
     Returns
     -------
@@ -772,14 +784,14 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
     comments = comments[[column for column in insight_columns(params) if column in comments]]
 
     # authors are keyed once for the whole corpus and once per source (the per-source tables), not per table
-    keyed, by_source = _keyed(comments, params), {}
+    keyed, by_source = keyed or keyed_authors(comments, params), {}
 
     def keyed_of(group: pd.DataFrame) -> _Keyed:
         if group is comments:  # the only source: keyed as the whole corpus is
             return keyed
         source = group["source"].iat[0]
         if source not in by_source:
-            by_source[source] = _keyed(group, params)
+            by_source[source] = keyed_authors(group, params)
         return by_source[source]
 
     def overall(group: pd.DataFrame) -> pd.DataFrame:

@@ -473,11 +473,13 @@ def _score_touched(
     with clock("authors"):
         decided = incremental.changed_decisions(state.decisions, decisions)
         rescored = incremental.authors_to_rescore(scored, summary, decided)
-        recomputed = engagement.author_table(incremental.author_rows(summary, rescored), decisions,
-                                             params.engagement)
+        rows = incremental.author_rows(summary, rescored)
+        # every comment's authors are keyed once, for the author rows and the engagement tables, when both read all
+        keyed = engagement.keyed_authors(summary, params.engagement) if rows is summary else None
+        recomputed = engagement.author_table(rows, decisions, params.engagement, keyed)
         authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
     with clock("engagement tables"):
-        insights = engagement.insight_tables(summary, params.engagement)
+        insights = engagement.insight_tables(summary, params.engagement, keyed)
     results = Results(
         articles, summary, authors,
         incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
