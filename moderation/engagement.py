@@ -537,27 +537,28 @@ def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementP
     replied_to_author).
     """
     keyed = keyed or keyed_authors(comments, params)
-    frame, authors = keyed.frame, keyed.authors
+    code, authors = keyed.frame["code"].to_numpy().astype(np.int64), keyed.authors
     parent = threads.parent_positions(comments)
     answered = parent >= 0
-    pairs = pd.DataFrame({"replier": frame["code"].to_numpy()[answered],
-                          "replied_to": frame["code"].to_numpy()[parent[answered]]})
-    counts = pairs.value_counts().rename("count").reset_index()
-    replier, replied_to = authors.iloc[counts["replier"]], authors.iloc[counts["replied_to"]]
+    # pairs as integers (source and author key are never missing, so every comment has a code)
+    n = max(len(authors), 1)
+    pair, count = np.unique(code[answered] * n + code[parent[answered]], return_counts=True)
+    replier, replied_to = pair // n, pair % n
+    # most replies first, then by names: codes follow (source, author), and a reply stays in its source
+    order = np.lexsort((replied_to, replier, -count))
+    replier, replied_to, count = replier[order], replied_to[order], count[order]
     network = pd.DataFrame(
         {
-            "source": replier["source"].to_numpy(),
-            "author": replier["author"].to_numpy(),
-            "replied_to_author": replied_to["author"].to_numpy(),
-            "count": counts["count"].to_numpy(dtype=np.int64),
-            "author_class": replier["author_class"].to_numpy(),
-            "replied_to_class": replied_to["author_class"].to_numpy(),
+            "source": authors["source"].array.take(replier),
+            "author": authors["author"].array.take(replier),
+            "replied_to_author": authors["author"].array.take(replied_to),
+            "count": count.astype(np.int64),
+            "author_class": authors["author_class"].array.take(replier),
+            "replied_to_class": authors["author_class"].array.take(replied_to),
         }
     )
-    network = network.astype({c: "str" for c in ["source", "author", "replied_to_author", "author_class",
-                                                  "replied_to_class"]})
-    return network.sort_values(["count", "source", "author", "replied_to_author"],
-                               ascending=[False, True, True, True], ignore_index=True)
+    return network.astype({c: "str" for c in ["source", "author", "replied_to_author", "author_class",
+                                               "replied_to_class"]})
 
 
 def _identified_edges(network: pd.DataFrame) -> pd.DataFrame:
