@@ -586,6 +586,16 @@ def reciprocity(network: pd.DataFrame) -> float:
     return float(forward.isin(backward).mean())
 
 
+def _name_codes(edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index, pd.Index]:
+    """Integer codes of edges' source and of both authors, one code per name in the names' order (pairs of codes
+    compare, group and sort as the names do, without string keys), and the sources and names they stand for."""
+    source, sources = pd.factorize(edges["source"], sort=True)
+    names_of_both, names = pd.factorize(pd.concat([edges["author"], edges["replied_to_author"]], ignore_index=True),
+                                        sort=True)
+    names_of_both = names_of_both.astype(np.int64)
+    return source.astype(np.int64), names_of_both[:len(edges)], names_of_both[len(edges):], sources, names
+
+
 def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` pairs of identified authors who exchange most replies, both directions together.
 
@@ -595,20 +605,22 @@ def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     ``b_to_a``, ``replies`` (their sum), sorted by replies descending.
     """
     edges = _identified_edges(network)
-    forward = edges["author"] < edges["replied_to_author"]
-    pairs = pd.DataFrame(
-        {
-            "source": edges["source"],
-            "author_a": edges["author"].where(forward, edges["replied_to_author"]),
-            "author_b": edges["replied_to_author"].where(forward, edges["author"]),
-            "a_to_b": edges["count"].where(forward, 0),
-            "b_to_a": edges["count"].where(~forward, 0),
-        }
-    )
-    pairs = pairs.groupby(["source", "author_a", "author_b"], as_index=False)[["a_to_b", "b_to_a"]].sum()
-    pairs["replies"] = pairs["a_to_b"] + pairs["b_to_a"]
-    return pairs.sort_values(["replies", "source", "author_a", "author_b"],
-                             ascending=[False, True, True, True], ignore_index=True).head(n)
+    source, author, replied_to, sources, names = _name_codes(edges)
+    forward = author < replied_to
+    a, b = np.where(forward, author, replied_to), np.where(forward, replied_to, author)
+    count = edges["count"].to_numpy(dtype=np.int64)
+    base = max(len(names), 1)
+    pair, group = np.unique((source * base + a) * base + b, return_inverse=True)
+    a_to_b = np.bincount(group, weights=np.where(forward, count, 0), minlength=len(pair)).astype(np.int64)
+    b_to_a = np.bincount(group, weights=np.where(forward, 0, count), minlength=len(pair)).astype(np.int64)
+    replies = a_to_b + b_to_a
+    # most replies first, then by names (pair codes follow source, author a, author b)
+    top = np.lexsort((pair, -replies))[:n]
+    source_of, a_of, b_of = pair[top] // (base * base), pair[top] // base % base, pair[top] % base
+    return pd.DataFrame({
+        "source": sources.take(source_of), "author_a": names.take(a_of), "author_b": names.take(b_of),
+        "a_to_b": a_to_b[top], "b_to_a": b_to_a[top], "replies": replies[top],
+    }).astype({"source": "str", "author_a": "str", "author_b": "str"})
 
 
 def _dated_identified(comments: pd.DataFrame, params: EngagementParams,
