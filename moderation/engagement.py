@@ -185,7 +185,7 @@ class _Keyed:
 
     frame: pd.DataFrame  # per comment, in order: source, author, author_class, article_id, created_at, code, is_staff
     authors: pd.DataFrame  # per author code: source, author, author_class, is_staff
-    # what is made from these once for several tables (:func:`_reader_threads`: the three staff tables)
+    # what is made from these once for several tables (:func:`_reader_threads`, :func:`_parent_rows`)
     made: dict = field(default_factory=dict)
 
 
@@ -333,7 +333,7 @@ def author_table(
     frame, out = keyed.frame, keyed.authors.copy()
     n = len(out)
     code = frame["code"].to_numpy()
-    parent = threads.parent_positions(comments)
+    parent = _parent_rows(comments, keyed)
     is_reply = comments["parent_id"].notna().to_numpy()
 
     out["comments"] = np.bincount(code, minlength=n)
@@ -473,6 +473,14 @@ def staff_responsiveness(
     return per_article, overall
 
 
+def _parent_rows(comments: pd.DataFrame, keyed: _Keyed) -> np.ndarray:
+    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once for the
+    author table and the reply network."""
+    if "parent_rows" not in keyed.made:
+        keyed.made["parent_rows"] = threads.parent_positions(comments)
+    return keyed.made["parent_rows"]
+
+
 def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
     """One row per thread a reader (not staff) started: source, article_id, thread, root_at,
     first_staff_reply_at, time_to_first_staff_reply (timedelta64[us]), has_staff_reply."""
@@ -538,7 +546,7 @@ def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementP
     """
     keyed = keyed or keyed_authors(comments, params)
     code, authors = keyed.frame["code"].to_numpy().astype(np.int64), keyed.authors
-    parent = threads.parent_positions(comments)
+    parent = _parent_rows(comments, keyed)
     answered = parent >= 0
     # pairs as integers (source and author key are never missing, so every comment has a code)
     n = max(len(authors), 1)
