@@ -101,12 +101,16 @@ def authors_to_rescore(scored: pd.DataFrame, comments: pd.DataFrame, decided: pd
     return author_keys(scored).append(author_keys(comments[decided_rows])).unique()
 
 
-def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex) -> pd.DataFrame:
+def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex, keyed=None) -> pd.DataFrame:
     """What ``authors``' rows are computed from: their comments, the direct replies to them (replies received)
     and the comments they answer (reply latency); all of ``comments`` when the authors wrote most of them (the
-    regulars of a long-tailed corpus: selecting would cost more than it saves)."""
-    by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
-    own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
+    regulars of a long-tailed corpus: selecting would cost more than it saves). ``keyed``:
+    :func:`moderation.engagement.keyed_authors` of ``comments``, when the caller has it."""
+    if keyed is None:
+        by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
+        own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
+    else:  # one lookup per author, not per comment
+        own = np.asarray(row_keys(keyed.authors, AUTHOR_KEY).isin(authors))[keyed.frame["code"].to_numpy()]
     if own.mean() > _MOST:
         return comments
     mine = comments[own]

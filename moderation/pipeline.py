@@ -471,13 +471,16 @@ def _score_touched(
             *engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),
             "position", "topic_id", *(spec.member for spec in queues.QUEUES.values())])
     with clock("authors"):
+        # every comment's authors keyed once: to find the rescored authors' rows, and for the engagement tables
+        keyed = engagement.keyed_authors(summary, params.engagement)
         decided = incremental.changed_decisions(state.decisions, decisions)
         rescored = incremental.authors_to_rescore(scored, summary, decided)
-        rows = incremental.author_rows(summary, rescored)
-        # every comment's authors are keyed once, for the author rows and the engagement tables, when both read all
-        keyed = engagement.keyed_authors(summary, params.engagement) if rows is summary else None
-        recomputed = engagement.author_table(rows, decisions, params.engagement, keyed)
-        authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
+        rows = incremental.author_rows(summary, rescored, keyed)
+        if rows is summary:  # most authors (the regulars wrote most comments): the whole table, as a full run
+            authors = engagement.author_table(summary, decisions, params.engagement, keyed)
+        else:
+            recomputed = engagement.author_table(rows, decisions, params.engagement)
+            authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
     with clock("engagement tables"):
         insights = engagement.insight_tables(summary, params.engagement, keyed)
     results = Results(

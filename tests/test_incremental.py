@@ -261,8 +261,11 @@ def test_author_rows_are_every_comment_when_the_authors_wrote_most():
     """Recomputing most authors reads every comment (the author table of all of them is cheaper than selecting)."""
     from moderation import incremental
 
-    comments = pd.DataFrame({"source": "s", "comment_id": ["1", "2", "3", "4"], "parent_id": [None, "1", None, "3"],
+    comments = pd.DataFrame({"source": "s", "article_id": "a", "comment_id": ["1", "2", "3", "4"],
+                             "parent_id": [None, "1", None, "3"], "created_at": pd.Timestamp("2024-01-01", tz="UTC"),
                              "author": ["ann", "bob", "ann", "cy"]})
-    few = incremental.author_rows(comments, incremental.author_keys(comments.iloc[[1]]))
-    assert few["comment_id"].tolist() == ["1", "2"]  # bob's comment and the one it answers
-    assert incremental.author_rows(comments, incremental.author_keys(comments.iloc[[0, 1]])) is comments
+    keyed = engagement.keyed_authors(comments, engagement.EngagementParams())
+    for given in (None, keyed):  # the authors looked up per comment, or per author code of keyed
+        few = incremental.author_rows(comments, incremental.author_keys(comments.iloc[[1]]), given)
+        assert few["comment_id"].tolist() == ["1", "2"]  # bob's comment and the one it answers
+        assert incremental.author_rows(comments, incremental.author_keys(comments.iloc[[0, 1]]), given) is comments
