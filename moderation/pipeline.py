@@ -108,13 +108,23 @@ class Results:
         schema.check_output(self.authors, "authors", "authors.parquet")
         directory.mkdir(parents=True, exist_ok=True)
         for name in catalog.TABLES:
-            if name == "comments" and self.comments_table is not None:
-                pq.write_table(self.comments_table, directory / "comments.parquet")
+            if name == "comments":
+                table = self.comments_table if self.comments_table is not None else \
+                    pa.Table.from_pandas(self.comments, preserve_index=False)
+                _write_comments(table, directory / "comments.parquet")
             else:
                 getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
         for name, frame in self.insights.items():
             frame.to_parquet(directory / catalog.INSIGHT_FILES[name], index=False)
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
+
+
+def _write_comments(table: pa.Table, path: Path) -> None:
+    """Write scored comments to ``path``, dictionary-encoding the text columns only: numbers gain nothing from a
+    dictionary, and trying one for each of them made writing a third slower (measured at 200,000 comments)."""
+    text = [field.name for field in table.schema
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    pq.write_table(table, path, use_dictionary=text)
 
 
 class StageClock:
