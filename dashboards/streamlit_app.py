@@ -126,3 +126,5 @@ except schema.OutputError as error:
     # a results folder this app cannot read: say which file and column, in one line
     _LOG.warning("cannot show %s: %s", results_dir, error)
     st.error(f"Cannot show these results: {error}")
+    st.caption("Results an earlier version wrote lack newer columns: run the pipeline into this folder again "
+               "(python -m moderation run INPUT --out FOLDER). The store keeps every decision.")

@@ -1,8 +1,8 @@
 """The speculation stage: sentence scores per comment, with the cue spans comments need, and a comment model.
 
 The sentence classifiers of :mod:`moderation.speculation` score every sentence; a comment takes its most
-speculative sentence's score (``speculation_score``: any hedge, Szeged's notion) and its most conjectural
-one's (``sentence_conjecture_score``: epistemic and investigation cues, not opinions). Everyday hedges
+speculative sentence's score (``sentence_speculation_score``: any hedge, Szeged's notion) and its most
+conjectural one's (``sentence_conjecture_score``: epistemic and investigation cues, not opinions). Everyday hedges
 (advice "I'd suggest", "you might want to"; estimates "I think it's around 9 g"; proposals; requests for
 readers' views "I'm curious if everyone thinks") hedge without conjecturing, so the conjecture model reads
 the text with them blanked (:data:`EVERYDAY_HEDGES_EN`). Readers' conjecture in news comments is often
@@ -11,10 +11,11 @@ their dirty work"), rumours ("I heard that"), weasel attribution ("some say", "i
 insinuating questions ("could it be ...?"). Those are matched as cue spans (:data:`CUE_PATTERNS_EN`), shown to
 the moderator beside the sentence lexicon's cues.
 
-``conjecture_score`` (what gates and ranks the off-topic speculation queue) is a logistic regression over
-:data:`CALIBRATION_FEATURES` (the sentence maxima, the comment cues not negated in their sentence, motive
-constructions, predictions about others, everyday hedges, requests, length), unweighted so that 0.5 means
-0.5 on comments: the shipped one (``models/comment_conjecture.json``, trained by
+``speculation_score`` (the comment's score, ``is_speculative`` at 0.5; what gates and ranks the off-topic
+speculation queue) is a logistic regression over :data:`CALIBRATION_FEATURES` (the sentence maxima, the
+comment cues not negated in their sentence, motive constructions, predictions about others, everyday hedges,
+requests, length), fitted on comments labelled speculative (conjecture) or not, with the positives weighing
+:data:`POSITIVE_WEIGHT`: the shipped one (``models/comment_conjecture.json``, trained by
 ``scripts/train_speculation.py --comments`` on the labelled Globe and Mail comments' tuning threads) for
 English comments, or a desk's own, :func:`learn_conjecture` on its moderators' speculative / not labels
 (``train-offtopic`` stores it in the learned weights file under ``"conjecture"``), for every comment.
@@ -43,6 +44,11 @@ CALIBRATION_FEATURES = (
     "asks_readers", "log_words",
 )
 DEFAULT_CONJECTURE_PATH = Path(__file__).parent / "models" / "comment_conjecture.json"
+# Conjecture is about a seventh of news comments. Unweighted, the model's probability is calibrated but
+# reaches 0.5 only for the clearest tenth of them (out-of-fold F1 0.42 at 0.5, 6% flagged where 14% are
+# labelled); positives weighing 3 (chosen on the tuning threads' grouped CV, models/README.md) put 0.5 near
+# the best F1 (0.52) with about the labelled share flagged, so "speculative" catches most conjecture.
+POSITIVE_WEIGHT = 3.0
 
 # English comment cues the sentence lexicon lacks; each match is a cue span shown to the moderator
 CUE_PATTERNS_EN = {
@@ -56,7 +62,11 @@ CUE_PATTERNS_EN = {
         r"|works? for the|there (?:has|have|had|must|needs?) to be more|(?:there'?s|there is) more to"
         r"|more to (?:it|this|that|the story) than)\b"
     ),
-    "rumour": r"\b(?:i (?:have |'ve )?heard (?:that|they|it)|rumou?r(?:s|ed)?|word is|reportedly)\b",
+    # not "word is" alone: "in a single word, that word is 'learning'"
+    "rumour": (
+        r"\b(?:i (?:have |'ve )?heard (?:that|they|it)|rumou?r(?:s|ed)?|word (?:is|has it) that|word is out"
+        r"|word on the street|reportedly)\b"
+    ),
     # the labelling guidelines' own examples of a conjecture put forward as a suspicion
     "suspicion": (
         r"\b(?:i suspect|i'?d (?:bet|wager)|i bet|my guess is|one (?:has|have) to wonder"
@@ -188,14 +198,15 @@ def calibration_features(scored: pd.DataFrame) -> pd.DataFrame:
         features[name][maybe] = np.log1p(counts[name])
     return pd.DataFrame({
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
-        "sentence_speculation": _logit(scored["speculation_score"]),
+        "sentence_speculation": _logit(scored["sentence_speculation_score"]),
         **features,
         "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64)),
     }, index=scored.index)[list(CALIBRATION_FEATURES)]
 
 
 def _conjecture_model(C: float = 1.0) -> object:
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight={0: 1.0, 1: POSITIVE_WEIGHT},
+                                                              max_iter=2000))
 
 
 def _weights(model) -> dict:
@@ -206,7 +217,7 @@ def _weights(model) -> dict:
 
 
 def apply_conjecture(features: pd.DataFrame, weights: dict) -> np.ndarray:
-    """Conjecture probability (n,), 0..1, of the learned model ``weights`` (see :func:`learn_conjecture`)."""
+    """Speculation score (n,), 0..1, of the learned model ``weights`` (see :func:`learn_conjecture`)."""
     z = (features[weights["features"]].to_numpy(dtype=np.float64) - np.asarray(weights["mean"])) / np.asarray(
         weights["scale"])
     return 1.0 / (1.0 + np.exp(-(z @ np.asarray(weights["coef"]) + weights["intercept"])))
@@ -216,13 +227,14 @@ def learn_conjecture(
     scored: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, random_state: int = 0,
     C: float = 1.0,
 ) -> tuple[dict, pd.DataFrame]:
-    """Learn the desk's conjecture score from moderators' speculative 0/1 ``labels`` on ``scored`` comments.
+    """Learn the desk's speculation score from moderators' speculative 0/1 ``labels`` on ``scored`` comments.
 
-    Unweighted logistic regression (inverse regularisation ``C``) over :data:`CALIBRATION_FEATURES`, so its
-    probability is calibrated on the desk's own comments. Returns the weights (fitted on every row; ``cv_auc``
-    added) and an evaluation (rows "conjecture: learned (grouped k-fold CV)", out of fold with folds grouped by
-    ``groups`` (articles), and "conjecture: current", the score the comments have now) with n, positives,
-    balance, auc, ap and f1 at 0.5; the weights also hold the out-of-fold ``cv_log_loss``.
+    Logistic regression (inverse regularisation ``C``, positives weighing :data:`POSITIVE_WEIGHT`) over
+    :data:`CALIBRATION_FEATURES`, fitted on the desk's own comments. Returns the weights (fitted on every row;
+    ``cv_auc`` added) and an evaluation (rows "speculation: learned (grouped k-fold CV)", out of fold with folds grouped by
+    ``groups`` (articles), and "speculation: current", the score the comments have now) with n, positives,
+    balance, auc, ap and f1 at 0.5; the weights also hold the out-of-fold ``cv_log_loss`` and the
+    ``positive_weight``.
     """
     labels = np.asarray(labels, dtype=int)
     features = calibration_features(scored)[list(CALIBRATION_FEATURES)].reset_index(drop=True)
@@ -231,8 +243,8 @@ def learn_conjecture(
     for train, test in folds.split(features, labels, groups):
         learned[test] = _conjecture_model(C).fit(features.iloc[train], labels[train]).predict_proba(
             features.iloc[test])[:, 1]
-    rows = [(f"conjecture: learned (grouped {n_splits}-fold CV)", learned),
-            ("conjecture: current", scored["conjecture_score"].to_numpy(dtype=float))]
+    rows = [(f"speculation: learned (grouped {n_splits}-fold CV)", learned),
+            ("speculation: current", scored["speculation_score"].to_numpy(dtype=float))]
     evaluation = pd.DataFrame([
         {"scorer": name, "n": len(labels), "positives": int(labels.sum()), "balance": round(float(labels.mean()), 3),
          "auc": roc_auc_score(labels, score), "ap": average_precision_score(labels, score),
@@ -241,51 +253,54 @@ def learn_conjecture(
     ])
     weights = _weights(_conjecture_model(C).fit(features, labels))
     weights["C"] = C
+    weights["positive_weight"] = POSITIVE_WEIGHT
     weights["cv_log_loss"] = round(float(log_loss(labels, learned, labels=[0, 1])), 4)
     weights["cv_auc"] = round(float(evaluation["auc"].iat[0]), 4)
     return weights, evaluation
 
 
 def load_default_conjecture(path: Path = DEFAULT_CONJECTURE_PATH) -> dict | None:
-    """The shipped comment conjecture model (weights of :func:`learn_conjecture`), None when the file is absent."""
+    """The shipped comment speculation model (weights of :func:`learn_conjecture`), None when the file is absent."""
     return json.loads(Path(path).read_text()) if Path(path).exists() else None
 
 
 def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd.DataFrame:
     """The speculation stage: a copy of ``comments`` with the speculation columns.
 
-    Columns: ``speculation_score`` (0..1, the most speculative sentence), ``is_speculative``,
-    ``speculation_cues`` (list of {phrase, start, end} spans into the text, sorted by start: sentence-lexicon
-    cues and, for English comments, the comment cues of :data:`CUE_PATTERNS_EN`), ``speculative_sentences``
-    (sentences scoring >= 0.5), ``sentence_conjecture_score`` (0..1, the most conjectural sentence, read with
-    English everyday hedges blanked: :func:`blank_everyday_hedges`) and ``conjecture_score`` (0..1): with
-    ``conjecture`` (weights of :func:`learn_conjecture`) the desk's learned score on every comment; without,
-    the shipped comment model (``models/comment_conjecture.json``, calibrated on labelled news comments) on
-    English comments and the sentence score on German ones. The comments' ``language`` column (written by
-    the off-topic stage from the shared text features) picks the lexicon; without it every comment is English.
+    Columns: ``sentence_speculation_score`` (0..1, the most speculative sentence, any hedge),
+    ``speculative_sentences`` (sentences scoring >= 0.5 there), ``speculation_cues`` (list of {phrase, start,
+    end} spans into the text, sorted by start: sentence-lexicon cues and, for English comments, the comment
+    cues of :data:`CUE_PATTERNS_EN`), ``sentence_conjecture_score`` (0..1, the most conjectural sentence, read
+    with English everyday hedges blanked: :func:`blank_everyday_hedges`), and the comment's
+    ``speculation_score`` (0..1) with ``is_speculative`` (score >= 0.5): with ``conjecture`` (weights of
+    :func:`learn_conjecture`) the desk's learned score on every comment; without, the shipped comment model
+    (``models/comment_conjecture.json``, fitted on labelled news comments) on English comments and the
+    sentence conjecture score on German ones. The comments' ``language`` column (written by the off-topic
+    stage from the shared text features) picks the lexicon; without it every comment is English.
     """
     language = comments["language"] if "language" in comments else None
     sentences = score_speculation_and_conjecture(comments["text"], language=language)
     out = comments.copy()
-    for name in sentences.columns:
-        out[name] = sentences[name].to_numpy()
+    out["sentence_speculation_score"] = sentences["speculation_score"].to_numpy()
+    out["speculative_sentences"] = sentences["speculative_sentences"].to_numpy()
     english = np.ones(len(comments), bool) if language is None else language.to_numpy(dtype=object) != "de"
     texts = comments["text"].astype("str").fillna("")
     has_cue = texts.str.contains("|".join(CUE_PATTERNS_EN.values()), case=False).to_numpy(dtype=bool) & english
-    cues = out["speculation_cues"].to_numpy(dtype=object).copy()
+    cues = sentences["speculation_cues"].to_numpy(dtype=object).copy()
     for row in np.flatnonzero(has_cue):
         cues[row] = sorted([*cues[row], *_cue_spans(texts.iat[row])], key=lambda cue: cue["start"])
     out["speculation_cues"] = cues
     # advice, estimates and requests hedge without conjecturing: the conjecture model reads them blanked
     hedged = np.intersect1d(_found(texts, EVERYDAY_HEDGES_EN), np.flatnonzero(english))
-    conjecture_score = out["conjecture_score"].to_numpy(dtype=np.float64).copy()
+    score = sentences["conjecture_score"].to_numpy(dtype=np.float64).copy()
     if len(hedged):
         blanked = blank_everyday_hedges(texts.iloc[hedged])
-        conjecture_score[hedged] = score_conjecture(blanked, language="en").to_numpy()
-    out["sentence_conjecture_score"] = conjecture_score.copy()
+        score[hedged] = score_conjecture(blanked, language="en").to_numpy()
+    out["sentence_conjecture_score"] = score.copy()
     weights, rows = (conjecture, np.ones(len(out), bool)) if conjecture is not None else (
         load_default_conjecture(), english)
     if weights is not None and rows.any():
-        conjecture_score[rows] = apply_conjecture(calibration_features(out[rows]), weights)
-    out["conjecture_score"] = conjecture_score
+        score[rows] = apply_conjecture(calibration_features(out[rows]), weights)
+    out["speculation_score"] = score
+    out["is_speculative"] = score >= 0.5
     return out

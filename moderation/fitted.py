@@ -26,7 +26,8 @@ import pandas as pd
 
 from moderation import catalog, offtopic, schema, topics, votes
 
-FORMAT = 2  # bumped when the saved objects change shape (2: text features per source)
+FORMAT = 3  # bumped when the saved objects or the columns they score change (2: text features per source;
+# 3: speculation_score is the comment model's, the sentence maximum became sentence_speculation_score)
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "joblib", "pyarrow")
 MODELS = Path(__file__).parent / "models"
 # parameters that change how fast a run is, not what it computes

@@ -5,7 +5,7 @@ moderator would weigh (similarity of the comment to its article, parent and disc
 latent semantic space; how much context there is; chatter cues of the comment's own text);
 :func:`score_offtopic` combines them with a logistic regression (weights file, ``models/offtopic_weights.json``
 by default, learned by ``scripts/train_offtopic.py`` from moderators' labels and injected drift).
-:func:`flag_offtopic_speculation` joins the speculation stage's conjecture score into the queue.
+:func:`flag_offtopic_speculation` joins the speculation stage's comment score into the queue.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ class OfftopicParams:
     relative_min_comments: int = 5
     relative_share: float = 1 / 3
     relative_max: int = 3
-    relative_factor: float = 1.5
+    # a relative member drifts further than this many times its discussion's median comment (offtopic_score)
+    relative_factor: float = 1.0
     relative_floor: float = 0.1
     # TextFeatures options; tokenising stays in this process (n_jobs 1): worker processes, each starting Python and
     # scikit-learn, made it slower on a shared 2-core machine (1M texts: 23 s against 14 s, benchmarks/bench_run.py)
@@ -101,7 +102,8 @@ def check_weights(weights, where: str) -> dict:
 
 def load_weights(path: Path = WEIGHTS_PATH) -> dict:
     """A combiner (the shipped one by default): dict with components, mean, scale, coef, intercept, and
-    optionally ``conjecture`` (a desk's learned conjecture model, :func:`moderation.comment_speculation.learn_conjecture`).
+    optionally ``conjecture`` (a desk's learned speculation model,
+    :func:`moderation.comment_speculation.learn_conjecture`).
 
     Raises ValueError naming the file when it is not such a combiner (e.g. a learned file edited by hand).
     """
@@ -445,15 +447,18 @@ def score_offtopic(
 def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = OfftopicParams()) -> pd.DataFrame:
     """The off-topic speculation queue: comments that drift from their discussion and conjecture.
 
-    ``offtopic_speculation_score`` = offtopic_score x conjecture_score. A comment is in the queue
-    (``is_offtopic_speculation``) when its conjecture score is at least 0.5 and either
+    ``offtopic_speculation_score`` = offtopic_score x speculation_score for a speculative comment
+    (``is_speculative``: speculation_score at least 0.5), 0 for any other: an off-topic opinion is no
+    off-topic speculation, however off topic. A comment is in the queue (``is_offtopic_speculation``) when it
+    is speculative and either
 
     - its off-topic score reaches ``params.offtopic_threshold`` (absolute), or
     - it stands out in its own discussion (relative; ``in_queue_relative``): the discussion has at least
       ``params.relative_min_comments`` comments with text, the comment's offtopic_speculation_score ranks in
       the discussion's top ``params.relative_share`` (a third; at least one, at most ``params.relative_max``
-      comments, so a long discussion does not flood the queue), and it is at least
-      ``params.relative_factor`` times the discussion's median and at least ``params.relative_floor``.
+      comments, so a long discussion does not flood the queue) and is at least ``params.relative_floor``, and
+      its offtopic_score exceeds ``params.relative_factor`` times the discussion's median one (it drifts
+      further than the discussion's usual comment).
 
     The relative rule is for small discussions and title-only or paywalled articles, where no similarity
     can reach the absolute cut but a moderator still sees which comments wander off.
@@ -461,7 +466,7 @@ def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = Off
     Parameters
     ----------
     scored : comments with the columns of :func:`score_offtopic` and of the speculation stage
-        (:func:`moderation.speculation.score_comments`: speculation_score, speculation_cues, conjecture_score)
+        (:func:`moderation.comment_speculation.score_comments`: speculation_score, speculation_cues)
     params : :class:`OfftopicParams`
 
     Returns
@@ -472,19 +477,21 @@ def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = Off
         ``offtopic_reason`` (one sentence of evidence).
     """
     out = scored.copy()
-    product = out["offtopic_score"] * out["conjecture_score"]
+    speculative = out["is_speculative"].to_numpy(dtype=bool)
+    product = (out["offtopic_score"] * out["speculation_score"]).where(speculative | out["offtopic_score"].isna(), 0.0)
     out["offtopic_speculation_score"] = product
-    conjecture = out["conjecture_score"].fillna(0).to_numpy() >= 0.5
-    absolute = out["is_offtopic"].to_numpy(dtype=bool) & conjecture
-    by_article = product.groupby([out[key] for key in ARTICLE_KEY], sort=False)
-    median = by_article.transform("median").to_numpy()
+    absolute = out["is_offtopic"].to_numpy(dtype=bool) & speculative
+    keys = [out[key] for key in ARTICLE_KEY]
+    by_article = product.groupby(keys, sort=False)
+    drift = out["offtopic_score"]
+    usual_drift = drift.groupby(keys, sort=False).transform("median").to_numpy()
     with_text = by_article.transform("count").to_numpy()
     rank = by_article.rank(ascending=False, method="first").to_numpy()
     values = product.fillna(0).to_numpy()
     relative = (
-        conjecture & (with_text >= params.relative_min_comments)
+        speculative & (with_text >= params.relative_min_comments)
         & (rank <= np.clip(np.ceil(params.relative_share * with_text), 1, params.relative_max))
-        & (values >= params.relative_factor * median) & (values >= params.relative_floor)
+        & (drift.fillna(0).to_numpy() > params.relative_factor * usual_drift) & (values >= params.relative_floor)
     )
     out["is_offtopic_speculation"] = absolute | relative
     out["in_queue_relative"] = relative & ~absolute
@@ -494,29 +501,29 @@ def flag_offtopic_speculation(scored: pd.DataFrame, params: OfftopicParams = Off
 
 def _reasons(scored: pd.DataFrame, params: OfftopicParams) -> pd.Series:
     """One sentence of evidence per comment, e.g. "similarity to article 0.04 (discussion median 0.31), ...;
-    conjecture 0.95, cues: 'Perhaps', 'has to be more'; nearest topic: hack, chip, backdoor".
+    speculation 0.95, cues: 'Perhaps', 'has to be more'; nearest topic: hack, chip, backdoor".
 
-    The conjecture score sits beside the cues because the queue ranks by it: "I believe" is a speculation
-    cue, but an opinion, and its low conjecture score says why such a comment ranks low.
+    The comment's speculation score sits beside the cues because the queue ranks by it: "I believe" is a
+    sentence-lexicon cue, but an opinion, and its low score says why such a comment ranks low.
     """
     median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
     # one f-string per row: several times faster than a Series map and concatenation per clause
     has_topic = scored["topic_terms"].notna().to_numpy()
     rows = zip(
         scored["sim_article"].tolist(), median.tolist(), scored["sim_parent"].tolist(),
-        scored["sim_discussion"].tolist(), scored["conjecture_score"].tolist(), scored["speculation_cues"].tolist(),
+        scored["sim_discussion"].tolist(), scored["speculation_score"].tolist(), scored["speculation_cues"].tolist(),
         scored["topic_terms"].tolist(), has_topic.tolist(), scored["offtopic_score"].isna().tolist(),
         scored["in_queue_relative"].tolist(),
     )
     reasons = []
-    for article, article_median, parent, discussion, conjecture, cues, topic, known, no_text, standout in rows:
+    for article, article_median, parent, discussion, speculation, cues, topic, known, no_text, standout in rows:
         if no_text:
             reasons.append("no text to compare")
             continue
         reason = "stands out in its discussion; " if standout else ""
         reason += (
             f"similarity to article {article:.2f} (discussion median {article_median:.2f}), "
-            f"to parent {parent:.2f}, to the rest of the discussion {discussion:.2f}; conjecture {conjecture:.2f}"
+            f"to parent {parent:.2f}, to the rest of the discussion {discussion:.2f}; speculation {speculation:.2f}"
         )
         # most comments have no cue: an empty list skips the call
         cue_text = "" if isinstance(cues, list) and not cues else _cue_texts(cues, params.n_cues_in_reason)

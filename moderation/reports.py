@@ -34,7 +34,7 @@ _VOTE_COLUMNS = [
     "wilson_lower_down", "controversy", "vote_anomaly", "vote_flag", "vote_reason",
 ]
 _OFFTOPIC_COLUMNS = [
-    "offtopic_speculation_score", "offtopic_score", "speculation_score", "conjecture_score", "topic_id", "topic_terms",
+    "offtopic_speculation_score", "offtopic_score", "speculation_score", "topic_id", "topic_terms",
     "offtopic_reason",
 ]
 # similarity columns the off-topic stage may add (to the article, parent, thread)
@@ -136,7 +136,7 @@ def offtopic_combiner_note(folder: str | Path) -> str | None:
     if "cv_auc" in combiner:
         note += f"; ROC AUC {combiner['cv_auc']:.2f} on discussions it did not see"
     if "conjecture" in combiner:
-        note += "; conjecture scores from the desk's learned model"
+        note += "; speculation scores from the desk's learned model"
     note += "."
     adopted = Path(folder) / "offtopic_weights_adopted.json"  # pipeline.ADOPTED_FILE (Teach page)
     if adopted.exists() and Path(str(combiner.get("file"))).resolve() != adopted.resolve():
@@ -1071,12 +1071,12 @@ def _offtopic_sentence(row: pd.Series, thread: pd.DataFrame) -> str:
         parts.append(f"{_percent_text(row['sim_parent'])} with the comment it replies to")
     if _value(row, "sim_discussion") is not None:
         parts.append(f"{_percent_text(row['sim_discussion'])} with the rest of the discussion")
-    conjecture = _value(row, "conjecture_score")
-    if conjecture is not None:
+    speculation = _value(row, "speculation_score")
+    if speculation is not None:
         cues = _value(row, "speculation_cues")
         phrases = list(dict.fromkeys(c["phrase"] for c in (cues if cues is not None else [])))
         said = (" (" + ", ".join(f"'{p}'" for p in phrases[:5]) + ")") if phrases else ""
-        parts.append(f"speculative wording{said}, {_percent_text(conjecture)} likely conjecture")
+        parts.append(f"speculative wording{said}, speculation score {speculation:.2f}")
     topic = _value(row, "topic_terms")
     if topic is not None:
         parts.append(f"nearest topic: {topic}")

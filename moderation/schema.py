@@ -156,12 +156,12 @@ class ScoredComments(Comments):
     is_offtopic: Series[bool]
     topic_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
     topic_terms: Series[str] = pa.Field(nullable=True)
+    sentence_speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    speculative_sentences: Series[int] = pa.Field(ge=0)
+    speculation_cues: Series[object] = pa.Field(nullable=True)
+    sentence_conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     is_speculative: Series[bool]
-    speculation_cues: Series[object] = pa.Field(nullable=True)
-    speculative_sentences: Series[int] = pa.Field(ge=0)
-    sentence_conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
-    conjecture_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     offtopic_speculation_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     is_offtopic_speculation: Series[bool]
     in_queue_relative: Series[bool]

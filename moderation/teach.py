@@ -13,7 +13,7 @@ import pandas as pd
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 
-SHOWN = ["source", "comment_id", "article_id", "author", "text", "offtopic_score", "conjecture_score"]
+SHOWN = ["source", "comment_id", "article_id", "author", "text", "offtopic_score", "speculation_score"]
 
 
 def _uncertainty(scores: pd.Series) -> np.ndarray:
@@ -25,15 +25,15 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
                n: int = 10, articles: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``n`` comments whose labels would teach the scores most, spread over articles.
 
-    A comment's uncertainty is the larger of its off-topic and conjecture scores' closeness to 0.5 (the
-    learned combiner and conjecture model are logistic regressions: labels near their boundary move them
+    A comment's uncertainty is the larger of its off-topic and speculation scores' closeness to 0.5 (the
+    learned combiner and speculation model are logistic regressions: labels near their boundary move them
     most). Comments labelled on both questions and comments without text are left out. Each article
     contributes its most uncertain comment before any contributes its second, so one long discussion does
     not fill the list.
 
     Parameters
     ----------
-    comments : scored comments (offtopic_score and conjecture_score)
+    comments : scored comments (offtopic_score and speculation_score)
     offtopic_labels, speculative_labels : the store's latest labels (``Store.labels``): source, comment_id, value
     n : how many to return
     articles : the articles, for their titles (``title``; NA without it)
@@ -52,7 +52,7 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
     has_text = frame["offtopic_score"].notna()
     done = frame["offtopic_label"].notna() & frame["speculative_label"].notna()
     frame = frame[has_text & ~done]
-    frame["uncertainty"] = np.maximum(_uncertainty(frame["offtopic_score"]), _uncertainty(frame["conjecture_score"]))
+    frame["uncertainty"] = np.maximum(_uncertainty(frame["offtopic_score"]), _uncertainty(frame["speculation_score"]))
     frame = frame.sort_values("uncertainty", ascending=False, kind="stable")
     frame["turn"] = frame.groupby(ARTICLE_KEY, sort=False).cumcount()
     picked = frame.sort_values(["turn", "uncertainty"], ascending=[True, False], kind="stable").head(n)
@@ -76,7 +76,7 @@ def before_after(evaluation: pd.DataFrame) -> pd.DataFrame:
     "after" (learned, out of fold) ROC AUC per question, rounded for display."""
     rows = []
     for question, before, after in (
-        ("off topic", "current combiner", "learned"), ("speculative", "conjecture: current", "conjecture: learned"),
+        ("off topic", "current combiner", "learned"), ("speculative", "speculation: current", "speculation: learned"),
     ):
         current = evaluation[evaluation["scorer"] == before]
         learned = evaluation[evaluation["scorer"].str.startswith(after)]

@@ -5,8 +5,9 @@ they agree; the annotators' notion is conjecture), split there once into tuning 
 threads. Rows, on the held-out part, each scored by the speculation stage
 (:func:`moderation.comment_speculation.score_comments`):
 
-- ``conjecture_score`` (what gates and ranks the off-topic speculation queue),
-- ``speculation_score`` (any hedge),
+- ``speculation_score`` (the comment's score: ``is_speculative`` at 0.5, gates and ranks the off-topic
+  speculation queue),
+- ``sentence_speculation_score`` (the most speculative sentence, any hedge),
 - the baseline: 1 if any of "perhaps", "maybe", "might", "probably", "possibly" occurs.
 
 F1, precision and recall at 0.5, ROC AUC, and the share flagged next to the share labelled.
@@ -45,26 +46,26 @@ def _cue_phrases(cues) -> str:
 
 def evaluate(errors: int = 0, part: str = "held out") -> pd.DataFrame:
     """The table of the module docstring on the ``part`` ("held out" or "tuning") rows; ``errors`` > 0 prints
-    that many false positives and misses of ``conjecture_score`` with their cues."""
+    that many false positives and misses of ``speculation_score`` with their cues."""
     labelled = gnm_labelled()
     scored = score_comments(labelled.comments.assign(language="en"))
     rows = ~np.isnan(labelled.speculative) & (~labelled.tune if part == "held out" else labelled.tune)
     y = labelled.speculative[rows].astype(int)
     texts = scored["text"].astype("str").fillna("")[rows]
     table = pd.DataFrame([
-        _row("conjecture_score (shipped)", y, scored["conjecture_score"].to_numpy()[rows]),
         _row("speculation_score (shipped)", y, scored["speculation_score"].to_numpy()[rows]),
+        _row("sentence_speculation_score (shipped)", y, scored["sentence_speculation_score"].to_numpy()[rows]),
         _row("baseline: perhaps/maybe/might/probably/possibly", y,
              texts.str.lower().str.contains(BASELINE).to_numpy(dtype=float)),
     ])
     table.insert(0, "dataset", f"{labelled.name}, {part}")
     if errors:
         frame = scored[rows].assign(label=y)
-        for title, picked in (("false positives", frame[frame.label == 0].nlargest(errors, "conjecture_score")),
-                              ("misses", frame[frame.label == 1].nsmallest(errors, "conjecture_score"))):
-            print(f"\nspeculation, {labelled.name}, {part}: {title} (conjecture score [cues] text)")
+        for title, picked in (("false positives", frame[frame.label == 0].nlargest(errors, "speculation_score")),
+                              ("misses", frame[frame.label == 1].nsmallest(errors, "speculation_score"))):
+            print(f"\nspeculation, {labelled.name}, {part}: {title} (speculation score [cues] text)")
             for _, row in picked.iterrows():
-                print(f"- {row.conjecture_score:.2f} [{_cue_phrases(row.speculation_cues)}] "
+                print(f"- {row.speculation_score:.2f} [{_cue_phrases(row.speculation_cues)}] "
                       f"{' '.join(str(row.text).split())[:150]}")
     return table
 

@@ -218,8 +218,8 @@ def train_comments(out: Path = DEFAULT_CONJECTURE_PATH) -> dict:
     """Fit the shipped comment conjecture model on the labelled Globe and Mail comments' tuning threads only.
 
     The sentence models score the comments (:func:`moderation.comment_speculation.score_comments` without a
-    comment model); C is the one of ``COMMENT_C_VALUES`` with the lowest out-of-fold log loss (grouped 5-fold
-    cross-validation by thread, tuning rows only); the held-out 30 % stay unseen, so
+    comment model); C is the one of ``COMMENT_C_VALUES`` with the best out-of-fold F1 at 0.5 (grouped 5-fold
+    cross-validation by thread, tuning rows only; the positives weigh ``POSITIVE_WEIGHT``, chosen the same way); the held-out 30 % stay unseen, so
     ``scripts/eval_comment_speculation.py`` measures the shipped model honestly. Writes ``out`` (JSON).
     """
     from eval_data import SPLIT_SEED, gnm_labelled
@@ -230,9 +230,9 @@ def train_comments(out: Path = DEFAULT_CONJECTURE_PATH) -> dict:
     labels, groups = labelled.speculative[rows].astype(int), labelled.groups[rows]
     fitted = [learn_conjecture(scored, labels, groups, C=C) for C in COMMENT_C_VALUES]
     for C, (candidate, evaluation) in zip(COMMENT_C_VALUES, fitted):
-        print(f"comment conjecture, C={C}, tuning threads out of fold (log loss {candidate['cv_log_loss']}):")
+        print(f"comment speculation, C={C}, tuning threads out of fold (log loss {candidate['cv_log_loss']}):")
         print(evaluation.round(3).to_string(index=False))
-    weights, _ = min(fitted, key=lambda pair: pair[0]["cv_log_loss"])
+    weights, _ = max(fitted, key=lambda pair: pair[1]["f1"].iat[0])
     weights.update(trained_on=f"{labelled.name}: speculative labels both annotators agree on, tuning threads "
                    f"only (eval_data.SPLIT_SEED={SPLIT_SEED!r}), {len(labels)} comments, {int(labels.sum())} "
                    "conjectural", rows=len(labels), positives=int(labels.sum()))

@@ -137,7 +137,7 @@ def test_train_offtopic_learns_from_a_label_column_and_run_uses_the_weights(tmp_
     assert "labelled/a0c1: label 'perhaps' is not 0/1" in result.stdout
     learned = next(line for line in result.stdout.splitlines() if line.strip().startswith("learned"))
     assert float(learned.split()[-3]) > 0.9  # ROC AUC on articles the combiner did not see (then ap, f1)
-    assert "conjecture: learned (grouped 5-fold CV)" in result.stdout
+    assert "speculation: learned (grouped 5-fold CV)" in result.stdout
     written = json.loads(weights.read_text())
     assert written["positives"] == 16 and written["conjecture"]["features"]
 

@@ -82,6 +82,7 @@ def test_results_with_a_missing_or_mistyped_column_are_a_clear_error(results, mo
     app = app_on(folder, monkeypatch)
     assert not app.exception
     assert len(app.error) == 1 and "missing column vote_total" in app.error[0].value
+    assert any("run the pipeline into this folder again" in c.value for c in app.caption)
 
 
 def test_visitors_get_no_error_details(tmp_path):

@@ -21,7 +21,7 @@ EXACT = [
     "vote_total", "vote_net", "upvote_ratio", "wilson_lower", "wilson_lower_down", "controversy", "is_controversial",
     "vote_total_percentile", "vote_net_percentile", "vote_total_robust_z", "vote_net_robust_z", "is_heavily_up",
     "is_heavily_down", "vote_rank_up", "vote_rank_down", "vote_burst", "votes_per_day", "vote_peak",
-    "speculation_score", "is_speculative", "conjecture_score", "sentence_conjecture_score", "language",
+    "sentence_speculation_score", "speculation_score", "is_speculative", "sentence_conjecture_score", "language",
     "repeated_text", "is_reply", "log_thread_size", "log_discussion_size", "second_person", "first_person",
     "has_link", "is_question", "addresses_poster", "agreement",
 ]

@@ -10,11 +10,11 @@ SEED = Path(__file__).resolve().parents[1] / "seeds" / "xinjiang_sanctions_artic
 
 
 def scored(scores: list[tuple[str, float, float]]) -> pd.DataFrame:
-    """Comments (article, offtopic_score, conjecture_score) with ids 0.. in order."""
+    """Comments (article, offtopic_score, speculation_score) with ids 0.. in order."""
     return pd.DataFrame([
         {"source": "s", "comment_id": str(i), "article_id": article, "author": "x", "text": f"text {i}",
-         "offtopic_score": offtopic, "conjecture_score": conjecture}
-        for i, (article, offtopic, conjecture) in enumerate(scores)
+         "offtopic_score": offtopic, "speculation_score": speculation}
+        for i, (article, offtopic, speculation) in enumerate(scores)
     ])
 
 
@@ -44,8 +44,8 @@ def test_before_after_reads_the_learning_evaluation():
         {"scorer": "learned (grouped 5-fold CV)", "n": 40, "auc": 0.81},
         {"scorer": "current combiner", "n": 40, "auc": 0.62},
         {"scorer": "baseline 1 - cosine to article", "n": 40, "auc": 0.6},
-        {"scorer": "conjecture: learned (grouped 5-fold CV)", "n": 30, "auc": 0.7},
-        {"scorer": "conjecture: current", "n": 30, "auc": 0.66},
+        {"scorer": "speculation: learned (grouped 5-fold CV)", "n": 30, "auc": 0.7},
+        {"scorer": "speculation: current", "n": 30, "auc": 0.66},
     ])
     table = teach.before_after(evaluation)
     assert table.values.tolist() == [["off topic", 40, 0.62, 0.81], ["speculative", 30, 0.66, 0.7]]

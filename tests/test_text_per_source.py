@@ -120,7 +120,7 @@ def test_an_import_of_a_new_source_fits_that_source_alone(tmp_path):
     imported, whole = (pd.read_parquet(folder / "comments.parquet").set_index(["source", "comment_id"])
                        for folder in (out, full))
     assert whole.index.get_level_values("source").value_counts().to_dict() == {"forum": 20, "page": 6}
-    for column in [*COMPONENTS, "offtopic_score", "conjecture_score", "offtopic_speculation_score",
+    for column in [*COMPONENTS, "offtopic_score", "speculation_score", "offtopic_speculation_score",
                    "is_offtopic_speculation"]:
         np.testing.assert_allclose(imported[column].astype(float), whole.loc[imported.index, column].astype(float),
                                    atol=1e-9, err_msg=column)

@@ -55,8 +55,8 @@ def frames(article_texts: dict, comments: list[tuple]) -> tuple[pd.DataFrame, pd
 def quiet(comments: pd.DataFrame) -> pd.DataFrame:
     """Speculation columns with no speculation, so tests do not need the shipped speculation model."""
     return pd.DataFrame(
-        {"speculation_score": 0.0, "is_speculative": False, "speculation_cues": [[]] * len(comments),
-         "conjecture_score": 0.0},
+        {"sentence_speculation_score": 0.0, "speculation_cues": [[]] * len(comments), "speculation_score": 0.0,
+         "is_speculative": False},
         index=comments.index,
     )
 
@@ -195,13 +195,13 @@ def test_obvious_offtopic_comment_scores_highest():
 
 
 def test_reason_lists_speculation_cues():
-    """The reason quotes the speculation cues; the queue ranks by off-topic x conjecture and needs both flags."""
+    """The reason quotes the speculation cues; the queue ranks by off-topic x speculation and needs both flags."""
     articles, comments = BIKES
     speculation = quiet(comments)
-    speculation.loc[3, ["speculation_score", "is_speculative", "conjecture_score"]] = [0.95, True, 0.9]
+    speculation.loc[3, ["sentence_speculation_score", "speculation_score", "is_speculative"]] = [0.95, 0.9, True]
     speculation.at[3, "speculation_cues"] = [{"phrase": "Perhaps", "start": 0, "end": 7}]
     scored = score_stages(comments, articles, speculation=speculation)
-    assert "; conjecture 0.90, cues: 'Perhaps'; " in scored.loc[3, "offtopic_reason"]
+    assert "; speculation 0.90, cues: 'Perhaps'; " in scored.loc[3, "offtopic_reason"]
     assert scored["is_offtopic_speculation"].tolist() == [False, False, False, True]
     assert scored.loc[3, "offtopic_speculation_score"] == pytest.approx(0.9 * scored.loc[3, "offtopic_score"])
 
@@ -283,22 +283,23 @@ def test_seed_ban_question_is_not_offtopic():
 
 
 def test_seed_speculative_drift_ranks_first():
-    """On the seed, #1 and #2 top the queue; Robert Shih's opinion ("I believe ...") is off topic but no conjecture."""
+    """On the seed, #1 and #2 top the queue; Robert Shih's opinion ("I believe ...") is off topic but not
+    speculative."""
     articles, comments = seed_frames()
     scored = score_stages(comments, articles)
     assert set(scored.nlargest(2, "offtopic_speculation_score")["comment_id"]) == {"um1", "um2"}
     shih = scored.set_index("comment_id").loc["rs"]
-    assert shih["is_offtopic"] and shih["is_speculative"] and not shih["is_offtopic_speculation"]
+    assert shih["is_offtopic"] and not shih["is_speculative"] and not shih["is_offtopic_speculation"]
 
 
 def test_seed_conjecture_stands_on_its_own():
     """The seed's two conjectural drifts are in the queue; Robert Shih's opinion and Rich Moore's genuine
-    question score as not conjecture (< 0.5) by themselves, not only by their rank."""
+    question are not speculative (< 0.5) by themselves, not only by their rank."""
     articles, comments = seed_frames()
     scored = score_stages(comments, articles).set_index("comment_id")
     assert scored.loc[["um1", "um2"], "is_offtopic_speculation"].all()
-    assert (scored.loc[["um1", "um2"], "conjecture_score"] >= 0.5).all()
-    assert (scored.loc[["rm", "rs"], "conjecture_score"] < 0.5).all()
+    assert scored.loc[["um1", "um2"], "is_speculative"].all() and not scored.loc[["rm", "rs"], "is_speculative"].any()
+    assert (scored.loc[["rm", "rs"], "speculation_score"] < 0.5).all()
 
 
 # texts that stress tokenising: accents (composed and combining), Greek final sigma at text
@@ -354,7 +355,7 @@ def test_reasons_equal_the_columnwise_formatting():
         "speculation_cues": [[], [{"phrase": "Perhaps"}, {"phrase": "I suspect"}],
                              np.array([{"phrase": "a"}, {"phrase": "b"}, {"phrase": "c"}, {"phrase": "d"}]), None],
         "topic_terms": pd.array(["disc, brakes", None, "rain", None], dtype="str"),
-        "offtopic_score": 0.5, "conjecture_score": [0.0, 0.955, 0.5, 1.0],
+        "offtopic_score": 0.5, "speculation_score": [0.0, 0.955, 0.5, 1.0],
         "in_queue_relative": [False, True, False, False],
     }, index=[10, 3, 7, 1])
     def two(values: pd.Series) -> pd.Series:
@@ -363,7 +364,7 @@ def test_reasons_equal_the_columnwise_formatting():
     median = scored.groupby(ARTICLE_KEY, sort=False)["sim_article"].transform("median")
     want = ("similarity to article " + two(scored["sim_article"]) + " (discussion median " + two(median)
             + "), to parent " + two(scored["sim_parent"]) + ", to the rest of the discussion "
-            + two(scored["sim_discussion"]) + "; conjecture " + two(scored["conjecture_score"]))
+            + two(scored["sim_discussion"]) + "; speculation " + two(scored["speculation_score"]))
     cues = pd.Series([_cue_texts(c, 3) for c in scored["speculation_cues"]], index=scored.index, dtype="str")
     want = want + (", cues: " + cues).where(cues != "", "")
     want = want + ("; nearest topic: " + scored["topic_terms"]).where(scored["topic_terms"].notna(), "")
@@ -517,32 +518,36 @@ def test_seed_drifts_are_in_the_queue_by_default():
     assert "stands out in its discussion" in scored.at["um1", "offtopic_reason"]
 
 
-def queue_frame(products: list[float], conjecture: float = 0.9) -> pd.DataFrame:
+def queue_frame(products: list[float], speculation: float = 0.9) -> pd.DataFrame:
     """Scored comments of one discussion whose offtopic_speculation_score equals ``products`` (none absolute)."""
     n = len(products)
     return pd.DataFrame({
         "source": "t", "article_id": "a", "comment_id": [str(i) for i in range(n)],
-        "offtopic_score": np.asarray(products) / conjecture, "is_offtopic": False, "conjecture_score": conjecture,
+        "offtopic_score": np.asarray(products) / speculation, "is_offtopic": False,
+        "speculation_score": speculation, "is_speculative": speculation >= 0.5,
         "sim_article": 0.1, "sim_parent": 0.1, "sim_discussion": 0.1, "speculation_cues": [[]] * n,
         "topic_terms": pd.array([None] * n, dtype="str"),
     })
 
 
 def test_relative_rule_needs_a_discussion_stands_out_and_is_capped():
-    """Relative members: at least 5 comments with text, top third (at most 3), >= 1.5 x median and >= 0.1."""
+    """Relative members: speculative, at least 5 comments with text, top third (at most 3) by off-topic x
+    speculation and >= 0.1, and more off topic than the discussion's median comment."""
     params = OfftopicParams()
     four = flag_offtopic_speculation(queue_frame([0.4, 0.01, 0.01, 0.01]), params)
     assert not four["is_offtopic_speculation"].any()  # too few comments to compare with
     six = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001]), params)
-    # median 0.17: 1.5 x = 0.255; the top third is two comments; 0.24 is third
+    # the top third is two comments (0.34, 0.32; 0.24 is third), both above the median off-topic score
     assert six["is_offtopic_speculation"].tolist() == [True, True, False, False, False, False]
     assert six["in_queue_relative"].equals(six["is_offtopic_speculation"])
-    flat = flag_offtopic_speculation(queue_frame([0.2, 0.21, 0.2, 0.19, 0.2, 0.2]), params)
-    assert not flat["is_offtopic_speculation"].any()  # nobody stands out
+    flat = flag_offtopic_speculation(queue_frame([0.2, 0.2, 0.2, 0.2, 0.2, 0.19]), params)
+    assert not flat["is_offtopic_speculation"].any()  # nobody drifts further than the usual comment
+    low = flag_offtopic_speculation(queue_frame([0.09, 0.05, 0.01, 0.01, 0.01, 0.01]), params)
+    assert not low["is_offtopic_speculation"].any()  # stands out, but under the floor of 0.1
     long = flag_offtopic_speculation(queue_frame([0.9] * 10 + [0.01] * 30), params)
     assert long["is_offtopic_speculation"].sum() == params.relative_max
-    opinions = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001], conjecture=0.4), params)
-    assert not opinions["is_offtopic_speculation"].any()  # no conjecture, no queue
+    opinions = flag_offtopic_speculation(queue_frame([0.32, 0.34, 0.10, 0.24, 0.03, 0.001], speculation=0.4), params)
+    assert not opinions["is_offtopic_speculation"].any()  # not speculative, no queue
 
 
 def test_speculation_stage_marks_comment_cues_with_spans():
@@ -556,9 +561,13 @@ def test_speculation_stage_marks_comment_cues_with_spans():
         start = text.index(phrase)
         assert (phrase, start, start + len(phrase)) in phrases
     assert not any(c["phrase"] == "Some say" for c in scored.at[1, "speculation_cues"])
+    plain = speculation_stage(pd.DataFrame({"source": "t", "comment_id": ["3"], "language": ["en"],
+                                            "text": ["In a single word, that word is learning."]}))
+    assert not any(c["phrase"].lower() == "word is" for c in plain.at[0, "speculation_cues"])
     # the shipped comment model weighs the comment cues on English comments; German ones keep the sentence score
-    assert scored.at[0, "conjecture_score"] > max(0.5, scored.at[0, "sentence_conjecture_score"])
-    assert scored.at[1, "conjecture_score"] == scored.at[1, "sentence_conjecture_score"]
+    assert scored.at[0, "speculation_score"] > max(0.5, scored.at[0, "sentence_conjecture_score"])
+    assert scored.at[1, "speculation_score"] == scored.at[1, "sentence_conjecture_score"]
+    assert scored["is_speculative"].equals(scored["speculation_score"] >= 0.5)
 
 
 @pytest.mark.skipif(not DEFAULT_CONJECTURE_PATH.exists(), reason="shipped comment conjecture model not built")
@@ -573,7 +582,7 @@ def test_everyday_hedges_are_not_conjecture():
                    "Perhaps the backdoor has been discovered in their cameras too?"]
     texts = everyday + conjectures
     comments = pd.DataFrame({"source": "t", "comment_id": [str(i) for i in range(len(texts))], "text": texts})
-    scores = speculation_stage(comments)["conjecture_score"].to_numpy()
+    scores = speculation_stage(comments)["speculation_score"].to_numpy()
     assert (scores[:len(everyday)] < 0.5).all() and (scores[len(everyday):] >= 0.5).all()
 
 
@@ -584,12 +593,12 @@ def test_everyday_hedges_are_blanked_in_place_and_denied_cues_do_not_count():
     blanked = blank_everyday_hedges(texts)
     assert blanked.str.len().tolist() == texts.str.len().tolist()
     assert "suggest" not in blanked[0] and "wider tyre" in blanked[0]
-    scored = pd.DataFrame({"text": texts, "sentence_conjecture_score": 0.5, "speculation_score": 0.5})
+    scored = pd.DataFrame({"text": texts, "sentence_conjecture_score": 0.5, "sentence_speculation_score": 0.5})
     assert calibration_features(scored)["comment_cues"].tolist() == [0.0, 0.0, np.log1p(1)]
 
 
 def test_learned_conjecture_is_applied_by_the_stage():
-    """learn_conjecture measures itself out of fold and score_comments uses its weights for conjecture_score."""
+    """learn_conjecture measures itself out of fold and score_comments uses its weights for speculation_score."""
     texts = ([f"Perhaps the {w} is a cover for something they hide." for w in "abcdefghijkl"]
              + [f"The {w} costs about 9 dollars and opens at noon." for w in "abcdefghijkl"])
     comments = pd.DataFrame({"source": "t", "comment_id": [str(i) for i in range(24)], "text": texts,
@@ -598,8 +607,8 @@ def test_learned_conjecture_is_applied_by_the_stage():
     scored = speculation_stage(comments)
     from moderation.comment_speculation import learn_conjecture
     weights, evaluation = learn_conjecture(scored, labels, comments["article_id"].to_numpy())
-    assert evaluation["scorer"].tolist() == ["conjecture: learned (grouped 5-fold CV)", "conjecture: current"]
+    assert evaluation["scorer"].tolist() == ["speculation: learned (grouped 5-fold CV)", "speculation: current"]
     assert evaluation["auc"].iat[0] > 0.9
     learned = speculation_stage(comments, weights)
-    assert (learned["conjecture_score"][:12] > 0.5).all() and (learned["conjecture_score"][12:] < 0.5).all()
+    assert (learned["speculation_score"][:12] > 0.5).all() and (learned["speculation_score"][12:] < 0.5).all()
     assert learned["sentence_conjecture_score"].equals(scored["sentence_conjecture_score"])

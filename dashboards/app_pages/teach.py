@@ -35,7 +35,7 @@ st.title("Teach the scores your desk's notion")
 _ui.flash()
 results = _data.results(ctx.results, ctx.version)
 comments = results.comments
-if "offtopic_score" not in comments or "conjecture_score" not in comments:
+if "offtopic_score" not in comments or "speculation_score" not in comments:
     st.info("The off-topic and speculation stages have not run on these results: nothing to teach yet.")
     st.stop()
 combiner = reports.offtopic_combiner_note(ctx.results)
@@ -58,7 +58,7 @@ n = st.slider("Comments to show", 5, 30, 10, key="teach_n")
 for _, row in teach.candidates(comments, offtopic_labels, speculative_labels, n, results.articles).iterrows():
     with st.container(border=True):
         st.caption(f"{row['author'] or 'anonymous'} on “{row['title'] or row['article_id']}” ({row['source']}) · "
-                   f"off-topic {row['offtopic_score']:.2f}, conjecture {row['conjecture_score']:.2f}")
+                   f"off-topic {row['offtopic_score']:.2f}, speculation {row['speculation_score']:.2f}")
         st.text(row["text"])
         label_buttons(row.where(row.notna(), None))
 
