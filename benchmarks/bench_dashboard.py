@@ -6,6 +6,7 @@ Usage::
                                                                         # else a synthetic 1M-comment folder
     .venv/bin/python benchmarks/bench_dashboard.py --results DIR --runs 5
     .venv/bin/python benchmarks/bench_dashboard.py --browser            # also time each page in Debian chromium
+    .venv/bin/python benchmarks/bench_dashboard.py --cold 3 --baseline-app OLD_CHECKOUT  # cold starts, old vs new
 
 Each page is run through ``streamlit.testing.v1.AppTest`` (the script run the
 server would do, without the browser's drawing): the first visit (caches cold
@@ -23,6 +24,15 @@ its "queue is empty" notice) are drawn and the script has finished (including a 
 review page's first visit is the server's cold start (imports, reading the folder). The same run times a
 decision on /review until the next card is drawn: in AppTest (the script run after the click) and, with
 ``--browser``, from the key press until the new card is on screen.
+
+``--cold N`` measures the cold start N times, each in new processes: (1) a fresh Python process that imports
+streamlit and runs the app's first /review script (AppTest: imports, reading the folder, the queue, the card;
+wall and CPU seconds); (2) ``python -m moderation dashboard`` started (the documented command) with a new
+chromium profile open: seconds from the launch until its health check answers, from navigation (right then)
+and from the launch until /review's card text is drawn (not the grey skeleton), then from a click on Overview
+until its figures are drawn. ``--baseline-app DIR`` runs the same against another
+checkout's ``dashboards/streamlit_app.py`` (e.g. ``git archive HEAD`` of the code before a change),
+alternating with this one so both see the same machine load. Screenshots go to ``test-artifacts/cold_*.png``.
 """
 
 from __future__ import annotations
@@ -194,13 +204,12 @@ def browser_decisions(page, base: str, runs: int) -> tuple[list[float], list[flo
     return drawn, finished
 
 
-def browser_times(runs: int) -> None:
-    """Print per-page load times in chromium against a ``streamlit run`` server on the same folder."""
+def browser_times(runs: int, port: int) -> None:
+    """Print per-page load times in chromium against a ``streamlit run`` server (on ``port``) on the same folder."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, free_port, settle
+    from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, settle
 
-    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--browser.gatherUsageStats", "false"],
@@ -256,6 +265,106 @@ def browser_times(runs: int) -> None:
         server.wait(timeout=30)
 
 
+COLD_APPTEST = """
+import resource, sys, time
+started = time.perf_counter()
+from streamlit import config
+from streamlit.testing.v1 import AppTest
+config.set_option("server.address", "127.0.0.1")
+app = AppTest.from_file(sys.argv[1], default_timeout=900)
+ready = time.perf_counter()
+app.run()
+assert not app.exception, app.exception[0].message
+assert [t.value for t in app.title] == ["Review"] and app.get("html"), "no review card drawn"
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - started, time.perf_counter() - ready, usage.ru_utime + usage.ru_stime)
+"""
+
+
+def cold_apptest(app: str) -> tuple[float, float, float]:
+    """(wall s from a fresh process to the first /review run's end, of which the run itself, CPU s) of ``app``."""
+    done = subprocess.run([sys.executable, "-c", COLD_APPTEST, app], capture_output=True, text=True,
+                          env=os.environ.copy(), cwd=Path(app).parents[1], timeout=900)
+    if done.returncode:
+        raise RuntimeError(f"cold AppTest run of {app} failed: {done.stderr[-2000:]}")
+    total, run, cpu = map(float, done.stdout.split()[-3:])
+    return total, run, cpu
+
+
+def cold_browser(app: str, port: int, label: str) -> tuple[float, float, float, float]:
+    """(launch to health s, navigation to /review's card drawn s, launch to the card s, click on Overview to its
+    figures s): ``python -m moderation dashboard`` of ``app``'s checkout started, its health polled, then /review
+    opened in a new chromium profile (started before the server, as a moderator's browser would be)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_browser import ARTIFACTS, CHROMIUM
+
+    root = Path(app).parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moderation", "dashboard", "--results", os.environ["MODERATION_RESULTS"],
+             "--port", str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    if server.poll() is not None or time.perf_counter() - started > 300:
+                        raise RuntimeError(f"{label}: the dashboard did not start") from None
+                    time.sleep(0.1)
+            healthy = time.perf_counter()
+            page.goto(f"{base}/review")
+            page.locator(".st-key-review_card [data-testid='stHtml']").first.wait_for(timeout=300_000)
+            drawn = time.perf_counter()
+            page.screenshot(path=str(ARTIFACTS / f"cold_{label}_review.png"))
+            page.wait_for_function(IDLE, timeout=300_000)
+            clicked = time.perf_counter()
+            page.locator("[data-testid='stSidebar'] a", has_text="Overview").first.click()
+            page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=300_000)
+            page.locator("[data-testid='stMetric']").first.wait_for(timeout=300_000)
+            page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=300_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)
+            overview = time.perf_counter() - clicked
+            page.wait_for_function(IDLE, timeout=300_000)
+            page.screenshot(path=str(ARTIFACTS / f"cold_{label}_overview.png"))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            browser.close()
+    return healthy - started, drawn - healthy, drawn - started, overview
+
+
+def cold_starts(runs: int, baseline: str | None, port: int) -> None:
+    """Print cold-start figures of this app (and of ``baseline``'s, alternating, in the same run)."""
+    apps = {"this": APP, **({"baseline": str(Path(baseline).resolve() / "dashboards" / "streamlit_app.py")}
+                            if baseline else {})}
+    figures = {name: {"apptest": [], "browser": []} for name in apps}
+    for _ in range(runs):
+        for name, app in apps.items():
+            figures[name]["apptest"].append(cold_apptest(app))
+            figures[name]["browser"].append(cold_browser(app, port, name))
+    for name, measured in figures.items():
+        total, run, cpu = (statistics.median(v) for v in zip(*measured["apptest"]))
+        healthy, review, launch, overview = (statistics.median(v) for v in zip(*measured["browser"]))
+        print(f"cold start, {name} app ({apps[name]}), median of {runs}:")
+        print(f"  AppTest, fresh process to the first /review drawn: {total:.2f} s wall (the script run "
+              f"{run:.2f} s), {cpu:.2f} s CPU; each: " + ", ".join(f"{t:.2f}" for t, _, _ in measured["apptest"]))
+        print(f"  browser, `python -m moderation dashboard`: health after {healthy:.2f} s; navigation to /review's "
+              f"card {review:.2f} s (each: " + ", ".join(f"{r:.2f}" for _, r, _, _ in measured["browser"])
+              + f"); launch to the card {launch:.2f} s (each: "
+              + ", ".join(f"{t:.2f}" for _, _, t, _ in measured["browser"]) + f"); then Overview drawn {overview:.2f} s "
+              "(each: " + ", ".join(f"{o:.2f}" for _, _, _, o in measured["browser"]) + ")")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", help="results folder to measure")
@@ -266,6 +375,9 @@ def main() -> None:
     parser.add_argument("--regenerate", action="store_true", help="make the synthetic folder again")
     parser.add_argument("--browser", action="store_true", help="also time each page in headless chromium")
     parser.add_argument("--browser-only", action="store_true", help="only the chromium timings (no AppTest runs)")
+    parser.add_argument("--cold", type=int, default=0, metavar="N", help="only N cold starts (see above)")
+    parser.add_argument("--baseline-app", metavar="DIR", help="with --cold: another checkout to compare with")
+    parser.add_argument("--port", type=int, help="port of the served app (default: a free one)")
     args = parser.parse_args()
     # AppTest serves as `streamlit run --server.address 127.0.0.1` would: single-user mode, no sign-in form
     from streamlit import config
@@ -289,8 +401,14 @@ def main() -> None:
     }
     print(f"results: {folder} ({len(comments):,} comments); store: {args.decisions:,} decisions")
     print(f"baseline: pd.read_parquet(comments.parquet) = {read:.2f} s")
+    from tests.e2e.test_browser import free_port
+
+    port = args.port or free_port()
+    if args.cold:
+        cold_starts(args.cold, args.baseline_app, port)
+        return
     if args.browser_only:
-        browser_times(args.runs)
+        browser_times(args.runs, port)
         return
     print(f"{'page':<22}{'first visit s':>15}{'rerun median s':>16}{'rerun max s':>13}")
     for page in PAGES:
@@ -305,7 +423,7 @@ def main() -> None:
     median, worst = decision_times(max(args.runs, 5))
     print(f"review: decision to next card (script run after the click): median {median:.2f} s, max {worst:.2f} s")
     if args.browser:
-        browser_times(args.runs)
+        browser_times(args.runs, port)
 
 
 if __name__ == "__main__":

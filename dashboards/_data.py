@@ -93,10 +93,30 @@ def results(folder: str, version: str) -> reports.Results:
     return reports.load_results(folder)
 
 
+def prepare_landing(folder: str) -> None:
+    """Fill the caches the landing page asks for first (Review with no filter and every reason, the sidebar's
+    lists): what ``dashboards/serve.py`` does while the server starts, so the first visitor finds them."""
+    current = version(folder)
+    comments = results(folder, current).comments
+    reasons = tuple(reports.available_queues(comments))
+    for cached in (review_queue, review_without_text):
+        cached(folder, current, Filters(), reasons)
+    sources(folder, current)
+    article_choices(folder, current, None)
+    article_rows(folder, current)
+
+
+def read_ahead(folder: str, version: str) -> None:
+    """Once the first page is drawn, read the columns other pages show in the background
+    (``reports.Results.read_ahead``; once per results version)."""
+    results(folder, version).read_ahead()
+
+
 @st.cache_resource(max_entries=32, ttl=3600)
-def filtered(folder: str, version: str, filters: Filters) -> pd.DataFrame:
-    """Comments the global filters accept (the full frame, uncopied, when none is set)."""
-    return reports.filter_comments(results(folder, version).comments, filters)
+def filtered(folder: str, version: str, filters: Filters, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Comments the global filters accept (the full frame, uncopied, when none is set): their working columns
+    (``reports.WORKING_COLUMNS``) and ``columns``."""
+    return reports.filter_comments(results(folder, version).comments_with(columns), filters)
 
 
 @st.cache_resource(max_entries=64, ttl=3600)
@@ -105,7 +125,8 @@ def queue_members(
 ) -> pd.DataFrame:
     """The whole queue ``name`` over the filtered comments, sorted by its measure (``moderation.queues.queue``);
     ``members_only=False`` ranks every filtered comment by that measure."""
-    return queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only)
+    return queues.queue(filtered(folder, version, filters, (queues.QUEUES[name].reason,)), name, min_votes=min_votes,
+                        members_only=members_only)
 
 
 @st.cache_resource(max_entries=32)
@@ -118,8 +139,8 @@ def readable(folder: str, version: str, filters: Filters):
 def queue_without_text(folder: str, version: str, filters: Filters, name: str, min_votes: int,
                        members_only: bool = True) -> int:
     """How many comments :func:`queue_members` leaves out for want of readable text (image-only answers)."""
-    return len(queues.queue(filtered(folder, version, filters), name, min_votes=min_votes, members_only=members_only,
-                            without_text="only"))
+    return len(queues.queue(filtered(folder, version, filters, (queues.QUEUES[name].reason,)), name,
+                            min_votes=min_votes, members_only=members_only, without_text="only"))
 
 
 @st.cache_resource(max_entries=32)  # keyed by the results version: computed once per version and filters
@@ -189,8 +210,10 @@ def article_rows(folder: str, version: str) -> dict[tuple[str, str], object]:
 
 @st.cache_resource(max_entries=32, ttl=3600)
 def article_comments(folder: str, version: str, source: str | None, article: str) -> pd.DataFrame:
-    """One article's comments, unfiltered (a thread is read whole); without ``source``, the first source having it."""
-    return reports.article_thread(results(folder, version).comments, article_rows(folder, version), source, article)
+    """One article's comments, unfiltered (a thread is read whole), with what pages show of them
+    (``reports.Results.shown``); without ``source``, the first source having it."""
+    data = results(folder, version)
+    return data.shown(reports.article_thread(data.comments, article_rows(folder, version), source, article))
 
 
 @st.cache_resource(max_entries=32, ttl=3600)
@@ -204,7 +227,7 @@ def author_activity(folder: str, version: str, author: str) -> tuple[pd.DataFram
     """(the author's latest 500 comments with flags, their comments and votes per week)."""
     neighbourhood = author_neighbourhood(folder, version, author)
     own = neighbourhood[(neighbourhood["author"] == author).fillna(False).to_numpy(dtype=bool)]
-    return reports.recent_comments(own, author), reports.over_time(own)
+    return results(folder, version).shown(reports.recent_comments(own, author)), reports.over_time(own)
 
 
 @st.cache_data(ttl=3600, max_entries=16)

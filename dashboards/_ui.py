@@ -259,7 +259,8 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
     )
     members = _data.queue_members(ctx.results, ctx.version, ctx.filters, name, int(min_votes), not ranked_all)
     decisions = _data.current_decisions(ctx.store_url)
-    shown = reports.queue_view(members, decisions, show_decided=show_decided, limit=int(limit))
+    data = _data.results(ctx.results, ctx.version)
+    shown = reports.queue_view(members, decisions, show_decided=show_decided, limit=int(limit), results=data)
     pending = len(members) - int(reports.decided_mask(members, decisions).sum())
     flagged = int(members["in_queue"].sum())
     without_text = _data.queue_without_text(ctx.results, ctx.version, ctx.filters, name, int(min_votes),
@@ -277,7 +278,8 @@ def queue_section(name: str, key: str) -> pd.DataFrame | None:
         return None
     comment_table(shown, key=f"{key}_table")
     export_button(
-        lambda: reports.queue_view(members, decisions, show_decided=show_decided, limit=len(members)),
+        lambda: reports.queue_view(members, decisions, show_decided=show_decided, limit=len(members),
+                                   results=data),
         f"queue_{name}.csv", key=f"{key}_export", label="Export the whole queue (CSV)",
     )
     st.button("Review this queue one comment at a time", key=f"{key}_to_review", on_click=_review_only, args=(name,))

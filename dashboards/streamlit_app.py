@@ -115,7 +115,10 @@ def show() -> None:
         st.sidebar.caption(f"{_data.filtered(results_dir, version, filters).shape[0]:,} comments match the filters.")
     if page.url_path != "review":
         _ui.release_card()  # the Review card this moderator left is free for the others
-    page.run()
+    try:
+        page.run()
+    finally:  # also after a page's st.stop(): once the page is drawn, the first queue table needs no wait
+        _data.read_ahead(results_dir, version)
 
 
 # Any other failure reaches Streamlit, which logs the traceback and shows visitors only a generic line

@@ -23,6 +23,10 @@ database must not be moved or copied while a dashboard holds it open (its
 decisions written meanwhile). So the store stays where it is and only the
 link to the results moves. Readers resolve ``current`` once
 (:func:`current`) and read every file from that version.
+
+A reader that needs a few columns of a wide table (the dashboard: 87 columns of
+comments, most of them shown for the comments in view only) opens it as a
+:class:`Table`, which reads each column the first time it is asked for.
 """
 
 from __future__ import annotations
@@ -30,9 +34,15 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from moderation.engagement import INSIGHT_TABLES
 
@@ -50,6 +60,9 @@ FILES = (*(f"{table}.parquet" for table in TABLES), *INSIGHT_FILES.values(), PRO
 STORE_FILE = "moderation.db"
 IMPORTS = "imports"  # files moderators uploaded in the dashboard, one folder per source
 CURRENT, VERSIONS, PARTIAL = "current", "versions", ".partial"
+# rows per Parquet row group of the tables a run writes: a page showing a few comments reads the row groups
+# holding them, not whole columns (:meth:`Table.rows`)
+ROW_GROUP_ROWS = 65_536
 _LOCK = ".run.lock"
 
 
@@ -178,3 +191,119 @@ def _fsync(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+class Table:
+    """One Parquet table of a results version (a file, or a folder of parts as the Dask engine writes), read a
+    column at a time: each column is read the first time it is asked for and then kept.
+
+    Opening reads the footers only (column names and types, row count). The
+    frames it gives share the kept columns (pages treat them as read-only)
+    and are indexed by row position. Safe to share between threads (one
+    dashboard, many sessions): a column is read once. :meth:`read_ahead` reads
+    columns a reader will want later in the background.
+    """
+
+    def __init__(self, path: str | Path | None):
+        self.path = None if path is None else Path(path)
+        self._columns: dict[str, pd.Series] = {}
+        self._lock = threading.Lock()  # guards the dicts; each column's read has a lock of its own
+        self._locks: dict[str, threading.Lock] = {}
+        self._reading_ahead = False
+        if self.path is None:
+            self.names, self.rows, self.empty = [], 0, pd.DataFrame()
+            self._groups, self._starts = [], np.zeros(1, dtype=np.int64)
+            return
+        dataset = ds.dataset(self.path, format="parquet")
+        self.names: list[str] = dataset.schema.names
+        # the dtypes pandas gives every column (from the schema and its pandas metadata), without reading data
+        self.empty: pd.DataFrame = dataset.schema.empty_table().to_pandas()
+        # (file, row group) of every row group in table order, and the table position of each one's first row
+        self._groups = [(file, group) for file in dataset.files
+                        for group in range(pq.ParquetFile(file).metadata.num_row_groups)]
+        sizes = [pq.ParquetFile(file).metadata.row_group(group).num_rows for file, group in self._groups]
+        self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self.rows: int = int(self._starts[-1])
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Table:
+        """A table holding ``frame`` (a file's stand-in: a missing file's empty table, tests); index dropped."""
+        table = cls(None)
+        frame = frame.reset_index(drop=True)
+        table.names, table.rows, table.empty = list(frame.columns), len(frame), frame.head(0)
+        table._columns = {name: frame[name] for name in frame.columns}
+        table._groups, table._starts = [(None, 0)], np.array([0, len(frame)], dtype=np.int64)
+        return table
+
+    def frame(self, names: Iterable[str]) -> pd.DataFrame:
+        """Every row of the columns ``names`` that the table has (in that order; the others are left out)."""
+        wanted = [name for name in dict.fromkeys(names) if name in self.names]
+        # one lock per column, taken in table order: readers of other columns are not held up
+        locks = [self._column_lock(name) for name in sorted(wanted, key=self.names.index)]
+        for lock in locks:
+            lock.acquire()
+        try:
+            missing = [name for name in wanted if name not in self._columns]
+            if missing:
+                # what pd.read_parquet does, with each column in one piece: taking rows of a text column in
+                # many pieces (one per row group or part) joins them again on every take (70 ms at a million)
+                read = pq.read_table(self.path, columns=missing, memory_map=True).combine_chunks().to_pandas()
+                with self._lock:
+                    self._columns.update({name: read[name] for name in missing})
+            columns = {name: self._columns[name] for name in wanted}
+        finally:
+            for lock in locks:
+                lock.release()
+        return pd.DataFrame(columns, index=pd.RangeIndex(self.rows), copy=False) if columns else \
+            pd.DataFrame(index=pd.RangeIndex(self.rows))
+
+    def read_ahead(self, names: Iterable[str]) -> threading.Thread | None:
+        """Start reading the columns ``names`` in a background thread, one at a time (so that a page asking for
+        another column meanwhile waits for one column at most); once per table: None after the first call."""
+        with self._lock:
+            if self._reading_ahead:
+                return None
+            self._reading_ahead = True
+        thread = threading.Thread(target=lambda: [self.frame([name]) for name in names], daemon=True,
+                                  name=f"read ahead {self.path}")
+        thread.start()
+        return thread
+
+    def _column_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def rows_at(self, positions, names: Iterable[str]) -> pd.DataFrame:
+        """The rows at ``positions`` (table order) of the columns ``names`` the table has, indexed by position.
+
+        A kept column is sliced. The others are read from the row groups holding those rows only, when those
+        hold at most half the table (a card and its thread: one group or two); otherwise whole, and kept.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        wanted = [name for name in dict.fromkeys(names) if name in self.names]
+        groups = np.unique(np.searchsorted(self._starts, positions, side="right") - 1)
+        in_groups = int((self._starts[groups + 1] - self._starts[groups]).sum())
+        with self._lock:
+            missing = [name for name in wanted if name not in self._columns]
+        if missing and in_groups * 2 > self.rows:
+            self.frame(missing)
+            missing = []
+        parts = []
+        if missing:
+            pieces = []
+            for group in groups:
+                file, number = self._groups[group]
+                piece = pq.ParquetFile(file).read_row_group(number, columns=missing).to_pandas()
+                pieces.append(piece.set_axis(pd.RangeIndex(self._starts[group], self._starts[group + 1])))
+            parts.append(pd.concat(pieces).loc[positions])
+        kept = [name for name in wanted if name not in missing]
+        if kept:
+            parts.append(self.frame(kept).iloc[positions])
+        out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index(positions))
+        return out[wanted].set_axis(pd.Index(positions))
+
+    @property
+    def loaded(self) -> list[str]:
+        """The columns read so far, in the order they were first asked for."""
+        with self._lock:
+            return list(self._columns)

@@ -273,12 +273,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                           f"with --port PORT (make demo PORT={args.port + 1}) or --address ADDRESS") from None
     if args.check:
         return 0
-    app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
+    dashboards = Path(__file__).resolve().parent.parent / "dashboards"
+    app = dashboards / "streamlit_app.py"
     env = dict(os.environ, MODERATION_RESULTS=str(Path(args.results).resolve()),
                MODERATION_IDLE_MINUTES=str(args.idle_minutes), MODERATION_CLAIM_MINUTES=str(args.claim_minutes))
     if args.store:
         env["MODERATION_STORE"] = args.store
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
+    # streamlit run, with the results read while the server starts (dashboards/serve.py)
+    command = [sys.executable, str(dashboards / "serve.py"), "run", str(app), "--server.address", args.address,
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false", "--server.headless", "true"]
     mode = ("single-user mode while the store has no users" if auth.is_local(args.address)
             else "sign-in required")

@@ -41,12 +41,30 @@ _OFFTOPIC_COLUMNS = [
 _SIMILARITY_PREFIXES = ("similarity_", "sim_")
 
 
+# the columns the dashboard computes with over every comment (filters, queues and their measures, counts,
+# charts, reply trees, profiles): read when the results open
+WORKING_COLUMNS = [
+    *schema.columns("comments"), "vote_total", "vote_net", "topic_id", "offtopic_score", "speculation_score",
+    *dict.fromkeys(column for spec in queues.QUEUES.values() for column in (spec.member, *spec.sort)),
+]
+# what the pages show or explain for the comments in view (queue tables, cards, threads, evidence): read the
+# first time a page shows one (:meth:`Results.shown`); columns of neither list (the off-topic model's other
+# components) are read only when asked for by name (:meth:`Results.comments_with`)
+SHOWN_COLUMNS = [*_VOTE_COLUMNS, *_OFFTOPIC_COLUMNS, "is_vote_anomaly", "vote_anomaly_features", "vote_burst_reason",
+                 "speculation_cues"]
+
+
 @dataclass
 class Results:
-    """The frames of one results folder (empty frames for the parts a stage has not written)."""
+    """The frames of one results folder (empty frames for the parts a stage has not written).
+
+    The comments are read by column (``moderation.catalog.Table``): :attr:`comments` holds
+    :data:`WORKING_COLUMNS`, :meth:`shown` adds what a page shows for some of them, and
+    :meth:`comments_with` any other column: opening a million comments reads 31 of their 87 columns.
+    """
 
     folder: Path
-    comments: pd.DataFrame
+    comment_table: catalog.Table
     articles: pd.DataFrame
     authors: pd.DataFrame
     vote_events: pd.DataFrame
@@ -55,19 +73,51 @@ class Results:
     # engagement.insight_tables as the run wrote them (name -> frame); missing files are left out
     insights: dict[str, pd.DataFrame] = field(default_factory=dict)
 
+    @property
+    def comments(self) -> pd.DataFrame:
+        """Every comment, :data:`WORKING_COLUMNS` (those the file has), indexed by row position."""
+        return self.comment_table.frame(WORKING_COLUMNS)
+
+    def comments_with(self, columns) -> pd.DataFrame:
+        """Every comment, :data:`WORKING_COLUMNS` and ``columns`` (those the file has)."""
+        return self.comment_table.frame([*WORKING_COLUMNS, *columns])
+
+    def read_ahead(self) -> None:
+        """Read in the background (once) what pages show beyond the working columns: every column of
+        :data:`SHOWN_COLUMNS`, the similarity columns and the queues' reasons, so that the first queue table is
+        as quick as the next one."""
+        reasons = [spec.reason for spec in queues.QUEUES.values()]
+        self.comment_table.read_ahead(dict.fromkeys([*reasons, *self._shown_columns]))
+
+    @property
+    def _shown_columns(self) -> list[str]:
+        """:data:`SHOWN_COLUMNS`, then the similarity columns the file has."""
+        return [*SHOWN_COLUMNS, *(c for c in self.comment_table.names if c.startswith(_SIMILARITY_PREFIXES))]
+
+    def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (rows of :attr:`comments`, indexed as it is) with every column of :data:`SHOWN_COLUMNS` and
+        similarity column the file has and ``frame`` lacks, for its rows."""
+        missing = [c for c in self._shown_columns if c not in frame]
+        if not missing:
+            return frame
+        extra = self.comment_table.rows_at(frame.index.to_numpy(), missing)
+        return pd.concat([frame, extra.set_axis(frame.index)], axis=1)
+
 
 _CHECKED_ROWS = 1000
 
 
 def load_results(folder: str | Path) -> Results:
-    """Read ``comments``, ``articles``, ``authors``, ``vote_events``, ``topics`` (parquet) and ``problems.csv``.
+    """Read ``articles``, ``authors``, ``vote_events``, ``topics`` (parquet), ``problems.csv`` and the
+    comments' :data:`WORKING_COLUMNS`; the comments' other columns are read when asked for.
 
     Every file comes from the same run: the version ``DIR/current`` points at
     when the read starts (:func:`moderation.catalog.current`), so a run
     finishing meanwhile never mixes its files with the previous ones.
     Scored comments and authors are checked against their schemas (columns
-    and types). Missing files give empty frames (canonical columns for the
-    canonical tables), so a folder from a partial pipeline still opens.
+    and types; the comments' types from the file's schema, every column, read or not). Missing files give
+    empty frames (canonical columns for the canonical tables), so a folder from a partial pipeline still opens.
+    The comments file may be a folder of Parquet parts (the Dask engine's).
 
     Raises
     ------
@@ -93,9 +143,9 @@ def load_results(folder: str | Path) -> Results:
 
     problems_path = version / catalog.PROBLEMS_FILE
     problems = pd.read_csv(problems_path, dtype="str") if problems_path.exists() else schema.problems_frame([])
-    return Results(
+    results = Results(
         folder=folder,
-        comments=read("comments", "comments", "scored_comments"),
+        comment_table=_comment_table(version / "comments.parquet"),
         articles=read("articles", "articles"),
         authors=read("authors", model="authors"),
         vote_events=read("vote_events", "vote_events"),
@@ -104,6 +154,26 @@ def load_results(folder: str | Path) -> Results:
         insights={name: read(Path(file).stem) for name, file in catalog.INSIGHT_FILES.items()
                   if (version / file).exists()},
     )
+    try:
+        results.comments  # read now: the first page must not pay for it, and a damaged file is said at once
+    except (OSError, ValueError) as error:
+        raise schema.OutputError(f"{version / 'comments.parquet'}: cannot be read "
+                                 f"({str(error).splitlines()[0]})") from error
+    return results
+
+
+def _comment_table(path: Path) -> catalog.Table:
+    """The comments file as a :class:`catalog.Table`, its columns and dtypes checked from its schema (every
+    column, without reading one); a missing file is an empty table of the canonical columns."""
+    if not path.exists():
+        return catalog.Table.of(schema.empty("comments"))
+    try:
+        table = catalog.Table(path)
+    except (OSError, ValueError) as error:
+        raise schema.OutputError(f"{path}: cannot be read ({str(error).splitlines()[0]})") from error
+    if table.rows:
+        schema.check_output(table.empty, "scored_comments", str(path), data=False, typed=True)
+    return table
 
 
 def article_rows(comments: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
@@ -253,7 +323,8 @@ def undecided(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
 
 
 def queue_view(
-    members: pd.DataFrame, decisions: pd.DataFrame, show_decided: bool = False, limit: int = 200
+    members: pd.DataFrame, decisions: pd.DataFrame, show_decided: bool = False, limit: int = 200,
+    results: Results | None = None,
 ) -> pd.DataFrame:
     """The first ``limit`` rows of a queue, in queue order, for display.
 
@@ -264,12 +335,16 @@ def queue_view(
     decisions : DataFrame
         Current decisions (``Store.current_decisions``); decided comments are dropped
         unless ``show_decided``.
+    results : Results, optional
+        Where ``members`` come from: the shown rows get the columns a table shows (:meth:`Results.shown`).
     """
     # positions, not a filtered copy: a queue ranked over a million comments is shown 200 rows at a time
     if show_decided:
         rows = members.head(limit)
     else:
         rows = members.iloc[np.flatnonzero(~decided_mask(members, decisions))[:limit]]
+    if results is not None:
+        rows = results.shown(rows)
     return display_columns(with_decisions(rows, decisions))
 
 

@@ -398,15 +398,18 @@ class OutputError(ValueError):
     """A stage's output (or a results file) lacks a column its schema requires, or has it with another type."""
 
 
-def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True) -> None:
+def check_output(frame: pd.DataFrame, table: str, file: str, data: bool = True, typed: bool = False) -> None:
     """Check a whole output table against its schema; ``data=False`` checks only columns and types (fast, for reading).
+
+    ``typed=True`` says ``frame``'s dtypes are meaningful even without rows (the empty frame of a
+    non-empty file's schema, ``moderation.catalog.Table.empty``): they are checked too.
 
     Raises
     ------
     OutputError
         Naming ``file`` and each missing or mistyped column (and, with ``data``, the first failing check's values).
     """
-    if frame.empty:  # nothing to score: the stages' empty columns carry no meaningful dtype, only names count
+    if frame.empty and not typed:  # nothing to score: the stages' empty columns carry no dtype, only names count
         missing = [name for name in columns(table) if name not in frame]
         if missing:
             raise OutputError(f"{file}: " + "; ".join(f"missing column {name}" for name in missing))

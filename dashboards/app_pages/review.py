@@ -118,7 +118,8 @@ _ui.flash()
 error = st.session_state.pop("review_error", None)
 if error:
     st.error(error)
-comments = _data.results(ctx.results, ctx.version).comments
+data = _data.results(ctx.results, ctx.version)
+comments = data.comments
 available = reports.available_queues(comments)
 if not available:
     st.info("No queue yet: the vote and off-topic stages have not run on these results.")
@@ -167,12 +168,12 @@ if not ctx.can_decide:
 
 if focus is not None:
     found = comments[((comments["source"] == focus[0]) & (comments["comment_id"] == focus[1])).to_numpy()]
-    row = found.iloc[0] if len(found) else None
+    row = data.shown(found).iloc[0] if len(found) else None
     in_queue = queue[(queue["source"] == focus[0]).to_numpy() & (queue["comment_id"] == focus[1]).to_numpy()]
     row_reasons = in_queue["reasons"].iloc[0].split(", ") if len(in_queue) else []
     place = "Re-review (already decided)"
 elif len(pending):
-    row = comments.loc[pending.index[index]]
+    row = data.shown(comments.loc[pending.index[[index]]]).iloc[0]
     row_reasons = pending["reasons"].iloc[index].split(", ")
     place = f"Comment {index + 1:,} of {len(pending):,}"
 else:
@@ -183,8 +184,7 @@ if row is None:
                "lists every decision.")
 else:
     thread = _data.article_comments(ctx.results, ctx.version, row["source"], row["article_id"])
-    card = reports.review_card(row, row_reasons, thread, _data.results(ctx.results, ctx.version).articles,
-                               decisions)
+    card = reports.review_card(row, row_reasons, thread, data.articles, decisions)
     # opening the card claims it; the card left behind is released
     holder = None
     if ctx.signed_in and ctx.can_decide and st.session_state.get("review_claimed") != card.key:

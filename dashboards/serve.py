@@ -1,0 +1,41 @@
+"""The Streamlit server with the results read while it starts: ``python dashboards/serve.py run APP [OPTIONS]``.
+
+``python -m moderation dashboard`` becomes this instead of ``streamlit run``. In a background thread it reads
+the results folder (``$MODERATION_RESULTS``) and computes the landing page's queue into the caches the pages
+use (``_data.prepare_landing``) while it serves: the first moderator to open the dashboard waits only for what
+the server's start has not done yet. A folder that cannot be read is left for the page to report.
+"""
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+from streamlit.runtime import Runtime
+from streamlit.web import cli
+
+DASHBOARDS = Path(__file__).resolve().parent
+# as `streamlit run` does for the app (its folder first), and the repository's `moderation` package
+sys.path[:0] = [str(DASHBOARDS), str(DASHBOARDS.parent)]
+_LOG = logging.getLogger(__name__)
+
+
+def read_results() -> None:
+    """Once the server runs (the pages' caches belong to it), read the results folder and compute what the
+    landing page shows first into their caches, then import what the Overview draws its charts with."""
+    while not Runtime.exists():
+        time.sleep(0.05)
+    try:
+        import _data
+
+        _data.prepare_landing(_data.settings([])[0])
+    except Exception:  # noqa: BLE001 - the page reads the folder again and says what is wrong
+        _LOG.info("reading the results ahead failed; the first page will report it", exc_info=True)
+    import plotly.express  # noqa: F401
+
+
+if __name__ == "__main__":
+    threading.Thread(target=read_results, daemon=True, name="read results").start()
+    sys.argv[0] = "streamlit"
+    sys.exit(cli.main())
