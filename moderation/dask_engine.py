@@ -433,8 +433,7 @@ def _insights(staging: Path, params: pipeline.Params) -> dict[str, pd.DataFrame]
     author: not split yet)."""
     folder = staging / "comments.parquet"
     names = pq.read_schema(next(iter(sorted(folder.glob("*.parquet"))))).names
-    read = ["source", "comment_id", "article_id", "parent_id", "author", "created_at", "thread_id", "depth",
-            "position", *params.engagement.staff_columns]
-    comments = pq.read_table(folder, columns=[c for c in dict.fromkeys(read) if c in names]).to_pandas()
+    read = [*engagement.insight_columns(params.engagement), "position"]
+    comments = pq.read_table(folder, columns=[c for c in read if c in names]).to_pandas()
     comments = comments.sort_values("position", kind="stable", ignore_index=True)
     return engagement.insight_tables(comments, params.engagement)

@@ -25,7 +25,7 @@ million comments take seconds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -185,10 +185,13 @@ class _Keyed:
 
     frame: pd.DataFrame  # per comment, in order: source, author, author_class, article_id, created_at, code, is_staff
     authors: pd.DataFrame  # per author code: source, author, author_class, is_staff
+    # what is made from these once for several tables (:func:`_reader_threads`, :func:`_parent_rows`)
+    made: dict = field(default_factory=dict)
 
 
-def _keyed(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
-    """Author keys, classes and integer codes (sorted by source, author), and who is staff."""
+def keyed_authors(comments: pd.DataFrame, params: EngagementParams) -> _Keyed:
+    """Author keys, classes and integer codes (sorted by source, author), and who is staff: what
+    :func:`author_table` and :func:`insight_tables` take as ``keyed`` when a caller gives both the same comments."""
     frame = pd.DataFrame(
         {
             "source": comments["source"].array,
@@ -273,10 +276,19 @@ def net_score(comments: pd.DataFrame) -> pd.Series:
     return net.rename("net_score")
 
 
+def author_columns(params: EngagementParams = EngagementParams()) -> list[str]:
+    """The comment columns :func:`author_table` reads: a frame of many comments may carry these alone."""
+    return list(dict.fromkeys([
+        *COMMENT_KEY, "article_id", "parent_id", "author", "created_at", "status", "upvotes", "downvotes", "score",
+        "vote_net", "wilson_lower", *SHARE_COLUMNS.values(), *params.staff_columns,
+    ]))
+
+
 def author_table(
     comments: pd.DataFrame,
     decisions: pd.DataFrame | None = None,
     params: EngagementParams = EngagementParams(),
+    keyed: _Keyed | None = None,
 ) -> pd.DataFrame:
     """One row per (source, author): participation, reception, moderation outcome, timing.
 
@@ -292,6 +304,7 @@ def author_table(
         ``source``, ``comment_id``, ``action`` in approve/remove/flag/escalate.
         None leaves ``share_removed`` NA.
     params : EngagementParams
+    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
 
     Returns
     -------
@@ -316,11 +329,11 @@ def author_table(
     - ``median_reply_latency`` (timedelta64[us]): median of
       :func:`reply_latency` over the author's replies; NaT if none has one.
     """
-    keyed = _keyed(comments, params)
+    keyed = keyed or keyed_authors(comments, params)
     frame, out = keyed.frame, keyed.authors.copy()
     n = len(out)
     code = frame["code"].to_numpy()
-    parent = threads.parent_positions(comments)
+    parent = _parent_rows(comments, keyed)
     is_reply = comments["parent_id"].notna().to_numpy()
 
     out["comments"] = np.bincount(code, minlength=n)
@@ -434,7 +447,7 @@ def staff_responsiveness(
         The same four measures over all threads, plus ``staff_authors``
         (number of staff authors seen).
     """
-    keyed = keyed or _keyed(comments, params)
+    keyed = keyed or keyed_authors(comments, params)
     threads_ = _reader_threads(comments, keyed)
     per_article = threads_.groupby(ARTICLE_KEY, sort=True).agg(
         threads=("has_staff_reply", "size"),
@@ -460,9 +473,19 @@ def staff_responsiveness(
     return per_article, overall
 
 
+def _parent_rows(comments: pd.DataFrame, keyed: _Keyed) -> np.ndarray:
+    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once for the
+    author table and the reply network."""
+    if "parent_rows" not in keyed.made:
+        keyed.made["parent_rows"] = threads.parent_positions(comments)
+    return keyed.made["parent_rows"]
+
+
 def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
     """One row per thread a reader (not staff) started: source, article_id, thread, root_at,
     first_staff_reply_at, time_to_first_staff_reply (timedelta64[us]), has_staff_reply."""
+    if "reader_threads" in keyed.made:
+        return keyed.made["reader_threads"]
     resolved = _resolved(comments)
     frame = keyed.frame.assign(thread=resolved.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy())
     is_root = (resolved["depth"] == 0).to_numpy()
@@ -476,6 +499,7 @@ def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
         "timedelta64[us]"
     )
     threads_["has_staff_reply"] = threads_["first_staff_reply_at"].notna()
+    keyed.made["reader_threads"] = threads_
     return threads_
 
 
@@ -492,7 +516,7 @@ def staff_responsiveness_by_month(
     ``share_threads_with_staff_reply`` (float64 0..1),
     ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
     """
-    threads_ = _reader_threads(comments, keyed or _keyed(comments, params)).dropna(subset=["root_at"])
+    threads_ = _reader_threads(comments, keyed or keyed_authors(comments, params)).dropna(subset=["root_at"])
     root_at = threads_["root_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     month = root_at.dt.to_period("M").dt.start_time.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
     out = threads_.assign(month=month).groupby(["source", "month"], sort=True).agg(
@@ -520,28 +544,29 @@ def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementP
     descending, then by names. Self-replies are kept (author ==
     replied_to_author).
     """
-    keyed = keyed or _keyed(comments, params)
-    frame, authors = keyed.frame, keyed.authors
-    parent = threads.parent_positions(comments)
+    keyed = keyed or keyed_authors(comments, params)
+    code, authors = keyed.frame["code"].to_numpy().astype(np.int64), keyed.authors
+    parent = _parent_rows(comments, keyed)
     answered = parent >= 0
-    pairs = pd.DataFrame({"replier": frame["code"].to_numpy()[answered],
-                          "replied_to": frame["code"].to_numpy()[parent[answered]]})
-    counts = pairs.value_counts().rename("count").reset_index()
-    replier, replied_to = authors.iloc[counts["replier"]], authors.iloc[counts["replied_to"]]
+    # pairs as integers (source and author key are never missing, so every comment has a code)
+    n = max(len(authors), 1)
+    pair, count = np.unique(code[answered] * n + code[parent[answered]], return_counts=True)
+    replier, replied_to = pair // n, pair % n
+    # most replies first, then by names: codes follow (source, author), and a reply stays in its source
+    order = np.lexsort((replied_to, replier, -count))
+    replier, replied_to, count = replier[order], replied_to[order], count[order]
     network = pd.DataFrame(
         {
-            "source": replier["source"].to_numpy(),
-            "author": replier["author"].to_numpy(),
-            "replied_to_author": replied_to["author"].to_numpy(),
-            "count": counts["count"].to_numpy(dtype=np.int64),
-            "author_class": replier["author_class"].to_numpy(),
-            "replied_to_class": replied_to["author_class"].to_numpy(),
+            "source": authors["source"].array.take(replier),
+            "author": authors["author"].array.take(replier),
+            "replied_to_author": authors["author"].array.take(replied_to),
+            "count": count.astype(np.int64),
+            "author_class": authors["author_class"].array.take(replier),
+            "replied_to_class": authors["author_class"].array.take(replied_to),
         }
     )
-    network = network.astype({c: "str" for c in ["source", "author", "replied_to_author", "author_class",
-                                                  "replied_to_class"]})
-    return network.sort_values(["count", "source", "author", "replied_to_author"],
-                               ascending=[False, True, True, True], ignore_index=True)
+    return network.astype({c: "str" for c in ["source", "author", "replied_to_author", "author_class",
+                                               "replied_to_class"]})
 
 
 def _identified_edges(network: pd.DataFrame) -> pd.DataFrame:
@@ -569,6 +594,16 @@ def reciprocity(network: pd.DataFrame) -> float:
     return float(forward.isin(backward).mean())
 
 
+def _name_codes(edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index, pd.Index]:
+    """Integer codes of edges' source and of both authors, one code per name in the names' order (pairs of codes
+    compare, group and sort as the names do, without string keys), and the sources and names they stand for."""
+    source, sources = pd.factorize(edges["source"], sort=True)
+    names_of_both, names = pd.factorize(pd.concat([edges["author"], edges["replied_to_author"]], ignore_index=True),
+                                        sort=True)
+    names_of_both = names_of_both.astype(np.int64)
+    return source.astype(np.int64), names_of_both[:len(edges)], names_of_both[len(edges):], sources, names
+
+
 def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` pairs of identified authors who exchange most replies, both directions together.
 
@@ -578,26 +613,28 @@ def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     ``b_to_a``, ``replies`` (their sum), sorted by replies descending.
     """
     edges = _identified_edges(network)
-    forward = edges["author"] < edges["replied_to_author"]
-    pairs = pd.DataFrame(
-        {
-            "source": edges["source"],
-            "author_a": edges["author"].where(forward, edges["replied_to_author"]),
-            "author_b": edges["replied_to_author"].where(forward, edges["author"]),
-            "a_to_b": edges["count"].where(forward, 0),
-            "b_to_a": edges["count"].where(~forward, 0),
-        }
-    )
-    pairs = pairs.groupby(["source", "author_a", "author_b"], as_index=False)[["a_to_b", "b_to_a"]].sum()
-    pairs["replies"] = pairs["a_to_b"] + pairs["b_to_a"]
-    return pairs.sort_values(["replies", "source", "author_a", "author_b"],
-                             ascending=[False, True, True, True], ignore_index=True).head(n)
+    source, author, replied_to, sources, names = _name_codes(edges)
+    forward = author < replied_to
+    a, b = np.where(forward, author, replied_to), np.where(forward, replied_to, author)
+    count = edges["count"].to_numpy(dtype=np.int64)
+    base = max(len(names), 1)
+    pair, group = np.unique((source * base + a) * base + b, return_inverse=True)
+    a_to_b = np.bincount(group, weights=np.where(forward, count, 0), minlength=len(pair)).astype(np.int64)
+    b_to_a = np.bincount(group, weights=np.where(forward, 0, count), minlength=len(pair)).astype(np.int64)
+    replies = a_to_b + b_to_a
+    # most replies first, then by names (pair codes follow source, author a, author b)
+    top = np.lexsort((pair, -replies))[:n]
+    source_of, a_of, b_of = pair[top] // (base * base), pair[top] // base % base, pair[top] % base
+    return pd.DataFrame({
+        "source": sources.take(source_of), "author_a": names.take(a_of), "author_b": names.take(b_of),
+        "a_to_b": a_to_b[top], "b_to_a": b_to_a[top], "replies": replies[top],
+    }).astype({"source": "str", "author_a": "str", "author_b": "str"})
 
 
 def _dated_identified(comments: pd.DataFrame, params: EngagementParams,
                       keyed: _Keyed | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Comments with a timestamp, and the subset whose author is identified, with author codes."""
-    frame = (keyed or _keyed(comments, params)).frame
+    frame = (keyed or keyed_authors(comments, params)).frame
     dated = frame[frame["created_at"].notna()]
     return dated, dated[dated["author_class"] != "missing"]
 
@@ -678,27 +715,34 @@ def article_participation(comments: pd.DataFrame, params: EngagementParams = Eng
     participants, float64, NaN with none), ``top_authors_share`` (share of the
     attributed comments written by the top authors, 0..1, NaN with none).
     """
-    frame = (keyed or _keyed(comments, params)).frame
-    identified = frame["author_class"] != "missing"
-    totals = frame.assign(unattributed=~identified).groupby(ARTICLE_KEY, sort=True).agg(
-        comments=("code", "size"), unattributed_comments=("unattributed", "sum")
-    )
-    per_author = frame[identified].groupby(ARTICLE_KEY + ["author"], sort=True).size().rename("n").reset_index()
-    per_author = per_author.sort_values(ARTICLE_KEY + ["n", "author"], ascending=[True, True, False, True],
-                                        kind="stable")
-    rank = per_author.groupby(ARTICLE_KEY, sort=False).cumcount().to_numpy()
-    participants = per_author.groupby(ARTICLE_KEY, sort=False)["n"].transform("size").to_numpy()
-    top = rank < np.maximum(np.ceil(params.top_share * participants - 1e-9), 1)
-    stats = per_author.assign(top_n=per_author["n"].where(top, 0)).groupby(ARTICLE_KEY, sort=True).agg(
-        participants=("n", "size"), attributed=("n", "sum"), top=("top_n", "sum")
-    )
-    out = totals.join(stats, how="left")
-    out[["participants", "attributed", "top"]] = out[["participants", "attributed", "top"]].fillna(0).astype("int64")
+    frame = (keyed or keyed_authors(comments, params)).frame
+    # integer codes throughout: grouping a million comments by string keys three times cost most of a second
+    article = frame.groupby(ARTICLE_KEY, sort=True).ngroup().to_numpy()  # -1 where a key is missing
+    known = article >= 0
+    first_rows = np.unique(article[known], return_index=True)[1]
+    n = len(first_rows)
+    out = frame.loc[known, ARTICLE_KEY].iloc[first_rows].reset_index(drop=True)
+    identified = (frame["author_class"] != "missing").to_numpy()
+    out["comments"] = np.bincount(article[known], minlength=n).astype("int64")
+    out["unattributed_comments"] = np.bincount(article[known & ~identified], minlength=n).astype("int64")
+    # comments per (article, author), an article's authors from the most prolific down, ties by author key (codes
+    # follow the keys' order)
+    code = frame["code"].to_numpy()[known & identified].astype(np.int64)
+    pair, per_author = np.unique(article[known & identified] * (int(code.max(initial=0)) + 1) + code,
+                                 return_counts=True)
+    of_article = pair // (int(code.max(initial=0)) + 1)
+    order = np.lexsort((pair, -per_author, of_article))
+    of_article, per_author = of_article[order], per_author[order]
+    participants = np.bincount(of_article, minlength=n)
+    rank = np.arange(len(of_article)) - (np.cumsum(participants) - participants)[of_article]
+    top = rank < np.maximum(np.ceil(params.top_share * participants[of_article] - 1e-9), 1)
+    attributed = np.bincount(of_article, weights=per_author, minlength=n)
+    top_comments = np.bincount(of_article, weights=np.where(top, per_author, 0), minlength=n)
+    out["participants"] = participants.astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["comments_per_participant"] = out["attributed"] / out["participants"].where(out["participants"] > 0)
-        out["top_authors_share"] = out["top"] / out["attributed"].where(out["attributed"] > 0)
-    out = out.drop(columns=["attributed", "top"]).astype({"unattributed_comments": "int64"})
-    return out.reset_index()
+        out["comments_per_participant"] = np.where(participants > 0, attributed / participants, np.nan)
+        out["top_authors_share"] = np.where(attributed > 0, top_comments / attributed, np.nan)
+    return out
 
 
 # ---- the tables a run writes for the insights pages --------------------------
@@ -718,6 +762,12 @@ INSIGHT_TABLES = {
 TOP_PAIRS_PER_SOURCE = 50
 
 
+def insight_columns(params: EngagementParams = EngagementParams()) -> list[str]:
+    """The comment columns :func:`insight_tables` reads."""
+    return list(dict.fromkeys(["source", "comment_id", "article_id", "parent_id", "author", "created_at",
+                               "thread_id", "depth", *params.staff_columns]))
+
+
 def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
     """``table(one source's comments)`` for each source, stacked with a leading ``source`` column."""
     parts = []
@@ -733,7 +783,8 @@ def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"source": pd.array([], dtype="str")})
 
 
-def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams()) -> dict[str, pd.DataFrame]:
+def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                   keyed: _Keyed | None = None) -> dict[str, pd.DataFrame]:
     """Every table of :data:`INSIGHT_TABLES` over the comments (a pure stage; authors are keyed per source).
 
     Parameters
@@ -742,6 +793,7 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
         Canonical comments (threads resolved or not), any number of sources.
     params : EngagementParams
         Who is staff (``staff_names``, ``staff_patterns``, ``staff_columns``) and how authors are classed.
+    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
 
     Returns
     -------
@@ -750,19 +802,17 @@ def insight_tables(comments: pd.DataFrame, params: EngagementParams = Engagement
     """
     comments = _resolved(comments)
     # only what the tables read: grouping a frame of every scored column by source would copy all of it
-    read = ["source", "comment_id", "article_id", "parent_id", "author", "created_at", "thread_id", "depth",
-            *params.staff_columns]
-    comments = comments[[column for column in dict.fromkeys(read) if column in comments]]
+    comments = comments[[column for column in insight_columns(params) if column in comments]]
 
     # authors are keyed once for the whole corpus and once per source (the per-source tables), not per table
-    keyed, by_source = _keyed(comments, params), {}
+    keyed, by_source = keyed or keyed_authors(comments, params), {}
 
     def keyed_of(group: pd.DataFrame) -> _Keyed:
         if group is comments:  # the only source: keyed as the whole corpus is
             return keyed
         source = group["source"].iat[0]
         if source not in by_source:
-            by_source[source] = _keyed(group, params)
+            by_source[source] = keyed_authors(group, params)
         return by_source[source]
 
     def overall(group: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,11 @@ from moderation.engagement import AUTHOR_KEY, author_key
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import row_keys
 
+# fewer rows than this per run of kept rows on average, and merge_comments copies them (take) instead of slicing
+_ROWS_PER_SLICE = 50
+# share of the comments above which author_rows gives every comment
+_MOST = 0.5
+
 
 def _joined(frame: pd.DataFrame, columns: list[str]) -> pa.Array:
     """One string per row joining ``columns`` (a key); null where a part is missing."""
@@ -36,12 +41,13 @@ def in_articles(frame: pd.DataFrame, articles: pd.DataFrame) -> np.ndarray:
     return _is_in(frame, ARTICLE_KEY, articles, ARTICLE_KEY)
 
 
-def merge_comments(previous: pa.Table, scored: pd.DataFrame, touched: pd.DataFrame) -> pd.DataFrame:
+def merge_comments(previous: pa.Table, scored: pd.DataFrame, touched: pd.DataFrame) -> pa.Table:
     """The previous scored comments (Arrow) with the ``touched`` articles' rows replaced by ``scored`` (every
     comment of those articles), in store order (``position``, the source's order) as a full run orders them.
 
-    Joined in Arrow with one ``take``: filtering and concatenating a pandas frame of every scored column
-    costs seconds at 200k comments.
+    Left in Arrow and made of slices of the two tables, not copied: the kept rows come in long runs between
+    the replaced ones (a ``take`` of every column of a million comments, or a pandas frame of them, costs
+    seconds to make and write).
     """
     fresh = pa.Table.from_pandas(scored, preserve_index=False)
     both = pa.concat_tables([previous, fresh], promote_options="permissive")
@@ -49,7 +55,20 @@ def merge_comments(previous: pa.Table, scored: pd.DataFrame, touched: pd.DataFra
                            np.ones(fresh.num_rows, dtype=bool)])
     rows = np.flatnonzero(keep)
     positions = both["position"].to_numpy(zero_copy_only=False)[rows]
-    return both.take(rows[np.argsort(positions, kind="stable")]).to_pandas()
+    order = rows[np.argsort(positions, kind="stable")]
+    if not len(order):
+        return both.slice(0, 0)
+    # runs of consecutive rows of ``both``, one slice each
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    starts, ends = np.concatenate([[0], breaks]), np.concatenate([breaks, [len(order)]])
+    if len(starts) > max(1, len(order) // _ROWS_PER_SLICE):  # rows too scattered: slices would cost more than a copy
+        return both.take(order)
+    return pa.concat_tables([both.slice(order[start], end - start) for start, end in zip(starts, ends)])
+
+
+def columns_of(table: pa.Table, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of ``table`` it has, as pandas (in the types a full read gives them)."""
+    return table.select([column for column in dict.fromkeys(columns) if column in table.column_names]).to_pandas()
 
 
 def merge_keyed(previous: pd.DataFrame, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -77,15 +96,23 @@ def authors_to_rescore(scored: pd.DataFrame, comments: pd.DataFrame, decided: pd
 
     ``comments`` are every comment of the new results (to find the authors of decided comments).
     """
-    decided_rows = row_keys(comments, COMMENT_KEY).isin(row_keys(decided, COMMENT_KEY))
+    decided_rows = _is_in(comments, COMMENT_KEY, decided, COMMENT_KEY) if len(decided) else \
+        np.zeros(len(comments), dtype=bool)
     return author_keys(scored).append(author_keys(comments[decided_rows])).unique()
 
 
-def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex) -> pd.DataFrame:
+def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex, keyed=None) -> pd.DataFrame:
     """What ``authors``' rows are computed from: their comments, the direct replies to them (replies received)
-    and the comments they answer (reply latency)."""
-    by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
-    own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
+    and the comments they answer (reply latency); all of ``comments`` when the authors wrote most of them (the
+    regulars of a long-tailed corpus: selecting would cost more than it saves). ``keyed``:
+    :func:`moderation.engagement.keyed_authors` of ``comments``, when the caller has it."""
+    if keyed is None:
+        by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
+        own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
+    else:  # one lookup per author, not per comment
+        own = np.asarray(row_keys(keyed.authors, AUTHOR_KEY).isin(authors))[keyed.frame["code"].to_numpy()]
+    if own.mean() > _MOST:
+        return comments
     mine = comments[own]
     replies = _is_in(comments, ["source", "parent_id"], mine, COMMENT_KEY)
     answered = _is_in(comments, COMMENT_KEY, mine, ["source", "parent_id"])

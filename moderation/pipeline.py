@@ -37,6 +37,8 @@ RECORDED_SPECULATIVE = "moderators_speculative_label"
 # work two of them made the text fit ten times slower (5.5 s against 59 s at 200k, the same topics); the stages'
 # dense products are small (NMF on a 10,000-document sample, 50-dimensional projections), so little is lost alone
 SCORING_THREADS = 1
+# rows whose columns and types are checked when comments are written from Arrow (the types are per column)
+CHECKED_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class Results:
     scoring: Scoring | None = None  # what the run scored, and with which fit
     # reply-tree problems of the whole store that the run before reported too (still open, not this run's)
     carried: int = 0
+    # an incremental run's scored comments, every column, as Arrow (written as they are); ``comments`` then holds
+    # only the columns authors, engagement tables, topics and the run's summary read
+    comments_table: pa.Table | None = None
 
     @property
     def own_problems(self) -> pd.DataFrame:
@@ -95,15 +100,33 @@ class Results:
         schema.OutputError
             When comments or authors lack a column their schema requires, or have it with another type.
         """
-        schema.check_output(self.comments, "scored_comments", "comments.parquet")
+        if self.comments_table is None:
+            schema.check_output(self.comments, "scored_comments", "comments.parquet")
+        else:  # the rescored rows were checked in full, the kept ones when first written: columns and types here
+            schema.check_output(self.comments_table.slice(0, CHECKED_ROWS).to_pandas(), "scored_comments",
+                                "comments.parquet", data=False)
         schema.check_output(self.authors, "authors", "authors.parquet")
         directory.mkdir(parents=True, exist_ok=True)
         for name in catalog.TABLES:
-            getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False,
-                                           row_group_size=catalog.ROW_GROUP_ROWS)
+            if name == "comments":
+                table = self.comments_table if self.comments_table is not None else \
+                    pa.Table.from_pandas(self.comments, preserve_index=False)
+                _write_comments(table, directory / "comments.parquet")
+            else:
+                getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False,
+                                               row_group_size=catalog.ROW_GROUP_ROWS)
         for name, frame in self.insights.items():
             frame.to_parquet(directory / catalog.INSIGHT_FILES[name], index=False)
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
+
+
+def _write_comments(table: pa.Table, path: Path) -> None:
+    """Write scored comments to ``path`` in row groups of ``catalog.ROW_GROUP_ROWS`` (the dashboard reads the
+    rows in view by row group), dictionary-encoding the text columns only: numbers gain nothing from a
+    dictionary, and trying one for each of them made writing a third slower (measured at 200,000 comments)."""
+    text = [field.name for field in table.schema
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    pq.write_table(table, path, use_dictionary=text, row_group_size=catalog.ROW_GROUP_ROWS)
 
 
 class StageClock:
@@ -443,16 +466,20 @@ def _score_touched(
     ``Store.changed_since``); keep every other row."""
     touched, last_position, last_vote_row = changes
     version = catalog.current(out_dir)
-    previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
-    # the previous comments stay Arrow until merged: filtering a pandas frame of every column costs seconds
-    earlier = pq.read_table(version / "comments.parquet")
-    articles = store.articles()
-    known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
-    new_articles = articles[~incremental.in_articles(articles, known)]
-    touched_articles, comments, vote_events = store.load_articles(touched)
-    decisions = store.current_decisions()
+    with clock("read results"):
+        previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
+        # the previous comments stay Arrow, merged and written as Arrow: pandas frames of every column of every
+        # comment cost seconds to make, filter and write
+        # memory-mapped: measured to cost a third less than reading a million comments into buffers first
+        earlier = pq.read_table(version / "comments.parquet", memory_map=True)
+        known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
+    with clock("store load"):
+        articles = store.articles()
+        new_articles = articles[~incremental.in_articles(articles, known)]
+        touched_articles, comments, vote_events = store.load_articles(touched)
+        decisions = store.current_decisions()
     # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-    voted = earlier.select([*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"]).to_pandas()
+    voted = incremental.columns_of(earlier, [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"])
     voted = voted[~incremental.in_articles(voted, touched)]
     same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
     author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
@@ -462,19 +489,34 @@ def _score_touched(
     fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
     scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
                                              author_usual, clock)
-    # a stage that lost a column would otherwise hide behind the previous rows' values (columns and types:
-    # the merged rows are checked in full when written)
-    schema.check_output(scored.head(0), "scored_comments", "comments.parquet")
-    merged = incremental.merge_comments(earlier, scored, touched)
-    decided = incremental.changed_decisions(state.decisions, decisions)
-    rescored = incremental.authors_to_rescore(scored, merged, decided)
-    recomputed = engagement.author_table(incremental.author_rows(merged, rescored), decisions, params.engagement)
-    authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
+    # every rescored row in full (the kept rows were checked when written; the merged columns and types are
+    # checked when written): a stage that lost a column would otherwise hide behind the previous rows' values
+    schema.check_output(scored, "scored_comments", "comments.parquet")
+    with clock("merge"):
+        merged = incremental.merge_comments(earlier, scored, touched)
+        del earlier
+        # what authors, engagement tables, topics and the run's summary read, of every comment
+        summary = incremental.columns_of(merged, [
+            *engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),
+            "position", "topic_id", *(spec.member for spec in queues.QUEUES.values())])
+    with clock("authors"):
+        # every comment's authors keyed once: to find the rescored authors' rows, and for the engagement tables
+        keyed = engagement.keyed_authors(summary, params.engagement)
+        decided = incremental.changed_decisions(state.decisions, decisions)
+        rescored = incremental.authors_to_rescore(scored, summary, decided)
+        rows = incremental.author_rows(summary, rescored, keyed)
+        if rows is summary:  # most authors (the regulars wrote most comments): the whole table, as a full run
+            authors = engagement.author_table(summary, decisions, params.engagement, keyed)
+        else:
+            recomputed = engagement.author_table(rows, decisions, params.engagement)
+            authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
+    with clock("engagement tables"):
+        insights = engagement.insight_tables(summary, params.engagement, keyed)
     results = Results(
-        articles, merged, authors, incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
-        fit.text.topics_frame(merged["topic_id"]), schema.problems_frame([]), run_id,
-        engagement.insight_tables(merged, params.engagement),
-        scoring=Scoring(len(scored), len(touched), state.fitted_by),
+        articles, summary, authors,
+        incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
+        fit.text.topics_frame(summary["topic_id"]), schema.problems_frame([]), run_id, insights,
+        scoring=Scoring(len(scored), len(touched), state.fitted_by), comments_table=merged,
     )
     kept_problems = state.tree_problems[~incremental.in_articles(state.tree_problems, touched)]
     state = replace(

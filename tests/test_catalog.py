@@ -84,10 +84,23 @@ def previous(tmp_path_factory):
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_run_killed_at_any_point_leaves_readable_consistent_results(previous, point, tmp_path, monkeypatch):
     """SIGKILL at each point of a real run: the folder reads whole (old or new, never mixed); the next run succeeds."""
+    # 25 comments, more than half the 40 fitted on: the killed run fits and scores everything again
+    _killed_and_run_again(previous, point, 25, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("point", ["stages", "comments_half_written", "before_swap"])
+def test_an_incremental_run_killed_leaves_readable_consistent_results(previous, point, tmp_path, monkeypatch):
+    """The same for a run that scores only the touched articles with the fitted state (comments written from
+    Arrow): killed, the previous results stay whole; run again, it is incremental."""
+    assert _killed_and_run_again(previous, point, 10, tmp_path, monkeypatch)["full_fit"] is None
+
+
+def _killed_and_run_again(previous, point: str, added: int, tmp_path: Path, monkeypatch) -> dict:
+    """Kill a run adding ``added`` comments at ``point``, check the folder, run again; the rerun's scoring."""
     out = tmp_path / "out"
     shutil.copytree(previous[0], out, symlinks=True)
     before_id, before_count = consistent(out)
-    extra = write_part(tmp_path, "second", 1000, 25)
+    extra = write_part(tmp_path, "second", 1000, added)
     ready = tmp_path / "ready"
     process = moderation(
         "run", previous[1], extra, "--out", out, "--source", "forum", wait=False,
@@ -107,15 +120,16 @@ def test_a_run_killed_at_any_point_leaves_readable_consistent_results(previous, 
     if KILL_POINTS.index(point) < NEW_RESULTS_FROM:
         assert (run_id, count) == (before_id, before_count)
     else:
-        assert run_id != before_id and count == before_count + 25
+        assert run_id != before_id and count == before_count + added
     killed = Store(catalog.default_store_url(out)).runs().iloc[0]
     assert killed["status"] == "running"  # it never finished: the history says so
 
     again = moderation("run", previous[1], extra, "--out", out, "--source", "forum")
     assert again.returncode == 0, again.stderr
-    assert consistent(out)[1] == before_count + 25
+    assert consistent(out)[1] == before_count + added
     versions = sorted(p.name for p in (out / catalog.VERSIONS).iterdir())
     assert len(versions) <= 2 and not [v for v in versions if v.endswith(catalog.PARTIAL)]
+    return json.loads((catalog.current(out) / catalog.RUN_FILE).read_text())["scoring"]
 
 
 def test_the_store_in_the_folder_is_never_moved_or_copied(previous, tmp_path):

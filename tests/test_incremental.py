@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from incremental_corpus import write_parts
@@ -230,3 +231,41 @@ def test_fitted_outlier_models_score_a_few_ordinary_comments(runs):
     few = corpus[corpus["article_id"] == "a0"].head(3).assign(upvotes=1, downvotes=0)
     scored = votes.score_votes(few, outliers=outliers)
     assert scored["vote_anomaly"].notna().all() and not scored["is_vote_anomaly"].any()
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_merged_comments_are_the_kept_and_rescored_rows_in_store_order(interleaved):
+    """merge_comments gives what sorting the kept rows and the rescored ones by position gives, whether it slices
+    long runs of kept rows (articles one after another) or copies scattered ones (articles interleaved)."""
+    from moderation import incremental
+
+    rng = np.random.default_rng(3)
+    n = 400
+    article = rng.integers(0, 8, n)
+    article = article if interleaved else np.sort(article)
+    previous = pd.DataFrame({"source": "s", "article_id": [f"a{i}" for i in article],
+                             "position": pd.array(np.arange(n), dtype="Int64"), "value": np.arange(n) * 1.0})
+    touched = pd.DataFrame({"source": ["s"], "article_id": ["a1"]})
+    old = previous[previous["article_id"] == "a1"]
+    # the touched article again, rescored (new values), with two comments added after every stored one
+    added = pd.DataFrame({"source": "s", "article_id": "a1", "position": pd.array([n, n + 1], dtype="Int64"),
+                          "value": [-1.0, -2.0]})
+    scored = pd.concat([old.assign(value=-old["value"]), added], ignore_index=True)
+    merged = incremental.merge_comments(pa.Table.from_pandas(previous, preserve_index=False), scored, touched)
+    expected = pd.concat([previous[previous["article_id"] != "a1"], scored]).sort_values("position", kind="stable")
+    pd.testing.assert_frame_equal(merged.to_pandas(), expected.reset_index(drop=True))
+    assert (merged.column("value").num_chunks > 1) != interleaved  # long runs are sliced, not copied
+
+
+def test_author_rows_are_every_comment_when_the_authors_wrote_most():
+    """Recomputing most authors reads every comment (the author table of all of them is cheaper than selecting)."""
+    from moderation import incremental
+
+    comments = pd.DataFrame({"source": "s", "article_id": "a", "comment_id": ["1", "2", "3", "4"],
+                             "parent_id": [None, "1", None, "3"], "created_at": pd.Timestamp("2024-01-01", tz="UTC"),
+                             "author": ["ann", "bob", "ann", "cy"]})
+    keyed = engagement.keyed_authors(comments, engagement.EngagementParams())
+    for given in (None, keyed):  # the authors looked up per comment, or per author code of keyed
+        few = incremental.author_rows(comments, incremental.author_keys(comments.iloc[[1]]), given)
+        assert few["comment_id"].tolist() == ["1", "2"]  # bob's comment and the one it answers
+        assert incremental.author_rows(comments, incremental.author_keys(comments.iloc[[0, 1]]), given) is comments

@@ -33,6 +33,7 @@ def _install() -> None:
     import io
 
     import pandas as pd
+    import pyarrow.parquet as pq
 
     from moderation import catalog, pipeline
     from moderation.store import Store
@@ -57,15 +58,16 @@ def _install() -> None:
 
         setattr(owner, name, wrapped)
 
-    to_parquet = pd.DataFrame.to_parquet
+    write_table = pq.write_table
 
-    def half_written(frame, path, *args, **kwargs):
-        if not str(path).endswith("comments.parquet"):
-            return to_parquet(frame, path, *args, **kwargs)
+    def half_written(table, where, *args, **kwargs):
+        # comments are written by pyarrow, from Arrow (an incremental run) or from pandas (which calls it too)
+        if not str(where).endswith("comments.parquet"):
+            return write_table(table, where, *args, **kwargs)
         buffer = io.BytesIO()
-        to_parquet(frame, buffer, *args, **kwargs)
+        write_table(table, buffer, *args, **kwargs)
         data = buffer.getvalue()
-        with open(path, "wb") as handle:
+        with open(where, "wb") as handle:
             handle.write(data[: len(data) // 2])
             handle.flush()
             os.fsync(handle.fileno())
@@ -83,7 +85,7 @@ def _install() -> None:
     elif POINT == "stages":
         before(pipeline, "run_stages")
     elif POINT == "comments_half_written":
-        pd.DataFrame.to_parquet = half_written
+        pq.write_table = half_written
     elif POINT == "between_files":
         before(pd.DataFrame, "to_parquet", lambda frame, path, *a, **k: str(path).endswith("authors.parquet"))
     elif POINT == "before_rename":
