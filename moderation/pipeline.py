@@ -438,12 +438,12 @@ def _score_all(
         decisions = store.current_decisions()
         release_arrow_pages()
     with clock("reply trees"):
-        resolved, tree_problems = threads.resolve(comments)
-    fitted_here = [fit_stages(articles, resolved, params, clock)]
+        comments, tree_problems = threads.resolve(comments)
+    fitted_here = [fit_stages(articles, comments, params, clock)]
     learned = Fitted(fitted_here[0].text.without_rows(), fitted_here[0].corpus.without_rows(),
                      fitted_here[0].outliers)
     # handed over: run_stages holds the only reference to the fitted rows, and frees them after the off-topic stage
-    comments, authors, topic_table, _ = run_stages(articles, resolved, vote_events, decisions, params,
+    comments, authors, topic_table, _ = run_stages(articles, comments, vote_events, decisions, params,
                                                    fitted_here.pop(), clock=clock)
     with clock("engagement tables"):
         insights = engagement.insight_tables(comments, params.engagement)
