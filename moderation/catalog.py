@@ -4,7 +4,8 @@ Layout of a results folder ``DIR``::
 
     DIR/moderation.db               the default store (never moved, copied or rewritten by a run)
     DIR/current -> versions/ID      the complete results of the latest finished run
-    DIR/versions/ID/                comments.parquet, articles.parquet, authors.parquet, vote_events.parquet,
+    DIR/versions/ID/                comments.parquet/ (parts part-00000.parquet, ... of PART_ROWS comments each,
+                                    in position order), articles.parquet, authors.parquet, vote_events.parquet,
                                     topics.parquet, engagement_<name>.parquet (the insight tables),
                                     problems.csv, offtopic_combiner.json, run.json,
                                     fitted_state.joblib + fitted_state.json (what the run fitted, for imports)
@@ -23,6 +24,13 @@ database must not be moved or copied while a dashboard holds it open (its
 decisions written meanwhile). So the store stays where it is and only the
 link to the results moves. Readers resolve ``current`` once
 (:func:`current`) and read every file from that version.
+
+Comments are a folder of parts because an import changes few of them: the rows keep their order (new
+comments come last, by position), so a part holding no rescored row is the previous version's file, hard-linked
+into the new version (:func:`keep`), and only the parts with rescored rows and the last one (with the new rows)
+are written. ``pd.read_parquet`` and pyarrow read the folder as one table, parts in name order. A file (the
+flat layout of older runs) or the Dask engine's parts (one per article bucket) read the same way; the next import
+writes them as position parts.
 
 A reader that needs a few columns of a wide table (the dashboard: 87 columns of
 comments, most of them shown for the comments in view only) opens it as a
@@ -63,6 +71,9 @@ CURRENT, VERSIONS, PARTIAL = "current", "versions", ".partial"
 # rows per Parquet row group of the tables a run writes: a page showing a few comments reads the row groups
 # holding them, not whole columns (:meth:`Table.rows`)
 ROW_GROUP_ROWS = 65_536
+COMMENTS = "comments.parquet"
+# comments per part of comments.parquet (one row group each): an import rewrites the parts holding rescored rows
+PART_ROWS = ROW_GROUP_ROWS
 _LOCK = ".run.lock"
 
 
@@ -87,6 +98,28 @@ def import_path(folder: str | Path, source: str, file_name: str) -> Path:
     path = Path(folder) / IMPORTS / component(source) / component(Path(file_name).name)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def part_name(number: int) -> str:
+    """The file name of part ``number`` of comments.parquet (names sort as numbers do, as readers order parts)."""
+    return f"part-{number:05d}.parquet"
+
+
+def comment_parts(version: str | Path) -> list[Path]:
+    """The Parquet files of ``version``'s comments in table order: comments.parquet's parts (by name, as pyarrow
+    reads them), or comments.parquet itself when it is a file (older runs)."""
+    path = Path(version) / COMMENTS
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
+def keep(part: Path, target: Path) -> None:
+    """Put the previous version's file ``part`` at ``target`` in a new version without writing it again: a hard
+    link (a version's files are never changed after it is written, so both versions may share them), or a copy
+    where the file system has no hard links."""
+    try:
+        os.link(part, target)
+    except OSError:
+        shutil.copyfile(part, target)
 
 
 def current(folder: str | Path) -> Path:

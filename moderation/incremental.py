@@ -9,10 +9,13 @@ the touched articles and of comments whose moderators' decision changed, and kep
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from moderation.engagement import AUTHOR_KEY, author_key
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
@@ -66,9 +69,72 @@ def merge_comments(previous: pa.Table, scored: pd.DataFrame, touched: pd.DataFra
     return pa.concat_tables([both.slice(order[start], end - start) for start, end in zip(starts, ends)])
 
 
-def columns_of(table: pa.Table, columns: list[str]) -> pd.DataFrame:
-    """The ``columns`` of ``table`` it has, as pandas (in the types a full read gives them)."""
-    return table.select([column for column in dict.fromkeys(columns) if column in table.column_names]).to_pandas()
+def merge_parts(previous: list[Path], scored: pd.DataFrame, touched: pd.DataFrame,
+                part_rows: int) -> list[Path | pa.Table]:
+    """The new comments as parts in table order: a ``previous`` part (a path: kept as it is) where it holds no
+    row of the ``touched`` articles, the rows to write (Arrow, at most ``part_rows`` each) elsewhere.
+
+    ``previous``: the current comments' files in table order (:func:`moderation.catalog.comment_parts`);
+    ``scored``: every comment of the touched articles, rescored. Rows keep their places (they are in position
+    order and new comments come after every stored one), so a previous part is kept when none of its rows is
+    rescored, and the last one is written again with the new rows while it is shorter than ``part_rows``.
+    Parts that are not in position order or longer than ``part_rows`` (the Dask engine's article buckets, the
+    single file of older runs) are all written again, as parts of ``part_rows``.
+    """
+    keys = [pq.read_table(part, columns=[*ARTICLE_KEY, "position"]) for part in previous]
+    sizes = [key.num_rows for key in keys]
+    positions = np.concatenate([key["position"].to_numpy(zero_copy_only=False) for key in keys] or [[]])
+    if not previous or pd.isna(positions).any() or not np.all(np.diff(positions) > 0) or max(sizes) > part_rows:
+        return in_parts(merge_comments(_read(previous), scored, touched), part_rows)
+    rescored = [bool(in_articles(key.select(ARTICLE_KEY).to_pandas(), touched).any()) for key in keys]
+    new = scored["position"].to_numpy(dtype="float64", na_value=np.nan) > positions[-1]
+    rescored[-1] = rescored[-1] or (bool(new.any()) and sizes[-1] < part_rows)  # the last part takes the new rows
+    written = [part for part, again in zip(previous, rescored) if again]
+    merged = merge_comments(_read(written) if written else pa.Table.from_pandas(scored.head(0), preserve_index=False),
+                            scored, touched)
+    parts, offset = [], 0
+    for number, (part, size, again) in enumerate(zip(previous, sizes, rescored)):
+        if not again:
+            parts.append(part)
+            continue
+        if not merged["position"].slice(offset, size).equals(keys[number]["position"]):
+            # a stored row not where it was (the store lost or reordered comments): every part written again
+            return in_parts(merge_comments(_read(previous), scored, touched), part_rows)
+        if number < len(previous) - 1:
+            parts.append(merged.slice(offset, size))
+            offset += size
+    if offset < merged.num_rows:
+        parts += in_parts(merged.slice(offset), part_rows)
+    kept = [part for part in parts if isinstance(part, Path)]
+    if kept:
+        target = pq.read_schema(kept[0])
+        try:  # the kept parts' types (a reader takes a folder's types from one part)
+            parts = [part if isinstance(part, Path) else part.cast(target) for part in parts]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+            return in_parts(merge_comments(_read(previous), scored, touched), part_rows)
+    return parts
+
+
+def _read(parts: list[Path]) -> pa.Table:
+    """The rows of ``parts`` as one Arrow table (memory-mapped: a third cheaper than reading into buffers)."""
+    return pa.concat_tables([pq.read_table(part, memory_map=True) for part in parts], promote_options="permissive")
+
+
+def in_parts(table: pa.Table, rows: int) -> list[pa.Table]:
+    """``table`` in slices of at most ``rows`` rows, the parts of comments.parquet (one, empty, for an empty
+    table: a folder needs a part to have columns)."""
+    return [table.slice(start, rows) for start in range(0, max(table.num_rows, 1), rows)]
+
+
+def columns_of(table: pa.Table | list[Path | pa.Table], columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of ``table`` (or of parts as :func:`merge_parts` gives them) it has, as pandas (in the
+    types a full read gives them)."""
+    if isinstance(table, pa.Table):
+        return table.select([column for column in dict.fromkeys(columns) if column in table.column_names]).to_pandas()
+    names = pq.read_schema(table[0]).names if isinstance(table[0], Path) else table[0].column_names
+    wanted = [column for column in dict.fromkeys(columns) if column in names]
+    return pa.concat_tables([pq.read_table(part, columns=wanted, memory_map=True) if isinstance(part, Path) else
+                             part.select(wanted) for part in table]).to_pandas()
 
 
 def merge_keyed(previous: pd.DataFrame, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:

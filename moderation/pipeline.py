@@ -71,9 +71,10 @@ class Results:
     scoring: Scoring | None = None  # what the run scored, and with which fit
     # reply-tree problems of the whole store that the run before reported too (still open, not this run's)
     carried: int = 0
-    # an incremental run's scored comments, every column, as Arrow (written as they are); ``comments`` then holds
-    # only the columns authors, engagement tables, topics and the run's summary read
-    comments_table: pa.Table | None = None
+    # an incremental run's scored comments, every column, as the parts of comments.parquet (incremental.merge_parts:
+    # a previous version's part kept as it is, or Arrow rows to write); ``comments`` then holds only the columns
+    # authors, engagement tables, topics and the run's summary read
+    comment_parts: list[Path | pa.Table] | None = None
 
     @property
     def own_problems(self) -> pd.DataFrame:
@@ -100,18 +101,19 @@ class Results:
         schema.OutputError
             When comments or authors lack a column their schema requires, or have it with another type.
         """
-        if self.comments_table is None:
+        written = [part for part in self.comment_parts or [] if isinstance(part, pa.Table)]
+        if self.comment_parts is None:
             schema.check_output(self.comments, "scored_comments", "comments.parquet")
-        else:  # the rescored rows were checked in full, the kept ones when first written: columns and types here
-            schema.check_output(self.comments_table.slice(0, CHECKED_ROWS).to_pandas(), "scored_comments",
+        elif written:  # the rescored rows were checked in full, the kept ones when first written: columns and types
+            schema.check_output(written[0].slice(0, CHECKED_ROWS).to_pandas(), "scored_comments",
                                 "comments.parquet", data=False)
         schema.check_output(self.authors, "authors", "authors.parquet")
         directory.mkdir(parents=True, exist_ok=True)
         for name in catalog.TABLES:
             if name == "comments":
-                table = self.comments_table if self.comments_table is not None else \
-                    pa.Table.from_pandas(self.comments, preserve_index=False)
-                _write_comments(table, directory / "comments.parquet")
+                parts = self.comment_parts if self.comment_parts is not None else incremental.in_parts(
+                    pa.Table.from_pandas(self.comments, preserve_index=False), catalog.PART_ROWS)
+                _write_comments(parts, directory / catalog.COMMENTS)
             else:
                 getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False,
                                                row_group_size=catalog.ROW_GROUP_ROWS)
@@ -120,13 +122,21 @@ class Results:
         queues.to_csv(self.problems, directory / catalog.PROBLEMS_FILE)
 
 
-def _write_comments(table: pa.Table, path: Path) -> None:
-    """Write scored comments to ``path`` in row groups of ``catalog.ROW_GROUP_ROWS`` (the dashboard reads the
-    rows in view by row group), dictionary-encoding the text columns only: numbers gain nothing from a
-    dictionary, and trying one for each of them made writing a third slower (measured at 200,000 comments)."""
-    text = [field.name for field in table.schema
-            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
-    pq.write_table(table, path, use_dictionary=text, row_group_size=catalog.ROW_GROUP_ROWS)
+def _write_comments(parts: list[Path | pa.Table], folder: Path) -> None:
+    """Write scored comments as the parts of the folder ``folder`` (:func:`moderation.catalog.part_name`): a
+    previous version's part (a path) is kept as it is (:func:`moderation.catalog.keep`), rows are written in row
+    groups of ``catalog.ROW_GROUP_ROWS`` (the dashboard reads the rows in view by row group), dictionary-encoding
+    the text columns only: numbers gain nothing from a dictionary, and trying one for each of them made writing
+    a third slower (measured at 200,000 comments)."""
+    folder.mkdir()
+    for number, part in enumerate(parts):
+        target = folder / catalog.part_name(number)
+        if isinstance(part, Path):
+            catalog.keep(part, target)
+            continue
+        text = [field.name for field in part.schema
+                if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+        pq.write_table(part, target, use_dictionary=text, row_group_size=catalog.ROW_GROUP_ROWS)
 
 
 class StageClock:
@@ -468,10 +478,9 @@ def _score_touched(
     version = catalog.current(out_dir)
     with clock("read results"):
         previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
-        # the previous comments stay Arrow, merged and written as Arrow: pandas frames of every column of every
-        # comment cost seconds to make, filter and write
-        # memory-mapped: measured to cost a third less than reading a million comments into buffers first
-        earlier = pq.read_table(version / "comments.parquet", memory_map=True)
+        # the previous comments stay in their parts: those without a rescored row are kept as they are, the others
+        # read, merged and written as Arrow (pandas frames of every column of every comment cost seconds)
+        parts = catalog.comment_parts(version)
         known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
     with clock("store load"):
         articles = store.articles()
@@ -479,7 +488,7 @@ def _score_touched(
         touched_articles, comments, vote_events = store.load_articles(touched)
         decisions = store.current_decisions()
     # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-    voted = incremental.columns_of(earlier, [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"])
+    voted = incremental.columns_of(parts, [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"])
     voted = voted[~incremental.in_articles(voted, touched)]
     same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
     author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
@@ -493,8 +502,7 @@ def _score_touched(
     # checked when written): a stage that lost a column would otherwise hide behind the previous rows' values
     schema.check_output(scored, "scored_comments", "comments.parquet")
     with clock("merge"):
-        merged = incremental.merge_comments(earlier, scored, touched)
-        del earlier
+        merged = incremental.merge_parts(parts, scored, touched, catalog.PART_ROWS)
         # what authors, engagement tables, topics and the run's summary read, of every comment
         summary = incremental.columns_of(merged, [
             *engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),
@@ -516,7 +524,7 @@ def _score_touched(
         articles, summary, authors,
         incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
         fit.text.topics_frame(summary["topic_id"]), schema.problems_frame([]), run_id, insights,
-        scoring=Scoring(len(scored), len(touched), state.fitted_by), comments_table=merged,
+        scoring=Scoring(len(scored), len(touched), state.fitted_by), comment_parts=merged,
     )
     kept_problems = state.tree_problems[~incremental.in_articles(state.tree_problems, touched)]
     state = replace(

@@ -72,8 +72,9 @@ def test_results_with_a_missing_or_mistyped_column_are_a_clear_error(results, mo
 
     shutil.copytree(results, folder, symlinks=True)
     path = catalog.current(folder) / "comments.parquet"
-    comments = pd.read_parquet(path)
-    comments.drop(columns=["vote_total"]).assign(wilson_lower="high").to_parquet(path)
+    part, = catalog.comment_parts(catalog.current(folder))  # a folder of parts: one part here
+    comments = pd.read_parquet(part)
+    comments.drop(columns=["vote_total"]).assign(wilson_lower="high").to_parquet(part)
     with pytest.raises(schema.OutputError) as error:
         reports.load_results(folder)
     message = str(error.value)
@@ -104,7 +105,8 @@ def test_a_damaged_results_file_is_named(results, monkeypatch, tmp_path):
     folder = tmp_path / "out"
     shutil.copytree(results, folder, symlinks=True)
     path = catalog.current(folder) / "comments.parquet"
-    path.write_bytes(path.read_bytes()[:100])
+    part, = catalog.comment_parts(catalog.current(folder))
+    part.write_bytes(part.read_bytes()[:100])
     app = app_on(folder, monkeypatch)
     assert not app.exception
     assert len(app.error) == 1 and str(path) in app.error[0].value and "cannot be read" in app.error[0].value

@@ -102,11 +102,15 @@ def test_a_mistyped_unread_column_is_still_an_error_at_open(comments, tmp_path):
 
 
 def test_a_run_writes_row_groups_a_page_can_read_alone(tmp_path, monkeypatch):
-    """comments.parquet comes in row groups of catalog.ROW_GROUP_ROWS rows."""
+    """comments.parquet comes in parts of catalog.PART_ROWS rows, each in row groups of catalog.ROW_GROUP_ROWS."""
     monkeypatch.setattr(catalog, "ROW_GROUP_ROWS", 16)
+    monkeypatch.setattr(catalog, "PART_ROWS", 32)
     folder = write_results(tmp_path, n_comments=40, n_articles=2)
-    metadata = pq.ParquetFile(catalog.current(folder) / "comments.parquet").metadata
-    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [16, 16, 8]
+    parts = catalog.comment_parts(catalog.current(folder))
+    assert [part.name for part in parts] == ["part-00000.parquet", "part-00001.parquet"]
+    groups = [[metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+              for metadata in (pq.ParquetFile(part).metadata for part in parts)]
+    assert groups == [[16, 16], [8]]
 
 
 def test_the_review_page_reads_the_working_columns_and_the_rows_it_shows(tmp_path, monkeypatch):

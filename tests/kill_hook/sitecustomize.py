@@ -8,7 +8,7 @@ function reached at that point; on reaching it the process writes
 - ``ingesting``: comments are being inserted into the store, the transaction not yet committed
 - ``ingested``: the first input is stored (its transaction committed)
 - ``stages``: the analysis stages are about to start
-- ``comments_half_written``: half of comments.parquet's bytes are on disk
+- ``comments_half_written``: half of the bytes of a part of comments.parquet are on disk
 - ``between_files``: articles and comments are written, authors.parquet not yet
 - ``before_rename``: every file is written and flushed, the .partial folder not yet renamed
 - ``before_swap``: the version folder is complete, ``current`` still points at the previous one
@@ -62,7 +62,7 @@ def _install() -> None:
 
     def half_written(table, where, *args, **kwargs):
         # comments are written by pyarrow, from Arrow (an incremental run) or from pandas (which calls it too)
-        if not str(where).endswith("comments.parquet"):
+        if f"/{catalog.COMMENTS}/" not in str(where):  # a part of the comments folder
             return write_table(table, where, *args, **kwargs)
         buffer = io.BytesIO()
         write_table(table, buffer, *args, **kwargs)
