@@ -9,6 +9,7 @@ the touched articles and of comments whose moderators' decision changed, and kep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,50 +70,75 @@ def merge_comments(previous: pa.Table, scored: pd.DataFrame, touched: pd.DataFra
     return pa.concat_tables([both.slice(order[start], end - start) for start, end in zip(starts, ends)])
 
 
-def merge_parts(previous: list[Path], scored: pd.DataFrame, touched: pd.DataFrame,
-                part_rows: int) -> list[Path | pa.Table]:
-    """The new comments as parts in table order: a ``previous`` part (a path: kept as it is) where it holds no
-    row of the ``touched`` articles, the rows to write (Arrow, at most ``part_rows`` each) elsewhere.
+@dataclass(frozen=True)
+class Parts:
+    """The current comments' parts (:func:`moderation.catalog.comment_parts`, in table order) and which of them an
+    import writes again (:func:`read_parts`); ``earlier`` holds those parts' rows."""
 
-    ``previous``: the current comments' files in table order (:func:`moderation.catalog.comment_parts`);
-    ``scored``: every comment of the touched articles, rescored. Rows keep their places (they are in position
-    order and new comments come after every stored one), so a previous part is kept when none of its rows is
-    rescored, and the last one is written again with the new rows while it is shorter than ``part_rows``.
-    Parts that are not in position order or longer than ``part_rows`` (the Dask engine's article buckets, the
-    single file of older runs) are all written again, as parts of ``part_rows``.
+    files: list[Path]
+    positions: list[pa.ChunkedArray]  # each part's positions
+    rewritten: list[bool]
+    earlier: pa.Table
+    ordered: bool  # parts of at most part_rows comments, in position order: the others can be kept
+
+
+def read_parts(files: list[Path], touched: pd.DataFrame, adds_comments: bool, part_rows: int) -> Parts:
+    """Which of the comments' parts ``files`` hold rows of the ``touched`` articles, and those parts' rows.
+
+    Rows keep their places (they are in position order and new comments come after every stored one), so a
+    part none of whose rows is rescored is kept as it is, and the last one is written again with the new comments
+    (``adds_comments``) while it is shorter than ``part_rows``. Parts that are not in position order or longer
+    than ``part_rows`` (the Dask engine's article buckets, the single file of older runs) are all written again.
     """
-    keys = [pq.read_table(part, columns=[*ARTICLE_KEY, "position"]) for part in previous]
+    keys = [pq.read_table(part, columns=[*ARTICLE_KEY, "position"]) for part in files]
     sizes = [key.num_rows for key in keys]
     positions = np.concatenate([key["position"].to_numpy(zero_copy_only=False) for key in keys] or [[]])
-    if not previous or pd.isna(positions).any() or not np.all(np.diff(positions) > 0) or max(sizes) > part_rows:
-        return in_parts(merge_comments(_read(previous), scored, touched), part_rows)
-    rescored = [bool(in_articles(key.select(ARTICLE_KEY).to_pandas(), touched).any()) for key in keys]
-    new = scored["position"].to_numpy(dtype="float64", na_value=np.nan) > positions[-1]
-    rescored[-1] = rescored[-1] or (bool(new.any()) and sizes[-1] < part_rows)  # the last part takes the new rows
-    written = [part for part, again in zip(previous, rescored) if again]
-    merged = merge_comments(_read(written) if written else pa.Table.from_pandas(scored.head(0), preserve_index=False),
-                            scored, touched)
-    parts, offset = [], 0
-    for number, (part, size, again) in enumerate(zip(previous, sizes, rescored)):
-        if not again:
-            parts.append(part)
+    ordered = bool(files) and not pd.isna(positions).any() and bool(np.all(np.diff(positions) > 0)) and \
+        max(sizes) <= part_rows
+    if ordered:
+        rewritten = [bool(in_articles(key.select(ARTICLE_KEY).to_pandas(), touched).any()) for key in keys]
+        rewritten[-1] = rewritten[-1] or (adds_comments and sizes[-1] < part_rows)
+    else:
+        rewritten = [True] * len(files)
+    again = [part for part, write in zip(files, rewritten) if write]
+    earlier = _read(again) if again else pq.read_schema(files[0]).empty_table()
+    return Parts(files, [key["position"] for key in keys], rewritten, earlier, ordered)
+
+
+def earlier_rows(parts: Parts, touched: pd.DataFrame) -> pd.DataFrame:
+    """The touched articles' rows as the current results hold them (from ``parts.earlier``)."""
+    rows = np.flatnonzero(in_articles(parts.earlier.select(ARTICLE_KEY).to_pandas(), touched))
+    return parts.earlier.take(rows).to_pandas()
+
+
+def merge_parts(parts: Parts, scored: pd.DataFrame, touched: pd.DataFrame, part_rows: int) -> list[Path | pa.Table]:
+    """The new comments as parts in table order: a current part kept as it is (its path) where
+    :func:`read_parts` keeps it, the rows to write (Arrow, at most ``part_rows`` each) elsewhere: the kept rows
+    and ``scored`` (every comment of the touched articles, rescored) in position order."""
+    merged = merge_comments(parts.earlier, scored, touched)
+    if not parts.ordered:
+        return in_parts(merged, part_rows)
+    new, offset = [], 0
+    for number, (part, positions, write) in enumerate(zip(parts.files, parts.positions, parts.rewritten)):
+        if not write:
+            new.append(part)
             continue
-        if not merged["position"].slice(offset, size).equals(keys[number]["position"]):
-            # a stored row not where it was (the store lost or reordered comments): every part written again
-            return in_parts(merge_comments(_read(previous), scored, touched), part_rows)
-        if number < len(previous) - 1:
-            parts.append(merged.slice(offset, size))
-            offset += size
+        if not merged["position"].slice(offset, len(positions)).equals(positions):
+            # a stored row is not where it was (the store lost or reordered comments): every part written again
+            return in_parts(merge_comments(_read(parts.files), scored, touched), part_rows)
+        if number < len(parts.files) - 1:  # the last part is written with the new comments
+            new.append(merged.slice(offset, len(positions)))
+            offset += len(positions)
     if offset < merged.num_rows:
-        parts += in_parts(merged.slice(offset), part_rows)
-    kept = [part for part in parts if isinstance(part, Path)]
+        new += in_parts(merged.slice(offset), part_rows)
+    kept = [part for part in new if isinstance(part, Path)]
     if kept:
         target = pq.read_schema(kept[0])
         try:  # the kept parts' types (a reader takes a folder's types from one part)
-            parts = [part if isinstance(part, Path) else part.cast(target) for part in parts]
+            new = [part if isinstance(part, Path) else part.cast(target) for part in new]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
-            return in_parts(merge_comments(_read(previous), scored, touched), part_rows)
-    return parts
+            return in_parts(merge_comments(_read(parts.files), scored, touched), part_rows)
+    return new
 
 
 def _read(parts: list[Path]) -> pa.Table:
@@ -135,6 +161,32 @@ def columns_of(table: pa.Table | list[Path | pa.Table], columns: list[str]) -> p
     wanted = [column for column in dict.fromkeys(columns) if column in names]
     return pa.concat_tables([pq.read_table(part, columns=wanted, memory_map=True) if isinstance(part, Path) else
                              part.select(wanted) for part in table]).to_pandas()
+
+
+def score_changed(comments: pd.DataFrame, earlier: pd.DataFrame | None, inputs: list[str], score) -> pd.DataFrame:
+    """``score(comments)`` where a comment's score depends on its own ``inputs`` columns only: computed for the
+    comments whose ``inputs`` differ from (or are not in) ``earlier`` (rows scored before, with ``COMMENT_KEY``,
+    ``inputs`` and the columns ``score`` adds), taken from ``earlier`` for the others.
+
+    What an import rescores of an old comment of a touched article: its text did not change, nor does its
+    speculation score (the parameters and weights are the fitted state's, or the run fits again).
+    """
+    if earlier is None or not len(earlier):
+        return score(comments)
+    at = pd.MultiIndex.from_frame(earlier[COMMENT_KEY].astype("str")).get_indexer(
+        pd.MultiIndex.from_frame(comments[COMMENT_KEY].astype("str")))
+    same = at >= 0
+    for column in inputs:
+        before = earlier[column].astype("str").to_numpy(dtype=object, na_value=None)[np.maximum(at, 0)]
+        same &= before == comments[column].astype("str").to_numpy(dtype=object, na_value=None)
+    fresh = score(comments[~same])
+    added = [column for column in fresh.columns if column not in comments.columns]
+    out = comments.copy(deep=False)
+    for column in added:
+        values = pd.concat([fresh[column], pd.Series(earlier[column].to_numpy()[at[same]], index=comments.index[same],
+                                                     dtype=fresh[column].dtype if len(fresh) else None)])
+        out[column] = values.reindex(comments.index).to_numpy()
+    return out
 
 
 def merge_keyed(previous: pd.DataFrame, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:

@@ -201,6 +201,7 @@ def run_stages(
     fitted: Fitted | None = None,
     author_usual: pd.Series | None = None,
     clock: StageClock | None = None,
+    earlier: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Problem]]:
     """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems).
 
@@ -208,7 +209,8 @@ def run_stages(
     (:func:`fit_stages` of the corpus) ``comments`` may be some whole articles of it: each article's scores
     are then those of the corpus run (``author_usual``: :func:`moderation.votes.author_usual_log_votes` over
     the corpus comments of these authors), while authors and topics cover ``comments`` only. ``clock`` times
-    each stage.
+    each stage. ``earlier``: rows of these comments as the current results hold them (an import's): a comment
+    whose text and language are the same keeps its speculation scores (a function of those alone).
     """
     clock = clock or StageClock()
     # trees are resolved over everything: a reply may answer a comment ingested from an earlier file
@@ -226,7 +228,8 @@ def run_stages(
     with clock("speculation"):
         # a learned weights file may also carry the desk's conjecture model (train-offtopic, Teach page)
         conjecture = offtopic.load_weights(params.offtopic.weights_path).get("conjecture")
-        comments = comment_speculation.score_comments(comments, conjecture)
+        comments = incremental.score_changed(comments, earlier, ["text", "language"],
+                                             lambda rows: comment_speculation.score_comments(rows, conjecture))
         comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
     with clock("authors"):
         authors = engagement.author_table(comments, decisions, params.engagement)
@@ -478,31 +481,36 @@ def _score_touched(
     version = catalog.current(out_dir)
     with clock("read results"):
         previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
-        # the previous comments stay in their parts: those without a rescored row are kept as they are, the others
-        # read, merged and written as Arrow (pandas frames of every column of every comment cost seconds)
-        parts = catalog.comment_parts(version)
         known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
     with clock("store load"):
         articles = store.articles()
         new_articles = articles[~incremental.in_articles(articles, known)]
         touched_articles, comments, vote_events = store.load_articles(touched)
         decisions = store.current_decisions()
-    # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-    voted = incremental.columns_of(parts, [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"])
+    new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
+    with clock("read results"):
+        # the current comments stay in their parts: those without a rescored row are kept as they are, the others
+        # read, merged and written as Arrow (pandas frames of every column of every comment cost seconds)
+        parts = incremental.read_parts(catalog.comment_parts(version), touched, len(new_comments) > 0,
+                                       catalog.PART_ROWS)
+        earlier = incremental.earlier_rows(parts, touched)
+        # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
+        voted = incremental.columns_of(parts.files, [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"])
     voted = voted[~incremental.in_articles(voted, touched)]
     same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
     author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
-    new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
     # a source the fit has not seen is all new: it is fitted on its rows here, as a full run would fit it
     text = state.text.with_sources(comments, articles)
     fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
     scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
-                                             author_usual, clock)
+                                             author_usual, clock, earlier)
+    del earlier
     # every rescored row in full (the kept rows were checked when written; the merged columns and types are
     # checked when written): a stage that lost a column would otherwise hide behind the previous rows' values
     schema.check_output(scored, "scored_comments", "comments.parquet")
     with clock("merge"):
         merged = incremental.merge_parts(parts, scored, touched, catalog.PART_ROWS)
+        del parts
         # what authors, engagement tables, topics and the run's summary read, of every comment
         summary = incremental.columns_of(merged, [
             *engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),

@@ -38,12 +38,15 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("incremental")
     part_a, part_b = write_parts(folder)
     full, incremental = folder / "full", folder / "incremental"
-    pipeline.run([part_a], incremental)
-    # a decision taken between the run and the import, on an article the import does not touch
-    for out in (full, incremental):
-        Store(catalog.default_store_url(out)).record_decision([("forum", "c5")], "remove", "ann")
-    report = pipeline.import_files([part_b], incremental)
-    pipeline.run([part_a, part_b], full)
+    with pytest.MonkeyPatch.context() as patch:
+        # A's articles are 40 comments each, one after another: a part per article, so the import keeps some
+        patch.setattr(catalog, "PART_ROWS", 40)
+        pipeline.run([part_a], incremental)
+        # a decision taken between the run and the import, on an article the import does not touch
+        for out in (full, incremental):
+            Store(catalog.default_store_url(out)).record_decision([("forum", "c5")], "remove", "ann")
+        report = pipeline.import_files([part_b], incremental)
+        pipeline.run([part_a, part_b], full)
     return folder, full, incremental, report, part_b
 
 
@@ -61,6 +64,21 @@ def test_an_import_scores_only_the_touched_articles(runs):
                                   f"scored {len(added)} comments in 5 touched articles with the fitted state of run ")
     assert report.scoring.fitted_by == json.loads((incremental / catalog.STATE_RECORD).read_text())["fitted_by"]
     assert report.scored == len(added) < len(read(incremental))
+
+
+def test_an_import_writes_only_the_parts_with_rescored_or_new_rows(runs):
+    """Comments are parts of PART_ROWS in position order: the import wrote the parts of the three touched
+    articles and one of the new comments, and kept every other part as the previous version's very file."""
+    _, full, incremental, _, _ = runs
+    now = catalog.current(incremental)
+    before, = [version for version in (incremental / catalog.VERSIONS).iterdir() if version != now]
+    files = {part.stat().st_ino: part.name for part in catalog.comment_parts(before)}
+    parts = catalog.comment_parts(now)
+    written = [part.name for part in parts if part.stat().st_ino not in files]
+    assert written == [catalog.part_name(n) for n in (2, 5, 9, 12)]
+    assert len(parts) == 13 and [part.name for part in catalog.comment_parts(full)] == [p.name for p in parts]
+    # the documented path reads the parts as one table, in store order
+    assert read(incremental)["position"].is_monotonic_increasing
 
 
 def test_votes_threads_and_counts_are_exactly_a_full_runs(runs):
