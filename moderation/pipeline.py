@@ -492,10 +492,11 @@ def _score_touched(
         # the current comments stay in their parts: those without a rescored row are kept as they are, the others
         # read, merged and written as Arrow (pandas frames of every column of every comment cost seconds)
         parts = incremental.read_parts(catalog.comment_parts(version), touched, len(new_comments) > 0,
-                                       catalog.PART_ROWS)
+                                       catalog.PART_ROWS, _summary_columns(params))
         earlier = incremental.earlier_rows(parts, touched)
         # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-        voted = incremental.columns_of(parts.files, [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"])
+        voted = incremental.columns_of([*parts.kept, parts.earlier],
+                                       [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"], parts.kept)
     voted = voted[~incremental.in_articles(voted, touched)]
     same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
     author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
@@ -510,11 +511,8 @@ def _score_touched(
     schema.check_output(scored, "scored_comments", "comments.parquet")
     with clock("merge"):
         merged = incremental.merge_parts(parts, scored, touched, catalog.PART_ROWS)
+        summary = incremental.columns_of(merged, _summary_columns(params), parts.kept)
         del parts
-        # what authors, engagement tables, topics and the run's summary read, of every comment
-        summary = incremental.columns_of(merged, [
-            *engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),
-            "position", "topic_id", *(spec.member for spec in queues.QUEUES.values())])
     with clock("authors"):
         # every comment's authors keyed once: to find the rescored authors' rows, and for the engagement tables
         keyed = engagement.keyed_authors(summary, params.engagement)
@@ -541,6 +539,13 @@ def _score_touched(
         last_position=last_position, last_vote_row=last_vote_row,
     )
     return results, state
+
+
+def _summary_columns(params: Params) -> list[str]:
+    """What an import reads of every comment: the columns of authors, engagement tables, topics and the run's
+    summary."""
+    return [*engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),
+            "position", "topic_id", *(spec.member for spec in queues.QUEUES.values())]
 
 
 def _decision_keys(decisions: pd.DataFrame) -> pd.DataFrame:
