@@ -132,6 +132,48 @@ def _killed_and_run_again(previous, point: str, added: int, tmp_path: Path, monk
     return json.loads((catalog.current(out) / catalog.RUN_FILE).read_text())["scoring"]
 
 
+def test_an_import_that_keeps_parts_killed_leaves_readable_consistent_results(tmp_path, monkeypatch):
+    """Comments in parts of 10, an article each: an import adding to the last article keeps the other parts
+    (hard links into the new version). Killed while writing the part it rescores, the previous results stay
+    whole and unchanged; run again, it keeps the same parts and writes that one and one of the new comments."""
+    def articles_in_order(name, first, n, article=None):
+        path = tmp_path / name / "comments.csv"
+        path.parent.mkdir()
+        ids = range(first, first + n)
+        pd.DataFrame({"comment_id": [str(i) for i in ids], "article_id": [article or f"a{i // 10}" for i in ids],
+                      "author": [f"user{i % 7}" for i in ids], "created_at": "2024-03-01T10:00:00Z",
+                      "text": [f"Comment {i} on the council budget and the bridge." for i in ids]}).to_csv(path, index=False)
+        return path.parent
+
+    out, small = tmp_path / "out", {"PYTHONPATH": str(HOOK), "MODERATION_PART_ROWS": "10"}
+    first = articles_in_order("first", 0, 40)
+    assert moderation("run", first, "--out", out, "--source", "forum", env=small).returncode == 0
+    before_id, before_count = consistent(out)
+    files = {part.name: part.read_bytes() for part in catalog.comment_parts(catalog.current(out))}
+    extra = articles_in_order("second", 1000, 3, "a3")
+    ready = tmp_path / "ready"
+    process = moderation("run", first, extra, "--out", out, "--source", "forum", wait=False,
+                         env={**small, "MODERATION_KILL_POINT": "comments_half_written",
+                              "MODERATION_KILL_READY": str(ready)})
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        assert process.poll() is None, process.communicate()[1].decode()
+        assert time.monotonic() < deadline, "the run never reached comments_half_written"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    assert consistent(out) == (before_id, before_count) and dashboard_count(out, monkeypatch) == before_count
+    assert {part.name: part.read_bytes() for part in catalog.comment_parts(catalog.current(out))} == files
+
+    again = moderation("run", first, extra, "--out", out, "--source", "forum", env=small)
+    assert again.returncode == 0, again.stderr
+    assert consistent(out)[1] == before_count + 3
+    parts = catalog.comment_parts(catalog.current(out))
+    # a0-a2 kept; a3's part rescored, and (being full) the new comments in a part of their own
+    assert [part.stat().st_nlink for part in parts] == [2, 2, 2, 1, 1]
+    assert [part.read_bytes() for part in parts[:3]] == [files[part.name] for part in parts[:3]]
+
+
 def test_the_store_in_the_folder_is_never_moved_or_copied(previous, tmp_path):
     """A decision written to DIR/moderation.db before a run is still in the same file after it."""
     out = tmp_path / "out"

@@ -1,7 +1,8 @@
 """Pause a real `python -m moderation run` at a named point, so a test can SIGKILL it there (tests only).
 
 Python imports this module at start-up when its folder is on PYTHONPATH (see
-tests/test_catalog.py). With ``MODERATION_KILL_POINT=NAME`` it wraps the
+tests/test_catalog.py). With ``MODERATION_PART_ROWS=N`` comments.parquet is written in parts of N
+comments. With ``MODERATION_KILL_POINT=NAME`` it wraps the
 function reached at that point; on reaching it the process writes
 ``$MODERATION_KILL_READY`` and sleeps until it is killed. Points, in run order:
 
@@ -98,5 +99,9 @@ def _install() -> None:
         raise ValueError(f"unknown kill point {POINT!r}")
 
 
+if os.environ.get("MODERATION_PART_ROWS"):  # small parts of comments.parquet, so a small import keeps some
+    from moderation import catalog as _catalog
+
+    _catalog.PART_ROWS = int(os.environ["MODERATION_PART_ROWS"])
 if POINT:
     _install()
