@@ -366,7 +366,8 @@ def run(
                 _, records = ingest_paths(store, paths, format, run_id, strict, ingested, **options)
             params = with_desk_settings(params, store)
             store_name = _store_name(out_dir, store_url)
-            state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
+            with clock("fitted state"):
+                state, why = (None, "--refit was given") if refit else fitted.load(out_dir, params, store_name)
             if state is not None:
                 changes = store.changed_since(state.last_position, state.last_vote_row)
                 why = _grown_past_the_fit(state, changes[1], params)

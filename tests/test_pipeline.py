@@ -133,7 +133,8 @@ def test_run_json_records_each_steps_seconds(tmp_path):
     out = tmp_path / "out"
     run([first], out, source="forum")
     seconds = json.loads((out / "run.json").read_text())["seconds"]
-    assert list(seconds) == ["ingest", "store load", "reply trees", "fit text features", "fit off-topic corpus",
+    assert list(seconds) == ["ingest", "fitted state", "store load", "reply trees", "fit text features",
+                             "fit off-topic corpus",
                              "fit vote outliers", "votes", "off-topic", "speculation", "authors",
                              "engagement tables", "write"]
     assert all(isinstance(value, float) and value >= 0 for value in seconds.values())
@@ -145,7 +146,8 @@ def test_run_json_records_each_steps_seconds(tmp_path):
     ])
     run([later], out, source="forum")
     again = json.loads((out / "run.json").read_text())["seconds"]
-    assert {"ingest", "votes", "off-topic", "write"} <= set(again) and "fit text features" not in again
+    assert {"ingest", "fitted state", "read results", "votes", "off-topic", "write"} <= set(again)
+    assert "fit text features" not in again
 
 
 def test_an_import_counts_only_its_own_problems_not_the_stores_open_reply_tree_ones(tmp_path):
