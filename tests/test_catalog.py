@@ -229,3 +229,20 @@ def test_an_upload_is_kept_inside_the_folder(tmp_path):
     path = catalog.import_path(tmp_path, "../../etc", "../../.bashrc")
     assert path == tmp_path / catalog.IMPORTS / "_.._etc" / "bashrc" and path.parent.is_dir()
     assert catalog.import_path(tmp_path, "forum", "comments.csv") == tmp_path / "imports" / "forum" / "comments.csv"
+
+
+def test_a_kept_part_is_a_hard_link_or_else_a_copy(tmp_path, monkeypatch):
+    """catalog.keep links a previous version's file into the new one; where the file system refuses hard links
+    it copies it, and either way the new version's file reads as the old one and is not the same name."""
+    old = tmp_path / "old.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(old)
+    catalog.keep(old, tmp_path / "linked.parquet")
+    assert (tmp_path / "linked.parquet").stat().st_ino == old.stat().st_ino
+
+    def refused(*args):
+        raise OSError("no hard links here")
+
+    monkeypatch.setattr(catalog.os, "link", refused)
+    catalog.keep(old, tmp_path / "copied.parquet")
+    assert (tmp_path / "copied.parquet").stat().st_ino != old.stat().st_ino
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "copied.parquet"), pd.read_parquet(old))
