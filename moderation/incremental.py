@@ -2,7 +2,8 @@
 
 Pure functions of frames (``pipeline.run`` wires them): the articles with new comments or vote events are
 scored again whole (thread-relative measures and reply trees need every comment of an article) with the saved
-fitted state (:mod:`moderation.fitted`); every other article keeps its scored rows. An author row is an exact
+fitted state (:mod:`moderation.fitted`); every other article keeps its scored rows, and a part of comments.parquet
+holding none of the rescored rows is kept as its file (:func:`read_parts`, :func:`merge_parts`). An author row is an exact
 function of that author's comments and the replies to them, so author rows are recomputed for the authors of
 the touched articles and of comments whose moderators' decision changed, and kept for everyone else.
 """
@@ -162,20 +163,20 @@ def in_parts(table: pa.Table, rows: int) -> list[pa.Table]:
     return [table.slice(start, rows) for start in range(0, max(table.num_rows, 1), rows)]
 
 
-def columns_of(table: pa.Table | list[Path | pa.Table], columns: list[str],
+def columns_of(parts: list[Path | pa.Table], columns: list[str],
                read: dict[Path, pa.Table] | None = None) -> pd.DataFrame:
-    """The ``columns`` of ``table`` (or of parts as :func:`merge_parts` gives them) it has, as pandas (in the
-    types a full read gives them); a part that is a path is read, unless ``read`` (``Parts.kept``) holds it."""
-    if isinstance(table, pa.Table):
-        return table.select([column for column in dict.fromkeys(columns) if column in table.column_names]).to_pandas()
+    """The ``columns`` the comments have of ``parts`` (paths and Arrow rows, as :func:`merge_parts` gives them),
+    as pandas (in the types a full read gives them); a path is read unless ``read`` (``Parts.kept``) holds it."""
     read = read or {}
-    first = table[0]
-    names = (read[first].column_names if first in read else pq.read_schema(first).names) \
-        if isinstance(first, Path) else first.column_names
-    wanted = [column for column in dict.fromkeys(columns) if column in names]
+
+    def names(part) -> list[str]:
+        return part.column_names if isinstance(part, pa.Table) else \
+            read[part].column_names if part in read else pq.read_schema(part).names
+
+    wanted = [column for column in dict.fromkeys(columns) if column in names(parts[0])]
     pieces = [part.select(wanted) if isinstance(part, pa.Table) else
-              read[part].select(wanted) if part in read and set(wanted) <= set(read[part].column_names) else
-              _read([part], wanted) for part in table]
+              read[part].select(wanted) if set(wanted) <= set(names(part)) and part in read else
+              _read([part], wanted) for part in parts]
     return pa.concat_tables(pieces, promote_options="permissive").to_pandas()
 
 
