@@ -13,7 +13,10 @@ threads. Rows, on the held-out part, each scored by the speculation stage
 F1, precision and recall at 0.5, ROC AUC, and the share flagged next to the share labelled; for each scorer the
 difference of its F1 to the baseline's with a 90 % interval over resampled threads (``eval_data.bootstrap_interval``).
 
-Then the same rows on another community's comments (:func:`bicycles_meta`): 200 Stack Exchange Bicycles Meta
+Then the same rows on 150 Globe and Mail comments under 31 other articles (:func:`gnm_other_articles`), drawn at
+random from ``socc_globe_and_mail/.../old_comments.csv`` and labelled by hand with the same guidelines, without
+seeing any score (``scripts/data/gnm_other_articles_speculation.csv``: ids and labels only; one annotator): no
+tuning looked at them. And on another community's comments (:func:`bicycles_meta`): 200 Stack Exchange Bicycles Meta
 comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
 ids and labels only; 110 drawn at random, 90 among those the speculation score of 2026-12-01 put at 0.3 or more).
 A check that the news-comment model travels, not a held-out set: it was looked at to choose the model's C.
@@ -38,6 +41,8 @@ from moderation.ingest import load  # noqa: E402
 
 BASELINE = r"\b(?:perhaps|maybe|might|probably|possibly)\b"
 BICYCLES_LABELS = Path(__file__).resolve().parent / "data" / "bicycles_meta_speculation.csv"
+GNM_OTHER_LABELS = Path(__file__).resolve().parent / "data" / "gnm_other_articles_speculation.csv"
+GNM_OTHER_COMMENTS = "socc_globe_and_mail/SFU_Comment_Extractor/Sample_Resources/Sample_Comments_CSVs/old_comments.csv"
 
 
 def _row(name: str, y: np.ndarray, scores: np.ndarray) -> dict:
@@ -91,6 +96,20 @@ def evaluate(errors: int = 0, part: str = "held out") -> pd.DataFrame:
                   labelled.groups[rows], errors)
 
 
+def gnm_other_articles(errors: int = 0) -> pd.DataFrame:
+    """The same rows on the hand-labelled Globe and Mail comments of other articles than the labelled four."""
+    labels = pd.read_csv(GNM_OTHER_LABELS, dtype={"comment_id": str, "article_id": str})
+    raw = pd.read_csv(DATA / GNM_OTHER_COMMENTS, dtype={"ID": str}, usecols=["ID", "text"])
+    comments = labels.merge(raw.rename(columns={"ID": "comment_id"}), on="comment_id", how="inner",
+                            validate="one_to_one")
+    if len(comments) != len(labels):
+        raise ValueError(f"{GNM_OTHER_LABELS}: {len(labels) - len(comments)} labelled comment ids are not in "
+                         f"{DATA / GNM_OTHER_COMMENTS}")
+    scored = score_comments(comments.assign(source="globe_and_mail", language="en"))
+    return _table("globe_and_mail, other articles (hand-labelled)", scored,
+                  scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy(), errors)
+
+
 def bicycles_meta(errors: int = 0) -> pd.DataFrame:
     """The same rows on the hand-labelled Bicycles Meta comments: the random sample, then all 200."""
     parsed = load(DATA / "stackexchange_bicycles_meta", format="stackexchange")
@@ -116,6 +135,7 @@ def main() -> None:
     if not DATA.exists():
         sys.exit(f"{DATA} is missing: the speculation evaluation needs the shared data (set MODERATION_DATA)")
     print(evaluate(args.errors).to_string(index=False))
+    print(gnm_other_articles(args.errors).to_string(index=False))
     print(bicycles_meta(args.errors).to_string(index=False))
 
 

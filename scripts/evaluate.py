@@ -7,7 +7,7 @@
    with the components that pushed each score.
 2. Speculation on real comments: the labelled Globe and Mail comments' held-out threads, shipped scores next
    to a hedge-word baseline, with K false positives and misses (``eval_comment_speculation``); then the same on
-   hand-labelled Stack Exchange Bicycles Meta comments (another community).
+   hand-labelled Globe and Mail comments of other articles and Stack Exchange Bicycles Meta comments.
 3. Speculation on sentence corpora (Szeged, FactBank, SFU; German One Million Posts sentences), each row
    with its baseline (``eval_speculation``).
 
@@ -55,6 +55,8 @@ def main() -> None:
 
         print("\nSPECULATION on real comments, held-out threads")
         print(eval_comment_speculation.evaluate(args.errors).to_string(index=False))
+        print("\nSPECULATION on Globe and Mail comments of other articles (hand-labelled, never tuned on)")
+        print(eval_comment_speculation.gnm_other_articles(args.errors).to_string(index=False))
         print("\nSPECULATION on another community's comments (hand-labelled; a check, not held out)")
         print(eval_comment_speculation.bicycles_meta(args.errors).to_string(index=False))
 
