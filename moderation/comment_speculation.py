@@ -13,9 +13,10 @@ the moderator beside the sentence lexicon's cues.
 
 ``speculation_score`` (the comment's score, ``is_speculative`` at 0.5; what gates and ranks the off-topic
 speculation queue) is a logistic regression over :data:`CALIBRATION_FEATURES` (the sentence maxima, the
-comment cues not negated in their sentence, predictions about others, everyday hedges, requests, length), fitted on comments labelled speculative (conjecture) or not, with the positives weighing
-:data:`POSITIVE_WEIGHT`: the shipped one (``models/comment_conjecture.json``, trained by
-``scripts/train_speculation.py --comments`` on the labelled Globe and Mail comments' tuning threads) for
+comment cues not negated in their sentence, predictions about others, everyday hedges, requests, length), fitted
+on comments labelled speculative (conjecture) or not, with the positives weighing :data:`POSITIVE_WEIGHT`: the
+shipped one (``models/comment_conjecture.json``, trained by ``scripts/train_speculation.py --comments`` on the
+labelled Globe and Mail comments' tuning threads) for
 English comments, or a desk's own, :func:`learn_conjecture` on its moderators' speculative / not labels
 (``train-offtopic`` stores it in the learned weights file under ``"conjecture"``), for every comment.
 """
@@ -42,7 +43,7 @@ CALIBRATION_FEATURES = (
     "sentence_conjecture", "sentence_speculation", "comment_cues", "prediction", "everyday_hedges", "asks_readers",
     "log_words",
 )
-# computed only for a desk's weights file learned before 2026-12-01 (evening) that names them: motive
+# computed only for a desk's weights file learned before 2026-12-01 (late evening) that names them: motive
 # constructions lowered the out-of-fold F1 on every fold seed but one (models/README.md)
 FORMER_FEATURES = ("motive",)
 DEFAULT_CONJECTURE_PATH = Path(__file__).parent / "models" / "comment_conjecture.json"
