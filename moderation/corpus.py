@@ -32,6 +32,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from moderation import schema
 
@@ -98,6 +99,8 @@ class CorpusStore:
                 connection.execute(statement).fetchall()
         else:
             connection = self._retry(lambda: duckdb.connect(str(self.path), read_only=True))
+        # text as Arrow's large_string, which pandas keeps as it is (a string column it would convert)
+        connection.execute("SET arrow_large_buffer_size = true").fetchall()
         try:
             yield connection
         finally:
@@ -185,10 +188,9 @@ class CorpusStore:
     def reply_tree(self) -> pd.DataFrame:
         """source, comment_id, parent_id, article_id, input_file, input_record of every comment, position order."""
         names = ["source", "comment_id", "parent_id", "article_id", schema.INPUT_FILE, schema.INPUT_RECORD]
-        listed = ", ".join(f'"{n}"' for n in names)
         with self._reading() as connection:
-            table = connection.sql(f"SELECT {listed} FROM comments ORDER BY position").to_arrow_table()
-        return table.to_pandas(types_mapper=_PANDAS_TYPES.get).astype("str")
+            table = _read(connection, "comments", columns=names).drop_columns(["position"])
+        return _frame(table).astype("str")
 
     def counts(self) -> dict[str, int]:
         """Rows stored per table: articles, comments, vote_events."""
@@ -231,26 +233,50 @@ class CorpusStore:
             return _as_loaded(_read(connection, table, between=(first, last)), table)
 
 
-def _read(connection, table: str, articles: str | None = None, between: tuple[int, int] | None = None) -> pa.Table:
-    """``table``'s rows in stored order as Arrow, times as UTC: of the articles in the registered relation
-    ``articles`` (source, article_id), or with their order column ``between`` (first, last)."""
-    query, params = f"SELECT * FROM {table}", []
+def _read(connection, table: str, articles: str | None = None, between: tuple[int, int] | None = None,
+          columns: list[str] | None = None) -> pa.Table:
+    """``table``'s rows in stored order as Arrow (``columns`` and the order column; None: every column): of the
+    articles in the registered relation ``articles`` (source, article_id), or with their order column ``between``
+    (first, last)."""
+    listed = "*" if columns is None else ", ".join(f'"{c}"' for c in [*columns, ORDER[table]])
+    query, params = f"SELECT {listed} FROM {table}", []
     if articles is not None:
         query += f" SEMI JOIN {articles} USING (source, article_id)"
     if between is not None:
         query += f" WHERE {ORDER[table]} BETWEEN $1 AND $2"
         params = list(between)
-    arrow = connection.sql(f"{query} ORDER BY {ORDER[table]}", params=params or None).to_arrow_table()
-    for at, field in enumerate(arrow.schema):
-        if pa.types.is_timestamp(field.type):
-            arrow = arrow.set_column(at, field.name, arrow.column(at).cast(pa.timestamp("us", tz="UTC")))
+    if table == "articles":
+        return connection.sql(f"{query} ORDER BY {ORDER[table]}", params=params or None).to_arrow_table()
+    # rows are stored in position (row) order and DuckDB keeps the order it stores (preserve_insertion_order):
+    # an ORDER BY would sort a copy of every column first, the peak of a large load. Checked, sorted if ever not.
+    arrow = connection.sql(query, params=params or None).to_arrow_table()
+    order = arrow.column(ORDER[table])
+    if len(order) > 1 and not pc.all(pc.greater(order[1:], order[:-1])).as_py():
+        arrow = arrow.sort_by(ORDER[table])
     return arrow
+
+
+def _frame(arrow: pa.Table) -> pd.DataFrame:
+    """Arrow rows in the canonical pandas types, times as UTC, each column in one piece (as the stages expect: a
+    text column in pieces is joined again on every row take), joined one column at a time so that only one
+    column is ever held twice."""
+    columns = {}
+    for name in arrow.column_names:
+        column = arrow.column(name)
+        arrow = arrow.drop_columns([name])
+        if column.num_chunks > 1:
+            column = column.combine_chunks()
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.timestamp("us", tz="UTC"))
+        columns[name] = pa.table({name: column}).to_pandas(types_mapper=_PANDAS_TYPES.get)[name]
+        del column
+    return pd.DataFrame(columns, copy=False)
 
 
 def _as_loaded(arrow: pa.Table, table: str) -> pd.DataFrame:
     """Rows read from ``table`` as :meth:`moderation.store.Store.load` gives them: canonical dtypes, pass-through
     columns, parsed reactions."""
-    frame = arrow.to_pandas(types_mapper=_PANDAS_TYPES.get).drop(columns=["row"], errors="ignore")
+    frame = _frame(arrow).drop(columns=["row"], errors="ignore")
     if table == "comments":
         stored = frame["reactions"]
         present = stored.notna().to_numpy()
