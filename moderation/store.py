@@ -1,10 +1,16 @@
-"""The embedded store: ingested comments and moderators' decisions (SQLAlchemy Core).
+"""The embedded store: moderators' decisions in SQL (SQLAlchemy Core), the ingested comments in a corpus file.
 
 SQLite by default (``sqlite:///data/moderation.db``), PostgreSQL for teams
-(``postgresql+psycopg://user@host/db``). Keys are source + ids, so ingesting a
-file twice adds nothing. Decisions are an append-only log: several moderators
-may decide at once, the latest decision on a comment wins, and undo marks a
-decision as undone rather than deleting it, so the audit trail is complete.
+(``postgresql+psycopg://user@host/db``), holding decisions, labels, users,
+sessions, claims, the activity log, runs and their problems, desk settings.
+The ingested corpus (articles, comments, vote events) is a DuckDB file
+(:mod:`moderation.corpus`), next to an SQLite store
+(``data/moderation.corpus.duckdb``) or named for a PostgreSQL one
+(:func:`corpus_path`); :class:`Store` hands its corpus methods to it. Keys
+are source + ids, so ingesting a file twice adds nothing. Decisions are an
+append-only log: several moderators may decide at once, the latest decision
+on a comment wins, and undo marks a decision as undone rather than deleting
+it, so the audit trail is complete.
 
 Every write checks the writer's role (:mod:`moderation.auth`) inside the
 transaction, and takes the comments' write lock first (SQLite ``BEGIN
@@ -12,13 +18,14 @@ IMMEDIATE``; PostgreSQL advisory locks per comment), so a check and the write
 it guards see the same state. A decision may carry the state its moderator saw
 (``seen``); when another decision landed in between, or someone else holds the
 comment's claim, nothing is written and :class:`DecisionConflict` says what
-happened. Writers wait and retry while another writer (an ingest) holds the
-store, up to ``busy_wait`` seconds.
+happened. Writers wait and retry while another writer holds the store (or,
+for an ingest, the corpus file), up to ``busy_wait`` seconds.
 
 The schema is versioned with Alembic (``moderation/migrations``): a new store
 is created at the newest revision, an older one is refused until
-``python -m moderation store upgrade --store URL`` upgrades it, and a store
-made by a newer version is refused (:class:`SchemaMismatch`).
+``python -m moderation store upgrade --store URL`` upgrades it (moving the
+comments an older store kept in SQL into the corpus file), and a store made
+by a newer version is refused (:class:`SchemaMismatch`).
 """
 
 from __future__ import annotations

@@ -292,3 +292,17 @@ def test_copy_in_leaves_known_keys_alone(tmp_path):
     rows = pd.DataFrame({"source": ["s"], "article_id": ["a"], "title": ["T"]})
     assert corpus.copy_in({"articles": [rows]}) == {"articles": 1}
     assert corpus.copy_in({"articles": [rows]}) == {"articles": 0}
+
+
+def test_a_load_keeps_position_order_whatever_the_file_order(store):
+    """Loads read without an SQL sort and check the order: rows stored out of position order still come back in it."""
+    import duckdb
+
+    store.ingest(corpus_rows(0, 5))
+    with duckdb.connect(str(store.corpus_path)) as connection:
+        connection.execute("UPDATE comments SET position = 10 - position")
+        connection.execute("UPDATE vote_events SET row = 10 - row")
+    _, comments, events = store.load()
+    assert comments["comment_id"].tolist() == ["4", "3", "2", "1", "0"] and comments["position"].is_monotonic_increasing
+    assert events["comment_id"].tolist() == ["4", "3", "2", "1", "0"]
+    assert store.reply_tree()["comment_id"].tolist() == ["4", "3", "2", "1", "0"]
