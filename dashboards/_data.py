@@ -22,7 +22,7 @@ import streamlit as st
 
 from moderation import auth, catalog, queues, reports
 from moderation.reports import Filters
-from moderation.store import DEFAULT_CLAIM, Store
+from moderation.store import Store
 
 RESULTS_ENV, STORE_ENV = "MODERATION_RESULTS", "MODERATION_STORE"
 IDLE_ENV, CLAIM_ENV = "MODERATION_IDLE_MINUTES", "MODERATION_CLAIM_MINUTES"
@@ -75,7 +75,7 @@ def settings(argv: list[str] | None = None) -> tuple[str, str]:
 def timeouts() -> tuple[timedelta, timedelta]:
     """(idle time that ends a session, how long opening a comment claims it), from ``dashboard``'s options."""
     idle = float(os.environ.get(IDLE_ENV, auth.DEFAULT_IDLE.total_seconds() / 60))
-    claim = float(os.environ.get(CLAIM_ENV, DEFAULT_CLAIM.total_seconds() / 60))
+    claim = float(os.environ.get(CLAIM_ENV, auth.DEFAULT_CLAIM.total_seconds() / 60))
     return timedelta(minutes=idle), timedelta(minutes=claim)
 
 

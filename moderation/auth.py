@@ -41,6 +41,7 @@ SINGLE_USER_ROLE = "admin"
 MAX_FAILED_SIGN_INS = 5
 FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
 DEFAULT_IDLE = timedelta(minutes=30)
+DEFAULT_CLAIM = timedelta(minutes=5)  # how long a moderator's claim on a comment holds
 MIN_PASSWORD_LENGTH = 8
 SIGN_IN_REFUSED = "Unknown user name or wrong password."
 

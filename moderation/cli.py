@@ -40,7 +40,7 @@ def _add_strict(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_corpus(parser: argparse.ArgumentParser) -> None:
-    from moderation.store import CORPUS_ENV, CORPUS_SUFFIX
+    from moderation.formats import CORPUS_ENV, CORPUS_SUFFIX
 
     parser.add_argument("--corpus", metavar="PATH",
                         help=f"PostgreSQL store: the DuckDB file holding its comments (same as {CORPUS_ENV}=PATH); "
@@ -48,10 +48,10 @@ def _add_corpus(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> None:
-    from moderation.ingest import format_names
+    from moderation.formats import INGEST_FORMATS
 
     parser.add_argument("paths", nargs=paths, metavar="PATH", help="files or folders, any supported format")
-    parser.add_argument("--format", choices=format_names(), help="skip detection and read every PATH as this format")
+    parser.add_argument("--format", choices=INGEST_FORMATS, help="skip detection and read every PATH as this format")
     parser.add_argument("--map", action="append", metavar="THEIRS=CANONICAL",
                         help="canonical CSV/JSONL/Parquet: rename a column (repeatable)")
     parser.add_argument("--comments-file", help="canonical format: the comments file inside a folder")
@@ -348,7 +348,6 @@ def cmd_store(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m moderation`` argument parser (tested for help text on every command)."""
     from moderation import auth
-    from moderation.store import DEFAULT_CLAIM
 
     parser = argparse.ArgumentParser(prog="python -m moderation", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
@@ -517,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     dashboard.add_argument("--idle-minutes", type=float, default=auth.DEFAULT_IDLE.total_seconds() / 60,
                            help="a signed-in session ends after this many idle minutes (default %(default)s)")
-    dashboard.add_argument("--claim-minutes", type=float, default=DEFAULT_CLAIM.total_seconds() / 60,
+    dashboard.add_argument("--claim-minutes", type=float, default=auth.DEFAULT_CLAIM.total_seconds() / 60,
                            help="opening a comment on /review claims it for this many minutes (default %(default)s)")
     dashboard.add_argument("--check", action="store_true",
                            help="only check that the address and port are free, then exit (make demo does)")
@@ -566,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m moderation`` and the ``moderation`` console script."""
     args = build_parser().parse_args(argv)
     if getattr(args, "corpus", None):  # every PostgreSQL store this command (and a dashboard it starts) opens
-        from moderation.store import CORPUS_ENV
+        from moderation.formats import CORPUS_ENV
 
         os.environ[CORPUS_ENV] = str(Path(args.corpus).resolve())
     try:

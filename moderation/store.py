@@ -45,14 +45,12 @@ import sqlalchemy as sa
 
 from moderation import auth, engagement, schema
 from moderation.corpus import CorpusStore
+from moderation.formats import CORPUS_ENV, CORPUS_SUFFIX
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
 LABELS = ("offtopic", "speculative")
 DEFAULT_URL = "sqlite:///data/moderation.db"
-CORPUS_ENV = "MODERATION_CORPUS"  # the corpus file of a store that is not an SQLite file (PostgreSQL)
-CORPUS_SUFFIX = ".corpus.duckdb"  # an SQLite store's corpus file by default: data/moderation.corpus.duckdb
-DEFAULT_CLAIM = timedelta(minutes=5)
 DEFAULT_BUSY_WAIT = 300.0  # seconds a writer keeps retrying while another writer holds the store
 # events of the activity log (decisions have their own log, the decisions table)
 EVENTS = ("sign_in", "sign_in_failed", "sign_out", "user_added", "user_removed", "role_changed",
@@ -608,7 +606,7 @@ class Store:
 
     # ---- claims --------------------------------------------------------
 
-    def claim(self, key: Key, moderator: str, duration: timedelta = DEFAULT_CLAIM) -> Claim:
+    def claim(self, key: Key, moderator: str, duration: timedelta = auth.DEFAULT_CLAIM) -> Claim:
         """Claim comment ``key`` for ``moderator`` until ``duration`` from now (their own claim is renewed).
 
         When another moderator's claim is live nothing changes and theirs is

@@ -76,6 +76,26 @@ def test_unknown_format_names_the_formats_tried(tmp_path, capsys):
     assert "not a recognised format" in error and "stackexchange" in error and "page" in error
 
 
+def test_format_names_are_the_ingest_modules():
+    """``--format``'s choices (listed without importing the parsers) are the format modules' names, in order."""
+    from moderation import ingest
+    from moderation.formats import INGEST_FORMATS
+
+    assert [module.NAME for module in ingest._formats().values()] == list(INGEST_FORMATS)
+    assert build_parser().parse_args(["run", "x", "--out", "o", "--format", "page"]).format == "page"
+
+
+def test_the_dashboard_command_imports_no_data_libraries(tmp_path):
+    """``dashboard`` becomes the server process: seconds of pandas, scikit-learn and parser imports in the
+    command before it would be waited for at every start and used by nothing."""
+    probe = ("import sys; from moderation.cli import main; "
+             f"main(['dashboard', '--results', {str(tmp_path)!r}, '--port', '8599', '--check']); "
+             "print(sorted({'pandas', 'sklearn', 'moderation.ingest', 'moderation.store'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_run_records_the_offtopic_combiner(seed_run):
     """The results folder says which combiner scored it; by default the shipped one."""
     out, _ = seed_run

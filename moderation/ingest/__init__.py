@@ -12,6 +12,7 @@ the same piece by piece, so that memory stays bounded on any file size.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from moderation import schema, threads
+from moderation.formats import INGEST_FORMATS
 from moderation.schema import Problem
 
 
@@ -64,9 +66,7 @@ def read_text(path: Path, problems: list[Problem]) -> str:
 
 def _formats():
     # imported here so that a format module can use this package's helpers
-    from moderation.ingest import canonical, disqus, gnm, hackernews, page, reddit, stackexchange
-
-    return {m.NAME: m for m in (stackexchange, gnm, disqus, reddit, hackernews, canonical, page)}
+    return {name: importlib.import_module(f"moderation.ingest.{name}") for name in INGEST_FORMATS}
 
 
 def format_names() -> list[str]:
