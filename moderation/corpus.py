@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -51,22 +52,35 @@ _PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan),
                  pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
 
 
-def stored_columns(table: str) -> list[str]:
-    """The columns of ``table`` in the corpus file: the canonical ones, ``extra`` (JSON of a source's other
-    columns), comments' origin (``schema.INPUT_FILE``, ``schema.INPUT_RECORD``), vote events' ``row``."""
+def _stored_columns(table: str) -> list[str]:
     columns = schema.columns(table) + ["extra"]
     if table == "comments":
         columns += [schema.INPUT_FILE, schema.INPUT_RECORD]
     return (["row"] if table == "vote_events" else []) + columns
 
 
-def _create_statements() -> list[str]:
-    statements = []
-    for table in TABLES:
-        columns = ", ".join(f'"{c}" {_SQL_TYPES.get(c, "VARCHAR")}' for c in stored_columns(table))
-        key = ", ".join(KEYS[table])
-        statements.append(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({key}))")
-    return statements
+# the columns of each table in the corpus file: the canonical ones, ``extra`` (JSON of a source's other columns),
+# comments' origin (``schema.INPUT_FILE``, ``schema.INPUT_RECORD``), vote events' ``row``; made once, at import
+# (building the schema models takes a second)
+STORED_COLUMNS = {table: _stored_columns(table) for table in TABLES}
+
+
+def _create_statement(table: str) -> str:
+    columns = ", ".join(f'"{c}" {_SQL_TYPES.get(c, "VARCHAR")}' for c in STORED_COLUMNS[table])
+    return f"CREATE TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({', '.join(KEYS[table])}))"
+
+
+CREATE = [_create_statement(table) for table in TABLES]
+
+
+def _create_missing(connection) -> None:
+    """Create the corpus tables the file does not have yet."""
+    for statement in CREATE:
+        connection.execute(statement).fetchall()
+
+
+# threads of one process share its DuckDB database, which lets their write transactions run at once
+_WRITERS: dict[Path, threading.Lock] = {}
 
 
 class CorpusBusy(TimeoutError):
@@ -95,8 +109,7 @@ class CorpusStore:
         """A read-only connection; on a file not made yet, an empty in-memory corpus of the same tables."""
         if not self.path.exists():
             connection = duckdb.connect(":memory:")
-            for statement in _create_statements():
-                connection.execute(statement).fetchall()
+            _create_missing(connection)
         else:
             connection = self._retry(lambda: duckdb.connect(str(self.path), read_only=True))
         # text as Arrow's large_string, which pandas keeps as it is (a string column it would convert)
@@ -107,18 +120,23 @@ class CorpusStore:
             connection.close()
 
     def _write(self, work: Callable[[duckdb.DuckDBPyConnection], object]):
-        """``work(connection)`` in one transaction on the file (made when missing), committed or rolled back."""
+        """``work(connection)`` in one transaction on the file (made when missing), committed or rolled back; one
+        writer at a time (other processes: DuckDB's lock on the file; threads of this one: :data:`_WRITERS`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _WRITERS.setdefault(self.path.resolve(), threading.Lock()):  # setdefault: one lock even in a race
+            return self._write_alone(work)
+
+    def _write_alone(self, work: Callable[[duckdb.DuckDBPyConnection], object]):
         connection = self._retry(lambda: duckdb.connect(str(self.path)))
         try:
             connection.begin()
-            for statement in _create_statements():
-                connection.execute(statement).fetchall()
+            _create_missing(connection)
             result = work(connection)
             connection.commit()
             return result
         except BaseException:
-            connection.rollback()
+            with suppress(duckdb.Error):  # no transaction left to roll back: the error that ended it is the news
+                connection.rollback()
             raise
         finally:
             connection.close()
@@ -169,7 +187,7 @@ class CorpusStore:
         return self._write(work)
 
     def copy_in(self, pieces: dict[str, Iterable[pd.DataFrame]]) -> dict[str, int]:
-        """Add pieces of rows (table -> frames) as they were stored (the columns of :func:`stored_columns`, JSON
+        """Add pieces of rows (table -> frames) as they were stored (the columns of :data:`STORED_COLUMNS`, JSON
         text in ``extra`` and ``reactions``) in one transaction, keys already stored left as they are; the rows
         added per table. What ``store upgrade`` moves out of an SQL store made by an earlier version."""
         def work(connection):
@@ -177,7 +195,7 @@ class CorpusStore:
             for table, frames in pieces.items():
                 before = connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
                 for frame in frames:
-                    _insert(connection, table, frame, skip_known=True)
+                    _insert(connection, table, _unknown_rows(connection, table, frame))
                 added[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
             return added
 
@@ -321,7 +339,7 @@ def _stored_layout(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Canonical rows as the corpus file keeps them: reactions and a source's other columns as JSON text."""
     if frame.empty:
         return frame
-    columns = stored_columns(table)
+    columns = STORED_COLUMNS[table]
     kept = [c for c in columns if c in frame.columns]
     extra = [c for c in frame.columns if c not in columns]
     stored = frame[kept].copy(deep=False)
@@ -333,7 +351,7 @@ def _stored_layout(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return stored
 
 
-def _insert(connection, table: str, stored: pd.DataFrame, skip_known: bool = False) -> None:
+def _insert(connection, table: str, stored: pd.DataFrame) -> None:
     """Insert rows in the corpus file's layout by column name (columns left out are NULL); times are written as
     the UTC moments they are."""
     if stored.empty:
@@ -349,6 +367,5 @@ def _insert(connection, table: str, stored: pd.DataFrame, skip_known: bool = Fal
         else:
             arrays[name] = pa.array(values, from_pandas=True)
     connection.register("batch", pa.table(arrays))
-    conflict = " ON CONFLICT DO NOTHING" if skip_known else ""
-    connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch{conflict}").fetchall()
+    connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch").fetchall()
     connection.unregister("batch")
