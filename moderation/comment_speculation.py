@@ -13,10 +13,10 @@ the moderator beside the sentence lexicon's cues.
 
 ``speculation_score`` (the comment's score, ``is_speculative`` at 0.5; what gates and ranks the off-topic
 speculation queue) is a logistic regression over :data:`CALIBRATION_FEATURES` (the sentence maxima, the
-comment cues not negated in their sentence, motive constructions, predictions about others, everyday hedges,
-requests, length), fitted on comments labelled speculative (conjecture) or not, with the positives weighing
-:data:`POSITIVE_WEIGHT`: the shipped one (``models/comment_conjecture.json``, trained by
-``scripts/train_speculation.py --comments`` on the labelled Globe and Mail comments' tuning threads) for
+comment cues not negated in their sentence, predictions about others, everyday hedges, requests, length), fitted
+on comments labelled speculative (conjecture) or not, with the positives weighing :data:`POSITIVE_WEIGHT`: the
+shipped one (``models/comment_conjecture.json``, trained by ``scripts/train_speculation.py --comments`` on the
+labelled Globe and Mail comments' tuning threads) for
 English comments, or a desk's own, :func:`learn_conjecture` on its moderators' speculative / not labels
 (``train-offtopic`` stores it in the learned weights file under ``"conjecture"``), for every comment.
 """
@@ -40,9 +40,12 @@ from moderation.speculation import score_conjecture, score_speculation_and_conje
 # the comment-level features of the conjecture model (shipped default and a desk's learned one); a desk's
 # weights file names the features it uses, so files learned on the first three still apply
 CALIBRATION_FEATURES = (
-    "sentence_conjecture", "sentence_speculation", "comment_cues", "motive", "prediction", "everyday_hedges",
-    "asks_readers", "log_words",
+    "sentence_conjecture", "sentence_speculation", "comment_cues", "prediction", "everyday_hedges", "asks_readers",
+    "log_words",
 )
+# computed only for a desk's weights file learned before 2026-12-01 (late evening) that names them: motive
+# constructions lowered the out-of-fold F1 on every fold seed but one (models/README.md)
+FORMER_FEATURES = ("motive",)
 DEFAULT_CONJECTURE_PATH = Path(__file__).parent / "models" / "comment_conjecture.json"
 # Conjecture is about a seventh of news comments. Unweighted, the model's probability is calibrated but
 # reaches 0.5 only for the clearest tenth of them (out-of-fold F1 0.42 at 0.5, 6% flagged where 14% are
@@ -83,7 +86,8 @@ CUE_PATTERNS_EN = {
         r"|\b(?:perhaps|maybe|possibly)\b[^.?!\n]*\b(?:has|have|had|was|were) (?:been |already )?\w+ed\b[^.?!\n]*\?"
     ),
 }
-# A conjecture about motives without a hedge word: "in order to stifle", "trying to hide", "the reason is"
+# A conjecture about motives without a hedge word: "in order to stifle", "trying to hide", "the reason is";
+# a former feature (FORMER_FEATURES): opinions use these constructions as often ("in order to see")
 MOTIVE_EN = (
     r"\b(?:in order to|in an attempt to|(?:mainly|simply|only|just) to|so (?:that )?they (?:can|could)"
     r"|the (?:real |only )?reason (?:is|why|they|he|she)|because they (?:want|fear|need|are afraid)"
@@ -174,17 +178,21 @@ def blank_everyday_hedges(texts: pd.Series) -> pd.Series:
     return texts.astype("str").fillna("").str.replace(compiled, lambda m: " " * len(m.group(0)), regex=True)
 
 
-def calibration_features(scored: pd.DataFrame) -> pd.DataFrame:
-    """:data:`CALIBRATION_FEATURES` of comments scored by :func:`score_comments`, one row per comment.
+def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES) -> pd.DataFrame:
+    """The features ``names`` (of :data:`CALIBRATION_FEATURES` and :data:`FORMER_FEATURES`) of comments scored by
+    :func:`score_comments`, one row per comment, in that order.
 
     Sentence maxima as log-odds (the conjecture one read with everyday hedges blanked), log(1 + count) of the
-    comment cues (:data:`CUE_PATTERNS_EN`, those not negated earlier in their sentence), of motive
-    constructions, of predictions about others, of everyday hedges and of requests for readers' views, and
-    log(1 + number of words).
+    comment cues (:data:`CUE_PATTERNS_EN`, those not negated earlier in their sentence), of predictions about
+    others, of everyday hedges and of requests for readers' views (and of motive constructions, when named),
+    and log(1 + number of words).
     """
+    names = list(names)
     texts = scored["text"].astype("str").fillna("")
     cue_pattern = "|".join(CUE_PATTERNS_EN.values())
-    patterns = {"motive": MOTIVE_EN, "everyday_hedges": EVERYDAY_HEDGES_EN, "asks_readers": ASKS_READERS_EN}
+    patterns = {"everyday_hedges": EVERYDAY_HEDGES_EN, "asks_readers": ASKS_READERS_EN}
+    if "motive" in names:
+        patterns["motive"] = MOTIVE_EN
     # most comments hold none of these phrases: one search finds those that may, the counts run on them only
     maybe = np.union1d(_found(texts, "|".join([cue_pattern, *patterns.values()])),
                        _found(texts, PREDICTION_EN, ignore_case=False))
@@ -193,7 +201,7 @@ def calibration_features(scored: pd.DataFrame) -> pd.DataFrame:
     counts["prediction"] = _counts(candidates, PREDICTION_EN, ignore_case=False)
     counts["comment_cues"] = _unnegated_counts(candidates, cue_pattern)
     features = {}
-    for name in ("comment_cues", "motive", "prediction", "everyday_hedges", "asks_readers"):
+    for name in ("comment_cues", "prediction", *patterns):
         features[name] = np.zeros(len(texts))
         features[name][maybe] = np.log1p(counts[name])
     return pd.DataFrame({
@@ -201,7 +209,7 @@ def calibration_features(scored: pd.DataFrame) -> pd.DataFrame:
         "sentence_speculation": _logit(scored["sentence_speculation_score"]),
         **features,
         "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64)),
-    }, index=scored.index)[list(CALIBRATION_FEATURES)]
+    }, index=scored.index)[names]
 
 
 def _conjecture_model(C: float = 1.0) -> object:
@@ -237,7 +245,7 @@ def learn_conjecture(
     ``positive_weight``.
     """
     labels = np.asarray(labels, dtype=int)
-    features = calibration_features(scored)[list(CALIBRATION_FEATURES)].reset_index(drop=True)
+    features = calibration_features(scored).reset_index(drop=True)
     learned = np.zeros(len(labels))
     folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
     for train, test in folds.split(features, labels, groups):
@@ -301,7 +309,7 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
     weights, rows = (conjecture, np.ones(len(out), bool)) if conjecture is not None else (
         load_default_conjecture(), english)
     if weights is not None and rows.any():
-        score[rows] = apply_conjecture(calibration_features(out[rows]), weights)
+        score[rows] = apply_conjecture(calibration_features(out[rows], weights["features"]), weights)
     out["speculation_score"] = score
     out["is_speculative"] = score >= 0.5
     return out

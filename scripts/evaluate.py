@@ -6,7 +6,8 @@
    vs article), all measured in this run (``eval_offtopic``); then K false positives and K misses per set
    with the components that pushed each score.
 2. Speculation on real comments: the labelled Globe and Mail comments' held-out threads, shipped scores next
-   to a hedge-word baseline, with K false positives and misses (``eval_comment_speculation``).
+   to a hedge-word baseline, with K false positives and misses (``eval_comment_speculation``); then the same on
+   hand-labelled Globe and Mail comments of other articles and Stack Exchange Bicycles Meta comments.
 3. Speculation on sentence corpora (Szeged, FactBank, SFU; German One Million Posts sentences), each row
    with its baseline (``eval_speculation``).
 
@@ -54,6 +55,10 @@ def main() -> None:
 
         print("\nSPECULATION on real comments, held-out threads")
         print(eval_comment_speculation.evaluate(args.errors).to_string(index=False))
+        print("\nSPECULATION on Globe and Mail comments of other articles (hand-labelled, never tuned on)")
+        print(eval_comment_speculation.gnm_other_articles(args.errors).to_string(index=False))
+        print("\nSPECULATION on another community's comments (hand-labelled; a check, not held out)")
+        print(eval_comment_speculation.bicycles_meta(args.errors).to_string(index=False))
 
         print("\nSPECULATION on sentence corpora (held-out parts)")
         sentences = eval_speculation.evaluate()

@@ -14,7 +14,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from moderation import offtopic_learning, schema, text
 from moderation.comment_speculation import (
-    DEFAULT_CONJECTURE_PATH, blank_everyday_hedges, calibration_features,
+    DEFAULT_CONJECTURE_PATH, FORMER_FEATURES, apply_conjecture, blank_everyday_hedges, calibration_features,
 )
 from moderation.comment_speculation import score_comments as speculation_stage
 from moderation.offtopic import (
@@ -612,3 +612,16 @@ def test_learned_conjecture_is_applied_by_the_stage():
     learned = speculation_stage(comments, weights)
     assert (learned["speculation_score"][:12] > 0.5).all() and (learned["speculation_score"][12:] < 0.5).all()
     assert learned["sentence_conjecture_score"].equals(scored["sentence_conjecture_score"])
+
+
+def test_weights_learned_with_a_former_feature_still_apply():
+    """A desk's weights file naming the former motive feature is scored with it; the default set lacks it."""
+    texts = pd.Series(["They did it in order to hide the losses.", "The shop opens at noon."])
+    scored = pd.DataFrame({"text": texts, "sentence_conjecture_score": 0.2, "sentence_speculation_score": 0.2})
+    assert not set(FORMER_FEATURES) & set(calibration_features(scored).columns)
+    old = {"features": ["sentence_conjecture", "motive"], "mean": [0.0, 0.0], "scale": [1.0, 1.0],
+           "coef": [0.0, 5.0], "intercept": -1.0}
+    features = calibration_features(scored, old["features"])
+    assert features["motive"].tolist() == [np.log1p(1), 0.0]
+    scores = apply_conjecture(features, old)
+    assert scores[0] > 0.5 > scores[1]
