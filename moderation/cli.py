@@ -39,6 +39,14 @@ def _add_strict(parser: argparse.ArgumentParser) -> None:
                              "records; the results folder is then left as it was")
 
 
+def _add_corpus(parser: argparse.ArgumentParser) -> None:
+    from moderation.formats import CORPUS_ENV, CORPUS_SUFFIX
+
+    parser.add_argument("--corpus", metavar="PATH",
+                        help=f"PostgreSQL store: the DuckDB file holding its comments (same as {CORPUS_ENV}=PATH); "
+                             f"an SQLite store's is next to it, e.g. data/moderation{CORPUS_SUFFIX}")
+
+
 def _add_ingest_arguments(parser: argparse.ArgumentParser, paths: str = "+") -> None:
     from moderation.formats import INGEST_FORMATS
 
@@ -329,7 +337,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 def cmd_store(args: argparse.Namespace) -> int:
     from moderation.store import upgrade
 
-    before, after = upgrade(args.store)
+    before, after = upgrade(args.store, args.corpus)
     if before == after:
         print(f"{args.store} is already at schema revision {after}")
     else:
@@ -354,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ingest_arguments(ingest)
     _add_strict(ingest)
     ingest.add_argument("--store", default="sqlite:///data/moderation.db", help="SQLAlchemy URL of the store")
+    _add_corpus(ingest)
     ingest.set_defaults(handler=cmd_ingest)
 
     run = commands.add_parser(
@@ -370,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_strict(run)
     run.add_argument("--out", required=True, help="results folder")
     run.add_argument("--store", help="SQLAlchemy URL of the store (default: OUT/moderation.db)")
+    _add_corpus(run)
     run.add_argument("--offtopic-weights", metavar="FILE",
                      help="off-topic combiner learned by train-offtopic (default: the shipped one)")
     run.add_argument("--refit", action="store_true",
@@ -407,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--results", help="results folder of a run: learn from its store (RESULTS/moderation.db)")
     train.add_argument("--store", help="SQLAlchemy URL of a store to ingest into and learn from "
                                        "(default: --results' store, else a throw-away one)")
+    _add_corpus(train)
     train.add_argument("--offtopic-weights", metavar="FILE",
                        help="combiner to compare against (default: the shipped one)")
     train.set_defaults(handler=cmd_train_offtopic)
@@ -498,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("--results", default=DEFAULT_RESULTS, help="results folder of a run")
     dashboard.add_argument("--store", help="SQLAlchemy URL of the store (default: RESULTS/moderation.db)")
+    _add_corpus(dashboard)
     dashboard.add_argument("--address", default="127.0.0.1",
                            help="address to listen on (default 127.0.0.1: this machine only; any other address "
                                 "requires sign-in)")
@@ -544,6 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = store_commands.add_parser("upgrade", help="upgrade the schema, keeping every row",
                                         description="Upgrade the store's schema, keeping every row.")
     upgrade.add_argument("--store", required=True, help="SQLAlchemy URL of the store")
+    _add_corpus(upgrade)
     store.set_defaults(handler=cmd_store)
     return parser
 
@@ -551,6 +564,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m moderation`` and the ``moderation`` console script."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "corpus", None):  # every PostgreSQL store this command (and a dashboard it starts) opens
+        from moderation.formats import CORPUS_ENV
+
+        os.environ[CORPUS_ENV] = str(Path(args.corpus).resolve())
     try:
         return args.handler(args)
     except KeyboardInterrupt:

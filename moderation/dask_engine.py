@@ -5,10 +5,10 @@
 results folder and its fitted state stay with :func:`moderation.pipeline.run`. Each step runs the same stage
 functions; nothing of a partition's work is done twice in one process:
 
-1. **split**: workers read the store along its indexes (comment positions, vote event rows) and write every
-   row into its *article bucket* (a hash of source and article id), and the vote columns of every comment into
-   its *author bucket* (a hash of source and author), as staging Parquet in the results folder: a shuffle on
-   disk, each task holding one range.
+1. **split**: workers read the corpus file (read-only, several at once) in ranges of comment positions and vote
+   event rows and write every row into its *article bucket* (a hash of source and article id), and the vote
+   columns of every comment into its *author bucket* (a hash of source and author), as staging Parquet in the
+   results folder: a shuffle on disk, each task holding one range.
 2. **fit**: one task fits text features and vote outlier models (:func:`moderation.pipeline.fit_stages`) on
    whole article buckets, up to ``fit_comments`` comments in store order (all of a corpus that small, which is
    then the pandas engine's fit).
@@ -24,7 +24,7 @@ functions; nothing of a partition's work is done twice in one process:
 6. **on the reduced frame**: the engagement tables (:func:`moderation.engagement.insight_tables` on the
    columns it reads, in one task: they span every author and thread) and the topic counts.
 
-Workers of a remote scheduler must reach the store and see the results folder at the same path.
+Workers of a remote scheduler must see the corpus file and the results folder at the same path.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,7 @@ import scipy.sparse as sp
 
 from moderation import catalog, engagement, fitted, offtopic, pipeline, queues, schema, threads, votes
 from moderation.engagement import AUTHOR_KEY, author_key
+from moderation.corpus import CorpusStore
 from moderation.schema import ARTICLE_KEY
 from moderation.store import Store
 
@@ -159,7 +159,7 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     tree problems, comments scored)."""
     from distributed import wait
 
-    url = store.url
+    corpus = store.corpus  # what the workers read: the corpus file, not the SQL store
     size = options.partition_comments
     n_comments = store.counts()["comments"]
     n_buckets = max(1, math.ceil(n_comments / size))
@@ -168,10 +168,10 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     templates = {"articles": articles.iloc[:0], **{table: store.load_range(table, 0, -1)
                                                    for table in ("comments", "vote_events")}}
     _write_buckets(articles, ARTICLE_KEY, n_buckets, staging / "articles", 0)
-    splits = [client.submit(_split, url, "comments", first, first + size - 1, staging, n_buckets, index, pure=False)
+    splits = [client.submit(_split, corpus, "comments", first, first + size - 1, staging, n_buckets, index, pure=False)
               for index, first in enumerate(range(0, (last_position or 0) + 1, size))]
     if last_vote_row is not None:
-        splits += [client.submit(_split, url, "vote_events", first, first + size - 1, staging, n_buckets, index,
+        splits += [client.submit(_split, corpus, "vote_events", first, first + size - 1, staging, n_buckets, index,
                                  pure=False) for index, first in enumerate(range(0, last_vote_row + 1, size))]
     counts = pd.Series(np.sum(client.gather(splits), axis=0) if splits else np.zeros(n_buckets, np.int64))
     buckets = [b for b in range(n_buckets) if (staging / "articles" / _bucket_dir(b)).exists() or counts[b]]
@@ -263,16 +263,10 @@ def _read_bucket(folder: Path, bucket: int, template: pd.DataFrame) -> pd.DataFr
         pd.read_parquet(parts[0])
 
 
-@lru_cache(maxsize=4)
-def _store(url: str) -> Store:
-    """One store (engine) per URL and worker process, for every range it reads."""
-    return Store(url)
-
-
-def _split(url: str, table: str, first: int, last: int, staging: Path, n_buckets: int, index: int):
+def _split(corpus: CorpusStore, table: str, first: int, last: int, staging: Path, n_buckets: int, index: int):
     """Step 1 for one range of ``table``: comments (by position) or vote events (by row) into article buckets,
     comments' vote columns also into author buckets; the comments per article bucket (none for vote events)."""
-    frame = _store(url).load_range(table, first, last)
+    frame = corpus.load_range(table, first, last)
     if not len(frame):
         return np.zeros(n_buckets, np.int64)
     bucket = _write_buckets(frame, ARTICLE_KEY, n_buckets, staging / table, index)

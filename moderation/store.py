@@ -1,10 +1,16 @@
-"""The embedded store: ingested comments and moderators' decisions (SQLAlchemy Core).
+"""The embedded store: moderators' decisions in SQL (SQLAlchemy Core), the ingested comments in a corpus file.
 
 SQLite by default (``sqlite:///data/moderation.db``), PostgreSQL for teams
-(``postgresql+psycopg://user@host/db``). Keys are source + ids, so ingesting a
-file twice adds nothing. Decisions are an append-only log: several moderators
-may decide at once, the latest decision on a comment wins, and undo marks a
-decision as undone rather than deleting it, so the audit trail is complete.
+(``postgresql+psycopg://user@host/db``), holding decisions, labels, users,
+sessions, claims, the activity log, runs and their problems, desk settings.
+The ingested corpus (articles, comments, vote events) is a DuckDB file
+(:mod:`moderation.corpus`), next to an SQLite store
+(``data/moderation.corpus.duckdb``) or named for a PostgreSQL one
+(:func:`corpus_path`); :class:`Store` hands its corpus methods to it. Keys
+are source + ids, so ingesting a file twice adds nothing. Decisions are an
+append-only log: several moderators may decide at once, the latest decision
+on a comment wins, and undo marks a decision as undone rather than deleting
+it, so the audit trail is complete.
 
 Every write checks the writer's role (:mod:`moderation.auth`) inside the
 transaction, and takes the comments' write lock first (SQLite ``BEGIN
@@ -12,18 +18,20 @@ IMMEDIATE``; PostgreSQL advisory locks per comment), so a check and the write
 it guards see the same state. A decision may carry the state its moderator saw
 (``seen``); when another decision landed in between, or someone else holds the
 comment's claim, nothing is written and :class:`DecisionConflict` says what
-happened. Writers wait and retry while another writer (an ingest) holds the
-store, up to ``busy_wait`` seconds.
+happened. Writers wait and retry while another writer holds the store (or,
+for an ingest, the corpus file), up to ``busy_wait`` seconds.
 
 The schema is versioned with Alembic (``moderation/migrations``): a new store
 is created at the newest revision, an older one is refused until
-``python -m moderation store upgrade --store URL`` upgrades it, and a store
-made by a newer version is refused (:class:`SchemaMismatch`).
+``python -m moderation store upgrade --store URL`` upgrades it (moving the
+comments an older store kept in SQL into the corpus file), and a store made
+by a newer version is refused (:class:`SchemaMismatch`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import uuid
@@ -32,13 +40,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from moderation import auth, engagement, schema
+from moderation.corpus import CorpusStore
+from moderation.formats import CORPUS_ENV, CORPUS_SUFFIX
 
 ACTIONS = ("approve", "remove", "flag", "escalate")
 # what moderators can label a comment as (yes or no), for the stages that learn from them
@@ -52,41 +59,9 @@ EVENTS = ("sign_in", "sign_in_failed", "sign_out", "user_added", "user_removed",
 TEAM_EVENTS = ("claim", "release", "undo")
 Key = tuple[str, str]
 
-_TREE_PIECE = 100_000  # stored comments read at a time by reply_tree
-_LOAD_PIECE = 50_000  # rows turned into typed columns at a time by load
-# the pandas types of the Arrow columns load reads (schema.conform leaves them as they are)
-_PANDAS_TYPES = {pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
-                 pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
 metadata = sa.MetaData()
 
 
-def _canonical_table(name: str, key: list[str], *more: sa.Column | sa.Index) -> sa.Table:
-    types = {
-        "published_at": sa.DateTime(timezone=True), "created_at": sa.DateTime(timezone=True),
-        "voted_at": sa.DateTime(timezone=True), "upvotes": sa.BigInteger, "downvotes": sa.BigInteger,
-        "score": sa.BigInteger, "depth": sa.Integer, "position": sa.BigInteger, "masked_share": sa.Float,
-        "parent_inferred": sa.Boolean,
-    }
-    cols = [sa.Column(c, types.get(c, sa.Text), primary_key=c in key) for c in schema.columns(name)]
-    # columns a source has beyond the canonical ones, as one JSON object per row
-    return sa.Table(name, metadata, *cols, sa.Column("extra", sa.Text), *more)
-
-
-articles_table = _canonical_table("articles", schema.ARTICLE_KEY)
-comments_table = _canonical_table(
-    "comments", schema.COMMENT_KEY,
-    # the file and record each comment was read from (NULL for comments stored before revision 0006)
-    sa.Column(schema.INPUT_FILE, sa.Text), sa.Column(schema.INPUT_RECORD, sa.Text),
-    # each ingest asks for the last position, and load() reads in position order
-    sa.Index("comments_by_position", "position"),
-)
-vote_events_table = sa.Table(
-    "vote_events", metadata,
-    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
-    *[sa.Column(c, sa.DateTime(timezone=True) if c == "voted_at" else sa.Text) for c in schema.columns("vote_events")],
-    sa.Column("extra", sa.Text),
-    sa.UniqueConstraint("source", "event_id"),
-)
 decisions_table = sa.Table(
     "decisions", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -273,15 +248,19 @@ class IngestSummary:
 
 
 class Store:
-    """Comments, articles, vote events and decisions in one SQL database.
+    """Decisions, labels, users and runs in one SQL database; the ingested corpus in its DuckDB file.
 
     Parameters
     ----------
     url : str
         SQLAlchemy URL; a SQLite file's folder is created when missing.
     busy_wait : float
-        Seconds a decision, label, claim or undo keeps retrying while another
-        writer (an ingest) holds the store, before it fails.
+        Seconds a write (a decision, label, claim, undo or ingest) keeps
+        retrying while another writer (an ingest) holds the store, before it fails.
+    corpus : str or Path, optional
+        The corpus file (:mod:`moderation.corpus`); see :func:`corpus_path` for
+        the default. Without one a store that is not an SQLite file holds only
+        decisions, labels and users: its corpus methods raise ValueError.
 
     Raises
     ------
@@ -289,11 +268,13 @@ class Store:
         The store was made by an older version (run ``store upgrade``) or a newer one.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, busy_wait: float = DEFAULT_BUSY_WAIT):
+    def __init__(self, url: str = DEFAULT_URL, busy_wait: float = DEFAULT_BUSY_WAIT,
+                 corpus: str | Path | None = None):
         from moderation import migrations
 
         self.url = url
         self.busy_wait = busy_wait
+        self.corpus_path = corpus_path(url, corpus)
         self.engine = _engine(url)
         self._writer = self.engine.execution_options(write=True)
         with self.engine.connect() as connection:
@@ -301,7 +282,14 @@ class Store:
         if empty:  # created under the write lock, so two processes never both create it
             self._write(migrations.check)
 
-    # ---- ingested data -------------------------------------------------
+    # ---- ingested data (the corpus file, moderation.corpus) ------------------
+
+    @property
+    def corpus(self) -> CorpusStore:
+        """The store's corpus file; ValueError saying how to name one when neither the store nor ``corpus`` did."""
+        if self.corpus_path is None:
+            raise ValueError(_NO_CORPUS.format(url=self.engine.url.render_as_string(hide_password=True)))
+        return CorpusStore(self.corpus_path, self.busy_wait)
 
     def ingest(self, parsed) -> IngestSummary:
         """Add the parsed rows not yet in the store; known keys are left as they are.
@@ -309,98 +297,22 @@ class Store:
         New comments get positions after every comment already stored, in the
         order the source lists them, so output order stays the source's order.
         """
-        added, known = {}, {}
-        with self._writer.begin() as connection:
-            for table, frame, key in (
-                (articles_table, parsed.articles, schema.ARTICLE_KEY),
-                (comments_table, parsed.comments, schema.COMMENT_KEY),
-                (vote_events_table, parsed.vote_events, ["source", "event_id"]),
-            ):
-                new = self._unknown_rows(connection, table, frame, key)
-                if table is comments_table and len(new):
-                    last = connection.execute(sa.select(sa.func.max(table.c.position))).scalar()
-                    first = 0 if last is None else last + 1
-                    if not new["position"].is_monotonic_increasing:  # sorting copies every column: only if needed
-                        new = new.sort_values("position", kind="stable")
-                    new = new.assign(position=range(first, first + len(new)))
-                self._insert(connection, table, new)
-                added[table.name], known[table.name] = len(new), len(frame) - len(new)
-        return IngestSummary(added, known)
-
-    def _unknown_rows(self, connection, table: sa.Table, frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-        """The rows of ``frame`` whose key is not stored yet: one lookup per source against the key's index."""
-        frame = frame.dropna(subset=key) if "event_id" in key else frame
-        if frame.empty:
-            return frame
-        sources, ids = frame["source"].astype("str"), frame[key[1]].astype("str")
-        known = np.zeros(len(frame), dtype=bool)
-        for source in sources.unique():
-            mine = (sources == source).to_numpy()
-            stored = self._stored_ids(connection, table, key[1], source, ids[mine].unique().tolist())
-            if stored:
-                known[mine] = ids[mine].isin(stored).to_numpy()
-        return frame[~known] if known.any() else frame  # a copy of every column only when some rows are known
-
-    def _stored_ids(self, connection, table: sa.Table, id_column: str, source: str, ids: list[str]) -> list[str]:
-        """Which of ``ids`` (of one source) the store has, in one query whatever their number.
-
-        The ids travel as one parameter (a PostgreSQL array, a JSON array that
-        SQLite's ``json_each`` unpacks), so no statement grows with them.
-        """
-        column = table.c[id_column]
-        if self.engine.dialect.name == "postgresql":
-            wanted = column == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Text)))
-        else:
-            listed = sa.func.json_each(sa.bindparam("ids", json.dumps(ids))).table_valued("value")
-            wanted = column.in_(sa.select(listed.c.value))
-        return connection.execute(sa.select(column).where(table.c.source == source, wanted)).scalars().all()
-
-    def _insert(self, connection, table: sa.Table, frame: pd.DataFrame) -> None:
-        """One driver-level executemany of plain Python values, made column by column.
-
-        SQLAlchemy's per-row parameter handling would take longer than the
-        database; the values are what each column type's bind processor would
-        pass (SQLite keeps times as text in SQLAlchemy's format).
-        """
-        if frame.empty:
-            return
-        dialect = self.engine.dialect
-        canonical = [c.name for c in table.columns if c.name in frame.columns]
-        extra = [c for c in frame.columns if c not in canonical]
-        # a column empty throughout is left out: the database fills NULL itself, faster than binding each one
-        values = {name: _driver_values(frame[name], table.c[name].type, dialect) for name in canonical
-                  if frame[name].notna().any()}
-        if extra:
-            values["extra"] = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
-        insert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
-        compiled = insert.compile(dialect=dialect, column_keys=list(values))
-        if compiled.positional:
-            rows = zip(*(values[name] for name in compiled.positiontup))
-        else:
-            rows = (dict(zip(values, row)) for row in zip(*values.values()))
-        connection.exec_driver_sql(str(compiled), list(rows))
+        return IngestSummary(*self.corpus.ingest(
+            {"articles": parsed.articles, "comments": parsed.comments, "vote_events": parsed.vote_events}))
 
     def reply_tree(self) -> pd.DataFrame:
         """Only what reply trees need of every stored comment, in position order: source, comment_id, parent_id,
         article_id and where each was read from (``schema.INPUT_FILE``, ``schema.INPUT_RECORD``); a fraction of
         :meth:`load`'s memory on a large store."""
-        table = comments_table
-        names = ["source", "comment_id", "parent_id", "article_id", schema.INPUT_FILE, schema.INPUT_RECORD]
-        query = sa.select(*[table.c[n] for n in names]).order_by(table.c.position)
-        # read in pieces, each made Arrow text at once: Python strings of every row at a time would be the peak
-        with self.engine.connect() as connection:
-            pieces = [piece.astype("str") for piece in pd.read_sql(query, connection, chunksize=_TREE_PIECE)]
-        return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=names, dtype="str")
+        return self.corpus.reply_tree()
 
     def counts(self) -> dict[str, int]:
         """Rows stored per table: articles, comments, vote_events."""
-        with self.engine.connect() as connection:
-            return {table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-                    for table in (articles_table, comments_table, vote_events_table)}
+        return self.corpus.counts()
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """All stored (articles, comments, vote_events), comments in position order, canonical dtypes."""
-        return self._load()
+        return self.corpus.load()
 
     # ---- the articles an incremental run scores again ------------------------
 
@@ -410,57 +322,21 @@ class Store:
 
         An incremental run (:mod:`moderation.incremental`) records the last ones it scored and asks again next time.
         """
-        c, v = comments_table.c, vote_events_table.c
-        with self.engine.connect() as connection:
-            last_position = connection.execute(sa.select(sa.func.max(c.position))).scalar()
-            last_row = connection.execute(sa.select(sa.func.max(v.row))).scalar()
-            keys = connection.execute(sa.union(
-                sa.select(c.source, c.article_id).where(c.position > (-1 if position is None else position)),
-                sa.select(v.source, v.article_id).where(v.row > (0 if row is None else row)),
-            )).all()
-        return pd.DataFrame(keys, columns=schema.ARTICLE_KEY, dtype="str"), last_position, last_row
+        return self.corpus.changed_since(position, row)
 
     def articles(self) -> pd.DataFrame:
         """Every stored article (canonical dtypes), without their comments."""
-        with self.engine.connect() as connection:
-            frame = pd.read_sql(sa.select(articles_table).order_by(articles_table.c.source, articles_table.c.article_id),
-                                connection)
-        return _with_extra(frame, "articles")
+        return self.corpus.articles()
 
     def load_articles(self, keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(articles, comments, vote_events) of the articles ``keys`` (source, article_id), as :meth:`load` gives them."""
-        pairs = list(keys[schema.ARTICLE_KEY].astype("str").drop_duplicates().itertuples(index=False, name=None))
-        return self._load(pairs)
-
-    def _load(self, articles: list[tuple[str, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        parts = [[], [], []]
-        with self.engine.connect() as connection:
-            for chunk in ([None] if articles is None else list(_chunks(articles)) or [[]]):
-                for part, (table, order) in zip(parts, (
-                    (articles_table, [articles_table.c.source, articles_table.c.article_id]),
-                    (comments_table, [comments_table.c.position]),
-                    (vote_events_table, [vote_events_table.c.row]),
-                )):
-                    query = _untyped_select(table).order_by(*order)
-                    if chunk is not None:
-                        query = query.where(sa.tuple_(table.c.source, table.c.article_id).in_(chunk))
-                    part.extend(_read_batches(connection, query, table))
-        frames = [_frame(part) for part in parts]
-        if articles is not None:  # chunks come one after the other: back to the store's order
-            frames = [frame.sort_values(order, kind="stable", ignore_index=True) for frame, order in
-                      zip(frames, (schema.ARTICLE_KEY, "position", "row"))]
-        return tuple(_as_loaded(frame, name) for frame, name in zip(frames, ("articles", "comments", "vote_events")))
+        return self.corpus.load(keys)
 
     def load_range(self, table: str, first: int, last: int) -> pd.DataFrame:
         """Stored ``comments`` with ``first <= position <= last``, or ``vote_events`` with ``first <= row <= last``,
         in store order, as :meth:`load` gives them: the pieces a Dask run (:mod:`moderation.dask_engine`) reads
-        in parallel, each along the table's index."""
-        sql_table, order = {"comments": (comments_table, comments_table.c.position),
-                            "vote_events": (vote_events_table, vote_events_table.c.row)}[table]
-        with self.engine.connect() as connection:
-            batches = _read_batches(connection, _untyped_select(sql_table).where(order.between(first, last))
-                                    .order_by(order), sql_table)
-        return _as_loaded(_frame(batches), table)
+        in parallel, each along the table's order."""
+        return self.corpus.load_range(table, first, last)
 
     # ---- writing ---------------------------------------------------------
 
@@ -1107,111 +983,35 @@ class Store:
         return frame
 
 
-def _driver_values(values: pd.Series, column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> list:
-    """A column as the database driver takes it: None for NA, Python ints, floats, bools and text, JSON text for
-    reaction lists, times as datetimes (SQLite: the text SQLAlchemy stores), made for the whole column at once."""
-    present = values.notna().to_numpy()
-    if values.name == "reactions":
-        return [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None for r in values]
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        if dialect.name != "sqlite":
-            items = values.dt.to_pydatetime()
-            return [item if keep else None for item, keep in zip(items, present)]
-        # SQLAlchemy's SQLite storage format, "2024-03-01 10:00:00.000000" (UTC, no zone)
-        moments = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-        text = np.char.replace(np.datetime_as_string(moments, unit="us"), "T", " ").astype(object)
-        return np.where(present, text, None).tolist()
-    if values.dtype == bool:
-        return values.tolist()  # Python bools, which every driver takes
-    items = values.to_numpy(dtype=object, na_value=None)
-    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-    if processor is None:
-        return items.tolist()
-    return [None if item is None else processor(item) for item in items]
+_NO_CORPUS = ("the store {url} keeps its comments in a corpus file (DuckDB), found by itself only next to an "
+              f"SQLite store: give --corpus PATH or set {CORPUS_ENV}=PATH")
 
 
-def _untyped_select(table: sa.Table) -> sa.Select:
-    """Every column of ``table`` as the driver returns it: SQLAlchemy's per-value result processing (SQLite's
-    times parsed one by one) would take longer than the database; :func:`_read_batches` types whole columns."""
-    return sa.select(*[sa.type_coerce(column, sa.types.NullType()).label(column.name) for column in table.columns])
+def corpus_path(url: str, corpus: str | Path | None = None) -> Path | None:
+    """The corpus file of the store at ``url``: ``corpus`` when given; for an SQLite file the one next to it
+    (``data/moderation.db`` -> ``data/moderation.corpus.duckdb``); for another store (PostgreSQL)
+    ``$MODERATION_CORPUS``, else None."""
+    if corpus:
+        return Path(corpus)
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        database = Path(parsed.database)
+        return database.with_name(database.stem + CORPUS_SUFFIX)
+    given = os.environ.get(CORPUS_ENV)
+    return Path(given) if given else None
 
 
-def _read_batches(connection, query: sa.Select, table: sa.Table) -> list[pa.RecordBatch]:
-    """The rows of ``query`` (over ``table``'s columns) as Arrow batches of ``_LOAD_PIECE`` rows.
-
-    Rows become typed columns a piece at a time: Python tuples of every row at once would be the peak of a
-    large load.
-    """
-    result = connection.execute(query)
-    names = list(result.keys())
-    types = [_arrow_type(table.c[name].type, connection.dialect) for name in names]
-    batches = []
-    while rows := result.fetchmany(_LOAD_PIECE):
-        batches.append(pa.RecordBatch.from_arrays(
-            [_arrow_column(values, arrow_type) for values, arrow_type in zip(zip(*rows), types)], names))
-    return batches or [pa.RecordBatch.from_arrays([pa.array([], arrow_type) for arrow_type in types], names)]
-
-
-def _arrow_type(column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> pa.DataType:
-    """The Arrow type a column's driver values take (SQLite's times: its text, which
-    :func:`moderation.schema.conform` parses in one pass)."""
-    if isinstance(column_type, sa.DateTime):
-        return pa.large_string() if dialect.name == "sqlite" else pa.timestamp("us", tz="UTC")
-    for sql_type, arrow_type in ((sa.Boolean, pa.bool_()), (sa.Integer, pa.int64()), (sa.Float, pa.float64())):
-        if isinstance(column_type, sql_type):
-            return arrow_type
-    return pa.large_string()
-
-
-def _arrow_column(values: tuple, arrow_type: pa.DataType) -> pa.Array:
-    if arrow_type == pa.bool_():
-        return pa.array(values).cast(arrow_type)  # SQLite's 0 and 1, other drivers' bools
-    try:
-        return pa.array(values, arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # SQLite keeps a value of another type as it was given
-        return pa.array([None if value is None else str(value) for value in values], arrow_type)
-
-
-def _frame(batches: list[pa.RecordBatch]) -> pd.DataFrame:
-    """One frame of Arrow batches, each column in one piece, in the canonical pandas types."""
-    return pa.Table.from_batches(batches).combine_chunks().to_pandas(types_mapper=_PANDAS_TYPES.get)
-
-
-def _as_loaded(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """A frame read from ``table`` as :meth:`Store.load` gives it: canonical dtypes, pass-through columns, parsed
-    reactions."""
-    frame = _with_extra(frame.drop(columns=["row"], errors="ignore"), table)
-    if table == "comments":
-        stored = frame["reactions"]
-        present = stored.notna().to_numpy()
-        reactions = np.full(len(stored), None, dtype=object)
-        for at, text in zip(np.flatnonzero(present), stored[present]):  # lists only where a source has them
-            reactions[at] = json.loads(text)
-        frame["reactions"] = reactions
-    return frame
-
-
-def _with_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Expand the JSON ``extra`` column back into pass-through columns and type the canonical ones."""
-    extra = frame.pop("extra")
-    if extra.notna().any():
-        # json.loads per row: pandas' line reader is very slow on a record with a huge key
-        records = [json.loads(line) if isinstance(line, str) else {} for line in extra]
-        expanded = pd.DataFrame.from_records(records, index=frame.index)
-        frame = pd.concat([frame, expanded], axis=1)
-    return schema.conform(frame, table)
-
-
-def upgrade(url: str) -> tuple[str | None, str]:
+def upgrade(url: str, corpus: str | Path | None = None) -> tuple[str | None, str]:
     """Bring the store at ``url`` to this version's schema, keeping every row; (revision before, after).
 
-    An empty database is created at the newest revision (before: None).
-    Raises :class:`SchemaMismatch` for a store made by a newer version.
+    An empty database is created at the newest revision (before: None). A
+    store that kept its comments in SQL has them moved into its corpus file
+    (:func:`corpus_path`). Raises :class:`SchemaMismatch` for a store made by a newer version.
     """
     from moderation import migrations
 
     with _engine(url).execution_options(write=True).begin() as connection:
-        return migrations.upgrade(connection)
+        return migrations.upgrade(connection, corpus_path(url, corpus))
 
 
 def _engine(url: str) -> sa.Engine:

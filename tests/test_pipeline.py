@@ -1,5 +1,6 @@
 """The pipeline's wiring: ingest over several files and runs, trees over the whole store."""
 
+import duckdb
 import pandas as pd
 
 import json
@@ -46,8 +47,8 @@ def test_an_orphan_stored_before_comments_kept_their_file_is_named_by_its_source
     out = tmp_path / "out"
     store = Store(f"sqlite:///{out / 'moderation.db'}")
     ingest_paths(store, [orphan], source="forum")
-    with store.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE comments SET input_file = NULL, input_record = NULL")
+    with duckdb.connect(str(store.corpus_path)) as connection:
+        connection.execute("UPDATE comments SET input_file = NULL, input_record = NULL")
     run([], out)
     problems = pd.read_csv(out / "problems.csv")
     assert problems[["file", "record"]].values.tolist()[-1] == ["source forum", "comment_id 3"]

@@ -16,12 +16,12 @@ from moderation.store import Store
 POSTGRES_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL")
 
 
-def _postgres_store() -> Store:
-    """A store in a fresh PostgreSQL schema, so runs never see each other's rows."""
+def _postgres_store(folder) -> Store:
+    """A store in a fresh PostgreSQL schema, so runs never see each other's rows, its corpus file in ``folder``."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with sa.create_engine(POSTGRES_URL).begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {name}"))
-    return Store(f"{POSTGRES_URL}?options=-csearch_path%3D{name}")
+    return Store(f"{POSTGRES_URL}?options=-csearch_path%3D{name}", corpus=folder / "corpus.duckdb")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -30,7 +30,7 @@ def store(request, tmp_path):
         return Store(f"sqlite:///{tmp_path / 'store.db'}")
     if not POSTGRES_URL:
         pytest.skip("MODERATION_TEST_POSTGRES_URL is not set (make test starts a server when it can)")
-    return _postgres_store()
+    return _postgres_store(tmp_path)
 
 
 def parsed(comment_ids, article="a", extra=None):

@@ -23,7 +23,7 @@ def url(request, tmp_path):
     elif not POSTGRES_URL:
         pytest.skip("MODERATION_TEST_POSTGRES_URL is not set (make test starts a server when it can)")
     else:
-        store = _postgres_store()
+        store = _postgres_store(tmp_path)
     for name, role in (("ann", "moderator"), ("bob", "moderator"), ("vera", "viewer"), ("ada", "admin")):
         store.add_user(name, role, PASSWORD)
     return store.url

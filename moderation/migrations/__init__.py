@@ -28,11 +28,13 @@ BASELINE = "0001_baseline"
 HERE = Path(__file__).resolve().parent
 
 
-def config(connection: sa.Connection) -> Config:
-    """An Alembic configuration that migrates over ``connection`` (in its transaction)."""
+def config(connection: sa.Connection, corpus: Path | None = None) -> Config:
+    """An Alembic configuration that migrates over ``connection`` (in its transaction); ``corpus`` is the corpus
+    file a revision moving comments out of SQL moves them into (None: there is none, see ``0007_corpus_file``)."""
     alembic_config = Config()
     alembic_config.set_main_option("script_location", str(HERE))
     alembic_config.attributes["connection"] = connection
+    alembic_config.attributes["corpus"] = corpus
     return alembic_config
 
 
@@ -82,8 +84,10 @@ def check(connection: sa.Connection) -> bool:
     return False
 
 
-def upgrade(connection: sa.Connection) -> tuple[str | None, str]:
-    """Bring the store to the newest revision (creating it when empty); (revision before, revision after)."""
+def upgrade(connection: sa.Connection, corpus: Path | None = None) -> tuple[str | None, str]:
+    """Bring the store to the newest revision (creating it when empty); (revision before, revision after).
+
+    ``corpus``: the corpus file that comments an older store keeps in SQL move into."""
     from moderation.store import SchemaMismatch, metadata
 
     current, newest = revision(connection), head()
@@ -96,7 +100,7 @@ def upgrade(connection: sa.Connection) -> tuple[str | None, str]:
                              f"version of moderation (this one knows up to {newest}); upgrade moderation")
     if MigrationContext.configure(connection).get_current_revision() is None:
         command.stamp(config(connection), BASELINE)
-    command.upgrade(config(connection), "head")
+    command.upgrade(config(connection, corpus), "head")
     return current, newest
 
 

@@ -6,7 +6,7 @@ comments. With ``MODERATION_KILL_POINT=NAME`` it wraps the
 function reached at that point; on reaching it the process writes
 ``$MODERATION_KILL_READY`` and sleeps until it is killed. Points, in run order:
 
-- ``ingesting``: comments are being inserted into the store, the transaction not yet committed
+- ``ingesting``: comments are inserted into the corpus file, the transaction not yet committed
 - ``ingested``: the first input is stored (its transaction committed)
 - ``stages``: the analysis stages are about to start
 - ``comments_half_written``: half of the bytes of a part of comments.parquet are on disk
@@ -75,12 +75,16 @@ def _install() -> None:
         _pause()
 
     if POINT == "ingesting":
-        import sqlalchemy as sa
+        from moderation import corpus
 
-        @sa.event.listens_for(sa.engine.Engine, "after_cursor_execute")
-        def _inserted(connection, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("INSERT INTO COMMENTS"):
+        after_insert = corpus._insert
+
+        def _inserted(connection, table, *args, **kwargs):
+            after_insert(connection, table, *args, **kwargs)
+            if table == "comments":
                 _pause()
+
+        corpus._insert = _inserted
     elif POINT == "ingested":
         after(Store, "ingest")
     elif POINT == "stages":
