@@ -250,8 +250,9 @@ def ingest_paths(
 
     An input that cannot be read at all is a problem too, so the others still
     load. Each path is read piece by piece (:func:`moderation.ingest.load_chunks`),
-    each piece stored in its own transaction, so memory stays bounded and the
-    store is never locked for long. With ``run_id`` each input's problems go to
+    each piece stored in its own transaction, so memory stays bounded and a
+    killed ingest keeps the pieces stored before; the corpus file is held
+    throughout (:meth:`Store.ingesting`: other writers wait). With ``run_id`` each input's problems go to
     the store's history as soon as it is stored. With ``counts`` (an ``IngestSummary``) the rows added
     and those already known are added up in it. Reply trees are checked later, over the whole store
     (:func:`run_stages`).
@@ -266,31 +267,32 @@ def ingest_paths(
     """
     problems: list[Problem] = []
     records, first_problem = 0, {}
-    for path in paths:
-        read, found = 0, []
-        try:
-            for parsed in ingest.load_chunks(path, format, **options):
-                if strict and parsed.problems:
-                    _record(store, run_id, found + parsed.problems, path)
-                    raise StrictFailure(f"--strict: {len(parsed.problems)} problem(s) in {path}, first "
-                                        f"{parsed.problems[0]}; stopped before storing them")
-                summary = store.ingest(parsed)
-                if counts is not None:
-                    for table in summary.added:
-                        counts.added[table] = counts.added.get(table, 0) + summary.added[table]
-                        counts.known[table] = counts.known.get(table, 0) + summary.known[table]
-                read += len(parsed.articles) + len(parsed.comments) + len(parsed.vote_events)
-                found += parsed.problems
-        except ingest.IngestError as error:
-            found.append(Problem(str(path), "file", str(error).removeprefix(f"{path}: "), "skipped"))
-            if strict:
-                _record(store, run_id, found, path)
-                raise StrictFailure(f"--strict: {path}: {found[-1].problem}") from None
-        records += read
-        if not read:
-            first_problem[str(path)] = found[0].problem if found else "no records in it"
-        _record(store, run_id, found, path)
-        problems += found
+    with store.ingesting():
+        for path in paths:
+            read, found = 0, []
+            try:
+                for parsed in ingest.load_chunks(path, format, **options):
+                    if strict and parsed.problems:
+                        _record(store, run_id, found + parsed.problems, path)
+                        raise StrictFailure(f"--strict: {len(parsed.problems)} problem(s) in {path}, first "
+                                            f"{parsed.problems[0]}; stopped before storing them")
+                    summary = store.ingest(parsed)
+                    if counts is not None:
+                        for table in summary.added:
+                            counts.added[table] = counts.added.get(table, 0) + summary.added[table]
+                            counts.known[table] = counts.known.get(table, 0) + summary.known[table]
+                    read += len(parsed.articles) + len(parsed.comments) + len(parsed.vote_events)
+                    found += parsed.problems
+            except ingest.IngestError as error:
+                found.append(Problem(str(path), "file", str(error).removeprefix(f"{path}: "), "skipped"))
+                if strict:
+                    _record(store, run_id, found, path)
+                    raise StrictFailure(f"--strict: {path}: {found[-1].problem}") from None
+            records += read
+            if not read:
+                first_problem[str(path)] = found[0].problem if found else "no records in it"
+            _record(store, run_id, found, path)
+            problems += found
     if paths and not records:
         raise NothingRead("no record could be read from any input: "
                           + "; ".join(f"{path} ({why})" for path, why in first_problem.items()))

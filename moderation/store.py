@@ -291,6 +291,11 @@ class Store:
             raise ValueError(_NO_CORPUS.format(url=self.engine.url.render_as_string(hide_password=True)))
         return CorpusStore(self.corpus_path, self.busy_wait)
 
+    def ingesting(self):
+        """A block of :meth:`ingest` calls that holds the corpus file throughout (:meth:`CorpusStore.writing`):
+        checkpointed once at the end rather than after every piece."""
+        return self.corpus.writing()
+
     def ingest(self, parsed) -> IngestSummary:
         """Add the parsed rows not yet in the store; known keys are left as they are.
 

@@ -183,6 +183,47 @@ def test_a_killed_ingest_leaves_the_corpus_as_it_was(store, tmp_path):
     assert store.ingest(corpus_rows(100, 50)).added["comments"] == 50
 
 
+KILLED_IN_A_HELD_INGEST = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from moderation import corpus
+from moderation.store import Store
+from tests.test_corpus import corpus_rows
+store = Store(sys.argv[2])
+with store.ingesting():
+    store.ingest(corpus_rows(100, 50))
+    insert = corpus._insert
+    def pausing(connection, table, *args, **kwargs):
+        insert(connection, table, *args, **kwargs)
+        if table == "comments":
+            open(sys.argv[3], "w").close()
+            time.sleep(600)
+    corpus._insert = pausing
+    store.ingest(corpus_rows(150, 50))
+"""
+
+
+def test_an_ingest_holding_the_file_commits_each_piece(store, tmp_path):
+    """Within ``ingesting()`` reads in the process see each committed piece; SIGKILL during the second piece keeps
+    the first (committed, not yet checkpointed) and none of the second."""
+    with store.ingesting():
+        store.ingest(corpus_rows(0, 10))
+        assert store.counts()["comments"] == 10 and len(store.reply_tree()) == 10
+        store.ingest(corpus_rows(10, 5))
+    assert store.counts()["comments"] == 15
+    ready = tmp_path / "inserting"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_IN_A_HELD_INGEST, str(ROOT), store.url, str(ready)])
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        assert child.poll() is None and time.monotonic() < deadline, "the ingest never reached its insert"
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    ids = set(store.load()[1]["comment_id"])
+    assert {str(i) for i in range(100, 150)} <= ids and not ids & {str(i) for i in range(150, 200)}
+    assert len(ids) == 65
+
+
 def test_the_corpus_can_be_read_while_no_one_writes_by_many_processes(store, tmp_path):
     """Read-only connections of several processes at once (Dask workers reading ranges)."""
     store.ingest(corpus_rows(0, 20))
