@@ -8,34 +8,13 @@ unique only within a ``source``: tables are keyed by ``ARTICLE_KEY`` and
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
-import pandera.typing
 from pandera.config import ValidationDepth, config_context
 from pandera.typing import Series
 
-
-def _pandera_types_without_dask() -> None:
-    """Have pandera list the frame types it checks with dask.dataframe hidden (a None entry fails its import, as
-    when Dask is absent): pandera imports it, when installed, the first time a model builds its schema, and that
-    took half a second of every command's start. Frames are checked here as pandas only (the Dask engine checks
-    its partitions); the lists are cached, and the Dask engine imports dask.dataframe as usual afterwards."""
-    hidden = "dask.dataframe" not in sys.modules
-    if hidden:
-        sys.modules["dask.dataframe"] = None
-    try:
-        for listed in (pandera.typing.get_dataframe_types, pandera.typing.get_series_types,
-                       pandera.typing.get_index_types):
-            listed()
-    finally:
-        if hidden:
-            del sys.modules["dask.dataframe"]
-
-
-_pandera_types_without_dask()
 
 TIMESTAMP = "datetime64[us, UTC]"
 ARTICLE_KEY = ["source", "article_id"]
