@@ -79,6 +79,19 @@ def _create_missing(connection) -> None:
         connection.execute(statement).fetchall()
 
 
+# a table name DuckDB does not find would otherwise be looked up among the caller's Python variables
+_NO_REPLACEMENTS = "SET python_enable_replacements = false"
+
+
+def _connected(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """A writing connection to ``path`` with the corpus tables made (committed at once: a file that exists always
+    has them, even when the first ingest is killed or stores nothing)."""
+    connection = duckdb.connect(str(path))
+    connection.execute(_NO_REPLACEMENTS).fetchall()
+    _create_missing(connection)
+    return connection
+
+
 # threads of one process share its DuckDB database, which lets their write transactions run at once
 _WRITERS: dict[Path, threading.RLock] = {}
 # the connection a :meth:`CorpusStore.writing` block holds open, per file: its transactions use it
@@ -118,7 +131,7 @@ class CorpusStore:
             if key in _HELD:  # already held further up
                 yield
                 return
-            _HELD[key] = self._retry(lambda: duckdb.connect(str(self.path)))
+            _HELD[key] = self._retry(lambda: _connected(self.path))
             try:
                 yield
             finally:
@@ -133,10 +146,10 @@ class CorpusStore:
         if (held := self._held()) is not None:
             connection = held.cursor()  # a read-only one cannot open while this process writes the file
         elif not self.path.exists():
-            connection = duckdb.connect(":memory:")
-            _create_missing(connection)
+            connection = _connected(":memory:")
         else:
             connection = self._retry(lambda: duckdb.connect(str(self.path), read_only=True))
+            connection.execute(_NO_REPLACEMENTS).fetchall()
         # text as Arrow's large_string, which pandas keeps as it is (a string column it would convert)
         connection.execute("SET arrow_large_buffer_size = true").fetchall()
         try:
@@ -153,10 +166,9 @@ class CorpusStore:
 
     def _write_alone(self, work: Callable[[duckdb.DuckDBPyConnection], object]):
         held = self._held()
-        connection = held.cursor() if held is not None else self._retry(lambda: duckdb.connect(str(self.path)))
+        connection = held.cursor() if held is not None else self._retry(lambda: _connected(self.path))
         try:
             connection.begin()
-            _create_missing(connection)
             result = work(connection)
             connection.commit()
             return result

@@ -203,6 +203,15 @@ with store.ingesting():
 """
 
 
+def test_an_ingest_of_nothing_leaves_a_readable_corpus(store):
+    """An ingest block that stores nothing (``train-offtopic --results`` reads no paths) leaves a file whose reads
+    give empty frames, not a missing table."""
+    with store.ingesting():
+        pass
+    assert store.corpus_path.exists() and store.counts() == {"articles": 0, "comments": 0, "vote_events": 0}
+    assert all(frame.empty for frame in store.load())
+
+
 def test_an_ingest_holding_the_file_commits_each_piece(store, tmp_path):
     """Within ``ingesting()`` reads in the process see each committed piece; SIGKILL during the second piece keeps
     the first (committed, not yet checkpointed) and none of the second."""
