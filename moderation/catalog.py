@@ -8,7 +8,8 @@ Layout of a results folder ``DIR``::
                                     in position order), articles.parquet, authors.parquet, vote_events.parquet,
                                     topics.parquet, engagement_<name>.parquet (the insight tables),
                                     problems.csv, offtopic_combiner.json, run.json,
-                                    fitted_state.joblib + fitted_state.json (what the run fitted, for imports)
+                                    fitted_state.joblib + fitted_state.json (what the run fitted, and the
+                                    engagement tables' partials per article, for imports)
     DIR/comments.parquet -> current/comments.parquet    (one link per file, so the documented paths still work)
     DIR/imports/SOURCE/FILE         files uploaded in the dashboard (kept; read again, their problems are replaced)
 

@@ -21,8 +21,10 @@ functions; nothing of a partition's work is done twice in one process:
    comments, the replies to them, the comments they answer: :func:`moderation.incremental.author_rows`, within
    the part, as a reply answers a comment of its own article); each author bucket is one
    :func:`moderation.engagement.author_table`.
-6. **on the reduced frame**: the engagement tables (:func:`moderation.engagement.insight_tables` on the
-   columns it reads, in one task: they span every author and thread) and the topic counts.
+6. **engagement tables**: each scored part's partials (:func:`moderation.engagement.insight_partials`, with
+   the staff authors of step 5's table, broadcast: a staff marker on one article makes its author staff on all),
+   one reduce of them (:func:`moderation.engagement.merge_partials`, :func:`moderation.engagement.reduce_insights`:
+   rows per article and author of integer codes, not the comments), and the topic counts.
 
 Workers of a remote scheduler must see the corpus file and the results folder at the same path.
 """
@@ -142,21 +144,21 @@ def score_all(store: Store, params: pipeline.Params, run_id: str, why: str, out_
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    fit, authors, insights, topic_ids, summary, tree_problems, n_comments = outcome
+    fit, authors, partials, insights, topic_ids, summary, tree_problems, n_comments = outcome
     results = DaskResults(
         articles, summary, authors, pd.DataFrame(), fit.text.topics_frame(topic_ids), schema.problems_frame([]),
         run_id, insights, scoring=pipeline.Scoring(n_comments, len(articles), run_id, why), staged=staging,
     )
     state = fitted.FittedState(
         fit.text.without_rows(), fit.corpus.without_rows(), fit.outliers, pipeline._decision_keys(decisions),
-        tree_problems, last_position, last_vote_row, run_id, n_comments, last_position,
+        tree_problems, last_position, last_vote_row, run_id, n_comments, last_position, partials,
     )
     return results, state
 
 
 def _score(client, store, articles, decisions, params, staging, options, last_position, last_vote_row):
-    """Steps 1 to 6 of the module docstring; returns (fit, authors, insights, topic ids, summary frame,
-    tree problems, comments scored)."""
+    """Steps 1 to 6 of the module docstring; returns (fit, authors, engagement partials, insights, topic ids,
+    summary frame, tree problems, comments scored)."""
     from distributed import wait
 
     corpus = store.corpus  # what the workers read: the corpus file, not the SQL store
@@ -206,8 +208,11 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
         templates["comments"], decisions, params.engagement)], ignore_index=True)
     authors = authors.sort_values(AUTHOR_KEY, kind="stable", ignore_index=True)
     began = _logged(f"authors ({len(authors):,})", began)
-    # 6. on the reduced frame
-    insights = client.submit(_insights, staging, params, pure=False).result()
+    # 6. engagement tables: partials per scored part, one reduce
+    staff = client.scatter(authors.loc[authors["is_staff"], AUTHOR_KEY], broadcast=True)
+    parts = [client.submit(_bucket_insights, staging, b, params, staff, pure=False) for b in buckets if counts[b]]
+    partials, insights = client.submit(_reduced_insights, parts, templates, params, pure=False).result()
+    del parts
     fit = fit.result()
     comments_folder = staging / "comments.parquet"
     members = [spec.member for spec in queues.QUEUES.values()]
@@ -219,7 +224,7 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     tree_problems = pd.concat([problems for problems, _ in outcomes], ignore_index=True) if outcomes else \
         pipeline._tree_problems([], templates["comments"])
     _logged("engagement tables and summary", began)
-    return fit, authors, insights, topic_ids, summary, tree_problems, sum(n for _, n in outcomes)
+    return fit, authors, partials, insights, topic_ids, summary, tree_problems, sum(n for _, n in outcomes)
 
 
 def _logged(step: str, began: float) -> float:
@@ -422,12 +427,19 @@ def _author_bucket(staging: Path, bucket: int, decisions: pd.DataFrame, params: 
     return table[_buckets(table, AUTHOR_KEY, n_buckets) == bucket]
 
 
-def _insights(staging: Path, params: pipeline.Params) -> dict[str, pd.DataFrame]:
-    """Step 6: the engagement tables over every comment, on the columns they read (they span every thread and
-    author: not split yet)."""
-    folder = staging / "comments.parquet"
-    names = pq.read_schema(next(iter(sorted(folder.glob("*.parquet"))))).names
+def _bucket_insights(staging: Path, bucket: int, params: pipeline.Params,
+                     staff: pd.DataFrame) -> engagement.InsightPartials:
+    """Step 6: the engagement partials of one scored part (an article bucket), on the columns they read."""
+    part = staging / "comments.parquet" / PART.format(bucket)
     read = [*engagement.insight_columns(params.engagement), "position"]
-    comments = pq.read_table(folder, columns=[c for c in read if c in names]).to_pandas()
+    comments = pd.read_parquet(part, columns=[c for c in read if c in pq.read_schema(part).names])
     comments = comments.sort_values("position", kind="stable", ignore_index=True)
-    return engagement.insight_tables(comments, params.engagement)
+    return engagement.insight_partials(comments, params.engagement, staff)
+
+
+def _reduced_insights(parts: list[engagement.InsightPartials], templates: dict, params: pipeline.Params
+                      ) -> tuple[engagement.InsightPartials, dict[str, pd.DataFrame]]:
+    """The reduce of step 6: every part's partials as one (what the fitted state keeps) and the tables."""
+    partials = engagement.merge_partials(parts) if parts else \
+        engagement.insight_partials(templates["comments"], params.engagement)
+    return partials, engagement.reduce_insights(partials)

@@ -426,9 +426,473 @@ def class_summary(authors: pd.DataFrame) -> pd.DataFrame:
                     "share_of_replies_received"]]
 
 
+def _parent_rows(comments: pd.DataFrame, keyed: _Keyed) -> np.ndarray:
+    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once for the
+    author table and the reply network."""
+    if "parent_rows" not in keyed.made:
+        keyed.made["parent_rows"] = threads.parent_positions(comments)
+    return keyed.made["parent_rows"]
+
+
+# ---- the insight tables: exact partials per group of whole articles, and one reduce ----------------------------
+
+# name -> what it holds; a run writes each as ``engagement_<name>.parquet`` (``catalog.INSIGHT_FILES``)
+INSIGHT_TABLES = {
+    "staff_overall": "per source: reader-started threads, share with a staff reply, median time to it, staff authors",
+    "staff_by_article": "staff_responsiveness per (source, article_id)",
+    "staff_by_month": "staff_responsiveness per (source, month the thread started)",
+    "reply_network": "who replies to whom: directed author pairs with counts",
+    "reply_pairs": "per source, the 50 pairs of identified authors who exchange most replies",
+    "reciprocity": "per source: share of directed author pairs whose reverse pair also occurs",
+    "activity_by_week": "per (source, week): comments, active, new and returning authors",
+    "retention_by_cohort": "per (source, first-month cohort, months since): share of the cohort active",
+    "article_participation": "per (source, article_id): participants, comments per participant, top authors' share",
+}
+TOP_PAIRS_PER_SOURCE = 50
+UNDATED = np.iinfo(np.int32).min  # the day or month of a comment without a timestamp in InsightPartials
+_EPOCH_WEEKDAY = 3  # 1970-01-01, day 0 of the day numbers, was a Thursday (Monday is 0)
+# columns of InsightPartials' row tables holding codes, and the lookup table each points into
+_CODES = {"article": "articles", "author": "authors", "replied_to": "authors"}
+_ROW_TABLES = ("author_days", "edges", "threads", "staff_waits", "participation")
+
+
+def insight_columns(params: EngagementParams = EngagementParams()) -> list[str]:
+    """The comment columns :func:`insight_tables` reads."""
+    return list(dict.fromkeys(["source", "comment_id", "article_id", "parent_id", "author", "created_at",
+                               "thread_id", "depth", *params.staff_columns]))
+
+
+@dataclass(frozen=True)
+class InsightPartials:
+    """What the insight tables are reduced from (:func:`reduce_insights`): exact partial aggregates of the
+    comments of some whole articles.
+
+    Every row belongs to one article, so the partials of disjoint article groups concatenate
+    (:func:`merge_partials`: a Dask engine's buckets) and an import replaces the rows of the articles it touched
+    (:func:`without_articles`). Nothing is approximated: counts add up; distinct authors per week or month, and
+    each author's first week or month, come from the (article, author, day) rows; medians from the waits
+    themselves (one row per reader thread a staff member answered, which are few).
+
+    Attributes
+    ----------
+    articles : per article code: ``source``, ``article_id`` (str; a comment may lack its article id)
+    authors : per author code: ``source``, ``author`` (:func:`author_key`), ``author_class`` (str) and
+        ``is_staff`` (bool, who was staff when the rows were made: the thread rows depend on it)
+    author_days : ``article``, ``author``, ``day`` (int32 days since 1970-01-01 UTC, :data:`UNDATED`),
+        ``comments`` (int64): every comment
+    edges : ``article``, ``author``, ``replied_to``, ``count`` (int64): replies to a comment of the same article
+    threads : ``article``, ``month`` (int32 months since January 1970 of the root, :data:`UNDATED`), ``threads``,
+        ``threads_with_staff_reply`` (int64): threads a reader (not staff) started
+    staff_waits : ``article``, ``month``, ``wait`` (timedelta64[us]): per reader thread with a staff reply, the
+        time from its root to the first one (where both are dated)
+    participation : ``article`` and :func:`article_participation`'s measures, per article
+    """
+
+    articles: pd.DataFrame
+    authors: pd.DataFrame
+    author_days: pd.DataFrame
+    edges: pd.DataFrame
+    threads: pd.DataFrame
+    staff_waits: pd.DataFrame
+    participation: pd.DataFrame
+
+
+def insight_partials(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                     staff: pd.DataFrame | None = None, keyed: _Keyed | None = None) -> InsightPartials:
+    """The :class:`InsightPartials` of ``comments``: every comment of some whole articles, of any sources.
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Canonical comments (threads resolved or not).
+    params : EngagementParams
+    staff : DataFrame or None
+        ``source`` and ``author`` (author keys) of every staff author of the corpus: the author table's
+        ``is_staff`` rows, since a source's staff marker on one article makes its author staff on every other.
+        None: staff are found in ``comments`` (then the whole corpus).
+    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
+    """
+    comments = _resolved(comments)
+    # only what the partials read: grouping a frame of every scored column would copy all of it
+    comments = comments[[column for column in insight_columns(params) if column in comments]]
+    keyed = keyed or keyed_authors(comments, params)
+    frame = keyed.frame
+    authors = keyed.authors[["source", "author", "author_class", "is_staff"]].astype(
+        {"source": "str", "author": "str", "author_class": "str"})
+    if staff is not None:
+        authors["is_staff"] = _is_in(authors, staff, AUTHOR_KEY)
+    code = frame["code"].to_numpy()
+    article = frame.groupby(ARTICLE_KEY, sort=True, dropna=False).ngroup().to_numpy()
+    articles = frame[ARTICLE_KEY].iloc[np.unique(article, return_index=True)[1]].reset_index(drop=True)
+
+    days = _utc_values(frame["created_at"]).astype("datetime64[D]")
+    day = np.where(np.isnat(days), UNDATED, days.astype(np.int64)).astype(np.int32)
+    author_days = _counts({"article": article, "author": code, "day": day}, "comments")
+    parent = _parent_rows(comments, keyed)
+    # a reply to another article's comment is a thread root (threads.resolve): no edge, so each article's
+    # edges are its own
+    answered = (parent >= 0) & (article == article[np.maximum(parent, 0)])
+    edges = _counts({"article": article[answered], "author": code[answered],
+                     "replied_to": code[parent[answered]]}, "count")
+
+    readers = _reader_threads(comments, frame, authors["is_staff"].to_numpy()[code], article)
+    readers["month"] = _months(readers["root_at"])
+    threads_ = readers.groupby(["article", "month"], sort=True).agg(
+        threads=("has_staff_reply", "size"), threads_with_staff_reply=("has_staff_reply", "sum"),
+    ).reset_index().astype({"threads": "int64", "threads_with_staff_reply": "int64"})
+    answered_threads = readers[readers["time_to_first_staff_reply"].notna()]
+    waits = answered_threads[["article", "month", "time_to_first_staff_reply"]].rename(
+        columns={"time_to_first_staff_reply": "wait"}).reset_index(drop=True)
+    identified = (authors["author_class"] != "missing").to_numpy()
+    participation = _participation(author_days, identified, len(articles), params.top_share)
+    return InsightPartials(articles.astype("str"), authors, author_days, edges, threads_, waits, participation)
+
+
+def _counts(columns: dict[str, np.ndarray], name: str) -> pd.DataFrame:
+    """Rows per distinct combination of ``columns`` (int arrays), as a frame sorted by them with the count as
+    ``name`` (int64)."""
+    frame = pd.DataFrame(columns)
+    return frame.groupby(list(columns), sort=True).size().rename(name).astype("int64").reset_index()
+
+
+def _months(times: pd.Series) -> np.ndarray:
+    """Months since January 1970 (UTC) of each timestamp, :data:`UNDATED` where there is none (int32)."""
+    months = _utc_values(times).astype("datetime64[M]")
+    return np.where(np.isnat(months), UNDATED, months.astype(np.int64)).astype(np.int32)
+
+
+def _reader_threads(comments: pd.DataFrame, frame: pd.DataFrame, is_staff: np.ndarray,
+                    article: np.ndarray) -> pd.DataFrame:
+    """One row per thread a reader (not staff) started: article (code), root_at, time_to_first_staff_reply
+    (timedelta64[us]), has_staff_reply. ``is_staff`` and ``article`` per comment."""
+    thread = comments.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy()
+    is_root = (comments["depth"] == 0).to_numpy()
+    rows = pd.DataFrame({"article": article, "thread": thread, "created_at": frame["created_at"].array,
+                         "is_staff": is_staff})
+    roots = rows[is_root].drop_duplicates("thread").rename(columns={"created_at": "root_at"})
+    roots = roots[~roots["is_staff"]]
+    first = rows[~is_root & is_staff].groupby("thread")["created_at"].min().rename("first_staff_reply_at")
+    readers = roots.join(first, on="thread")
+    readers["time_to_first_staff_reply"] = (readers["first_staff_reply_at"] - readers["root_at"]).astype(
+        "timedelta64[us]")
+    readers["has_staff_reply"] = readers["first_staff_reply_at"].notna()
+    return readers[["article", "root_at", "time_to_first_staff_reply", "has_staff_reply"]].reset_index(drop=True)
+
+
+def _participation(author_days: pd.DataFrame, identified: np.ndarray, n: int, top_share: float) -> pd.DataFrame:
+    """Per article code (0..n-1): comments, unattributed_comments, participants, comments_per_participant,
+    top_authors_share (:func:`article_participation`), from ``author_days`` whose author codes follow the
+    authors' keys (the top authors' ties are broken by key)."""
+    per_pair = author_days.groupby(["article", "author"], sort=True)["comments"].sum()
+    article = per_pair.index.get_level_values("article").to_numpy()
+    author = per_pair.index.get_level_values("author").to_numpy()
+    counts = per_pair.to_numpy()
+    known = identified[author]
+    out = pd.DataFrame({"article": np.arange(n)})
+    out["comments"] = np.bincount(article, weights=counts, minlength=n).astype("int64")
+    out["unattributed_comments"] = np.bincount(article[~known], weights=counts[~known], minlength=n).astype("int64")
+    # an article's authors from the most prolific down, ties by author key (pairs are sorted by article, author)
+    of_article, per_author = article[known], counts[known]
+    order = np.lexsort((np.arange(len(of_article)), -per_author, of_article))
+    of_article, per_author = of_article[order], per_author[order]
+    participants = np.bincount(of_article, minlength=n)
+    rank = np.arange(len(of_article)) - (np.cumsum(participants) - participants)[of_article]
+    top = rank < np.maximum(np.ceil(top_share * participants[of_article] - 1e-9), 1)
+    attributed = np.bincount(of_article, weights=per_author, minlength=n)
+    top_comments = np.bincount(of_article, weights=np.where(top, per_author, 0), minlength=n)
+    out["participants"] = participants.astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["comments_per_participant"] = np.where(participants > 0, attributed / participants, np.nan)
+        out["top_authors_share"] = np.where(attributed > 0, top_comments / attributed, np.nan)
+    return out
+
+
+def merge_partials(parts: list[InsightPartials]) -> InsightPartials:
+    """The partials of disjoint groups of articles as one (an article in two groups would count twice), with
+    only the articles and authors their rows name."""
+    lookups, maps = {}, {}
+    for name, key in (("articles", ARTICLE_KEY), ("authors", AUTHOR_KEY)):
+        tables = [getattr(part, name) for part in parts]
+        both = pd.concat(tables, ignore_index=True)
+        codes = both.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
+        lookups[name] = both.iloc[np.unique(codes, return_index=True)[1]].reset_index(drop=True)
+        maps[name] = np.split(codes, np.cumsum([len(table) for table in tables])[:-1])
+    rows = {}
+    for table in _ROW_TABLES:
+        rows[table] = pd.concat([
+            getattr(part, table).assign(**{column: maps[lookup][number][getattr(part, table)[column].to_numpy()]
+                                           for column, lookup in _CODES.items() if column in getattr(part, table)})
+            for number, part in enumerate(parts)], ignore_index=True)
+    return _named_only(InsightPartials(lookups["articles"], lookups["authors"], **rows))
+
+
+def _named_only(partials: InsightPartials) -> InsightPartials:
+    """``partials`` without the articles and authors no comment row names, codes renumbered."""
+    renumbered = {}
+    for lookup, columns in (("articles", ["article"]), ("authors", ["author"])):
+        used = np.unique(partials.author_days[columns[0]].to_numpy())
+        new = np.full(len(getattr(partials, lookup)), -1, dtype=np.int64)
+        new[used] = np.arange(len(used))
+        renumbered[lookup] = (getattr(partials, lookup).iloc[used].reset_index(drop=True), new)
+    rows = {table: getattr(partials, table).assign(**{
+        column: renumbered[lookup][1][getattr(partials, table)[column].to_numpy()]
+        for column, lookup in _CODES.items() if column in getattr(partials, table)}) for table in _ROW_TABLES}
+    return InsightPartials(renumbered["articles"][0], renumbered["authors"][0], **rows)
+
+
+def without_articles(partials: InsightPartials, articles: pd.DataFrame) -> InsightPartials:
+    """``partials`` without the rows of ``articles`` (a frame with ``ARTICLE_KEY``): what an import keeps before
+    it adds those articles' partials made again."""
+    gone = np.flatnonzero(_is_in(partials.articles, articles, ARTICLE_KEY))
+    rows = {table: getattr(partials, table) for table in _ROW_TABLES}
+    rows = {table: frame[~np.isin(frame["article"].to_numpy(), gone)].reset_index(drop=True)
+            for table, frame in rows.items()}
+    return _named_only(replace(partials, **rows))
+
+
+def _is_in(frame: pd.DataFrame, others: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Whether each row's ``key`` is among the rows of ``others`` (keys compared as strings)."""
+    wanted = others[key].astype("str").drop_duplicates().assign(_found=True)
+    found = frame[key].astype("str").merge(wanted, on=key, how="left")["_found"]
+    return found.notna().to_numpy()
+
+
+def staff_changed(partials: InsightPartials, staff: pd.DataFrame) -> bool:
+    """Whether ``staff`` (source, author of every staff author now) makes another author of ``partials`` staff
+    than the one they were made with (their thread rows would differ)."""
+    return bool((_is_in(partials.authors, staff, AUTHOR_KEY) != partials.authors["is_staff"].to_numpy()).any())
+
+
+def reduce_insights(partials: InsightPartials) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`INSIGHT_TABLES` from the partials (of the whole corpus).
+
+    Returns
+    -------
+    dict of name -> DataFrame, keys in the order of :data:`INSIGHT_TABLES`; every frame has a ``source``
+    column; authors are keyed per source. The tables are those of :func:`staff_responsiveness`,
+    :func:`staff_responsiveness_by_month`, :func:`reply_network`, :func:`top_pairs` per source,
+    reciprocity per source (:func:`reciprocity`, with ``directed_pairs``), :func:`activity_by_week`,
+    :func:`retention_by_cohort` and :func:`article_participation`.
+    """
+    keys = _Ranks(partials)
+    staff_overall, staff_by_article, staff_by_month = _staff_tables(partials, keys)
+    network, pairs, reciprocities = _network_tables(partials, keys)
+    return {
+        "staff_overall": staff_overall,
+        "staff_by_article": staff_by_article,
+        "staff_by_month": staff_by_month,
+        "reply_network": network,
+        "reply_pairs": pairs,
+        "reciprocity": reciprocities,
+        "activity_by_week": _activity(partials, keys),
+        "retention_by_cohort": _retention(partials, keys),
+        "article_participation": _participation_table(partials, keys),
+    }
+
+
+class _Ranks:
+    """Sources, articles and authors of some partials in key order: codes to ranks (sorted by key) and back."""
+
+    def __init__(self, partials: InsightPartials):
+        articles, authors = partials.articles, partials.authors
+        source, self.sources = pd.factorize(pd.concat([articles["source"], authors["source"]], ignore_index=True),
+                                            sort=True)
+        self.article_source, self.author_source = source[:len(articles)], source[len(articles):]
+        self.author_order = np.lexsort((authors["author"].to_numpy(dtype=object),
+                                        self.author_source)) if len(authors) else np.zeros(0, dtype=np.int64)
+        self.author_rank = np.empty(len(authors), dtype=np.int64)
+        self.author_rank[self.author_order] = np.arange(len(authors))
+        # sorted as a group-by on the keys sorts them; articles without a key come last and are left out
+        self.article_order = articles.sort_values(ARTICLE_KEY, kind="stable").index.to_numpy()
+        self.article_known = articles.notna().all(axis=1).to_numpy()
+        self.identified = (authors["author_class"] != "missing").to_numpy()
+        self.present = np.unique(self.article_source[partials.author_days["article"].to_numpy()])
+
+    def source_column(self, codes: np.ndarray) -> pd.array:
+        return pd.array(self.sources.take(codes), dtype="str")
+
+
+def _source_rows(keys: _Ranks, source: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows in source order) with a leading ``source`` column."""
+    frame.insert(0, "source", keys.source_column(source))
+    return frame.reset_index(drop=True)
+
+
+def _staff_tables(partials: InsightPartials, keys: _Ranks) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    threads_, waits = partials.threads, partials.staff_waits
+    measures = ["threads", "threads_with_staff_reply", "share_threads_with_staff_reply",
+                "median_time_to_first_staff_reply"]
+
+    def measured(counts: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
+        counts = counts.astype("int64")
+        counts["share_threads_with_staff_reply"] = counts["threads_with_staff_reply"] / counts["threads"]
+        counts["median_time_to_first_staff_reply"] = medians.reindex(counts.index).astype("timedelta64[us]")
+        return counts[measures]
+
+    # per source: one row for every source with comments, threads or not
+    source = keys.article_source[threads_["article"].to_numpy()]
+    counts = threads_[["threads", "threads_with_staff_reply"]].groupby(source).sum().reindex(keys.present,
+                                                                                             fill_value=0)
+    median = waits["wait"].groupby(keys.article_source[waits["article"].to_numpy()]).median()
+    overall = measured(counts, median)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall["share_threads_with_staff_reply"] = overall["share_threads_with_staff_reply"].astype("float64")
+    staff = partials.authors["is_staff"].to_numpy()
+    overall["staff_authors"] = np.bincount(keys.author_source[staff], minlength=len(keys.sources))[
+        keys.present].astype("int64")
+    overall = _source_rows(keys, keys.present, overall)
+
+    by_article = measured(threads_.groupby("article")[["threads", "threads_with_staff_reply"]].sum(),
+                          waits.groupby("article")["wait"].median())
+    order = keys.article_order[keys.article_known[keys.article_order]]
+    by_article = by_article.reindex(order[np.isin(order, by_article.index)])
+    by_article.insert(0, "article_id", partials.articles["article_id"].take(by_article.index).array)
+    by_article = _source_rows(keys, keys.article_source[by_article.index.to_numpy()], by_article)
+
+    dated, dated_waits = threads_[threads_["month"] != UNDATED], waits[waits["month"] != UNDATED]
+    group = [keys.article_source[dated["article"].to_numpy()], dated["month"].to_numpy()]
+    by_month = measured(dated[["threads", "threads_with_staff_reply"]].groupby(group).sum(),
+                        dated_waits["wait"].groupby([keys.article_source[dated_waits["article"].to_numpy()],
+                                                     dated_waits["month"].to_numpy()]).median())
+    month = by_month.index.get_level_values(1).to_numpy().astype("datetime64[M]").astype("datetime64[us]")
+    by_month.insert(0, "month", pd.DatetimeIndex(month).tz_localize("UTC"))
+    by_month = _source_rows(keys, by_month.index.get_level_values(0).to_numpy(), by_month)
+    return overall, by_article, by_month
+
+
+def _network_tables(partials: InsightPartials, keys: _Ranks) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    edges, authors = partials.edges, partials.authors
+    n = max(len(authors), 1)
+    pair, found = np.unique(keys.author_rank[edges["author"].to_numpy()] * n
+                            + keys.author_rank[edges["replied_to"].to_numpy()], return_inverse=True)
+    count = np.bincount(found, weights=edges["count"].to_numpy(), minlength=len(pair)).astype(np.int64)
+    # most replies first, then by names: ranks follow (source, author), and a reply stays in its source
+    order = np.lexsort((pair, -count))
+    pair, count = pair[order], count[order]
+    replier, replied_to = keys.author_order[pair // n], keys.author_order[pair % n]
+    network = pd.DataFrame({
+        "source": keys.source_column(keys.author_source[replier]),
+        "author": authors["author"].array.take(replier),
+        "replied_to_author": authors["author"].array.take(replied_to),
+        "count": count,
+        "author_class": authors["author_class"].array.take(replier),
+        "replied_to_class": authors["author_class"].array.take(replied_to),
+    })
+    source = keys.author_source[replier]
+    between = (replier != replied_to) & keys.identified[replier] & keys.identified[replied_to]
+    a, b = keys.author_rank[replier[between]], keys.author_rank[replied_to[between]]
+    pairs = _top_pairs(source[between], a, b, count[between], TOP_PAIRS_PER_SOURCE)
+    pairs = pd.DataFrame({
+        "source": keys.source_column(pairs["source"]),
+        "author_a": authors["author"].array.take(keys.author_order[pairs["a"]]),
+        "author_b": authors["author"].array.take(keys.author_order[pairs["b"]]),
+        **{column: pairs[column] for column in ("a_to_b", "b_to_a", "replies")},
+    })
+    # one row for every source with a reply between two of its authors, identified or not
+    with_edges = np.unique(source)
+    reciprocated = _reciprocated(a, b, len(authors))
+    pairs_of = np.bincount(source[between], minlength=len(keys.sources))[with_edges]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.bincount(source[between], weights=reciprocated, minlength=len(keys.sources))[with_edges] / pairs_of
+    reciprocities = pd.DataFrame({"source": keys.source_column(with_edges), "reciprocity": share,
+                                  "directed_pairs": pairs_of.astype("int64")})
+    return network, pairs, reciprocities
+
+
+def _reciprocated(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Whether each directed pair (a, b) of author codes (< ``n``, codes unique across sources) has its reverse."""
+    n = max(n, 1)
+    return np.isin(b.astype(np.int64) * n + a, a.astype(np.int64) * n + b)
+
+
+def _top_pairs(source: np.ndarray, a: np.ndarray, b: np.ndarray, count: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per source, the ``n`` undirected pairs of authors (codes in name order) with most replies, ties by names:
+    ``source``, ``a`` < ``b``, ``a_to_b``, ``b_to_a``, ``replies``."""
+    forward = a < b
+    low, high = np.where(forward, a, b), np.where(forward, b, a)
+    base = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    pair, group = np.unique((source.astype(np.int64) * base + low) * base + high, return_inverse=True)
+    a_to_b = np.bincount(group, weights=np.where(forward, count, 0), minlength=len(pair)).astype(np.int64)
+    b_to_a = np.bincount(group, weights=np.where(forward, 0, count), minlength=len(pair)).astype(np.int64)
+    replies = a_to_b + b_to_a
+    of_source = pair // (base * base)
+    order = np.lexsort((pair, -replies, of_source))
+    first = np.searchsorted(of_source[order], of_source[order], side="left")
+    top = order[np.arange(len(order)) - first < n]
+    return {"source": of_source[top], "a": pair[top] // base % base, "b": pair[top] % base,
+            "a_to_b": a_to_b[top], "b_to_a": b_to_a[top], "replies": replies[top]}
+
+
+def _dated_rows(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
+    """The author_days rows of dated comments with each row's source code and whether its author is identified."""
+    rows = partials.author_days[partials.author_days["day"] != UNDATED]
+    author = rows["author"].to_numpy()
+    return pd.DataFrame({"source": keys.author_source[author], "author": author, "day": rows["day"].to_numpy(),
+                         "comments": rows["comments"].to_numpy(), "identified": keys.identified[author]})
+
+
+def _activity(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
+    rows = _dated_rows(partials, keys)
+    rows["week"] = rows["day"] - (rows["day"] + _EPOCH_WEEKDAY) % 7  # the Monday of the week
+    counts = rows.groupby(["source", "week"], sort=True)["comments"].sum().rename("comments")
+    author_weeks = rows.loc[rows["identified"], ["source", "author", "week"]].drop_duplicates()
+    active = author_weeks.groupby(["source", "week"]).size().rename("active_authors")
+    first = author_weeks.groupby(["source", "author"])["week"].min().reset_index()
+    new = first.groupby(["source", "week"]).size().rename("new_authors")
+    out = pd.concat([counts, active, new], axis=1).fillna(0).astype("int64").sort_index()
+    out["returning_authors"] = out["active_authors"] - out["new_authors"]
+    week = out.index.get_level_values("week").to_numpy().astype("datetime64[D]").astype("datetime64[us]")
+    out.insert(0, "week", pd.DatetimeIndex(week).tz_localize("UTC"))
+    return _source_rows(keys, out.index.get_level_values("source").to_numpy(), out)
+
+
+def _retention(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
+    rows = _dated_rows(partials, keys)
+    rows = rows[rows["identified"]]
+    month = rows["day"].to_numpy().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    active = pd.DataFrame({"source": rows["source"].to_numpy(), "author": rows["author"].to_numpy(),
+                           "month": month}).drop_duplicates()
+    active["first"] = active.groupby("author")["month"].transform("min")
+    active["months_since"] = active["month"] - active["first"]
+    table = active.groupby(["source", "first", "months_since"], sort=True).size().rename("active_authors")
+    table = table.reset_index()
+    sizes = table.loc[table["months_since"] == 0].set_index(["source", "first"])["active_authors"]
+    table["cohort_authors"] = sizes.reindex(pd.MultiIndex.from_frame(table[["source", "first"]])).to_numpy()
+    table["share"] = table["active_authors"] / table["cohort_authors"]
+    year, month0 = np.divmod(table["first"].to_numpy(), 12)
+    cohort = pd.array([f"{y + 1970:04d}-{m + 1:02d}" for y, m in zip(year, month0)], dtype="str")
+    out = pd.DataFrame({"cohort": cohort, "months_since": table["months_since"].astype("int64"),
+                        "active_authors": table["active_authors"].astype("int64"),
+                        "cohort_authors": table["cohort_authors"].astype("int64"), "share": table["share"]})
+    return _source_rows(keys, table["source"].to_numpy(), out)
+
+
+def _participation_table(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
+    order = keys.article_order[keys.article_known[keys.article_order]]
+    rows = partials.participation.set_index("article").reindex(order)
+    rows.insert(0, "article_id", partials.articles["article_id"].take(order).array)
+    return _source_rows(keys, keys.article_source[order], rows)
+
+
+def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
+                   keyed: _Keyed | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`INSIGHT_TABLES` over the comments: :func:`reduce_insights` of their
+    :func:`insight_partials`, as a run over partitions computes them (a pure stage).
+
+    Parameters
+    ----------
+    comments : DataFrame
+        Canonical comments (threads resolved or not), any number of sources: the corpus.
+    params : EngagementParams
+        Who is staff (``staff_names``, ``staff_patterns``, ``staff_columns``) and how authors are classed.
+    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
+    """
+    return reduce_insights(insight_partials(comments, params, keyed=keyed))
+
+
 def staff_responsiveness(
     comments: pd.DataFrame, params: EngagementParams = EngagementParams(), keyed: _Keyed | None = None,
-) -> tuple[pd.DataFrame, pd.Series]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """How often and how fast staff reply in threads that readers start.
 
     A thread counts when its root comment is not by staff; it has a staff
@@ -441,66 +905,14 @@ def staff_responsiveness(
     per_article : DataFrame
         One row per (source, article_id) with a reader-started thread, sorted:
         ``threads`` (int64), ``threads_with_staff_reply`` (int64),
-        ``share_threads_with_staff_reply`` (float64 0..1, NaN with no threads),
+        ``share_threads_with_staff_reply`` (float64 0..1),
         ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
-    overall : Series
-        The same four measures over all threads, plus ``staff_authors``
-        (number of staff authors seen).
+    overall : DataFrame
+        One row per source: the same four measures over all its threads (share NaN with none), plus
+        ``staff_authors`` (number of staff authors seen).
     """
-    keyed = keyed or keyed_authors(comments, params)
-    threads_ = _reader_threads(comments, keyed)
-    per_article = threads_.groupby(ARTICLE_KEY, sort=True).agg(
-        threads=("has_staff_reply", "size"),
-        threads_with_staff_reply=("has_staff_reply", "sum"),
-        median_time_to_first_staff_reply=("time_to_first_staff_reply", "median"),
-    ).reset_index()
-    per_article["share_threads_with_staff_reply"] = per_article["threads_with_staff_reply"] / per_article["threads"]
-    per_article = per_article[["source", "article_id", "threads", "threads_with_staff_reply",
-                               "share_threads_with_staff_reply", "median_time_to_first_staff_reply"]]
-    per_article = per_article.astype({"threads": "int64", "threads_with_staff_reply": "int64",
-                                      "median_time_to_first_staff_reply": "timedelta64[us]"})
-    total, answered = len(threads_), int(threads_["has_staff_reply"].sum())
-    overall = pd.Series(
-        {
-            "threads": total,
-            "threads_with_staff_reply": answered,
-            "share_threads_with_staff_reply": answered / total if total else np.nan,
-            "median_time_to_first_staff_reply": threads_["time_to_first_staff_reply"].median(),
-            "staff_authors": int(keyed.authors["is_staff"].sum()),
-        },
-        dtype=object,
-    )
-    return per_article, overall
-
-
-def _parent_rows(comments: pd.DataFrame, keyed: _Keyed) -> np.ndarray:
-    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once for the
-    author table and the reply network."""
-    if "parent_rows" not in keyed.made:
-        keyed.made["parent_rows"] = threads.parent_positions(comments)
-    return keyed.made["parent_rows"]
-
-
-def _reader_threads(comments: pd.DataFrame, keyed: _Keyed) -> pd.DataFrame:
-    """One row per thread a reader (not staff) started: source, article_id, thread, root_at,
-    first_staff_reply_at, time_to_first_staff_reply (timedelta64[us]), has_staff_reply."""
-    if "reader_threads" in keyed.made:
-        return keyed.made["reader_threads"]
-    resolved = _resolved(comments)
-    frame = keyed.frame.assign(thread=resolved.groupby(["source", "thread_id"], sort=False).ngroup().to_numpy())
-    is_root = (resolved["depth"] == 0).to_numpy()
-    roots = frame.loc[is_root, ["source", "article_id", "thread", "created_at", "is_staff"]]
-    roots = roots.drop_duplicates("thread").rename(columns={"created_at": "root_at", "is_staff": "root_by_staff"})
-    roots = roots[~roots["root_by_staff"]]
-    staff_replies = frame.loc[~is_root & frame["is_staff"].to_numpy()]
-    first = staff_replies.groupby("thread")["created_at"].min().rename("first_staff_reply_at")
-    threads_ = roots.join(first, on="thread")
-    threads_["time_to_first_staff_reply"] = (threads_["first_staff_reply_at"] - threads_["root_at"]).astype(
-        "timedelta64[us]"
-    )
-    threads_["has_staff_reply"] = threads_["first_staff_reply_at"].notna()
-    keyed.made["reader_threads"] = threads_
-    return threads_
+    tables = insight_tables(comments, params, keyed)
+    return tables["staff_by_article"], tables["staff_overall"]
 
 
 def staff_responsiveness_by_month(
@@ -516,26 +928,15 @@ def staff_responsiveness_by_month(
     ``share_threads_with_staff_reply`` (float64 0..1),
     ``median_time_to_first_staff_reply`` (timedelta64[us], NaT when no reply).
     """
-    threads_ = _reader_threads(comments, keyed or keyed_authors(comments, params)).dropna(subset=["root_at"])
-    root_at = threads_["root_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-    month = root_at.dt.to_period("M").dt.start_time.dt.tz_localize("UTC").astype("datetime64[us, UTC]")
-    out = threads_.assign(month=month).groupby(["source", "month"], sort=True).agg(
-        threads=("has_staff_reply", "size"),
-        threads_with_staff_reply=("has_staff_reply", "sum"),
-        median_time_to_first_staff_reply=("time_to_first_staff_reply", "median"),
-    ).reset_index()
-    out["share_threads_with_staff_reply"] = out["threads_with_staff_reply"] / out["threads"]
-    out = out.astype({"threads": "int64", "threads_with_staff_reply": "int64",
-                      "median_time_to_first_staff_reply": "timedelta64[us]"})
-    return out[["source", "month", "threads", "threads_with_staff_reply", "share_threads_with_staff_reply",
-                "median_time_to_first_staff_reply"]]
+    return insight_tables(comments, params, keyed)["staff_by_month"]
 
 
 def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
                   keyed: _Keyed | None = None) -> pd.DataFrame:
     """Who replies to whom: one row per directed (author -> replied-to author) pair.
 
-    Replies whose parent is not among ``comments`` are left out.
+    Replies whose parent is not among ``comments`` or on another article (a thread root, as
+    :func:`moderation.threads.resolve` makes it) are left out.
 
     Returns
     -------
@@ -544,29 +945,7 @@ def reply_network(comments: pd.DataFrame, params: EngagementParams = EngagementP
     descending, then by names. Self-replies are kept (author ==
     replied_to_author).
     """
-    keyed = keyed or keyed_authors(comments, params)
-    code, authors = keyed.frame["code"].to_numpy().astype(np.int64), keyed.authors
-    parent = _parent_rows(comments, keyed)
-    answered = parent >= 0
-    # pairs as integers (source and author key are never missing, so every comment has a code)
-    n = max(len(authors), 1)
-    pair, count = np.unique(code[answered] * n + code[parent[answered]], return_counts=True)
-    replier, replied_to = pair // n, pair % n
-    # most replies first, then by names: codes follow (source, author), and a reply stays in its source
-    order = np.lexsort((replied_to, replier, -count))
-    replier, replied_to, count = replier[order], replied_to[order], count[order]
-    network = pd.DataFrame(
-        {
-            "source": authors["source"].array.take(replier),
-            "author": authors["author"].array.take(replier),
-            "replied_to_author": authors["author"].array.take(replied_to),
-            "count": count.astype(np.int64),
-            "author_class": authors["author_class"].array.take(replier),
-            "replied_to_class": authors["author_class"].array.take(replied_to),
-        }
-    )
-    return network.astype({c: "str" for c in ["source", "author", "replied_to_author", "author_class",
-                                               "replied_to_class"]})
+    return insight_tables(comments, params, keyed)["reply_network"]
 
 
 def _identified_edges(network: pd.DataFrame) -> pd.DataFrame:
@@ -579,21 +958,6 @@ def _identified_edges(network: pd.DataFrame) -> pd.DataFrame:
     return network[keep]
 
 
-def reciprocity(network: pd.DataFrame) -> float:
-    """Share of directed author pairs whose reverse pair also occurs (NetworkX's ``reciprocity`` definition).
-
-    Computed over :func:`reply_network` edges between two different,
-    identified authors, ignoring counts: r = |{(a,b): (b,a) also an edge}| / |edges|.
-    NaN when there is no such edge.
-    """
-    edges = _identified_edges(network)
-    if edges.empty:
-        return float("nan")
-    forward = pd.MultiIndex.from_frame(edges[["source", "author", "replied_to_author"]])
-    backward = pd.MultiIndex.from_frame(edges[["source", "replied_to_author", "author"]])
-    return float(forward.isin(backward).mean())
-
-
 def _name_codes(edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index, pd.Index]:
     """Integer codes of edges' source and of both authors, one code per name in the names' order (pairs of codes
     compare, group and sort as the names do, without string keys), and the sources and names they stand for."""
@@ -604,100 +968,68 @@ def _name_codes(edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return source.astype(np.int64), names_of_both[:len(edges)], names_of_both[len(edges):], sources, names
 
 
+def reciprocity(network: pd.DataFrame) -> float:
+    """Share of directed author pairs whose reverse pair also occurs (NetworkX's ``reciprocity`` definition).
+
+    Computed over :func:`reply_network` edges between two different,
+    identified authors, ignoring counts: r = |{(a,b): (b,a) also an edge}| / |edges|.
+    NaN when there is no such edge.
+    """
+    source, author, replied_to, _, names = _name_codes(_identified_edges(network))
+    if not len(source):
+        return float("nan")
+    # names are coded across sources: a pair's codes carry its source
+    base = max(len(names), 1)
+    return float(_reciprocated(source * base + author, source * base + replied_to, base * (source.max() + 1)).mean())
+
+
 def top_pairs(network: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The ``n`` pairs of identified authors who exchange most replies, both directions together.
+    """Per source, the ``n`` pairs of identified authors who exchange most replies, both directions together.
 
     Returns
     -------
     DataFrame with ``source``, ``author_a``, ``author_b`` (a < b), ``a_to_b``,
-    ``b_to_a``, ``replies`` (their sum), sorted by replies descending.
+    ``b_to_a``, ``replies`` (their sum), sorted by source, then replies descending, then names.
     """
     edges = _identified_edges(network)
     source, author, replied_to, sources, names = _name_codes(edges)
-    forward = author < replied_to
-    a, b = np.where(forward, author, replied_to), np.where(forward, replied_to, author)
-    count = edges["count"].to_numpy(dtype=np.int64)
-    base = max(len(names), 1)
-    pair, group = np.unique((source * base + a) * base + b, return_inverse=True)
-    a_to_b = np.bincount(group, weights=np.where(forward, count, 0), minlength=len(pair)).astype(np.int64)
-    b_to_a = np.bincount(group, weights=np.where(forward, 0, count), minlength=len(pair)).astype(np.int64)
-    replies = a_to_b + b_to_a
-    # most replies first, then by names (pair codes follow source, author a, author b)
-    top = np.lexsort((pair, -replies))[:n]
-    source_of, a_of, b_of = pair[top] // (base * base), pair[top] // base % base, pair[top] % base
+    pairs = _top_pairs(source, author, replied_to, edges["count"].to_numpy(dtype=np.int64), n)
     return pd.DataFrame({
-        "source": sources.take(source_of), "author_a": names.take(a_of), "author_b": names.take(b_of),
-        "a_to_b": a_to_b[top], "b_to_a": b_to_a[top], "replies": replies[top],
+        "source": sources.take(pairs["source"]), "author_a": names.take(pairs["a"]),
+        "author_b": names.take(pairs["b"]), **{column: pairs[column] for column in ("a_to_b", "b_to_a", "replies")},
     }).astype({"source": "str", "author_a": "str", "author_b": "str"})
-
-
-def _dated_identified(comments: pd.DataFrame, params: EngagementParams,
-                      keyed: _Keyed | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Comments with a timestamp, and the subset whose author is identified, with author codes."""
-    frame = (keyed or keyed_authors(comments, params)).frame
-    dated = frame[frame["created_at"].notna()]
-    return dated, dated[dated["author_class"] != "missing"]
-
-
-def _week_start(times: pd.Series) -> pd.Series:
-    """Monday 00:00 UTC of each timestamp's ISO week."""
-    day = times.dt.floor("D")
-    return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
 
 
 def activity_by_week(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
                      keyed: _Keyed | None = None) -> pd.DataFrame:
-    """Comments and authors per week (weeks start Monday 00:00 UTC).
+    """Comments and authors per source and week (weeks start Monday 00:00 UTC).
 
     Returns
     -------
-    DataFrame, one row per week that has a comment, sorted: ``week``
+    DataFrame, one row per (source, week) that has a comment, sorted: ``source``, ``week``
     (datetime64[us, UTC]), ``comments`` (all dated comments, any author class),
     ``active_authors`` (distinct identified authors), ``new_authors`` (whose
     first dated comment falls in the week), ``returning_authors`` (active -
     new). Undated comments are left out.
     """
-    dated, identified = _dated_identified(comments, params, keyed)
-    week = _week_start(dated["created_at"])
-    counts = week.value_counts().rename("comments")
-    author_weeks = pd.DataFrame({"code": identified["code"], "week": week[identified.index]}).drop_duplicates()
-    active = author_weeks["week"].value_counts().rename("active_authors")
-    first_week = author_weeks.groupby("code")["week"].min()
-    new = first_week.value_counts().rename("new_authors")
-    out = pd.concat([counts, active, new], axis=1, sort=True).fillna(0).astype("int64")
-    out["returning_authors"] = out["active_authors"] - out["new_authors"]
-    out.index = out.index.astype("datetime64[us, UTC]")
-    return out.rename_axis("week").reset_index()
+    return insight_tables(comments, params, keyed)["activity_by_week"]
 
 
 def retention_by_cohort(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
                         keyed: _Keyed | None = None) -> pd.DataFrame:
-    """Retention of identified authors by the calendar month (UTC) of their first comment.
+    """Retention of identified authors by the calendar month (UTC) of their first comment, per source.
 
     Long form; ``.pivot(index="cohort", columns="months_since", values="share")``
-    gives the usual cohort x months-since matrix.
+    of one source gives the usual cohort x months-since matrix.
 
     Returns
     -------
-    DataFrame, one row per (cohort, months_since) with at least one active author:
-    ``cohort`` (str, "YYYY-MM"), ``months_since`` (int64 >= 0),
+    DataFrame, one row per (source, cohort, months_since) with at least one active author:
+    ``source``, ``cohort`` (str, "YYYY-MM"), ``months_since`` (int64 >= 0),
     ``active_authors`` (cohort authors who commented that month),
     ``cohort_authors``, ``share`` (active / cohort size, 0..1; 1 at month 0).
     """
-    _, identified = _dated_identified(comments, params, keyed)
-    times = identified["created_at"]
-    month = (times.dt.year * 12 + times.dt.month - 1).to_numpy()
-    active = pd.DataFrame({"code": identified["code"].to_numpy(), "month": month}).drop_duplicates()
-    active["first"] = active.groupby("code")["month"].transform("min")
-    active["months_since"] = active["month"] - active["first"]
-    table = active.groupby(["first", "months_since"]).size().rename("active_authors").reset_index()
-    sizes = table.loc[table["months_since"] == 0].set_index("first")["active_authors"]
-    table["cohort_authors"] = table["first"].map(sizes)
-    table["share"] = table["active_authors"] / table["cohort_authors"]
-    year, month0 = np.divmod(table["first"].to_numpy(), 12)
-    table.insert(0, "cohort", pd.array([f"{y:04d}-{m + 1:02d}" for y, m in zip(year, month0)], dtype="str"))
-    return table.drop(columns="first").astype({"months_since": "int64", "active_authors": "int64",
-                                               "cohort_authors": "int64"})
+    return insight_tables(comments, params, keyed)["retention_by_cohort"]
 
 
 def article_participation(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
@@ -715,136 +1047,7 @@ def article_participation(comments: pd.DataFrame, params: EngagementParams = Eng
     participants, float64, NaN with none), ``top_authors_share`` (share of the
     attributed comments written by the top authors, 0..1, NaN with none).
     """
-    frame = (keyed or keyed_authors(comments, params)).frame
-    # integer codes throughout: grouping a million comments by string keys three times cost most of a second
-    article = frame.groupby(ARTICLE_KEY, sort=True).ngroup().to_numpy()  # -1 where a key is missing
-    known = article >= 0
-    first_rows = np.unique(article[known], return_index=True)[1]
-    n = len(first_rows)
-    out = frame.loc[known, ARTICLE_KEY].iloc[first_rows].reset_index(drop=True)
-    identified = (frame["author_class"] != "missing").to_numpy()
-    out["comments"] = np.bincount(article[known], minlength=n).astype("int64")
-    out["unattributed_comments"] = np.bincount(article[known & ~identified], minlength=n).astype("int64")
-    # comments per (article, author), an article's authors from the most prolific down, ties by author key (codes
-    # follow the keys' order)
-    code = frame["code"].to_numpy()[known & identified].astype(np.int64)
-    pair, per_author = np.unique(article[known & identified] * (int(code.max(initial=0)) + 1) + code,
-                                 return_counts=True)
-    of_article = pair // (int(code.max(initial=0)) + 1)
-    order = np.lexsort((pair, -per_author, of_article))
-    of_article, per_author = of_article[order], per_author[order]
-    participants = np.bincount(of_article, minlength=n)
-    rank = np.arange(len(of_article)) - (np.cumsum(participants) - participants)[of_article]
-    top = rank < np.maximum(np.ceil(params.top_share * participants[of_article] - 1e-9), 1)
-    attributed = np.bincount(of_article, weights=per_author, minlength=n)
-    top_comments = np.bincount(of_article, weights=np.where(top, per_author, 0), minlength=n)
-    out["participants"] = participants.astype("int64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["comments_per_participant"] = np.where(participants > 0, attributed / participants, np.nan)
-        out["top_authors_share"] = np.where(attributed > 0, top_comments / attributed, np.nan)
-    return out
-
-
-# ---- the tables a run writes for the insights pages --------------------------
-
-# name -> what it holds; a run writes each as ``engagement_<name>.parquet`` (``catalog.INSIGHT_FILES``)
-INSIGHT_TABLES = {
-    "staff_overall": "per source: reader-started threads, share with a staff reply, median time to it, staff authors",
-    "staff_by_article": "staff_responsiveness per (source, article_id)",
-    "staff_by_month": "staff_responsiveness per (source, month the thread started)",
-    "reply_network": "who replies to whom: directed author pairs with counts",
-    "reply_pairs": "per source, the 50 pairs of identified authors who exchange most replies",
-    "reciprocity": "per source: share of directed author pairs whose reverse pair also occurs",
-    "activity_by_week": "per (source, week): comments, active, new and returning authors",
-    "retention_by_cohort": "per (source, first-month cohort, months since): share of the cohort active",
-    "article_participation": "per (source, article_id): participants, comments per participant, top authors' share",
-}
-TOP_PAIRS_PER_SOURCE = 50
-
-
-def insight_columns(params: EngagementParams = EngagementParams()) -> list[str]:
-    """The comment columns :func:`insight_tables` reads."""
-    return list(dict.fromkeys(["source", "comment_id", "article_id", "parent_id", "author", "created_at",
-                               "thread_id", "depth", *params.staff_columns]))
-
-
-def _per_source(comments: pd.DataFrame, table) -> pd.DataFrame:
-    """``table(one source's comments)`` for each source, stacked with a leading ``source`` column."""
-    parts = []
-    sources = comments["source"].unique()
-    # one source (the usual case): its comments are the frame itself, not a copy of every column
-    groups = [(sources[0], comments)] if len(sources) == 1 and pd.notna(sources[0]) else \
-        comments.groupby("source", sort=True)
-    for source, group in groups:
-        part = table(group)
-        part = part.drop(columns="source", errors="ignore")
-        part.insert(0, "source", pd.array([source] * len(part), dtype="str"))
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"source": pd.array([], dtype="str")})
-
-
-def insight_tables(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
-                   keyed: _Keyed | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of :data:`INSIGHT_TABLES` over the comments (a pure stage; authors are keyed per source).
-
-    Parameters
-    ----------
-    comments : DataFrame
-        Canonical comments (threads resolved or not), any number of sources.
-    params : EngagementParams
-        Who is staff (``staff_names``, ``staff_patterns``, ``staff_columns``) and how authors are classed.
-    keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
-
-    Returns
-    -------
-    dict of name -> DataFrame, keys in the order of :data:`INSIGHT_TABLES`;
-    every frame has a ``source`` column.
-    """
-    comments = _resolved(comments)
-    # only what the tables read: grouping a frame of every scored column by source would copy all of it
-    comments = comments[[column for column in insight_columns(params) if column in comments]]
-
-    # authors are keyed once for the whole corpus and once per source (the per-source tables), not per table
-    keyed, by_source = keyed or keyed_authors(comments, params), {}
-
-    def keyed_of(group: pd.DataFrame) -> _Keyed:
-        if group is comments:  # the only source: keyed as the whole corpus is
-            return keyed
-        source = group["source"].iat[0]
-        if source not in by_source:
-            by_source[source] = keyed_authors(group, params)
-        return by_source[source]
-
-    def overall(group: pd.DataFrame) -> pd.DataFrame:
-        measures = staff_responsiveness(group, params, keyed_of(group))[1]
-        return pd.DataFrame({
-            "threads": [int(measures["threads"])],
-            "threads_with_staff_reply": [int(measures["threads_with_staff_reply"])],
-            "share_threads_with_staff_reply": [float(measures["share_threads_with_staff_reply"])],
-            # the median of no replies is a bare NaT, which pandas would take for a datetime
-            "median_time_to_first_staff_reply": pd.to_timedelta([measures["median_time_to_first_staff_reply"]])
-            .astype("timedelta64[us]"),
-            "staff_authors": [int(measures["staff_authors"])],
-        })
-
-    network = reply_network(comments, params, keyed)
-
-    def network_reciprocity(group: pd.DataFrame) -> pd.DataFrame:
-        edges = _identified_edges(group)
-        return pd.DataFrame({"reciprocity": [reciprocity(group)], "directed_pairs": [len(edges)]})
-
-    return {
-        "staff_overall": _per_source(comments, overall),
-        "staff_by_article": staff_responsiveness(comments, params, keyed)[0],
-        "staff_by_month": staff_responsiveness_by_month(comments, params, keyed),
-        "reply_network": network,
-        "reply_pairs": _per_source(network, lambda group: top_pairs(group, TOP_PAIRS_PER_SOURCE)),
-        "reciprocity": _per_source(network, network_reciprocity),
-        "activity_by_week": _per_source(comments, lambda group: activity_by_week(group, params, keyed_of(group))),
-        "retention_by_cohort": _per_source(comments, lambda group: retention_by_cohort(group, params,
-                                                                                        keyed_of(group))),
-        "article_participation": article_participation(comments, params, keyed),
-    }
+    return insight_tables(comments, params, keyed)["article_participation"]
 
 
 # ---- who is staff: the desk's settings ----------------------------------------

@@ -462,7 +462,8 @@ def _score_all(
     comments, authors, topic_table, _ = run_stages(articles, comments, vote_events, decisions, params,
                                                    fitted_here.pop(), clock=clock)
     with clock("engagement tables"):
-        insights = engagement.insight_tables(comments, params.engagement)
+        partials = engagement.insight_partials(comments, params.engagement)
+        insights = engagement.reduce_insights(partials)
     results = Results(
         articles, comments, authors, vote_events, topic_table, schema.problems_frame([]), run_id,
         insights, scoring=Scoring(len(comments), len(articles), run_id, why),
@@ -470,6 +471,7 @@ def _score_all(
     state = fitted.FittedState(
         learned.text, learned.corpus, learned.outliers, _decision_keys(decisions),
         _tree_problems(tree_problems, comments), last_position, last_vote_row, run_id, len(comments), last_position,
+        partials,
     )
     return results, state
 
@@ -528,7 +530,15 @@ def _score_touched(
             recomputed = engagement.author_table(rows, decisions, params.engagement)
             authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
     with clock("engagement tables"):
-        insights = engagement.insight_tables(summary, params.engagement, keyed)
+        staff = authors.loc[authors["is_staff"], engagement.AUTHOR_KEY]
+        if engagement.staff_changed(state.insights, staff):
+            # an author of the kept rows became staff or stopped being (the desk's settings are the fit's): the
+            # threads they started or answered anywhere change
+            partials = engagement.insight_partials(summary, params.engagement, staff, keyed)
+        else:  # every other article's rows are as they were
+            partials = engagement.merge_partials([engagement.without_articles(state.insights, touched),
+                                                  engagement.insight_partials(scored, params.engagement, staff)])
+        insights = engagement.reduce_insights(partials)
     results = Results(
         articles, summary, authors,
         incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
@@ -539,7 +549,7 @@ def _score_touched(
     state = replace(
         state, text=text, corpus=fit.corpus, decisions=_decision_keys(decisions),
         tree_problems=pd.concat([kept_problems, _tree_problems(tree_problems, scored)], ignore_index=True),
-        last_position=last_position, last_vote_row=last_vote_row,
+        last_position=last_position, last_vote_row=last_vote_row, insights=partials,
     )
     return results, state
 

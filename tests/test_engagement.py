@@ -21,15 +21,20 @@ from moderation.engagement import (
     author_class,
     author_table,
     class_summary,
+    insight_partials,
     insight_tables,
+    merge_partials,
     reciprocity,
+    reduce_insights,
     reply_latency,
     reply_network,
     retention_by_cohort,
     staff_responsiveness,
+    staff_changed,
     staff_responsiveness_by_month,
     top_pairs,
     with_staff_settings,
+    without_articles,
 )
 
 HOUR = pd.Timedelta(hours=1)
@@ -258,6 +263,7 @@ def test_staff_responsiveness_per_article_and_overall():
     flags = ["false"] * 5 + ["true"] + ["false"] * 3
     comments = make_comments(rows, COLUMNS, isModerator=pd.Series(flags, dtype="str"))
     per_article, overall = staff_responsiveness(comments, EngagementParams(staff_names=("mod team",)))
+    overall = overall.set_index("source").loc["s"]
     a1 = per_article.set_index("article_id").loc["a1"]
     # a1: r1 answered by Mod Team after 1 h; r2 by Dana after 3 h (at depth 2); m3 is staff-started: not counted
     assert (a1["threads"], a1["threads_with_staff_reply"], a1["share_threads_with_staff_reply"]) == (2, 2, 1.0)
@@ -305,14 +311,17 @@ def test_reciprocity_leaves_out_missing_authors(comments):
 def test_activity_by_week_new_and_returning(comments):
     """Comments and identified active authors per Monday-started week, split into new and returning."""
     weeks = activity_by_week(comments)
-    assert weeks["week"].tolist() == [pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-08", tz="UTC")]
-    # week of Jan 1: c1-c5 and forum c1 = 6 comments; site Alice, Bob, UM #2, forum Alice: all new
-    # week of Jan 8: c6-c10 = 5 comments; UM #1, site Alice, Dana (missing and [deleted] not counted);
-    #   new: UM #1, Dana; returning: site Alice
-    assert weeks["comments"].tolist() == [6, 5]
-    assert weeks["active_authors"].tolist() == [4, 3]
-    assert weeks["new_authors"].tolist() == [4, 2]
-    assert weeks["returning_authors"].tolist() == [0, 1]
+    jan1, jan8 = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-08", tz="UTC")
+    assert list(weeks[["source", "week"]].itertuples(index=False, name=None)) == [
+        ("forum", jan1), ("site", jan1), ("site", jan8)]
+    # forum, week of Jan 1: its c1, by forum Alice (new)
+    # site, week of Jan 1: c1-c5 = 5 comments; Alice, Bob, UM #2: all new
+    # site, week of Jan 8: c6-c10 = 5 comments; UM #1, Alice, Dana (missing and [deleted] not counted);
+    #   new: UM #1, Dana; returning: Alice
+    assert weeks["comments"].tolist() == [1, 5, 5]
+    assert weeks["active_authors"].tolist() == [1, 3, 3]
+    assert weeks["new_authors"].tolist() == [1, 3, 2]
+    assert weeks["returning_authors"].tolist() == [0, 0, 1]
 
 
 def test_retention_by_cohort():
@@ -452,4 +461,55 @@ def test_insight_tables_cover_every_table_per_source(comments):
     for source, group in comments.groupby("source"):
         alone = activity_by_week(group)
         assert weekly.loc[weekly["source"] == source, "active_authors"].tolist() == alone["active_authors"].tolist()
+        assert set(alone["source"]) == {source}
     assert set(tables["staff_overall"]["source"]) == set(comments["source"])
+
+
+def test_insight_partials_of_article_groups_reduce_to_the_tables_of_all(comments):
+    """Partials of disjoint article groups, merged, reduce to the tables of all comments; so do the partials of
+    all with one article's rows made again (an import). Dana is staff by her flag on site a2, so her reply on a1
+    is a staff reply in a group that does not hold the flag."""
+    params = EngagementParams(staff_names=("bob",))
+    more = schema.conform(pd.DataFrame([
+        ("site", "c11", "a1", "c1", "Dana", "2024-01-01 11:00", 0, 0, None),
+        ("site", "c12", "a3", None, "Erin", "2024-02-05 10:00", 0, 0, None),
+        ("site", "c13", "a3", "c12", "Alice", "2024-02-05 11:00", 0, 0, None),
+    ], columns=COLUMNS).assign(is_staff=pd.array([False] * 3, dtype="boolean")), "comments")
+    every, _ = threads.resolve(pd.concat([comments.drop(columns=["thread_id", "depth"]), more], ignore_index=True)
+                               .assign(position=lambda frame: range(len(frame))))
+    expected = insight_tables(every, params)
+    # site a1's one reader thread, c1 (Alice, 10:00), answered by Dana (staff) at 11:00 and Bob (staff by name) at
+    # 12:00: 1 h
+    assert expected["staff_by_article"].set_index(["source", "article_id"]).loc[
+        ("site", "a1"), "median_time_to_first_staff_reply"] == HOUR
+    whole = insight_partials(every, params)
+    staff = whole.authors.loc[whole.authors["is_staff"], ["source", "author"]]
+    assert sorted(staff["author"]) == ["Bob", "Dana"]
+    by_article = every.groupby(["source", "article_id"]).ngroup() % 2
+    parts = [insight_partials(every[by_article == group], params, staff) for group in (0, 1)]
+    merged = reduce_insights(merge_partials(parts))
+    a1 = every[(every["source"] == "site") & (every["article_id"] == "a1")]
+    again = merge_partials([without_articles(whole, a1[["source", "article_id"]]), insight_partials(a1, params, staff)])
+    for name in INSIGHT_TABLES:
+        pd.testing.assert_frame_equal(merged[name], expected[name])
+        pd.testing.assert_frame_equal(reduce_insights(again)[name], expected[name])
+    # a1 alone does not hold Dana's flag: there Bob's reply would be the first, which is why partials take the
+    # corpus's staff
+    alone = reduce_insights(insight_partials(a1, params))["staff_by_article"]
+    assert alone["median_time_to_first_staff_reply"].iloc[0] == 2 * HOUR and not staff_changed(whole, staff)
+    assert staff_changed(whole, staff[staff["author"] == "Bob"])
+
+
+def test_a_reply_to_another_articles_comment_is_no_edge():
+    """A parent on another article makes a thread root (threads.resolve), so the reply is no edge of the network:
+    each article's edges are its own, whatever group it is reduced in."""
+    frame = pd.DataFrame([
+        ("s", "1", "a", None, "x", "2024-01-01 10:00", 0, 0, None),
+        ("s", "2", "b", "1", "y", "2024-01-01 11:00", 0, 0, None),
+        ("s", "3", "a", "1", "y", "2024-01-01 12:00", 0, 0, None),
+    ], columns=COLUMNS).assign(position=range(3))
+    comments, problems = threads.resolve(schema.conform(frame, "comments"))
+    assert len(problems) == 1
+    network = reply_network(comments)
+    assert list(network[["author", "replied_to_author", "count"]].itertuples(index=False, name=None)) == [
+        ("y", "x", 1)]

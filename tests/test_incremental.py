@@ -5,6 +5,7 @@ outlier scores)."""
 import json
 import shutil
 
+import joblib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -287,3 +288,33 @@ def test_author_rows_are_every_comment_when_the_authors_wrote_most():
         few = incremental.author_rows(comments, incremental.author_keys(comments.iloc[[1]]), given)
         assert few["comment_id"].tolist() == ["1", "2"]  # bob's comment and the one it answers
         assert incremental.author_rows(comments, incremental.author_keys(comments.iloc[[0, 1]]), given) is comments
+
+
+def test_engagement_partials_follow_an_import_and_a_new_staff_marker(runs, tmp_path):
+    """The state keeps the engagement tables' partials of every article, and they reduce to the tables written.
+    A comment marked by the source as staff's makes its author staff everywhere: the import that brings it (on a
+    new article) makes every article's thread rows again, and the tables are still a full run's."""
+    _, full, incremental, _, _ = runs
+    state = joblib.load(catalog.current(incremental) / catalog.STATE_FILE)
+    assert len(state.insights.articles) == read(incremental, "articles").shape[0]
+    for name, table in engagement.reduce_insights(state.insights).items():
+        pd.testing.assert_frame_equal(table, pd.read_parquet(incremental / catalog.INSIGHT_FILES[name]))
+    part_c = tmp_path / "C"
+    part_c.mkdir()
+    pd.DataFrame({"comment_id": ["c9000"], "article_id": ["a14"], "parent_id": [None], "author": ["user0"],
+                  "created_at": [pd.Timestamp("2024-05-01", tz="UTC")], "text": ["An update from the desk."],
+                  "upvotes": [1], "downvotes": [0], "status": ["published"], "source": ["forum"],
+                  "is_staff": [True]}).to_parquet(part_c / "comments.parquet", index=False)
+    pd.DataFrame({"article_id": ["a14"], "source": ["forum"], "title": ["Desk news"], "text": ["desk news"],
+                  "published_at": [pd.Timestamp("2024-05-01", tz="UTC")]}).to_parquet(part_c / "articles.parquet",
+                                                                                      index=False)
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    shutil.copytree(incremental, ours, symlinks=True)
+    shutil.copytree(full, theirs, symlinks=True)
+    report = pipeline.import_files([part_c], ours)
+    assert "scored 1 comment in 1 touched article" in str(report)
+    pipeline.run([part_c], theirs, refit=True)
+    overall = pd.read_parquet(ours / catalog.INSIGHT_FILES["staff_overall"])
+    assert overall["staff_authors"].tolist() == [1] and overall["threads_with_staff_reply"].iloc[0] > 0
+    for file in catalog.INSIGHT_FILES.values():
+        pd.testing.assert_frame_equal(pd.read_parquet(ours / file), pd.read_parquet(theirs / file))
