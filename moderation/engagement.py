@@ -255,10 +255,15 @@ def _mean(codes: np.ndarray, values: pd.Series, n: int) -> pd.array:
 def _distinct(codes: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
     """Per code, the number of distinct values of ``other`` (ints >= 0) seen with it."""
     base = int(other.max(initial=0)) + 1
-    # sorting int64 pair codes beats a hash-based unique on a million rows
-    pairs = np.sort(codes.astype(np.int64) * base + other)
-    first = np.r_[True, pairs[1:] != pairs[:-1]] if len(pairs) else np.zeros(0, dtype=bool)
-    return np.bincount(pairs[first] // base, minlength=n)
+    return np.bincount(_sorted_unique(codes.astype(np.int64) * base + other)[0] // base, minlength=n)
+
+
+def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of an int array, sorted, and how often each occurs: sorting beats ``np.unique``'s hash
+    on a million int64 codes (0.6 s against 0.07)."""
+    ordered = np.sort(values)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, np.int64)
+    return ordered[starts], np.diff(np.r_[starts, len(ordered)])
 
 
 def net_score(comments: pd.DataFrame) -> pd.Series:
@@ -630,7 +635,8 @@ def _named_only(partials: InsightPartials) -> InsightPartials:
     """``partials`` without the articles and authors no comment row names, codes renumbered."""
     renumbered = {}
     for lookup, columns in (("articles", ["article"]), ("authors", ["author"])):
-        used = np.unique(partials.author_days[columns[0]].to_numpy())
+        used = np.flatnonzero(np.bincount(partials.author_days[columns[0]].to_numpy(),
+                                          minlength=len(getattr(partials, lookup))))
         new = np.full(len(getattr(partials, lookup)), -1, dtype=np.int64)
         new[used] = np.arange(len(used))
         renumbered[lookup] = (getattr(partials, lookup).iloc[used].reset_index(drop=True), new)
@@ -643,10 +649,9 @@ def _named_only(partials: InsightPartials) -> InsightPartials:
 def without_articles(partials: InsightPartials, articles: pd.DataFrame) -> InsightPartials:
     """``partials`` without the rows of ``articles`` (a frame with ``ARTICLE_KEY``): what an import keeps before
     it adds those articles' partials made again."""
-    gone = np.flatnonzero(_is_in(partials.articles, articles, ARTICLE_KEY))
+    dropped = _is_in(partials.articles, articles, ARTICLE_KEY)
     rows = {table: getattr(partials, table) for table in _ROW_TABLES}
-    rows = {table: frame[~np.isin(frame["article"].to_numpy(), gone)].reset_index(drop=True)
-            for table, frame in rows.items()}
+    rows = {table: frame[~dropped[frame["article"].to_numpy()]].reset_index(drop=True) for table, frame in rows.items()}
     return _named_only(replace(partials, **rows))
 
 
@@ -802,7 +807,10 @@ def _network_tables(partials: InsightPartials, keys: _Ranks) -> tuple[pd.DataFra
 def _reciprocated(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     """Whether each directed pair (a, b) of author codes (< ``n``, codes unique across sources) has its reverse."""
     n = max(n, 1)
-    return np.isin(b.astype(np.int64) * n + a, a.astype(np.int64) * n + b)
+    pairs = np.sort(a.astype(np.int64) * n + b)  # a sorted lookup: np.isin's hash took a second on 500,000 pairs
+    reverse = b.astype(np.int64) * n + a
+    at = np.minimum(np.searchsorted(pairs, reverse), max(len(pairs) - 1, 0))
+    return pairs[at] == reverse if len(pairs) else np.zeros(0, dtype=bool)
 
 
 def _top_pairs(source: np.ndarray, a: np.ndarray, b: np.ndarray, count: np.ndarray, n: int) -> dict[str, np.ndarray]:
@@ -823,48 +831,63 @@ def _top_pairs(source: np.ndarray, a: np.ndarray, b: np.ndarray, count: np.ndarr
             "a_to_b": a_to_b[top], "b_to_a": b_to_a[top], "replies": replies[top]}
 
 
-def _dated_rows(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
-    """The author_days rows of dated comments with each row's source code and whether its author is identified."""
+def _dated(partials: InsightPartials) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Author codes, days and comments of the author_days rows of dated comments."""
     rows = partials.author_days[partials.author_days["day"] != UNDATED]
-    author = rows["author"].to_numpy()
-    return pd.DataFrame({"source": keys.author_source[author], "author": author, "day": rows["day"].to_numpy(),
-                         "comments": rows["comments"].to_numpy(), "identified": keys.identified[author]})
+    return (rows["author"].to_numpy().astype(np.int64), rows["day"].to_numpy().astype(np.int64),
+            rows["comments"].to_numpy())
+
+
+def _distinct_periods(author: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (author, period) pairs (int arrays), sorted by author then period, and each pair's author's
+    first period."""
+    low = int(period.min(initial=0))
+    span = int(period.max(initial=0)) - low + 1
+    pairs = _sorted_unique(author * span + (period - low))[0]
+    author_of, period_of = pairs // span, pairs % span + low
+    starts = np.r_[True, author_of[1:] != author_of[:-1]] if len(pairs) else np.zeros(0, dtype=bool)
+    first = period_of[np.maximum.accumulate(np.where(starts, np.arange(len(pairs)), 0))] if len(pairs) else period_of
+    return author_of, period_of, first
 
 
 def _activity(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
-    rows = _dated_rows(partials, keys)
-    rows["week"] = rows["day"] - (rows["day"] + _EPOCH_WEEKDAY) % 7  # the Monday of the week
-    counts = rows.groupby(["source", "week"], sort=True)["comments"].sum().rename("comments")
-    author_weeks = rows.loc[rows["identified"], ["source", "author", "week"]].drop_duplicates()
-    active = author_weeks.groupby(["source", "week"]).size().rename("active_authors")
-    first = author_weeks.groupby(["source", "author"])["week"].min().reset_index()
-    new = first.groupby(["source", "week"]).size().rename("new_authors")
-    out = pd.concat([counts, active, new], axis=1).fillna(0).astype("int64").sort_index()
+    author, day, comments = _dated(partials)
+    week = day - (day + _EPOCH_WEEKDAY) % 7  # the Monday of the week
+    low = int(week.min(initial=0))
+    span = int(week.max(initial=0)) - low + 1
+    cell, found = np.unique(keys.author_source[author] * span + (week - low), return_inverse=True)
+    identified = keys.identified[author]
+    author_of, week_of, first = _distinct_periods(author[identified], week[identified])
+    at = np.searchsorted(cell, keys.author_source[author_of] * span + (week_of - low))
+    out = pd.DataFrame({
+        "week": pd.DatetimeIndex((cell % span + low).astype("datetime64[D]").astype("datetime64[us]")).tz_localize(
+            "UTC"),
+        "comments": np.bincount(found, weights=comments, minlength=len(cell)).astype("int64"),
+        "active_authors": np.bincount(at, minlength=len(cell)).astype("int64"),
+        "new_authors": np.bincount(at[week_of == first], minlength=len(cell)).astype("int64"),
+    })
     out["returning_authors"] = out["active_authors"] - out["new_authors"]
-    week = out.index.get_level_values("week").to_numpy().astype("datetime64[D]").astype("datetime64[us]")
-    out.insert(0, "week", pd.DatetimeIndex(week).tz_localize("UTC"))
-    return _source_rows(keys, out.index.get_level_values("source").to_numpy(), out)
+    return _source_rows(keys, cell // span, out)
 
 
 def _retention(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
-    rows = _dated_rows(partials, keys)
-    rows = rows[rows["identified"]]
-    month = rows["day"].to_numpy().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    active = pd.DataFrame({"source": rows["source"].to_numpy(), "author": rows["author"].to_numpy(),
-                           "month": month}).drop_duplicates()
-    active["first"] = active.groupby("author")["month"].transform("min")
-    active["months_since"] = active["month"] - active["first"]
-    table = active.groupby(["source", "first", "months_since"], sort=True).size().rename("active_authors")
-    table = table.reset_index()
-    sizes = table.loc[table["months_since"] == 0].set_index(["source", "first"])["active_authors"]
-    table["cohort_authors"] = sizes.reindex(pd.MultiIndex.from_frame(table[["source", "first"]])).to_numpy()
-    table["share"] = table["active_authors"] / table["cohort_authors"]
-    year, month0 = np.divmod(table["first"].to_numpy(), 12)
-    cohort = pd.array([f"{y + 1970:04d}-{m + 1:02d}" for y, m in zip(year, month0)], dtype="str")
-    out = pd.DataFrame({"cohort": cohort, "months_since": table["months_since"].astype("int64"),
-                        "active_authors": table["active_authors"].astype("int64"),
-                        "cohort_authors": table["cohort_authors"].astype("int64"), "share": table["share"]})
-    return _source_rows(keys, table["source"].to_numpy(), out)
+    author, day, _ = _dated(partials)
+    identified = keys.identified[author]
+    month = day[identified].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    author_of, month_of, first = _distinct_periods(author[identified], month)
+    low = int(first.min(initial=0))
+    span = int(month_of.max(initial=0)) - low + 1
+    cell, active = _sorted_unique((keys.author_source[author_of] * span + (first - low)) * span + (month_of - first))
+    cohort_cell, months_since = cell // span, cell % span
+    cohorts = cohort_cell[months_since == 0]  # every cohort is active in its first month
+    sizes = active[months_since == 0][np.searchsorted(cohorts, cohort_cell)]
+    year, month0 = np.divmod(cohort_cell % span + low, 12)
+    out = pd.DataFrame({
+        "cohort": pd.array([f"{y + 1970:04d}-{m + 1:02d}" for y, m in zip(year, month0)], dtype="str"),
+        "months_since": months_since.astype("int64"), "active_authors": active.astype("int64"),
+        "cohort_authors": sizes.astype("int64"), "share": active / sizes,
+    })
+    return _source_rows(keys, cohort_cell // span, out)
 
 
 def _participation_table(partials: InsightPartials, keys: _Ranks) -> pd.DataFrame:
