@@ -483,11 +483,12 @@ class InsightPartials:
     articles : per article code: ``source``, ``article_id`` (str; a comment may lack its article id)
     authors : per author code: ``source``, ``author`` (:func:`author_key`), ``author_class`` (str) and
         ``is_staff`` (bool, who was staff when the rows were made: the thread rows depend on it)
-    author_days : ``article``, ``author``, ``day`` (int32 days since 1970-01-01 UTC, :data:`UNDATED`),
-        ``comments`` (int64): every comment
-    edges : ``article``, ``author``, ``replied_to``, ``count`` (int64): replies to a comment of the same article
-    threads : ``article``, ``month`` (int32 months since January 1970 of the root, :data:`UNDATED`), ``threads``,
-        ``threads_with_staff_reply`` (int64): threads a reader (not staff) started
+    author_days : ``article``, ``author``, ``day`` (days since 1970-01-01 UTC, :data:`UNDATED`), ``comments``:
+        every comment
+    edges : ``article``, ``author``, ``replied_to``, ``count``: replies to a comment of the same article
+    threads : ``article``, ``month`` (months since January 1970 of the root, :data:`UNDATED`), ``threads``,
+        ``threads_with_staff_reply``: threads a reader (not staff) started
+    (codes and counts are int32)
     staff_waits : ``article``, ``month``, ``wait`` (timedelta64[us]): per reader thread with a staff reply, the
         time from its root to the first one (where both are dated)
     participation : ``article`` and :func:`article_participation`'s measures, per article
@@ -544,10 +545,10 @@ def insight_partials(comments: pd.DataFrame, params: EngagementParams = Engageme
     readers["month"] = _months(readers["root_at"])
     threads_ = readers.groupby(["article", "month"], sort=True).agg(
         threads=("has_staff_reply", "size"), threads_with_staff_reply=("has_staff_reply", "sum"),
-    ).reset_index().astype({"threads": "int64", "threads_with_staff_reply": "int64"})
+    ).reset_index().astype({"article": "int32", "threads": "int32", "threads_with_staff_reply": "int32"})
     answered_threads = readers[readers["time_to_first_staff_reply"].notna()]
     waits = answered_threads[["article", "month", "time_to_first_staff_reply"]].rename(
-        columns={"time_to_first_staff_reply": "wait"}).reset_index(drop=True)
+        columns={"time_to_first_staff_reply": "wait"}).reset_index(drop=True).astype({"article": "int32"})
     identified = (authors["author_class"] != "missing").to_numpy()
     participation = _participation(author_days, identified, len(articles), params.top_share)
     return InsightPartials(articles.astype("str"), authors, author_days, edges, threads_, waits, participation)
@@ -555,9 +556,9 @@ def insight_partials(comments: pd.DataFrame, params: EngagementParams = Engageme
 
 def _counts(columns: dict[str, np.ndarray], name: str) -> pd.DataFrame:
     """Rows per distinct combination of ``columns`` (int arrays), as a frame sorted by them with the count as
-    ``name`` (int64)."""
+    ``name``; int32 throughout (the fitted state keeps a row per comment or so: half the bytes of int64)."""
     frame = pd.DataFrame(columns)
-    return frame.groupby(list(columns), sort=True).size().rename(name).astype("int64").reset_index()
+    return frame.groupby(list(columns), sort=True).size().rename(name).reset_index().astype("int32")
 
 
 def _months(times: pd.Series) -> np.ndarray:
@@ -626,6 +627,7 @@ def merge_partials(parts: list[InsightPartials]) -> InsightPartials:
     for table in _ROW_TABLES:
         rows[table] = pd.concat([
             getattr(part, table).assign(**{column: maps[lookup][number][getattr(part, table)[column].to_numpy()]
+                                           .astype(np.int32)
                                            for column, lookup in _CODES.items() if column in getattr(part, table)})
             for number, part in enumerate(parts)], ignore_index=True)
     return _named_only(InsightPartials(lookups["articles"], lookups["authors"], **rows))
@@ -634,12 +636,12 @@ def merge_partials(parts: list[InsightPartials]) -> InsightPartials:
 def _named_only(partials: InsightPartials) -> InsightPartials:
     """``partials`` without the articles and authors no comment row names, codes renumbered."""
     renumbered = {}
-    for lookup, columns in (("articles", ["article"]), ("authors", ["author"])):
-        used = np.flatnonzero(np.bincount(partials.author_days[columns[0]].to_numpy(),
-                                          minlength=len(getattr(partials, lookup))))
-        new = np.full(len(getattr(partials, lookup)), -1, dtype=np.int64)
+    for lookup, column in (("articles", "article"), ("authors", "author")):
+        table = getattr(partials, lookup)
+        used = np.flatnonzero(np.bincount(partials.author_days[column].to_numpy(), minlength=len(table)))
+        new = np.full(len(table), -1, dtype=np.int32)
         new[used] = np.arange(len(used))
-        renumbered[lookup] = (getattr(partials, lookup).iloc[used].reset_index(drop=True), new)
+        renumbered[lookup] = (table.iloc[used].reset_index(drop=True), new)
     rows = {table: getattr(partials, table).assign(**{
         column: renumbered[lookup][1][getattr(partials, table)[column].to_numpy()]
         for column, lookup in _CODES.items() if column in getattr(partials, table)}) for table in _ROW_TABLES}
