@@ -716,6 +716,7 @@ class _Ranks:
         self.present = np.unique(self.article_source[partials.author_days["article"].to_numpy()])
 
     def source_column(self, codes: np.ndarray) -> pd.array:
+        """The sources of source codes, as a str column."""
         return pd.array(self.sources.take(codes), dtype="str")
 
 
@@ -741,9 +742,7 @@ def _staff_tables(partials: InsightPartials, keys: _Ranks) -> tuple[pd.DataFrame
     counts = threads_[["threads", "threads_with_staff_reply"]].groupby(source).sum().reindex(keys.present,
                                                                                              fill_value=0)
     median = waits["wait"].groupby(keys.article_source[waits["article"].to_numpy()]).median()
-    overall = measured(counts, median)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        overall["share_threads_with_staff_reply"] = overall["share_threads_with_staff_reply"].astype("float64")
+    overall = measured(counts, median)  # a source without reader threads: share NaN
     staff = partials.authors["is_staff"].to_numpy()
     overall["staff_authors"] = np.bincount(keys.author_source[staff], minlength=len(keys.sources))[
         keys.present].astype("int64")

@@ -119,7 +119,7 @@ def test_a_source_the_sample_misses_is_fitted_on_its_own_rows(runs, tmp_path, ca
 
 def test_a_dask_results_folder_reads_and_imports_as_any_other(runs, tmp_path):
     """The dashboard's loader reads the partitioned comments; an import scores the touched articles with the
-    state the Dask run fitted."""
+    state the Dask run fitted, and reduces the engagement partials the Dask run kept to a pandas import's tables."""
     folder, _ = runs
     out = tmp_path / "dask"
     shutil.copytree(folder / "dask", out, symlinks=True)
@@ -135,6 +135,11 @@ def test_a_dask_results_folder_reads_and_imports_as_any_other(runs, tmp_path):
     report = pipeline.import_files([extra], out)
     assert report.scoring.full_fit is None and report.added.added["comments"] == 3
     assert len(pd.read_parquet(out / "comments.parquet")) == len(loaded.comments) + 3
+    by_pandas = tmp_path / "pandas"
+    shutil.copytree(folder / "pandas", by_pandas, symlinks=True)
+    pipeline.import_files([extra], by_pandas)
+    for file in catalog.INSIGHT_FILES.values():
+        pd.testing.assert_frame_equal(pd.read_parquet(out / file), pd.read_parquet(by_pandas / file), obj=file)
 
 
 def test_the_scheduler_flag_needs_the_dask_engine(tmp_path, capsys):
