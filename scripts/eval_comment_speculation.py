@@ -13,11 +13,12 @@ threads. Rows, on the held-out part, each scored by the speculation stage
 F1, precision and recall at 0.5, ROC AUC, and the share flagged next to the share labelled; F1 and each scorer's
 F1 minus the baseline's with a 90 % interval over resampled threads (``eval_data.bootstrap_interval``).
 
-Then, in the same table (:func:`table`; errors per set: :func:`show_errors`), the same rows on 150 Globe and Mail comments under 31 other articles (:func:`gnm_other_articles`; resampled by article), drawn at
-random from ``socc_globe_and_mail/.../old_comments.csv`` and labelled by hand with the same guidelines, without
-seeing any score (``scripts/data/gnm_other_articles_speculation.csv``: ids and labels only; one annotator): no
-tuning looked at them. And on another community's comments (:func:`bicycles_meta`; resampled by question): 200 Stack Exchange Bicycles Meta
-comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
+Then, in the same table (:func:`table`; errors per set: :func:`show_errors`), the same rows on 150 Globe and Mail
+comments under 31 other articles (:func:`gnm_other_articles`; resampled by article), drawn at random from
+``socc_globe_and_mail/.../old_comments.csv`` and labelled by hand with the same guidelines, without seeing any score
+(``scripts/data/gnm_other_articles_speculation.csv``: ids and labels only; one annotator): no tuning looked at them.
+And on another community's comments (:func:`bicycles_meta`; resampled by question): 200 Stack Exchange Bicycles
+Meta comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
 ids and labels only; 110 drawn at random, 90 among those the speculation score of 2026-12-01 put at 0.3 or more).
 A check that the news-comment model travels, not a held-out set: it was looked at to choose the model's C.
 """
