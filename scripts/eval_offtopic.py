@@ -124,10 +124,12 @@ def _auc(y: np.ndarray, scores: np.ndarray) -> float:
     return round(roc_auc_score(y, scores), 3) if 0 < y.sum() < len(y) else float("nan")
 
 
-def _interval(statistic, groups: np.ndarray) -> str:
-    """The 90 % interval of ``statistic`` (a function of row positions) over resampled ``groups``: "[0.702, 0.815]"."""
+def _interval(statistic, groups: np.ndarray, signed: bool = False) -> str:
+    """The 90 % interval of ``statistic`` (a function of row positions) over resampled ``groups``: "[0.702, 0.815]",
+    or with ``signed`` (a difference) "[-0.107, +0.068]"."""
     low, high = bootstrap_interval(statistic, groups)
-    return f"[{low:.3f}, {high:.3f}]"
+    form = "{:+.3f}" if signed else "{:.3f}"
+    return f"[{form.format(low)}, {form.format(high)}]"
 
 
 def held_out_table(sets: list[LabelledSet], choice: Choice, shipped: dict) -> tuple[pd.DataFrame, dict]:
@@ -159,7 +161,7 @@ def held_out_table(sets: list[LabelledSet], choice: Choice, shipped: dict) -> tu
         row["shipped auc (fitted on these rows too)"] = _auc(yh, combine(Xh, shipped))
         for scorer in ("tuned", "leave-one-dataset-out"):
             row[f"{scorer} - baseline"] = round(margin(scorer)(every), 3)
-            row[f"{scorer} - baseline [90 %]"] = _interval(margin(scorer), groups)
+            row[f"{scorer} - baseline [90 %]"] = _interval(margin(scorer), groups, signed=True)
         row["tuned ap"] = round(average_precision_score(yh, scores["tuned"]), 3)
         row["baseline ap"] = round(average_precision_score(yh, scores["baseline"]), 3)
         rows.append(row)

@@ -61,6 +61,7 @@ def test_held_out_table_fits_leave_one_dataset_out_without_the_set_itself():
     for column in ("tuned [90 %]", "leave-one-dataset-out [90 %]", "baseline [90 %]", "tuned - baseline [90 %]"):
         low, high = (float(v) for v in rows.loc["usual one", column].strip("[]").split(","))
         assert low <= high
+    assert rows.loc["opposite", "leave-one-dataset-out - baseline [90 %]"].startswith("[-")
     low, high = (float(v) for v in rows.loc["usual one", "baseline [90 %]"].strip("[]").split(","))
     assert low <= rows.loc["usual one", "baseline auc"] <= high
 
