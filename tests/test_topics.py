@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
@@ -320,6 +322,13 @@ def test_term_counts_equal_countvectorizer(texts):
     assert list(terms) == list(expected.get_feature_names_out())
     for part in ["indptr", "indices", "data"]:
         np.testing.assert_array_equal(getattr(got, part), getattr(want, part))
+
+
+def test_word_runs_split_by_pyarrow_equal_python_re():
+    """The non-word class given to pyarrow splits every code point's text into the runs Python's \\w+ finds."""
+    every = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000)
+    pieces = pc.split_pattern_regex(pa.array([every]), text._non_word_run()).flatten().to_pylist()
+    assert [piece for piece in pieces if piece] == re.findall(r"\w+", every)
 
 
 def test_term_counts_without_terms_have_no_columns():
