@@ -178,9 +178,13 @@ def blank_everyday_hedges(texts: pd.Series) -> pd.Series:
     return texts.astype("str").fillna("").str.replace(compiled, lambda m: " " * len(m.group(0)), regex=True)
 
 
-def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES) -> pd.DataFrame:
+def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES, words: np.ndarray | None = None,
+                         ) -> pd.DataFrame:
     """The features ``names`` (of :data:`CALIBRATION_FEATURES` and :data:`FORMER_FEATURES`) of comments scored by
     :func:`score_comments`, one row per comment, in that order.
+
+    ``words``: each comment's number of ``\\w+`` runs when the caller has it (the speculation batch finds them:
+    ``score_speculation``'s ``words``); counted here otherwise.
 
     Sentence maxima as log-odds (the conjecture one read with everyday hedges blanked), log(1 + count) of the
     comment cues (:data:`CUE_PATTERNS_EN`, those not negated earlier in their sentence), of predictions about
@@ -208,7 +212,8 @@ def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES) -> pd
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
         "sentence_speculation": _logit(scored["sentence_speculation_score"]),
         **features,
-        "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64)),
+        "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64) if words is None
+                              else np.asarray(words, dtype=np.float64)),
     }, index=scored.index)[names]
 
 
@@ -309,7 +314,8 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
     weights, rows = (conjecture, np.ones(len(out), bool)) if conjecture is not None else (
         load_default_conjecture(), english)
     if weights is not None and rows.any():
-        score[rows] = apply_conjecture(calibration_features(out[rows], weights["features"]), weights)
+        features = calibration_features(out[rows], weights["features"], sentences["words"].to_numpy()[rows])
+        score[rows] = apply_conjecture(features, weights)
     out["speculation_score"] = score
     out["is_speculative"] = score >= 0.5
     return out

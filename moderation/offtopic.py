@@ -427,6 +427,11 @@ def _context_components(
     known = article_at >= 0
     terms = np.zeros(n)
     terms[known] = article_terms[article_at[known]]
+    # the look-ahead of ADDRESSES_POSTER leaves pandas to Python's re, text by text: only a text holding "@" or
+    # ", " / ": " can match, and pyarrow finds those
+    addresses_poster = np.zeros(n)
+    may_address = np.flatnonzero(original.str.contains("@|[,:] ").to_numpy(dtype=bool))
+    addresses_poster[may_address] = original.iloc[may_address].str.contains(ADDRESSES_POSTER).to_numpy(dtype=bool)
     return {
         "is_reply": (parent_at >= 0).astype(np.float64),
         "log_thread_size": np.log1p(thread_size).astype(np.float64),
@@ -437,7 +442,7 @@ def _context_components(
         "has_link": text.str.contains(LINK).to_numpy(dtype=np.float64),
         "repeated_text": repeated.astype(np.float64),
         "is_question": text.str.rstrip().str.endswith("?").to_numpy(dtype=np.float64),
-        "addresses_poster": original.str.contains(ADDRESSES_POSTER).to_numpy(dtype=np.float64),
+        "addresses_poster": addresses_poster,
         "agreement": (text.str.contains(AGREEMENT) & (words <= AGREEMENT_MAX_WORDS)).to_numpy(dtype=np.float64),
     }
 

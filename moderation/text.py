@@ -37,8 +37,13 @@ SCORING_CHUNK_ROWS = 25_000
 
 
 def has_text(texts: pd.Series) -> pd.Series:
-    """Whether each text holds anything but whitespace and paywall masks (NA: False)."""
-    return texts.astype("str").fillna("").str.contains(r"[^\s*]")
+    """Whether each text holds anything but whitespace and paywall masks (NA: False).
+
+    Searched by pyarrow with Python's whitespace (``[^\\s*]`` as ``re`` reads it, which pandas would run
+    text by text in Python).
+    """
+    found = pc.match_substring_regex(pa.array(texts.astype("str")), f"[^{python_class('space')}*]")
+    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=texts.index)
 
 
 def clean_text(texts: pd.Series) -> pd.Series:
@@ -196,19 +201,19 @@ def row_sums(x: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
     return np.bincount(rows, weights=values, minlength=x.shape[0]).astype(np.float64)
 
 
-@lru_cache(maxsize=1)
-def _non_word_run() -> str:
-    """An RE2 pattern (pyarrow's regex engine) for a run of characters that are not Python's ``\\w``.
+@lru_cache(maxsize=2)
+def python_class(kind: str) -> str:
+    """The inside of an RE2 character class (pyarrow's regex engine) holding the code points Python's ``re``
+    matches with ``\\w`` (``kind`` "word": ``str.isalnum()`` or "_") or ``\\s`` ("space": ``str.isspace()``).
 
-    RE2's own ``\\W`` is ASCII-only; the class here lists the code points Python's ``re`` counts as word
-    characters (``str.isalnum()`` or "_"), so splitting on it gives the ``\\w+`` runs ``re`` finds.
+    RE2's own ``\\w`` and ``\\s`` are ASCII-only, and its ``\\pL``-style classes follow another Unicode
+    version: a class listing Python's own code points makes pyarrow find what ``re`` finds.
     """
-    word = np.fromiter((chr(code).isalnum() for code in range(0x110000)), dtype=bool, count=0x110000)
-    word[ord("_")] = True
-    word[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
-    starts, ends = runs(word)
-    ranges = "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
-    return f"[^{ranges}]+"
+    test = {"word": lambda char: char.isalnum() or char == "_", "space": str.isspace}[kind]
+    member = np.fromiter((test(chr(code)) for code in range(0x110000)), dtype=bool, count=0x110000)
+    member[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
+    starts, ends = runs(member)
+    return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
 
 
 def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -219,7 +224,7 @@ def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     text is lower-cased by Python, as scikit-learn's analyzer does.
     """
     lowered = pa.array([text.lower() for text in texts], type=pa.large_string())
-    pieces = pc.split_pattern_regex(lowered, _non_word_run())
+    pieces = pc.split_pattern_regex(lowered, f"[^{python_class('word')}]+")
     rows = pc.list_parent_indices(pieces).to_numpy()
     flat = pc.list_flatten(pieces)
     # a text that starts or ends with a non-word character gives an empty piece there
