@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import (
-    SCORING_CHUNK_ROWS, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
+    SCORING_CHUNK_ROWS, by_ascii, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
 )
 from moderation.topics import TextFeatures, dominant_topic
 
@@ -124,7 +124,8 @@ def text_hashes(comments: pd.DataFrame) -> np.ndarray:
     if len(comments) > SCORING_CHUNK_ROWS:  # in slices: each holds several normalised copies of its texts
         return np.concatenate([text_hashes(comments.iloc[start:start + SCORING_CHUNK_ROWS])
                                for start in range(0, len(comments), SCORING_CHUNK_ROWS)])
-    normalised = comments["text"].astype("str").fillna("").str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
+    normalised = by_ascii(comments["text"].astype("str").fillna("").str.lower(),
+                          lambda part: part.str.replace(r"\W+", " ", regex=True).str.strip())
     keyed = comments["source"].astype("str").fillna("") + "\x1f" + normalised
     return pd.util.hash_pandas_object(keyed.astype("str"), index=False).to_numpy()
 
@@ -439,8 +440,9 @@ def _context_components(
     n = len(comments)
     original = comments["text"].astype("str").fillna("")
     text = original.str.lower()
-    words = text.str.count(r"\w+").to_numpy(dtype=np.float64)
-    per_word = lambda pattern: text.str.count(pattern).to_numpy(dtype=np.float64) / np.maximum(words, 1)
+    count = lambda pattern: by_ascii(text, lambda part: part.str.count(pattern)).to_numpy(dtype=np.float64)
+    words = count(r"\w+")
+    per_word = lambda pattern: count(pattern) / np.maximum(words, 1)
     repeated = (corpus.text_count(hashes) > 1) & (words >= 3)
     # a comment without a resolved thread counts as its own thread
     threads = comments["thread_id"].astype("str") if "thread_id" in comments else pd.Series(np.arange(n).astype(str))
@@ -462,11 +464,12 @@ def _context_components(
         "log_article_terms": np.log1p(terms),
         "second_person": per_word(SECOND_PERSON),
         "first_person": per_word(FIRST_PERSON),
-        "has_link": text.str.contains(LINK).to_numpy(dtype=np.float64),
+        "has_link": by_ascii(text, lambda part: part.str.contains(LINK)).to_numpy(dtype=np.float64),
         "repeated_text": repeated.astype(np.float64),
         "is_question": text.str.rstrip().str.endswith("?").to_numpy(dtype=np.float64),
         "addresses_poster": addresses_poster,
-        "agreement": (text.str.contains(AGREEMENT) & (words <= AGREEMENT_MAX_WORDS)).to_numpy(dtype=np.float64),
+        "agreement": (by_ascii(text, lambda part: part.str.contains(AGREEMENT)).to_numpy(dtype=bool)
+                      & (words <= AGREEMENT_MAX_WORDS)).astype(np.float64),
     }
 
 

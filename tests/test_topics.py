@@ -338,6 +338,15 @@ def test_python_classes_for_pyarrow_equal_python_re():
         assert [piece for piece in pieces if piece] == re.findall(pattern, every), kind
 
 
+def test_string_methods_on_ascii_texts_apart_equal_one_pass():
+    """by_ascii gives what the pandas method gives on the whole Series: values, order and index."""
+    texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", ""],
+                      index=[5, 3, 3, 9, 0, 1, 2], dtype="str")
+    for method in [lambda t: t.str.count(r"\w+"), lambda t: t.str.contains(r"\byou\b"),
+                   lambda t: t.str.lower().str.replace(r"\W+", " ", regex=True).str.strip()]:
+        pd.testing.assert_series_equal(text.by_ascii(texts, method), method(texts), check_exact=True)
+
+
 def test_has_text_equals_python_re():
     """has_text is re's [^\\s*] search: masks and any Unicode whitespace are no text, NA is none."""
     texts = pd.Series(["", " \t\n", "***", " * \x1c\u2028\u3000", "a", "\x00", "\u200b", None, "*x*"], dtype="str")
