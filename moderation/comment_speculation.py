@@ -147,7 +147,7 @@ def _logit(p) -> np.ndarray:
 
 def _found(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
     """Positions of the texts where ``pattern`` matches (vectorised; the patterns here are RE2-compatible, so
-    pyarrow searches them)."""
+    pyarrow searches them, the ASCII texts apart: :func:`moderation.text.by_ascii`)."""
     found = by_ascii(texts, lambda part: part.str.contains(pattern, case=not ignore_case, regex=True))
     return np.flatnonzero(found.to_numpy(dtype=bool))
 
