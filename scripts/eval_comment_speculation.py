@@ -10,14 +10,15 @@ threads. Rows, on the held-out part, each scored by the speculation stage
 - ``sentence_speculation_score`` (the most speculative sentence, any hedge),
 - the baseline: 1 if any of "perhaps", "maybe", "might", "probably", "possibly" occurs.
 
-F1, precision and recall at 0.5, ROC AUC, and the share flagged next to the share labelled; for each scorer the
-difference of its F1 to the baseline's with a 90 % interval over resampled threads (``eval_data.bootstrap_interval``).
+F1, precision and recall at 0.5, ROC AUC, and the share flagged next to the share labelled; F1 and each scorer's
+F1 minus the baseline's with a 90 % interval over resampled threads (``eval_data.bootstrap_interval``).
 
-Then the same rows on 150 Globe and Mail comments under 31 other articles (:func:`gnm_other_articles`), drawn at
-random from ``socc_globe_and_mail/.../old_comments.csv`` and labelled by hand with the same guidelines, without
-seeing any score (``scripts/data/gnm_other_articles_speculation.csv``: ids and labels only; one annotator): no
-tuning looked at them. And on another community's comments (:func:`bicycles_meta`): 200 Stack Exchange Bicycles Meta
-comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
+Then, in the same table (:func:`table`; errors per set: :func:`show_errors`), the same rows on 150 Globe and Mail
+comments under 31 other articles (:func:`gnm_other_articles`; resampled by article), drawn at random from
+``socc_globe_and_mail/.../old_comments.csv`` and labelled by hand with the same guidelines, without seeing any score
+(``scripts/data/gnm_other_articles_speculation.csv``: ids and labels only; one annotator): no tuning looked at them.
+And on another community's comments (:func:`bicycles_meta`; resampled by question): 200 Stack Exchange Bicycles
+Meta comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
 ids and labels only; 110 drawn at random, 90 among those the speculation score of 2026-12-01 put at 0.3 or more).
 A check that the news-comment model travels, not a held-out set: it was looked at to choose the model's C.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +47,22 @@ GNM_OTHER_LABELS = Path(__file__).resolve().parent / "data" / "gnm_other_article
 GNM_OTHER_COMMENTS = "socc_globe_and_mail/SFU_Comment_Extractor/Sample_Resources/Sample_Comments_CSVs/old_comments.csv"
 
 
-def _row(name: str, y: np.ndarray, scores: np.ndarray) -> dict:
+@dataclass
+class ScoredSet:
+    """Labelled comments scored by the speculation stage: ``labels`` 0/1 per row of ``scored``; ``groups``
+    (threads, articles, questions) are what the intervals resample."""
+
+    name: str
+    scored: pd.DataFrame
+    labels: np.ndarray
+    groups: np.ndarray
+
+
+def _row(name: str, y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict:
     flagged = scores >= 0.5
+    low, high = bootstrap_interval(lambda rows: f1_score(y[rows], flagged[rows], zero_division=0), groups)
     return {"scorer": name, "n": len(y), "positives": int(y.sum()), "f1": round(f1_score(y, flagged), 3),
+            "f1 [90 %]": f"[{low:.3f}, {high:.3f}]",
             "precision": round(precision_score(y, flagged, zero_division=0), 3),
             "recall": round(recall_score(y, flagged), 3), "auc": round(roc_auc_score(y, scores), 3),
             "flagged share": round(flagged.mean(), 3), "labelled share": round(y.mean(), 3)}
@@ -59,45 +74,58 @@ def _cue_phrases(cues) -> str:
 
 def _f1_minus_baseline(y: np.ndarray, scores: np.ndarray, baseline: np.ndarray, groups: np.ndarray) -> str:
     def difference(rows):
-        return f1_score(y[rows], scores[rows] >= 0.5) - f1_score(y[rows], baseline[rows] >= 0.5)
+        return (f1_score(y[rows], scores[rows] >= 0.5, zero_division=0)
+                - f1_score(y[rows], baseline[rows] >= 0.5, zero_division=0))
     low, high = bootstrap_interval(difference, groups)
     return f"{difference(np.arange(len(y))):+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
-def _table(dataset: str, scored: pd.DataFrame, y: np.ndarray, groups: np.ndarray, errors: int) -> pd.DataFrame:
-    """The rows of the module docstring for ``scored`` comments with labels ``y`` (resampled by ``groups``);
-    ``errors`` > 0 prints that many false positives and misses of ``speculation_score`` with their cues."""
-    texts = scored["text"].astype("str").fillna("")
-    baseline = texts.str.lower().str.contains(BASELINE).to_numpy(dtype=float)
-    scorers = {"speculation_score (shipped)": scored["speculation_score"].to_numpy(),
-               "sentence_speculation_score (shipped)": scored["sentence_speculation_score"].to_numpy(),
-               "baseline: perhaps/maybe/might/probably/possibly": baseline}
-    table = pd.DataFrame([_row(name, y, scores) for name, scores in scorers.items()])
-    table["f1 - baseline [90 %]"] = [_f1_minus_baseline(y, scores, baseline, groups) if scores is not baseline else ""
-                                     for scores in scorers.values()]
-    table.insert(0, "dataset", dataset)
-    if errors:
-        frame = scored.assign(label=y)
-        for title, picked in (("false positives", frame[frame.label == 0].nlargest(errors, "speculation_score")),
-                              ("misses", frame[frame.label == 1].nsmallest(errors, "speculation_score"))):
-            print(f"\nspeculation, {dataset}: {title} (speculation score [cues] text)")
+def baseline_scores(texts: pd.Series) -> np.ndarray:
+    """The hedge-word baseline: 1.0 where any word of :data:`BASELINE` occurs, else 0.0."""
+    return texts.astype("str").fillna("").str.lower().str.contains(BASELINE).to_numpy(dtype=float)
+
+
+def table(sets: list[ScoredSet]) -> pd.DataFrame:
+    """One table: per set, the rows of the module docstring (every scorer, then the baseline)."""
+    parts = []
+    for labelled in sets:
+        scored, y, groups = labelled.scored, labelled.labels, labelled.groups
+        baseline = baseline_scores(scored["text"])
+        scorers = {"speculation_score (shipped)": scored["speculation_score"].to_numpy(),
+                   "sentence_speculation_score (shipped)": scored["sentence_speculation_score"].to_numpy(),
+                   "baseline: perhaps/maybe/might/probably/possibly": baseline}
+        part = pd.DataFrame([_row(name, y, scores, groups) for name, scores in scorers.items()])
+        part["f1 - baseline [90 %]"] = [_f1_minus_baseline(y, scores, baseline, groups)
+                                        if scores is not baseline else "" for scores in scorers.values()]
+        part.insert(0, "dataset", labelled.name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def show_errors(sets: list[ScoredSet], k: int) -> None:
+    """Print the ``k`` highest-scored comments labelled not speculative and the ``k`` lowest-scored speculative
+    ones of each set, with their speculation score and cues."""
+    for labelled in sets:
+        frame = labelled.scored.assign(label=labelled.labels)
+        for title, picked in (("false positives", frame[frame.label == 0].nlargest(k, "speculation_score")),
+                              ("misses", frame[frame.label == 1].nsmallest(k, "speculation_score"))):
+            print(f"\nspeculation, {labelled.name}: {title} (speculation score [cues] text)")
             for _, row in picked.iterrows():
                 print(f"- {row.speculation_score:.2f} [{_cue_phrases(row.speculation_cues)}] "
                       f"{' '.join(str(row.text).split())[:150]}")
-    return table
 
 
-def evaluate(errors: int = 0, part: str = "held out") -> pd.DataFrame:
-    """The table of the module docstring on the Globe and Mail ``part`` ("held out" or "tuning") rows."""
+def gnm_labelled_part(part: str = "held out") -> list[ScoredSet]:
+    """The labelled Globe and Mail comments of the ``part`` ("held out" or "tuning") threads."""
     labelled = gnm_labelled()
     scored = score_comments(labelled.comments.assign(language="en"))
     rows = ~np.isnan(labelled.speculative) & (~labelled.tune if part == "held out" else labelled.tune)
-    return _table(f"{labelled.name}, {part}", scored[rows], labelled.speculative[rows].astype(int),
-                  labelled.groups[rows], errors)
+    return [ScoredSet(f"{labelled.name}, {part}", scored[rows], labelled.speculative[rows].astype(int),
+                      labelled.groups[rows])]
 
 
-def gnm_other_articles(errors: int = 0) -> pd.DataFrame:
-    """The same rows on the hand-labelled Globe and Mail comments of other articles than the labelled four."""
+def gnm_other_articles() -> list[ScoredSet]:
+    """The hand-labelled Globe and Mail comments of other articles than the labelled four."""
     labels = pd.read_csv(GNM_OTHER_LABELS, dtype={"comment_id": str, "article_id": str})
     raw = pd.read_csv(DATA / GNM_OTHER_COMMENTS, dtype={"ID": str}, usecols=["ID", "text"])
     comments = labels.merge(raw.rename(columns={"ID": "comment_id"}), on="comment_id", how="inner",
@@ -106,12 +134,12 @@ def gnm_other_articles(errors: int = 0) -> pd.DataFrame:
         raise ValueError(f"{GNM_OTHER_LABELS}: {len(labels) - len(comments)} labelled comment ids are not in "
                          f"{DATA / GNM_OTHER_COMMENTS}")
     scored = score_comments(comments.assign(source="globe_and_mail", language="en"))
-    return _table("globe_and_mail, other articles (hand-labelled)", scored,
-                  scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy(), errors)
+    return [ScoredSet("globe_and_mail, other articles (hand-labelled)", scored,
+                      scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy())]
 
 
-def bicycles_meta(errors: int = 0) -> pd.DataFrame:
-    """The same rows on the hand-labelled Bicycles Meta comments: the random sample, then all 200."""
+def bicycles_meta() -> list[ScoredSet]:
+    """The hand-labelled Bicycles Meta comments: the random sample, then all 200."""
     parsed = load(DATA / "stackexchange_bicycles_meta", format="stackexchange")
     labels = pd.read_csv(BICYCLES_LABELS, dtype={"comment_id": str, "article_id": str})
     comments = parsed.comments.merge(labels[["comment_id", "sample", "speculative"]], on="comment_id", how="inner",
@@ -122,10 +150,13 @@ def bicycles_meta(errors: int = 0) -> pd.DataFrame:
     scored = score_comments(comments.assign(language="en"))
     random = (scored["sample"] == "random").to_numpy()
     y, questions = scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy()
-    return pd.concat([
-        _table("bicycles meta (hand-labelled), random sample", scored[random], y[random], questions[random], 0),
-        _table("bicycles meta (hand-labelled), all", scored, y, questions, errors),
-    ], ignore_index=True)
+    return [ScoredSet("bicycles meta (hand-labelled), random sample", scored[random], y[random], questions[random]),
+            ScoredSet("bicycles meta (hand-labelled), all", scored, y, questions)]
+
+
+def labelled_comment_sets() -> list[ScoredSet]:
+    """Every set of the module docstring, in its order."""
+    return [*gnm_labelled_part(), *gnm_other_articles(), *bicycles_meta()]
 
 
 def main() -> None:
@@ -134,9 +165,9 @@ def main() -> None:
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is missing: the speculation evaluation needs the shared data (set MODERATION_DATA)")
-    print(evaluate(args.errors).to_string(index=False))
-    print(gnm_other_articles(args.errors).to_string(index=False))
-    print(bicycles_meta(args.errors).to_string(index=False))
+    sets = labelled_comment_sets()
+    print(table(sets).to_string(index=False))
+    show_errors(sets, args.errors)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ Per set of ``eval_data.labelled_sets`` (split there once, 70 % tuning / 30 % hel
 - ``shipped``: ``moderation/models/offtopic_weights.json``, fitted on every labelled row, held-out ones
   included (so this row is optimistic; it is the model a desk gets);
 - ``baseline``: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features, same rows;
-- ``tuned - baseline``: the difference of their ROC AUC, with a 90 % interval over resampled groups (threads,
-  articles, questions: ``eval_data.bootstrap_interval``).
+- ``tuned - baseline`` and ``leave-one-dataset-out - baseline``: the differences of ROC AUC.
+
+Every ROC AUC but the shipped one's, and both differences, come with a 90 % interval over resampled groups
+(threads, articles, questions: ``eval_data.bootstrap_interval``).
 
 ``--errors K`` prints the K highest-scored on-topic comments and K lowest-scored off-topic ones of each
 held-out part, each with the components that pushed its score most (standardised value x weight).
@@ -122,8 +124,17 @@ def _auc(y: np.ndarray, scores: np.ndarray) -> float:
     return round(roc_auc_score(y, scores), 3) if 0 < y.sum() < len(y) else float("nan")
 
 
+def _interval(statistic, groups: np.ndarray, signed: bool = False) -> str:
+    """The 90 % interval of ``statistic`` (a function of row positions) over resampled ``groups``: "[0.702, 0.815]",
+    or with ``signed`` (a difference) "[-0.107, +0.068]"."""
+    low, high = bootstrap_interval(statistic, groups)
+    form = "{:+.3f}" if signed else "{:.3f}"
+    return f"[{form.format(low)}, {form.format(high)}]"
+
+
 def held_out_table(sets: list[LabelledSet], choice: Choice, shipped: dict) -> tuple[pd.DataFrame, dict]:
-    """One row per set: the held-out figures of the module docstring; also the tuned weights."""
+    """One row per set: the held-out figures of the module docstring, each ROC AUC and difference with its
+    90 % interval over resampled groups; also the tuned weights."""
     X, y, names, _, _ = pooled(sets, "tune")
     tuned = fit(X, y, names, choice)
     every_X, every_y, every_names, _, _ = pooled(sets, "all")
@@ -133,21 +144,27 @@ def held_out_table(sets: list[LabelledSet], choice: Choice, shipped: dict) -> tu
         here = held_names == name
         others = every_names != name
         lodo = fit(every_X[others], every_y[others], every_names[others], choice)
-        yh, Xh = held_y[here], held_X[here]
-        baseline = 1.0 - Xh["sim_article"].to_numpy()
-        tuned_scores = combine(Xh, tuned)
+        yh, Xh, groups = held_y[here], held_X[here], held_groups[here]
+        scores = {"tuned": combine(Xh, tuned), "leave-one-dataset-out": combine(Xh, lodo),
+                  "baseline": 1.0 - Xh["sim_article"].to_numpy()}
 
-        def margin(rows, yh=yh, tuned_scores=tuned_scores, baseline=baseline):
-            return _auc(yh[rows], tuned_scores[rows]) - _auc(yh[rows], baseline[rows])
-        low, high = bootstrap_interval(margin, held_groups[here])
-        rows.append({
-            "dataset": name, "held-out n": int(here.sum()), "positives": int(yh.sum()),
-            "tuned auc": _auc(yh, tuned_scores), "leave-one-dataset-out auc": _auc(yh, combine(Xh, lodo)),
-            "shipped auc": _auc(yh, combine(Xh, shipped)), "baseline auc": _auc(yh, baseline),
-            "tuned ap": round(average_precision_score(yh, combine(Xh, tuned)), 3),
-            "baseline ap": round(average_precision_score(yh, baseline), 3),
-            "tuned - baseline [90 %]": f"{margin(np.arange(len(yh))):+.3f} [{low:+.3f}, {high:+.3f}]",
-        })
+        def auc(scorer, yh=yh, scores=scores):
+            return lambda rows: _auc(yh[rows], scores[scorer][rows])
+
+        def margin(scorer, auc=auc):
+            return lambda rows: auc(scorer)(rows) - auc("baseline")(rows)
+        every = np.arange(len(yh))
+        row = {"dataset": name, "held-out n": int(here.sum()), "positives": int(yh.sum())}
+        for scorer in scores:
+            row[f"{scorer} auc"] = auc(scorer)(every)
+            row[f"{scorer} [90 %]"] = _interval(auc(scorer), groups)
+        row["shipped auc (fitted on these rows too)"] = _auc(yh, combine(Xh, shipped))
+        for scorer in ("tuned", "leave-one-dataset-out"):
+            row[f"{scorer} - baseline"] = round(margin(scorer)(every), 3)
+            row[f"{scorer} - baseline [90 %]"] = _interval(margin(scorer), groups, signed=True)
+        row["tuned ap"] = round(average_precision_score(yh, scores["tuned"]), 3)
+        row["baseline ap"] = round(average_precision_score(yh, scores["baseline"]), 3)
+        rows.append(row)
     return pd.DataFrame(rows), tuned
 
 

@@ -3,11 +3,12 @@
 1. Off-topic, one table over every labelled set the repository can read (``eval_data``; split once into
    tuning and held-out parts): on the held-out part the combiner tuned on the tuning parts, the
    leave-one-dataset-out combiner, the shipped combiner and the naive baseline (1 - cosine of TF-IDF comment
-   vs article), all measured in this run (``eval_offtopic``); then K false positives and K misses per set
-   with the components that pushed each score.
-2. Speculation on real comments: the labelled Globe and Mail comments' held-out threads, shipped scores next
-   to a hedge-word baseline, with K false positives and misses (``eval_comment_speculation``); then the same on
-   hand-labelled Globe and Mail comments of other articles and Stack Exchange Bicycles Meta comments.
+   vs article), all measured in this run, with 90 % intervals over resampled groups (``eval_offtopic``); then K
+   false positives and K misses per set with the components that pushed each score.
+2. Speculation on real comments, one table: the labelled Globe and Mail comments' held-out threads,
+   hand-labelled Globe and Mail comments of other articles and Stack Exchange Bicycles Meta comments, shipped
+   scores next to a hedge-word baseline with 90 % intervals, then K false positives and misses per set
+   (``eval_comment_speculation``).
 3. Speculation on sentence corpora (Szeged, FactBank, SFU; German One Million Posts sentences), each row
    with its baseline (``eval_speculation``).
 
@@ -53,12 +54,12 @@ def main() -> None:
         print("baseline: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features, same rows")
         eval_offtopic.show_errors(sets, tuned, args.errors)
 
-        print("\nSPECULATION on real comments, held-out threads")
-        print(eval_comment_speculation.evaluate(args.errors).to_string(index=False))
-        print("\nSPECULATION on Globe and Mail comments of other articles (hand-labelled, never tuned on)")
-        print(eval_comment_speculation.gnm_other_articles(args.errors).to_string(index=False))
-        print("\nSPECULATION on another community's comments (hand-labelled; a check, not held out)")
-        print(eval_comment_speculation.bicycles_meta(args.errors).to_string(index=False))
+        print("\nSPECULATION on real comments: the labelled Globe and Mail comments' held-out threads; Globe and Mail "
+              "comments of other articles (hand-labelled, never tuned on); another community's comments "
+              "(hand-labelled; a check, not held out)")
+        comment_sets = eval_comment_speculation.labelled_comment_sets()
+        print(eval_comment_speculation.table(comment_sets).to_string(index=False))
+        eval_comment_speculation.show_errors(comment_sets, args.errors)
 
         print("\nSPECULATION on sentence corpora (held-out parts)")
         sentences = eval_speculation.evaluate()
