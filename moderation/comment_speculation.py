@@ -36,6 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moderation.speculation import score_conjecture, score_speculation_and_conjecture
+from moderation.text import by_ascii
 
 # the comment-level features of the conjecture model (shipped default and a desk's learned one); a desk's
 # weights file names the features it uses, so files learned on the first three still apply
@@ -146,8 +147,9 @@ def _logit(p) -> np.ndarray:
 
 def _found(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
     """Positions of the texts where ``pattern`` matches (vectorised; the patterns here are RE2-compatible, so
-    pyarrow searches them)."""
-    return np.flatnonzero(texts.str.contains(pattern, case=not ignore_case, regex=True).to_numpy(dtype=bool))
+    pyarrow searches them, the ASCII texts apart: :func:`moderation.text.by_ascii`)."""
+    found = by_ascii(texts, lambda part: part.str.contains(pattern, case=not ignore_case, regex=True))
+    return np.flatnonzero(found.to_numpy(dtype=bool))
 
 
 def _counts(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
@@ -178,9 +180,13 @@ def blank_everyday_hedges(texts: pd.Series) -> pd.Series:
     return texts.astype("str").fillna("").str.replace(compiled, lambda m: " " * len(m.group(0)), regex=True)
 
 
-def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES) -> pd.DataFrame:
+def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES, words: np.ndarray | None = None,
+                         ) -> pd.DataFrame:
     """The features ``names`` (of :data:`CALIBRATION_FEATURES` and :data:`FORMER_FEATURES`) of comments scored by
     :func:`score_comments`, one row per comment, in that order.
+
+    ``words``: each comment's number of ``\\w+`` runs when the caller has it (the speculation batch finds them:
+    ``score_speculation``'s ``words``); counted here otherwise.
 
     Sentence maxima as log-odds (the conjecture one read with everyday hedges blanked), log(1 + count) of the
     comment cues (:data:`CUE_PATTERNS_EN`, those not negated earlier in their sentence), of predictions about
@@ -208,7 +214,9 @@ def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES) -> pd
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
         "sentence_speculation": _logit(scored["sentence_speculation_score"]),
         **features,
-        "log_words": np.log1p(texts.str.count(r"\w+").to_numpy(dtype=np.float64)),
+        "log_words": np.log1p(by_ascii(texts, lambda part: part.str.count(r"\w+")).to_numpy(dtype=np.float64)
+                              if words is None
+                              else np.asarray(words, dtype=np.float64)),
     }, index=scored.index)[names]
 
 
@@ -294,7 +302,9 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
     out["speculative_sentences"] = sentences["speculative_sentences"].to_numpy()
     english = np.ones(len(comments), bool) if language is None else language.to_numpy(dtype=object) != "de"
     texts = comments["text"].astype("str").fillna("")
-    has_cue = texts.str.contains("|".join(CUE_PATTERNS_EN.values()), case=False).to_numpy(dtype=bool) & english
+    has_cue = np.zeros(len(texts), dtype=bool)
+    has_cue[_found(texts, "|".join(CUE_PATTERNS_EN.values()))] = True
+    has_cue &= english
     cues = sentences["speculation_cues"].to_numpy(dtype=object).copy()
     for row in np.flatnonzero(has_cue):
         cues[row] = sorted([*cues[row], *_cue_spans(texts.iat[row])], key=lambda cue: cue["start"])
@@ -309,7 +319,8 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
     weights, rows = (conjecture, np.ones(len(out), bool)) if conjecture is not None else (
         load_default_conjecture(), english)
     if weights is not None and rows.any():
-        score[rows] = apply_conjecture(calibration_features(out[rows], weights["features"]), weights)
+        features = calibration_features(out[rows], weights["features"], sentences["words"].to_numpy()[rows])
+        score[rows] = apply_conjecture(features, weights)
     out["speculation_score"] = score
     out["is_speculative"] = score >= 0.5
     return out

@@ -206,7 +206,8 @@ class CueMatches:
         ], axis=1).astype(np.float64).reshape(-1, 3)
         first, last = lexicon.match(batch, lexicon_ids, across_sentences=True)
         starts, ends = batch.word_starts[first], batch.word_ends[last]
-        sentence_start = np.isin(starts, batch.sentence_starts)
+        # a lookup table over the batch's offsets: np.isin's default sorts both arrays, for every batch
+        sentence_start = np.isin(starts, batch.sentence_starts, kind="table")
         keep = ~self._months(batch, first, last, np.where(sentence_start, starts, -1))
         keep &= ~self._overlapping(starts, ends, question_spans)
         spans = np.concatenate([question_spans, np.stack([starts[keep], ends[keep]], axis=1)])

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import (
-    SCORING_CHUNK_ROWS, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
+    SCORING_CHUNK_ROWS, by_ascii, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
 )
 from moderation.topics import TextFeatures, dominant_topic
 
@@ -124,7 +124,8 @@ def text_hashes(comments: pd.DataFrame) -> np.ndarray:
     if len(comments) > SCORING_CHUNK_ROWS:  # in slices: each holds several normalised copies of its texts
         return np.concatenate([text_hashes(comments.iloc[start:start + SCORING_CHUNK_ROWS])
                                for start in range(0, len(comments), SCORING_CHUNK_ROWS)])
-    normalised = comments["text"].astype("str").fillna("").str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
+    normalised = by_ascii(comments["text"].astype("str").fillna("").str.lower(),
+                          lambda part: part.str.replace(r"\W+", " ", regex=True).str.strip())
     keyed = comments["source"].astype("str").fillna("") + "\x1f" + normalised
     return pd.util.hash_pandas_object(keyed.astype("str"), index=False).to_numpy()
 
@@ -189,9 +190,11 @@ class OfftopicCorpus:
         return replace(self, row_keys=OfftopicCorpus.__dataclass_fields__["row_keys"].default_factory(),
                        row_hashes=np.zeros(0, np.uint64))
 
-    def comment_hashes(self, comments: pd.DataFrame) -> np.ndarray:
-        """:func:`text_hashes` of ``comments``, from the fitted rows when they are all among them."""
-        at = self.row_keys.get_indexer(row_keys(comments, COMMENT_KEY)) if len(self.row_keys) else None
+    def comment_hashes(self, comments: pd.DataFrame, keys: pd.MultiIndex | None = None) -> np.ndarray:
+        """:func:`text_hashes` of ``comments``, from the fitted rows when they are all among them (``keys``: their
+        ``row_keys`` of ``COMMENT_KEY``, when the caller has them)."""
+        keys = row_keys(comments, COMMENT_KEY) if keys is None else keys
+        at = self.row_keys.get_indexer(keys) if len(self.row_keys) else None
         if at is not None and (at >= 0).all():
             return self.row_hashes[at]
         return text_hashes(comments)
@@ -248,17 +251,22 @@ def _chunk_components(
     """``(rows, components)`` per chunk of whole articles: the positions in ``comments`` and
     :func:`offtopic_components` of those comments (indexed by those positions)."""
     corpus = corpus if corpus is not None else OfftopicCorpus.fit(comments, articles, features)
-    group = group_codes(row_keys(comments, ARTICLE_KEY))
+    comment_articles = row_keys(comments, ARTICLE_KEY)
+    group = group_codes(comment_articles)
     chunks = group_chunks(group, chunk_rows or SCORING_CHUNK_ROWS)
     # only the columns the components read: a chunk of the stage's wide frame would copy every column
     comments = comments[[name for name in CONTEXT_COLUMNS if name in comments]].reset_index(drop=True)
+    # the comments' keys looked up once, not once per chunk in the fitted rows of a million comments
+    keys = row_keys(comments, COMMENT_KEY)
+    lookups = _CommentLookups(keys, features.fitted_positions(keys), corpus.comment_hashes(comments, keys))
     if len(chunks) == 1:
-        yield chunks[0], _article_components(comments, articles, features, corpus)
+        yield chunks[0], _article_components(comments, articles, features, corpus, lookups)
         return
-    article_at = positions_of(row_keys(articles, ARTICLE_KEY), row_keys(comments, ARTICLE_KEY))
+    article_at = positions_of(row_keys(articles, ARTICLE_KEY), comment_articles)
     for rows in chunks:
         used = np.unique(article_at[rows])
-        yield rows, _article_components(comments.iloc[rows], articles.iloc[used[used >= 0]], features, corpus)
+        yield rows, _article_components(comments.iloc[rows], articles.iloc[used[used >= 0]], features, corpus,
+                                        lookups.take(rows))
 
 
 def _assembled(parts, index: pd.Index) -> pd.DataFrame:
@@ -278,12 +286,27 @@ def _assembled(parts, index: pd.Index) -> pd.DataFrame:
                          for name, values in columns.items()}, index=index, copy=False)
 
 
+@dataclass(frozen=True)
+class _CommentLookups:
+    """What :func:`_chunk_components` looks up once for every comment: keys (``COMMENT_KEY``), positions among
+    the fitted rows (:meth:`TextFeatures.fitted_positions`) and text hashes (:meth:`OfftopicCorpus.comment_hashes`)."""
+
+    keys: pd.MultiIndex
+    fitted_at: np.ndarray
+    hashes: np.ndarray
+
+    def take(self, rows: np.ndarray) -> _CommentLookups:
+        return _CommentLookups(self.keys[rows], self.fitted_at[rows], self.hashes[rows])
+
+
 def _article_components(
     comments: pd.DataFrame, articles: pd.DataFrame, features: TextFeatures, corpus: OfftopicCorpus,
+    lookups: _CommentLookups,
 ) -> pd.DataFrame:
-    """:func:`offtopic_components` of whole articles in one pass (``articles`` holds at least theirs)."""
+    """:func:`offtopic_components` of whole articles in one pass (``articles`` holds at least theirs; ``lookups``:
+    the comments' keys, fitted positions and hashes)."""
     n = len(comments)
-    matrix, topics, languages, semantic = features.comment_features(comments)
+    matrix, topics, languages, semantic = features.comment_features(comments, lookups.fitted_at)
     article_matrix, article_topics, article_semantic = features.article_features(articles)
     comment_articles = row_keys(comments, ARTICLE_KEY)
     article_at = positions_of(row_keys(articles, ARTICLE_KEY), comment_articles)
@@ -291,7 +314,7 @@ def _article_components(
     sim_article = row_sums(matrix, matrix.data * in_article)
 
     # parent: a comment on the same article; otherwise the comment answers the article
-    parent_at = positions_of(row_keys(comments, COMMENT_KEY), row_keys(comments, ["source", "parent_id"]))
+    parent_at = positions_of(lookups.keys, row_keys(comments, ["source", "parent_id"]))
     group = group_codes(comment_articles)
     same_article = (parent_at >= 0) & (group[np.maximum(parent_at, 0)] == group)
     parent_at = np.where(same_article, parent_at, -1)
@@ -338,7 +361,8 @@ def _article_components(
     sim_article_relative = sim_article - pd.Series(sim_article).groupby(group).transform("median").to_numpy()
     log_tokens = np.log1p(matrix.getnnz(axis=1))
     semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, indicator)
-    context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at, corpus)
+    context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at, corpus,
+                                  lookups.hashes)
     article_has_text = (context["log_article_terms"] >= np.log1p(ARTICLE_TEXT_TERMS)).astype(np.float64)
     similarities = {
         "sim_article": np.clip(sim_article, 0, 1), "sim_parent": np.clip(sim_parent, 0, 1),
@@ -404,21 +428,22 @@ def _semantic_components(
 
 def _context_components(
     comments: pd.DataFrame, group: np.ndarray, parent_at: np.ndarray, article_terms: np.ndarray,
-    article_at: np.ndarray, corpus: OfftopicCorpus,
+    article_at: np.ndarray, corpus: OfftopicCorpus, hashes: np.ndarray,
 ) -> dict:
     """How much context a comment has, and the cues in its own text that mark chatter (see ``COMPONENTS``).
 
     Shares are per word of the comment (0..1); ``repeated_text`` is 1 when the same text (case and spacing
     aside, at least three words) appears more than once in its source; ``addresses_poster`` is 1 when the
     comment opens by naming someone (:data:`ADDRESSES_POSTER`), ``agreement`` when a short comment opens with
-    pure agreement or thanks (:data:`AGREEMENT`).
+    pure agreement or thanks (:data:`AGREEMENT`). ``hashes``: the comments' :func:`text_hashes`.
     """
     n = len(comments)
     original = comments["text"].astype("str").fillna("")
     text = original.str.lower()
-    words = text.str.count(r"\w+").to_numpy(dtype=np.float64)
-    per_word = lambda pattern: text.str.count(pattern).to_numpy(dtype=np.float64) / np.maximum(words, 1)
-    repeated = (corpus.text_count(corpus.comment_hashes(comments)) > 1) & (words >= 3)
+    count = lambda pattern: by_ascii(text, lambda part: part.str.count(pattern)).to_numpy(dtype=np.float64)
+    words = count(r"\w+")
+    per_word = lambda pattern: count(pattern) / np.maximum(words, 1)
+    repeated = (corpus.text_count(hashes) > 1) & (words >= 3)
     # a comment without a resolved thread counts as its own thread
     threads = comments["thread_id"].astype("str") if "thread_id" in comments else pd.Series(np.arange(n).astype(str))
     sizes = pd.Series(np.ones(n)).groupby([group, threads.fillna("").to_numpy()])
@@ -427,6 +452,11 @@ def _context_components(
     known = article_at >= 0
     terms = np.zeros(n)
     terms[known] = article_terms[article_at[known]]
+    # the look-ahead of ADDRESSES_POSTER leaves pandas to Python's re, text by text: only a text holding "@" or
+    # ", " / ": " can match, and pyarrow finds those
+    addresses_poster = np.zeros(n)
+    may_address = np.flatnonzero(original.str.contains("@|[,:] ").to_numpy(dtype=bool))
+    addresses_poster[may_address] = original.iloc[may_address].str.contains(ADDRESSES_POSTER).to_numpy(dtype=bool)
     return {
         "is_reply": (parent_at >= 0).astype(np.float64),
         "log_thread_size": np.log1p(thread_size).astype(np.float64),
@@ -434,11 +464,12 @@ def _context_components(
         "log_article_terms": np.log1p(terms),
         "second_person": per_word(SECOND_PERSON),
         "first_person": per_word(FIRST_PERSON),
-        "has_link": text.str.contains(LINK).to_numpy(dtype=np.float64),
+        "has_link": by_ascii(text, lambda part: part.str.contains(LINK)).to_numpy(dtype=np.float64),
         "repeated_text": repeated.astype(np.float64),
         "is_question": text.str.rstrip().str.endswith("?").to_numpy(dtype=np.float64),
-        "addresses_poster": original.str.contains(ADDRESSES_POSTER).to_numpy(dtype=np.float64),
-        "agreement": (text.str.contains(AGREEMENT) & (words <= AGREEMENT_MAX_WORDS)).to_numpy(dtype=np.float64),
+        "addresses_poster": addresses_poster,
+        "agreement": (by_ascii(text, lambda part: part.str.contains(AGREEMENT)).to_numpy(dtype=bool)
+                      & (words <= AGREEMENT_MAX_WORDS)).astype(np.float64),
     }
 
 

@@ -392,12 +392,15 @@ def score_speculation(texts: pd.Series, model: SpeculationClassifier | None = No
     pd.DataFrame
         ``speculation_score`` (float in [0, 1]), ``is_speculative`` (score >= 0.5),
         ``speculation_cues`` (list of {"phrase", "start", "end"} character spans into the text),
-        ``speculative_sentences`` (int64 >= 0: sentences scoring >= 0.5).
+        ``speculative_sentences`` (int64 >= 0: sentences scoring >= 0.5), ``words`` (int64 >= 0: the text's
+        ``\\w+`` runs, as ``re.findall`` counts them; the batch finds them anyway, and the comment model reads
+        them).
     """
     model = load_model() if model is None else model
     cues = np.empty(len(texts), dtype=object)
-    (scores, counts), = _sentence_maxima(texts, [model], language, cues)
-    return _speculation_frame(scores, counts, cues, texts.index)
+    words = np.zeros(len(texts), dtype=np.int64)
+    (scores, counts), = _sentence_maxima(texts, [model], language, cues, words)
+    return _speculation_frame(scores, counts, cues, words, texts.index)
 
 
 def score_speculation_and_conjecture(texts: pd.Series, language=None) -> pd.DataFrame:
@@ -419,29 +422,34 @@ def score_speculation_and_conjecture(texts: pd.Series, language=None) -> pd.Data
         :func:`score_speculation`'s columns and ``conjecture_score`` (float in [0, 1]), ``texts``'s index.
     """
     cues = np.empty(len(texts), dtype=object)
+    words = np.zeros(len(texts), dtype=np.int64)
     (scores, counts), (conjecture, _) = _sentence_maxima(
-        texts, [load_model(), load_model(CONJECTURE_MODEL_PATH)], language, cues)
-    frame = _speculation_frame(scores, counts, cues, texts.index)
+        texts, [load_model(), load_model(CONJECTURE_MODEL_PATH)], language, cues, words)
+    frame = _speculation_frame(scores, counts, cues, words, texts.index)
     frame["conjecture_score"] = conjecture
     return frame
 
 
-def _speculation_frame(scores: np.ndarray, counts: np.ndarray, cues: np.ndarray, index: pd.Index) -> pd.DataFrame:
-    """:func:`score_speculation`'s frame from per-comment scores, counts and cue lists."""
+def _speculation_frame(scores: np.ndarray, counts: np.ndarray, cues: np.ndarray, words: np.ndarray,
+                       index: pd.Index) -> pd.DataFrame:
+    """:func:`score_speculation`'s frame from per-comment scores, counts, cue lists and word counts."""
     return pd.DataFrame({
         "speculation_score": scores,
         "is_speculative": scores >= 0.5,
         "speculation_cues": cues,
         "speculative_sentences": counts,
+        "words": words,
     }, index=index)
 
 
-def _sentence_maxima(texts: pd.Series, models: list, language, cues: np.ndarray | None) -> list:
+def _sentence_maxima(texts: pd.Series, models: list, language, cues: np.ndarray | None,
+                     words: np.ndarray | None = None) -> list:
     """Per model, ``(score, count)``: each comment's maximum sentence probability (n,) and its number of
     sentences scoring >= 0.5 (int64, n); 0 for empty or missing text.
 
     Every batch of sentences is split once and scored by all ``models``. ``cues`` (object array (n,), or None
-    to skip) receives each comment's cue dicts under ``models[0]``'s lexicon.
+    to skip) receives each comment's cue dicts under ``models[0]``'s lexicon, ``words`` (int64 (n,), or None)
+    its number of words (maximal runs of word characters).
     """
     every_german = _languages(language, texts.index) == "de"
     results = [(np.zeros(len(texts)), np.zeros(len(texts), dtype=np.int64)) for _ in models]
@@ -452,14 +460,14 @@ def _sentence_maxima(texts: pd.Series, models: list, language, cues: np.ndarray 
         german = every_german[first:first + SCORING_CHUNK_ROWS]
         for is_german in (False, True):
             members = np.flatnonzero(german == is_german)
-            _score_batches([values[i] for i in members], first + members, is_german, models, results, cues)
+            _score_batches([values[i] for i in members], first + members, is_german, models, results, cues, words)
     return results
 
 
 def _score_batches(values: list[str], members: np.ndarray, is_german: bool, models: list, results: list,
-                   cues: np.ndarray | None) -> None:
+                   cues: np.ndarray | None, words: np.ndarray | None) -> None:
     """:func:`_sentence_maxima` of the texts ``values`` (rows ``members``, all German or none), into
-    ``results`` and ``cues``."""
+    ``results``, ``cues`` and ``words``."""
     lexicons = [_lexicon("de" if is_german else "en", model) for model in models]
     for start, stop, batch in batches(values):
         rows = members[start:stop]
@@ -479,6 +487,9 @@ def _score_batches(values: list[str], members: np.ndarray, is_german: bool, mode
             scores[rows] = chunk_scores
             counts[rows] = np.bincount(batch.sentence_owner, weights=sentence_scores >= 0.5,
                                        minlength=len(rows))
+        if words is not None:
+            owner = np.searchsorted(batch.text_starts, batch.word_starts, side="right") - 1
+            words[rows] = np.bincount(owner, minlength=len(rows))
         if cues is not None:
             for row, text_cues in zip(rows.tolist(), cue_lists(batch, found[lexicons[0]], as_dicts=True)):
                 cues[row] = text_cues

@@ -1,6 +1,6 @@
 """Tokenising, language detection and the sparse TF-IDF arithmetic every text stage shares.
 
-Texts are split into word runs in one regex pass per chunk (paywall-masked ``****`` runs never become
+Texts are split into word runs by pyarrow, one regex pass per chunk (paywall-masked ``****`` runs never become
 tokens), languages are told apart by their exclusive stop words, and the helpers here look up rows of one
 sparse matrix from another without materialising repeated rows.
 """
@@ -8,14 +8,18 @@ sparse matrix from another without materialising repeated rows.
 from __future__ import annotations
 
 import re
-from itertools import chain
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from stop_words import get_stop_words
+
+from moderation.sentences import runs
 
 
 # sklearn's English list (318 function words); the stop-words package's English
@@ -25,21 +29,42 @@ STOP_WORDS = {"en": frozenset(ENGLISH_STOP_WORDS), "de": frozenset(get_stop_word
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"
 MASKED_RUN = r"\*+"
 TOKEN = re.compile(TOKEN_PATTERN)
-WORD_RUN = re.compile(r"\w+")
-# between texts when they are tokenised in one pass: a word run that is never a term (digit first)
-TEXT_BREAK = "0textbreak0"
 # sparse lookups into matrices this small read a dense copy (16 MB of float64) instead of searching
 DENSE_LOOKUP_CELLS = 2**21
 # comments per chunk of whole articles in the scoring stages: their per-comment arrays (several per stored
 # TF-IDF entry, dense topic and semantic rows) would otherwise be held for the whole corpus at once
 SCORING_CHUNK_ROWS = 25_000
-# texts split into word runs at a time while counting terms (each run is a Python string until numbered)
-TOKENISE_ROWS = 10_000
 
 
 def has_text(texts: pd.Series) -> pd.Series:
-    """Whether each text holds anything but whitespace and paywall masks (NA: False)."""
-    return texts.astype("str").fillna("").str.contains(r"[^\s*]")
+    """Whether each text holds anything but whitespace and paywall masks (NA: False).
+
+    Searched by pyarrow with Python's whitespace (``[^\\s*]`` as ``re`` reads it, which pandas would run
+    text by text in Python).
+    """
+    found = pc.match_substring_regex(pa.array(texts.astype("str")), f"[^{python_class('space')}*]")
+    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=texts.index)
+
+
+def by_ascii(texts: pd.Series, method) -> pd.Series:
+    """``method(texts)`` (pandas string methods, e.g. ``lambda t: t.str.count(pattern)``) applied to the ASCII texts
+    and to the others apart, in ``texts``' order and index.
+
+    pandas runs a pattern holding ``\\w``, ``\\b`` or ``\\d`` through Python's ``re``, text by text, over a whole
+    Series once one of its texts is not ASCII (pyarrow's RE2 reads those classes as ASCII-only): a curly
+    apostrophe in one comment in a thousand made the speculation stage ten times slower. Apart, the ASCII
+    texts keep pyarrow's engine, with the same results.
+    """
+    texts = texts.astype("str")
+    is_ascii = pc.string_is_ascii(pa.array(texts)).fill_null(True).to_numpy(zero_copy_only=False)
+    if is_ascii.all() or not is_ascii.any():
+        return method(texts)
+    order = np.concatenate([np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii)])
+    parts = pd.concat([method(texts.iloc[order[:is_ascii.sum()]]), method(texts.iloc[order[is_ascii.sum():]])],
+                      ignore_index=True)
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order))
+    return parts.iloc[back].set_axis(texts.index)
 
 
 def clean_text(texts: pd.Series) -> pd.Series:
@@ -197,45 +222,38 @@ def row_sums(x: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
     return np.bincount(rows, weights=values, minlength=x.shape[0]).astype(np.float64)
 
 
-def _word_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The lower-cased ``\\w+`` runs of all texts (object array) and the text number of each.
+@lru_cache(maxsize=2)
+def python_class(kind: str) -> str:
+    """The inside of an RE2 character class (pyarrow's regex engine) holding the code points Python's ``re``
+    matches with ``\\w`` (``kind`` "word": ``str.isalnum()`` or "_") or ``\\s`` ("space": ``str.isspace()``).
 
-    One regex pass over the texts joined by a separator run is a quarter faster than
-    one per text; lower-casing the joined string equals lower-casing each text, since
-    the newlines around the separator are neither cased nor case-ignorable (Greek final
-    sigma sees a text edge there). Chunks whose texts contain the separator take one pass per text.
+    RE2's own ``\\w`` and ``\\s`` are ASCII-only, and its ``\\pL``-style classes follow another Unicode
+    version: a class listing Python's own code points makes pyarrow find what ``re`` finds.
     """
-    joined = f"\n{TEXT_BREAK}\n".join(texts).lower()
-    if joined.count(TEXT_BREAK) == max(len(texts) - 1, 0):
-        runs = np.array(WORD_RUN.findall(joined), dtype=object)
-        boundary = runs == TEXT_BREAK
-        rows = np.cumsum(boundary)
-        return runs[~boundary], rows[~boundary]
-    per_text = [WORD_RUN.findall(text.lower()) for text in texts]
-    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
-    runs = np.fromiter(chain.from_iterable(per_text), dtype=object, count=lengths.sum())
-    return runs, np.repeat(np.arange(len(texts)), lengths)
+    test = {"word": lambda char: char.isalnum() or char == "_", "space": str.isspace}[kind]
+    member = np.fromiter((test(chr(code)) for code in range(0x110000)), dtype=bool, count=0x110000)
+    member[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
+    starts, ends = runs(member)
+    return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
 
 
 def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``pd.factorize`` of the texts' word runs (:func:`_word_runs`): each run's number in order of first
-    appearance, the distinct runs, and each run's text number.
+    """``pd.factorize`` of the lower-cased texts' ``\\w+`` runs: each run's number in order of first
+    appearance, the distinct runs (object array), and each run's text number.
 
-    The runs are found ``TOKENISE_ROWS`` texts at a time and only their numbers kept: a Python string per
-    run of a whole chunk would take several hundred MB. A run first appears in the first slice holding it,
-    in its order there, so numbering the slices' distinct runs in turn gives the chunk's own numbering.
+    Split and numbered by pyarrow (a Python string per run would take seconds and several hundred MB); each
+    text is lower-cased by Python, as scikit-learn's analyzer does.
     """
-    codes, uniques, rows = [], [], []
-    for start in range(0, max(len(texts), 1), TOKENISE_ROWS):
-        flat, slice_rows = _word_runs(texts[start:start + TOKENISE_ROWS])
-        slice_codes, slice_uniques = pd.factorize(flat)
-        codes.append(slice_codes)
-        uniques.append(np.asarray(slice_uniques, dtype=object))
-        rows.append(slice_rows + start)
-    number, distinct = pd.factorize(np.concatenate(uniques))
-    offsets = np.cumsum([0] + [len(part) for part in uniques[:-1]])
-    first_seen = np.concatenate([number[offset + part] for offset, part in zip(offsets, codes)])
-    return first_seen, distinct, np.concatenate(rows)
+    lowered = pa.array([text.lower() for text in texts], type=pa.large_string())
+    pieces = pc.split_pattern_regex(lowered, f"[^{python_class('word')}]+")
+    rows = pc.list_parent_indices(pieces).to_numpy()
+    flat = pc.list_flatten(pieces)
+    # a text that starts or ends with a non-word character gives an empty piece there
+    runs_only = pc.not_equal(flat, "")
+    encoded = flat.filter(runs_only).dictionary_encode()
+    first_seen = encoded.indices.to_numpy().astype(np.int64)
+    distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    return first_seen, distinct, rows[runs_only.to_numpy(zero_copy_only=False)]
 
 
 def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -243,9 +261,9 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
 
     The matrix equals ``CountVectorizer(token_pattern=TOKEN_PATTERN).fit_transform``, entry
     order within rows included (columns numbered by first appearance, then renumbered
-    alphabetically), in about 60% of the time. ``TOKEN_PATTERN`` matches exactly the
-    maximal ``\\w+`` runs that it matches in full, so texts are split into runs (a simpler,
-    faster regex), the runs hashed, and the pattern tried once per distinct run.
+    alphabetically). ``TOKEN_PATTERN`` matches exactly the maximal ``\\w+`` runs that it
+    matches in full, so texts are split into runs (a simpler regex, run by pyarrow), the runs
+    numbered, and the pattern tried once per distinct run.
     """
     first_seen, distinct, rows = _numbered_runs(texts.tolist())
     is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))
@@ -266,11 +284,12 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     return counts, terms[order]
 
 
-def count_terms(texts: pd.Series, n_jobs: int | None, chunk_size: int = 100_000) -> tuple[sp.csr_matrix, np.ndarray]:
+def count_terms(texts: pd.Series, n_jobs: int | None, chunk_size: int = 25_000) -> tuple[sp.csr_matrix, np.ndarray]:
     """Term counts (n, n_terms) of ``texts`` and the sorted terms, tokenised in chunks on ``n_jobs`` processes.
 
-    Tokenising is the slow, pure-Python part of fitting; chunks are counted
-    apart and their vocabularies merged, which gives the same matrix as one pass.
+    Tokenising is the slow part of fitting; chunks are counted apart and their vocabularies merged, which gives
+    the same counts as one pass. A chunk's lower-cased texts and word runs are held at once (in Arrow): 25,000
+    texts keep them to tens of MB (100,000 raised a 200,000-comment run's peak).
     """
     chunks = [texts.iloc[start : start + chunk_size] for start in range(0, max(len(texts), 1), chunk_size)]
     if len(chunks) == 1 or effective_n_jobs(n_jobs) == 1:

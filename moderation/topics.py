@@ -345,12 +345,18 @@ class TextFeatures:
         offsets = np.array([m.topic_offset for m in self.models_] + [0], dtype=np.int64)
         return np.where((local >= 0) & (codes >= 0), offsets[codes] + local, -1)
 
-    def comment_features(self, comments: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    def fitted_positions(self, keys: pd.MultiIndex) -> np.ndarray:
+        """Position among the fitted comments of each comment key (``row_keys`` of ``COMMENT_KEY``); -1 if absent."""
+        return self.comment_keys_.get_indexer(keys)
+
+    def comment_features(self, comments: pd.DataFrame, fitted_at: np.ndarray | None = None,
+                         ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
         """TF-IDF rows, topic weights, languages and semantic rows of ``comments``, in their row order.
 
-        Rows seen in :meth:`fit` are taken from the cache; others are computed.
+        Rows seen in :meth:`fit` are taken from the cache; others are computed. ``fitted_at``: the comments'
+        :meth:`fitted_positions` when the caller has them (a stage scoring chunks looks them up once).
         """
-        at = self.comment_keys_.get_indexer(row_keys(comments, COMMENT_KEY))
+        at = self.fitted_positions(row_keys(comments, COMMENT_KEY)) if fitted_at is None else fitted_at
         if (at >= 0).all():
             return self.comment_matrix_[at], self.comment_topics_[at], self.comment_language_[at], \
                 self.comment_semantic_[at]

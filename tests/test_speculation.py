@@ -336,6 +336,16 @@ def test_batching_does_not_change_results(tiny_model, monkeypatch):
     pd.testing.assert_frame_equal(score_speculation(texts, tiny_model, language=language), whole)
 
 
+@pytest.mark.parametrize("batch_characters", [1 << 22, 40])
+def test_words_are_counted_as_re_finds_them(tiny_model, monkeypatch, batch_characters):
+    """Each comment's ``words`` is its number of \\w+ runs (re.findall), whichever batch it is in."""
+    monkeypatch.setattr(sentences, "_BATCH_CHARACTERS", batch_characters)
+    texts = pd.Series([*VARIED, "x_1 ²x ٣٤ab a\u0301b İstanbul ａｂｃ 😀", None], dtype="str")
+    language = pd.Series(np.resize(["en", "de"], len(texts)), index=texts.index)
+    words = score_speculation(texts, tiny_model, language=language)["words"]
+    assert words.tolist() == [len(re.findall(r"\w+", text)) for text in texts.fillna("")]
+
+
 @pytest.mark.skipif(not CONJECTURE_MODEL_PATH.exists(), reason="shipped conjecture model not built")
 @pytest.mark.parametrize("batch_characters", [1 << 22, 40])
 def test_combined_scoring_equals_separate_calls(monkeypatch, batch_characters):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
@@ -18,6 +20,7 @@ from moderation.comment_speculation import (
 )
 from moderation.comment_speculation import score_comments as speculation_stage
 from moderation.offtopic import (
+    ADDRESSES_POSTER,
     COMPONENTS,
     OfftopicParams,
     _cue_texts,
@@ -27,7 +30,10 @@ from moderation.offtopic import (
     score_offtopic,
 )
 from moderation.schema import ARTICLE_KEY
-from moderation.text import TOKEN_PATTERN, _count_chunk, detect_language, entries_at, group_codes, row_keys
+from moderation.speculation import score_speculation
+from moderation.text import (
+    TOKEN_PATTERN, _count_chunk, detect_language, entries_at, group_codes, has_text, row_keys,
+)
 from moderation.topics import TextFeatures
 
 
@@ -176,12 +182,14 @@ def test_chatter_cues_mark_remarks_to_posters_and_pure_agreement():
     texts = ["Michelle, once again you confuse them.", "@ChrisW - post more questions.", "Hey Dartguard, when?",
              "Well, as a denizen of the wild west.", "However, the brakes rub.", "Agreed!! Well put.",
              "Thanks, Robert, that post is helpful.",
-             "Agreed, but disc brakes stop better in the rain and rim brakes wear the rim down over a wet winter."]
+             "Agreed, but disc brakes stop better in the rain and rim brakes wear the rim down over a wet winter.",
+             "  Anna: see the manual.", "Anna Lee\u00a0, no.", "Anna said no,but"]
     articles, comments = frames({"a1": ("Brakes", "Disc brakes and rim brakes.")},
                                 [(f"c{i}", "a1", None, text) for i, text in enumerate(texts)])
     parts = offtopic_components(comments, articles, TextFeatures(n_topics=1).fit(comments, articles))
-    assert parts["addresses_poster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
-    assert parts["agreement"].tolist() == [0, 0, 0, 0, 0, 1, 1, 0]
+    assert parts["addresses_poster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0]
+    assert parts["addresses_poster"].tolist() == [re.search(ADDRESSES_POSTER, text) is not None for text in texts]
+    assert parts["agreement"].tolist() == [0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]
 
 
 def test_obvious_offtopic_comment_scores_highest():
@@ -320,6 +328,30 @@ def test_term_counts_equal_countvectorizer(texts):
     assert list(terms) == list(expected.get_feature_names_out())
     for part in ["indptr", "indices", "data"]:
         np.testing.assert_array_equal(getattr(got, part), getattr(want, part))
+
+
+def test_python_classes_for_pyarrow_equal_python_re():
+    """The word and space classes given to pyarrow split every code point's text as Python's \\w+ and \\s+ do."""
+    every = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000)
+    for kind, pattern in [("word", r"\w+"), ("space", r"\s+")]:
+        pieces = pc.split_pattern_regex(pa.array([every]), f"[^{text.python_class(kind)}]+").flatten().to_pylist()
+        assert [piece for piece in pieces if piece] == re.findall(pattern, every), kind
+
+
+def test_string_methods_on_ascii_texts_apart_equal_one_pass():
+    """by_ascii gives what the pandas method gives on the whole Series: values, order and index."""
+    texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", ""],
+                      index=[5, 3, 3, 9, 0, 1, 2], dtype="str")
+    for method in [lambda t: t.str.count(r"\w+"), lambda t: t.str.contains(r"\byou\b"),
+                   lambda t: t.str.lower().str.replace(r"\W+", " ", regex=True).str.strip()]:
+        pd.testing.assert_series_equal(text.by_ascii(texts, method), method(texts), check_exact=True)
+
+
+def test_has_text_equals_python_re():
+    """has_text is re's [^\\s*] search: masks and any Unicode whitespace are no text, NA is none."""
+    texts = pd.Series(["", " \t\n", "***", " * \x1c\u2028\u3000", "a", "\x00", "\u200b", None, "*x*"], dtype="str")
+    expected = [re.search(r"[^\s*]", value) is not None for value in texts.fillna("")]
+    assert has_text(texts).tolist() == expected == [False] * 4 + [True] * 3 + [False, True]
 
 
 def test_term_counts_without_terms_have_no_columns():
@@ -595,6 +627,16 @@ def test_everyday_hedges_are_blanked_in_place_and_denied_cues_do_not_count():
     assert "suggest" not in blanked[0] and "wider tyre" in blanked[0]
     scored = pd.DataFrame({"text": texts, "sentence_conjecture_score": 0.5, "sentence_speculation_score": 0.5})
     assert calibration_features(scored)["comment_cues"].tolist() == [0.0, 0.0, np.log1p(1)]
+
+
+def test_calibration_features_from_the_batch_word_counts_equal_counting_again():
+    """The stage hands calibration_features the speculation batch's word counts: the same features."""
+    texts = pd.Series(["Perhaps they hid it, I suspect.", "Über die Straße ging's 3 mal", "", None, "x_1 ²x ٣٤ab"],
+                      dtype="str")
+    scored = pd.DataFrame({"text": texts, "sentence_conjecture_score": 0.3, "sentence_speculation_score": 0.6})
+    words = score_speculation(texts)["words"].to_numpy()
+    pd.testing.assert_frame_equal(calibration_features(scored, words=words), calibration_features(scored),
+                                  check_exact=True)
 
 
 def test_learned_conjecture_is_applied_by_the_stage():
