@@ -115,8 +115,9 @@ def read_ahead(folder: str, version: str) -> None:
 @st.cache_resource(max_entries=32, ttl=3600)
 def filtered(folder: str, version: str, filters: Filters, columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Comments the global filters accept (the full frame, uncopied, when none is set): their working columns
-    (``reports.WORKING_COLUMNS``) and ``columns``."""
-    return reports.filter_comments(results(folder, version).comments_with(columns), filters)
+    (``reports.WORKING_COLUMNS``) and ``columns``; the text filter searches every text in the file."""
+    data = results(folder, version)
+    return reports.filter_comments(data.comments_with(columns), filters, data.comment_table)
 
 
 @st.cache_resource(max_entries=64, ttl=3600)

@@ -235,7 +235,8 @@ class Table:
     frames it gives share the kept columns (pages treat them as read-only)
     and are indexed by row position. Safe to share between threads (one
     dashboard, many sessions): a column is read once. :meth:`read_ahead` reads
-    columns a reader will want later in the background.
+    columns a reader will want later in the background. A column too large to keep (the comments' text) is
+    read for some rows (:meth:`rows_at` with ``keep=False``) or measured a row group at a time (:meth:`scan`).
     """
 
     def __init__(self, path: str | Path | None):
@@ -307,11 +308,12 @@ class Table:
         with self._lock:
             return self._locks.setdefault(name, threading.Lock())
 
-    def rows_at(self, positions, names: Iterable[str]) -> pd.DataFrame:
+    def rows_at(self, positions, names: Iterable[str], keep: bool = True) -> pd.DataFrame:
         """The rows at ``positions`` (table order) of the columns ``names`` the table has, indexed by position.
 
         A kept column is sliced. The others are read from the row groups holding those rows only, when those
-        hold at most half the table (a card and its thread: one group or two); otherwise whole, and kept.
+        hold at most half the table (a card and its thread: one group or two) or ``keep`` is False; otherwise
+        whole, and kept.
         """
         positions = np.asarray(positions, dtype=np.int64)
         wanted = [name for name in dict.fromkeys(names) if name in self.names]
@@ -319,22 +321,48 @@ class Table:
         in_groups = int((self._starts[groups + 1] - self._starts[groups]).sum())
         with self._lock:
             missing = [name for name in wanted if name not in self._columns]
-        if missing and in_groups * 2 > self.rows:
+        if missing and keep and in_groups * 2 > self.rows:
             self.frame(missing)
             missing = []
         parts = []
         if missing:
-            pieces = []
-            for group in groups:
-                file, number = self._groups[group]
-                piece = pq.ParquetFile(file).read_row_group(number, columns=missing).to_pandas()
-                pieces.append(piece.set_axis(pd.RangeIndex(self._starts[group], self._starts[group + 1])))
-            parts.append(pd.concat(pieces).loc[positions])
+            read = np.unique(positions)
+            parts.append(pd.concat(self._pieces(missing, read)).loc[positions])
         kept = [name for name in wanted if name not in missing]
         if kept:
             parts.append(self.frame(kept).iloc[positions])
         out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index(positions))
         return out[wanted].set_axis(pd.Index(positions))
+
+    def scan(self, names: Iterable[str], measure, positions=None) -> np.ndarray:
+        """``measure`` of the columns ``names`` a row group at a time, joined in table order: one value per row
+        (per position of the sorted ``positions``, when given), without keeping the columns.
+
+        ``measure`` takes a frame (those columns of one row group's rows, indexed by position) and returns an
+        array of its length; a whole-column test over the text then holds one group's text at a time.
+        """
+        rows = np.arange(self.rows, dtype=np.int64) if positions is None else np.asarray(positions, dtype=np.int64)
+        return np.concatenate([np.asarray(measure(piece)) for piece in self._pieces(list(names), rows)])
+
+    def _pieces(self, names: list[str], positions: np.ndarray):
+        """The columns ``names`` at the sorted ``positions``, one frame per row group holding some (indexed by
+        position; no rows: one empty frame): each group's rows are taken before they become pandas."""
+        if self.path is None:
+            yield self.frame(names).iloc[positions]
+            return
+        if not len(positions):
+            yield self.empty[names]
+            return
+        groups = np.searchsorted(self._starts, positions, side="right") - 1
+        bounds = np.flatnonzero(np.diff(groups)) + 1
+        for at in np.split(np.arange(len(positions)), bounds):
+            group = int(groups[at[0]])
+            file, number = self._groups[group]
+            local = positions[at] - self._starts[group]
+            read = pq.ParquetFile(file, memory_map=True).read_row_group(number, columns=names)
+            if len(local) < read.num_rows:
+                read = read.take(local)
+            yield read.to_pandas().set_axis(pd.Index(positions[at]))
 
     @property
     def loaded(self) -> list[str]:

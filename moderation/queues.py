@@ -37,17 +37,22 @@ QUEUES = {
 
 
 _READABLE = r"[^\W_]"  # at least one letter or digit: an image-only answer (empty text) has nothing to read
+# a frame without the text may carry this rule's answer instead (the dashboard's, reports.Results.comments)
+READABLE = "has_readable_text"
 # what a queue does with comments without readable text: leave them out (the default), include them, or only them
 WITHOUT_TEXT = ("leave_out", "include", "only")
 
 
 def readable(comments: pd.DataFrame) -> np.ndarray:
-    """Boolean array of shape (n_comments,): comments whose text has something to read (a letter or digit).
+    """Boolean array of shape (n_comments,): comments whose text has something to read (a letter or digit);
+    the :data:`READABLE` column when ``comments`` carry it.
 
     The one rule for every queue: a comment without one (an image-only answer, an empty or
     punctuation-only text) cannot be judged from its text, so :func:`queue` and
     :func:`review_queue` leave it out unless asked, and their callers say how many.
     """
+    if READABLE in comments:
+        return comments[READABLE].to_numpy(dtype=bool)
     return comments["text"].str.contains(_READABLE, regex=True).fillna(False).to_numpy(dtype=bool)
 
 
@@ -60,7 +65,8 @@ def _text_rule(comments: pd.DataFrame, keep: np.ndarray, without_text: str) -> n
         return keep
     rows = np.flatnonzero(keep)
     # the text column alone, then the rows: taking whole rows of a wide frame costs seconds at a million
-    has_text = readable(comments[["text"]].iloc[rows]) if len(rows) else np.zeros(0, dtype=bool)
+    column = READABLE if READABLE in comments else "text"
+    has_text = readable(comments[[column]].iloc[rows]) if len(rows) else np.zeros(0, dtype=bool)
     out = np.zeros(len(keep), dtype=bool)
     out[rows] = has_text if without_text == "leave_out" else ~has_text
     return out

@@ -9,6 +9,7 @@ boolean masks and group-bys (pages show the top rows, never the whole table).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import tempfile
@@ -42,9 +43,12 @@ _SIMILARITY_PREFIXES = ("similarity_", "sim_")
 
 
 # the columns the dashboard computes with over every comment (filters, queues and their measures, counts,
-# charts, reply trees, profiles): read when the results open
+# charts, reply trees, profiles): read when the results open. Not the text: more than half of that read at a
+# million comments, and pages show the text of a few rows (:meth:`Results.with_text`); what is asked of every
+# text (readable? :func:`filter_mask`'s search) is answered a row group at a time (``catalog.Table.scan``)
 WORKING_COLUMNS = [
-    *schema.columns("comments"), "vote_total", "vote_net", "topic_id", "offtopic_score", "speculation_score",
+    *(column for column in schema.columns("comments") if column != "text"), "vote_total", "vote_net", "topic_id",
+    "offtopic_score", "speculation_score",
     *dict.fromkeys(column for spec in queues.QUEUES.values() for column in (spec.member, *spec.sort)),
 ]
 # what the pages show or explain for the comments in view (queue tables, cards, threads, evidence): read the
@@ -59,8 +63,9 @@ class Results:
     """The frames of one results folder (empty frames for the parts a stage has not written).
 
     The comments are read by column (``moderation.catalog.Table``): :attr:`comments` holds
-    :data:`WORKING_COLUMNS`, :meth:`shown` adds what a page shows for some of them, and
-    :meth:`comments_with` any other column: opening a million comments reads 31 of their 87 columns.
+    :data:`WORKING_COLUMNS` and ``queues.READABLE`` (whether each text has something to read, from every text a
+    row group at a time), :meth:`shown` adds what a page shows for some of them, :meth:`with_text` their text,
+    and :meth:`comments_with` any other column: opening a million comments reads 30 of their 87 columns.
     """
 
     folder: Path
@@ -75,12 +80,28 @@ class Results:
 
     @property
     def comments(self) -> pd.DataFrame:
-        """Every comment, :data:`WORKING_COLUMNS` (those the file has), indexed by row position."""
-        return self.comment_table.frame(WORKING_COLUMNS)
+        """Every comment, :data:`WORKING_COLUMNS` (those the file has) and ``queues.READABLE``, indexed by row
+        position."""
+        return self.comments_with(())
 
     def comments_with(self, columns) -> pd.DataFrame:
-        """Every comment, :data:`WORKING_COLUMNS` and ``columns`` (those the file has)."""
-        return self.comment_table.frame([*WORKING_COLUMNS, *columns])
+        """Every comment, :data:`WORKING_COLUMNS`, ``queues.READABLE`` and ``columns`` (those the file has)."""
+        frame = self.comment_table.frame([*WORKING_COLUMNS, *columns])
+        frame[queues.READABLE] = self._readable
+        return frame
+
+    @functools.cached_property
+    def _readable(self) -> np.ndarray:
+        """``queues.readable`` of every comment, its text read a row group at a time (once)."""
+        return self.comment_table.scan(["text"], queues.readable).astype(bool)
+
+    def with_text(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (rows of :attr:`comments`, indexed as it is) with their ``text``, read from the row groups
+        holding them (never kept whole); ``frame`` itself when it has the text."""
+        if "text" in frame:
+            return frame
+        text = self.comment_table.rows_at(frame.index.to_numpy(), ["text"], keep=False)
+        return frame.assign(text=text["text"].set_axis(frame.index))
 
     def read_ahead(self) -> None:
         """Read in the background (once) what pages show beyond the working columns: every column of
@@ -95,8 +116,9 @@ class Results:
         return [*SHOWN_COLUMNS, *(c for c in self.comment_table.names if c.startswith(_SIMILARITY_PREFIXES))]
 
     def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` (rows of :attr:`comments`, indexed as it is) with every column of :data:`SHOWN_COLUMNS` and
-        similarity column the file has and ``frame`` lacks, for its rows."""
+        """``frame`` (rows of :attr:`comments`, indexed as it is) with its text (:meth:`with_text`) and every
+        column of :data:`SHOWN_COLUMNS` and similarity column the file has and ``frame`` lacks, for its rows."""
+        frame = self.with_text(frame)
         missing = [c for c in self._shown_columns if c not in frame]
         if not missing:
             return frame
@@ -265,8 +287,12 @@ class Filters:
         return bool(self.to_query())
 
 
-def filter_mask(comments: pd.DataFrame, filters: Filters) -> np.ndarray:
-    """Boolean array of shape (n_comments,): the comments every set filter accepts."""
+def filter_mask(comments: pd.DataFrame, filters: Filters, table: catalog.Table | None = None) -> np.ndarray:
+    """Boolean array of shape (n_comments,): the comments every set filter accepts.
+
+    ``table`` holds the comments' text when ``comments`` lack it (the dashboard's rows, indexed by position in
+    it): the text filter then reads it a row group at a time, for the rows the other filters kept.
+    """
     mask = np.ones(len(comments), dtype=bool)
     if filters.source:
         mask &= (comments["source"] == filters.source).to_numpy()
@@ -278,14 +304,20 @@ def filter_mask(comments: pd.DataFrame, filters: Filters) -> np.ndarray:
     if filters.since or filters.until:
         mask &= queues.created_between(comments["created_at"], filters.since, filters.until).to_numpy()
     if filters.text:
-        found = comments["text"].str.contains(filters.text, case=False, regex=False)
-        mask &= found.fillna(False).to_numpy(dtype=bool)
+        def mentions(rows: pd.DataFrame) -> np.ndarray:
+            return rows["text"].str.contains(filters.text, case=False, regex=False).fillna(False).to_numpy(dtype=bool)
+
+        if "text" in comments:
+            mask &= mentions(comments)
+        else:
+            mask[mask] = table.scan(["text"], mentions, comments.index.to_numpy()[mask]).astype(bool)
     return mask
 
 
-def filter_comments(comments: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The comments the filters accept; the frame itself (no copy) when no filter is set."""
-    return comments[filter_mask(comments, filters)] if filters.active else comments
+def filter_comments(comments: pd.DataFrame, filters: Filters, table: catalog.Table | None = None) -> pd.DataFrame:
+    """The comments the filters accept; the frame itself (no copy) when no filter is set (``table`` as for
+    :func:`filter_mask`)."""
+    return comments[filter_mask(comments, filters, table)] if filters.active else comments
 
 
 def available_queues(comments: pd.DataFrame, names=tuple(QUEUE_MEMBER)) -> list[str]:
@@ -807,8 +839,10 @@ class LogFilters:
     only_given_comments: bool = False
 
 
-def decision_log(log: pd.DataFrame, comments: pd.DataFrame, filters: LogFilters = LogFilters()) -> pd.DataFrame:
-    """The audit log (newest first) filtered, with each comment's author, article and text joined for context."""
+def decision_log(log: pd.DataFrame, comments: pd.DataFrame, filters: LogFilters = LogFilters(),
+                 results: Results | None = None) -> pd.DataFrame:
+    """The audit log (newest first) filtered, with each comment's author, article and text joined for context
+    (the text from ``results`` when ``comments`` are its rows without it, :meth:`Results.with_text`)."""
     rows = log
     if filters.moderators:
         rows = rows[rows["moderator"].isin(filters.moderators)]
@@ -819,6 +853,8 @@ def decision_log(log: pd.DataFrame, comments: pd.DataFrame, filters: LogFilters 
     if filters.only_given_comments:
         rows = rows[decided_mask(rows, comments)] if len(rows) else rows
     logged = comments[comments["comment_id"].isin(rows["comment_id"]).to_numpy()]  # index only what the log names
+    if results is not None:
+        logged = results.with_text(logged)
     context = logged.set_index(_keys(logged))[["article_id", "author", "text"]].reindex(_keys(rows))
     out = rows.reset_index(drop=True)
     for column in ("article_id", "author", "text"):
@@ -1207,11 +1243,16 @@ def review_card(comment: pd.Series, reasons, thread: pd.DataFrame, articles: pd.
     )
 
 
-def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = 5) -> pd.DataFrame:
-    """The ``n`` queued comments after position ``start``: author, reasons in words, opening words."""
+def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = 5,
+             results: Results | None = None) -> pd.DataFrame:
+    """The ``n`` queued comments after position ``start``: author, reasons in words, opening words (the text
+    from ``results`` when ``comments`` are its rows without it, :meth:`Results.with_text`)."""
     rows = pending.iloc[start:start + n]
-    # two columns by label, not whole rows: a wide million-row frame makes row selection slow
-    authors, texts = comments["author"].loc[rows.index], comments["text"].loc[rows.index]
+    # columns by label, not whole rows: a wide million-row frame makes row selection slow
+    picked = comments[[c for c in ("author", "text") if c in comments]].loc[rows.index]
+    if results is not None:
+        picked = results.with_text(picked)
+    authors, texts = picked["author"], picked["text"]
     return pd.DataFrame({
         "author": authors.fillna("(no author)").to_numpy(),
         "reasons": [", ".join(REASON_NAMES.get(r, r) for r in str(reasons).split(", ")) for reasons in rows["reasons"]],
@@ -1237,7 +1278,7 @@ _AUTHOR_FIGURES = {
 
 
 def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFrame,
-                  n_recent: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  n_recent: int = 10, results: Results | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(figures, recent) for one author: plain-worded figures and the latest comments with decisions.
 
     Parameters
@@ -1248,6 +1289,8 @@ def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFr
         The engagement table (``authors.parquet``); may be empty.
     decisions : DataFrame
         Current decisions.
+    results : Results, optional
+        Where ``own`` comes from, when its rows lack the text: the latest get theirs (:meth:`Results.with_text`).
 
     Returns
     -------
@@ -1276,6 +1319,8 @@ def author_drawer(own: pd.DataFrame, authors: pd.DataFrame, decisions: pd.DataFr
                     rows.append((words, _figure_text(value)))
     figures = pd.DataFrame(rows, columns=["measure", "value"])
     latest = decided.assign(flags=flags).sort_values("created_at", ascending=False, na_position="last").head(n_recent)
+    if results is not None:
+        latest = results.with_text(latest)
     recent = pd.DataFrame({
         "date": latest["created_at"].dt.strftime("%Y-%m-%d").to_numpy(),
         "opening": [opening_words(t, 15) or "(no text)" for t in latest["text"]],
@@ -1303,11 +1348,12 @@ HISTORY_VIEWS = {"approve": "Approved", "remove": "Removed", "flag": "Flagged", 
 
 
 def history(decisions: pd.DataFrame, comments: pd.DataFrame, action: str, limit: int = 500,
-            only_these: bool = False) -> pd.DataFrame:
+            only_these: bool = False, results: Results | None = None) -> pd.DataFrame:
     """Comments whose current decision is ``action``, newest decision first, with context to recognise them.
 
     ``only_these`` keeps only decisions on comments in ``comments`` (the sidebar's filters);
-    otherwise a decision on a comment the results do not hold is listed with empty context.
+    otherwise a decision on a comment the results do not hold is listed with empty context. ``results`` as for
+    :func:`decision_log`.
 
     Columns: author, text, reason, moderator, decided_at, article_id, comment_id, source, id (the
     decision); the first ``limit`` rows.
@@ -1315,6 +1361,6 @@ def history(decisions: pd.DataFrame, comments: pd.DataFrame, action: str, limit:
     current = decisions[(decisions["action"] == action).to_numpy()].sort_values("decided_at", ascending=False)
     if only_these:
         current = current[decided_mask(current, comments)]
-    shown = decision_log(current.head(limit), comments, LogFilters(include_undone=False))
+    shown = decision_log(current.head(limit), comments, LogFilters(include_undone=False), results)
     columns = ["author", "text", "reason", "moderator", "decided_at", "article_id", "comment_id", "source", "id"]
     return shown[columns]

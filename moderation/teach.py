@@ -41,8 +41,9 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
     Returns
     -------
     DataFrame
-        :data:`SHOWN` columns, ``title``, ``uncertainty`` (0..1), ``offtopic_label`` and ``speculative_label`` (True,
-        False or NA where not labelled yet), most useful first.
+        :data:`SHOWN` columns (those ``comments`` have), ``title``, ``uncertainty`` (0..1), ``offtopic_label`` and
+        ``speculative_label`` (True, False or NA where not labelled yet), most useful first, indexed like
+        ``comments`` (the dashboard adds the text of these rows only).
     """
     frame = comments[[c for c in SHOWN if c in comments]].copy()
     for name, labels in (("offtopic_label", offtopic_labels), ("speculative_label", speculative_labels)):
@@ -57,9 +58,10 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
     frame["turn"] = frame.groupby(ARTICLE_KEY, sort=False).cumcount()
     picked = frame.sort_values(["turn", "uncertainty"], ascending=[True, False], kind="stable").head(n)
     titles = articles[[*ARTICLE_KEY, "title"]] if articles is not None else pd.DataFrame(columns=[*ARTICLE_KEY, "title"])
-    picked = picked.drop(columns="turn").merge(titles.astype({key: "str" for key in ARTICLE_KEY}), on=ARTICLE_KEY,
-                                               how="left", validate="many_to_one")
-    return picked.reset_index(drop=True)
+    by_article = titles.astype({key: "str" for key in ARTICLE_KEY}).set_index(ARTICLE_KEY)["title"]
+    picked = picked.drop(columns="turn")
+    picked["title"] = by_article.reindex(pd.MultiIndex.from_frame(picked[ARTICLE_KEY].astype("str"))).to_numpy()
+    return picked
 
 
 def label_counts(offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame) -> pd.DataFrame:

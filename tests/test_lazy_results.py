@@ -55,6 +55,41 @@ def test_rows_of_a_few_comments_read_only_their_row_groups(grouped):
     pd.testing.assert_frame_equal(spread, full[["offtopic_reason"]].iloc[::5])
 
 
+def test_a_column_too_large_to_keep_is_read_for_some_rows_or_measured_a_row_group_at_a_time(grouped):
+    """rows_at(keep=False) reads the row groups holding the rows however spread, and scan() measures each group's
+    rows (all, or the positions given): both as pd.read_parquet's values say, and neither keeps the column."""
+    full = pd.read_parquet(grouped)
+    table = catalog.Table(grouped)
+    spread = table.rows_at([49, 0, 17, 17, 33], ["text", "author"], keep=False)
+    pd.testing.assert_frame_equal(spread, full[["text", "author"]].iloc[[49, 0, 17, 17, 33]])
+    lengths = table.scan(["text"], lambda rows: rows["text"].str.len().to_numpy())
+    np.testing.assert_array_equal(lengths, full["text"].str.len().to_numpy())
+    some = np.array([2, 3, 20, 41])
+    np.testing.assert_array_equal(table.scan(["text"], lambda rows: rows.index.to_numpy()), np.arange(50))
+    np.testing.assert_array_equal(table.scan(["text"], lambda rows: rows["text"].to_numpy(), some),
+                                  full["text"].to_numpy()[some])
+    assert table.loaded == []
+
+
+def test_the_dashboard_asks_every_text_without_holding_them(comments, tmp_path):
+    """Results carry queues.readable of every comment, and the text filter searches every text, as over a full
+    read of the file; the text is read for the rows shown only (with_text), never kept."""
+    unreadable = comments.copy()
+    unreadable.loc[[3, 11, 30], "text"] = ["", "!!", None]
+    unreadable.loc[[5, 28], "text"] = ["Ein Fahrrad", "ein FAHRRAD und mehr"]
+    unreadable.to_parquet(tmp_path / "comments.parquet", index=False, row_group_size=8)
+    full = pd.read_parquet(tmp_path / "comments.parquet")
+    results = reports.load_results(tmp_path)
+    np.testing.assert_array_equal(queues.readable(results.comments), queues.readable(full))
+    assert not queues.readable(results.comments)[[3, 11, 30]].any()
+    for filters in (reports.Filters(text="fahrrad"), reports.Filters(text="fahrrad", article=full["article_id"][5])):
+        found = reports.filter_comments(results.comments, filters, results.comment_table)
+        assert found.index.tolist() == reports.filter_comments(full, filters).index.tolist() != []
+    rows = results.comments.iloc[[28, 5]]
+    pd.testing.assert_series_equal(results.with_text(rows)["text"], full["text"].iloc[[28, 5]])
+    assert "text" not in results.comments and "text" not in results.comment_table.loaded
+
+
 def test_a_folder_of_parts_reads_as_one_table(comments, tmp_path):
     """The Dask engine's comments.parquet (a folder of parts) reads as pd.read_parquet reads it, rows by position."""
     folder = tmp_path / "comments.parquet"
@@ -78,7 +113,7 @@ def test_results_open_with_the_working_columns_only(comments, tmp_path):
     rows = results.comments.iloc[[4, 6]]
     shown = results.shown(rows)
     assert shown.index.tolist() == [4, 6]
-    for column in ["speculation_cues", "vote_reason", "sim_article", *rows.columns]:
+    for column in ["speculation_cues", "vote_reason", "sim_article", "text", *rows.columns.drop(queues.READABLE)]:
         pd.testing.assert_series_equal(shown[column], full[column].iloc[[4, 6]])
     assert NEVER_SHOWN not in shown
     assert NEVER_SHOWN in results.comments_with([NEVER_SHOWN])
@@ -130,7 +165,7 @@ def test_the_review_page_reads_the_working_columns_and_the_rows_it_shows(tmp_pat
     # the working columns first; then (read ahead, in the background) only what pages show
     assert loaded[:len(set(loaded) & set(reports.WORKING_COLUMNS))] == [
         c for c in dict.fromkeys(reports.WORKING_COLUMNS) if c in loaded]
-    assert NEVER_SHOWN not in loaded
+    assert NEVER_SHOWN not in loaded and "text" not in loaded
     # the card says what a full read of the folder says
     full = pd.read_parquet(folder + "/comments.parquet")
     queue = queues.review_queue(full)

@@ -289,7 +289,7 @@ def test_fixture_folder_has_every_queue(tmp_path, n):
     folder = write_results(tmp_path, n_comments=30, n_articles=n)
     loaded = reports.load_results(folder)
     assert reports.available_queues(loaded.comments) == list(reports.QUEUE_MEMBER)
-    assert loaded.comments.loc[0, "text"] == HOSTILE
+    assert loaded.with_text(loaded.comments.iloc[[0]]).loc[0, "text"] == HOSTILE
 
 
 def test_article_thread_is_every_comment_of_one_article_of_one_source():

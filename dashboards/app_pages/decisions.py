@@ -22,7 +22,7 @@ include_undone = _ui.in_url("undone", "log_undone", True, right.toggle, _ui.flag
 comments = _data.filtered(ctx.results, ctx.version, ctx.filters)
 log_filters = reports.LogFilters(tuple(moderators), tuple(actions), include_undone,
                                  only_given_comments=ctx.filters.active)
-shown = reports.decision_log(log, comments, log_filters)
+shown = reports.decision_log(log, comments, log_filters, _data.results(ctx.results, ctx.version))
 st.caption(f"{len(shown):,} of {len(log):,} decisions"
            + (" (on the comments the sidebar filters accept)." if ctx.filters.active else "."))
 st.dataframe(shown, hide_index=True, key="log_table",

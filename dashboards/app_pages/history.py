@@ -40,7 +40,8 @@ view = _ui.in_url(
     options=list(reports.HISTORY_VIEWS),
     format_func=lambda a: f"{reports.HISTORY_VIEWS[a]} ({int(counts.get(a, 0)):,})",
 ) or "remove"
-shown = reports.history(decisions, comments, view, only_these=ctx.filters.active)
+shown = reports.history(decisions, comments, view, only_these=ctx.filters.active,
+                        results=_data.results(ctx.results, ctx.version))
 if shown.empty:
     st.info(f"Nothing {reports.HISTORY_VIEWS[view].lower()} yet.")
     st.stop()

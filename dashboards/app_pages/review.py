@@ -103,8 +103,8 @@ def _author_drawer(source: str, author: str) -> None:
     ctx = _data.context()
     st.text(author)
     own = _data.author_comments(ctx.results, ctx.version, source, author)
-    figures, recent = reports.author_drawer(own, _data.results(ctx.results, ctx.version).authors,
-                                            _data.current_decisions(ctx.store_url))
+    data = _data.results(ctx.results, ctx.version)
+    figures, recent = reports.author_drawer(own, data.authors, _data.current_decisions(ctx.store_url), results=data)
     st.dataframe(figures, hide_index=True, key="review_author_figures", height="content")
     st.caption("Latest comments")
     st.dataframe(recent, hide_index=True, key="review_author_recent",
@@ -246,7 +246,7 @@ nav[2].button("Undo my last decision (u)", key="review_undo", on_click=_undo, di
 
 if len(pending) > index + 1:
     st.caption("Up next")
-    _ui.plain_table(reports.upcoming(pending, comments, index + 1).rename(columns={"opening": "comment"}))
+    _ui.plain_table(reports.upcoming(pending, comments, index + 1, results=data).rename(columns={"opening": "comment"}))
 
 if len(pending):
     with st.expander("Decide many at once"):

@@ -55,7 +55,8 @@ elif not ctx.can_decide:
     st.caption(f"You are signed in as a {ctx.role}: you can look, not label.")
 
 n = st.slider("Comments to show", 5, 30, 10, key="teach_n")
-for _, row in teach.candidates(comments, offtopic_labels, speculative_labels, n, results.articles).iterrows():
+picked = results.with_text(teach.candidates(comments, offtopic_labels, speculative_labels, n, results.articles))
+for _, row in picked.iterrows():
     with st.container(border=True):
         st.caption(f"{row['author'] or 'anonymous'} on “{row['title'] or row['article_id']}” ({row['source']}) · "
                    f"off-topic {row['offtopic_score']:.2f}, speculation {row['speculation_score']:.2f}")
