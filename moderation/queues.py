@@ -37,7 +37,7 @@ QUEUES = {
 
 
 _READABLE = r"[^\W_]"  # at least one letter or digit: an image-only answer (empty text) has nothing to read
-# a frame without the text may carry this rule's answer instead (the dashboard's, reports.Results.comments)
+# the rule's answer per comment, as a run writes it (comments.parquet): what the dashboard reads instead of the text
 READABLE = "has_readable_text"
 # what a queue does with comments without readable text: leave them out (the default), include them, or only them
 WITHOUT_TEXT = ("leave_out", "include", "only")
@@ -274,8 +274,9 @@ def review_queue(comments: pd.DataFrame, reasons=None, without_text: str = "leav
         labels[rows] = np.where(labels[rows] == "", name, labels[rows] + ", " + name)
     rows = np.flatnonzero(count > 0)
     out = pd.DataFrame({
-        "source": comments["source"].to_numpy()[rows],
-        "comment_id": comments["comment_id"].to_numpy()[rows],
+        # the members' keys only: a text column of a million comments as Python strings costs a tenth of a second
+        "source": comments["source"].iloc[rows].to_numpy(),
+        "comment_id": comments["comment_id"].iloc[rows].to_numpy(),
         "reasons": pd.array(labels[rows], dtype="str"),
         "n_reasons": count[rows],
         "priority": standing[rows] + count[rows] - 1,
