@@ -33,7 +33,7 @@ are written. ``pd.read_parquet`` and pyarrow read the folder as one table, parts
 flat layout of older runs) or the Dask engine's parts (one per article bucket) read the same way; the next import
 writes them as position parts.
 
-A reader that needs a few columns of a wide table (the dashboard: 87 columns of
+A reader that needs a few columns of a wide table (the dashboard: 88 columns of
 comments, most of them shown for the comments in view only) opens it as a
 :class:`Table`, which reads each column the first time it is asked for.
 """

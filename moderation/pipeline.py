@@ -231,6 +231,8 @@ def run_stages(
         comments = incremental.score_changed(comments, earlier, ["text", "language"],
                                              lambda rows: comment_speculation.score_comments(rows, conjecture))
         comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
+    # from the text alone: the comments may come from results that hold an earlier answer
+    comments = comments.assign(**{queues.READABLE: queues.readable(comments[["text"]])})
     with clock("authors"):
         authors = engagement.author_table(comments, decisions, params.engagement)
     topic_table = fitted.text.topics_frame(comments["topic_id"])

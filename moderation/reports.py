@@ -44,11 +44,11 @@ _SIMILARITY_PREFIXES = ("similarity_", "sim_")
 
 # the columns the dashboard computes with over every comment (filters, queues and their measures, counts,
 # charts, reply trees, profiles): read when the results open. Not the text: more than half of that read at a
-# million comments, and pages show the text of a few rows (:meth:`Results.with_text`); what is asked of every
-# text (readable? :func:`filter_mask`'s search) is answered a row group at a time (``catalog.Table.scan``)
+# million comments, and pages show the text of a few rows (:meth:`Results.with_text`); whether it is readable
+# the run wrote (``queues.READABLE``), and the text search reads it a row group at a time (``catalog.Table.scan``)
 WORKING_COLUMNS = [
     *(column for column in schema.columns("comments") if column != "text"), "vote_total", "vote_net", "topic_id",
-    "offtopic_score", "speculation_score",
+    "offtopic_score", "speculation_score", queues.READABLE,
     *dict.fromkeys(column for spec in queues.QUEUES.values() for column in (spec.member, *spec.sort)),
 ]
 # what the pages show or explain for the comments in view (queue tables, cards, threads, evidence): read the
@@ -63,9 +63,8 @@ class Results:
     """The frames of one results folder (empty frames for the parts a stage has not written).
 
     The comments are read by column (``moderation.catalog.Table``): :attr:`comments` holds
-    :data:`WORKING_COLUMNS` and ``queues.READABLE`` (whether each text has something to read, from every text a
-    row group at a time), :meth:`shown` adds what a page shows for some of them, :meth:`with_text` their text,
-    and :meth:`comments_with` any other column: opening a million comments reads 30 of their 87 columns.
+    :data:`WORKING_COLUMNS`, :meth:`shown` adds what a page shows for some of them, :meth:`with_text` their text,
+    and :meth:`comments_with` any other column: opening a million comments reads 31 of their 88 columns.
     """
 
     folder: Path
@@ -80,19 +79,22 @@ class Results:
 
     @property
     def comments(self) -> pd.DataFrame:
-        """Every comment, :data:`WORKING_COLUMNS` (those the file has) and ``queues.READABLE``, indexed by row
+        """Every comment, :data:`WORKING_COLUMNS` (those the file has; ``queues.READABLE`` always), indexed by row
         position."""
         return self.comments_with(())
 
     def comments_with(self, columns) -> pd.DataFrame:
-        """Every comment, :data:`WORKING_COLUMNS`, ``queues.READABLE`` and ``columns`` (those the file has)."""
+        """Every comment, :data:`WORKING_COLUMNS` and ``columns`` (those the file has; ``queues.READABLE``
+        always)."""
         frame = self.comment_table.frame([*WORKING_COLUMNS, *columns])
-        frame[queues.READABLE] = self._readable
+        if queues.READABLE not in frame:
+            frame[queues.READABLE] = self._readable
         return frame
 
     @functools.cached_property
     def _readable(self) -> np.ndarray:
-        """``queues.readable`` of every comment, its text read a row group at a time (once)."""
+        """``queues.readable`` of every comment, its text read a row group at a time (once): for a folder written
+        before runs stored it."""
         return self.comment_table.scan(["text"], queues.readable).astype(bool)
 
     def with_text(self, frame: pd.DataFrame) -> pd.DataFrame:

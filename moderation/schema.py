@@ -9,6 +9,7 @@ unique only within a ``source``: tables are keyed by ``ARTICLE_KEY`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import pandas as pd
 import pandera.pandas as pa
@@ -167,6 +168,9 @@ class ScoredComments(Comments):
     is_offtopic_speculation: Series[bool]
     in_queue_relative: Series[bool]
     offtopic_reason: Series[str] = pa.Field(nullable=True)
+    # queues.readable of the text, so that the dashboard need not read every text (folders written before it
+    # lack it: the dashboard then asks the texts)
+    has_readable_text: Optional[Series[bool]]
 
 
 class Authors(pa.DataFrameModel):

@@ -71,17 +71,23 @@ def test_a_column_too_large_to_keep_is_read_for_some_rows_or_measured_a_row_grou
     assert table.loaded == []
 
 
-def test_the_dashboard_asks_every_text_without_holding_them(comments, tmp_path):
-    """Results carry queues.readable of every comment, and the text filter searches every text, as over a full
-    read of the file; the text is read for the rows shown only (with_text), never kept."""
+@pytest.mark.parametrize("stored", [True, False])
+def test_the_dashboard_asks_every_text_without_holding_them(comments, tmp_path, stored):
+    """Results carry queues.readable of every comment (as the run stored it, or from every text for a folder
+    written before runs stored it), and the text filter searches every text, as over a full read of the file;
+    the text is read for the rows shown only (with_text), never kept."""
     unreadable = comments.copy()
     unreadable.loc[[3, 11, 30], "text"] = ["", "!!", None]
     unreadable.loc[[5, 28], "text"] = ["Ein Fahrrad", "ein FAHRRAD und mehr"]
+    unreadable[queues.READABLE] = queues.readable(unreadable[["text"]])
+    if not stored:
+        unreadable = unreadable.drop(columns=queues.READABLE)
     unreadable.to_parquet(tmp_path / "comments.parquet", index=False, row_group_size=8)
-    full = pd.read_parquet(tmp_path / "comments.parquet")
+    full = pd.read_parquet(tmp_path / "comments.parquet", columns=list(comments.columns.drop(queues.READABLE)))
     results = reports.load_results(tmp_path)
     np.testing.assert_array_equal(queues.readable(results.comments), queues.readable(full))
-    assert not queues.readable(results.comments)[[3, 11, 30]].any()
+    assert not queues.readable(results.comments)[[3, 11, 30]].any() and queues.readable(full)[[5, 28]].all()
+    assert (queues.READABLE in results.comment_table.loaded) == stored
     for filters in (reports.Filters(text="fahrrad"), reports.Filters(text="fahrrad", article=full["article_id"][5])):
         found = reports.filter_comments(results.comments, filters, results.comment_table)
         assert found.index.tolist() == reports.filter_comments(full, filters).index.tolist() != []
@@ -113,7 +119,7 @@ def test_results_open_with_the_working_columns_only(comments, tmp_path):
     rows = results.comments.iloc[[4, 6]]
     shown = results.shown(rows)
     assert shown.index.tolist() == [4, 6]
-    for column in ["speculation_cues", "vote_reason", "sim_article", "text", *rows.columns.drop(queues.READABLE)]:
+    for column in ["speculation_cues", "vote_reason", "sim_article", "text", *rows.columns]:
         pd.testing.assert_series_equal(shown[column], full[column].iloc[[4, 6]])
     assert NEVER_SHOWN not in shown
     assert NEVER_SHOWN in results.comments_with([NEVER_SHOWN])
