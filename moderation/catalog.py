@@ -75,6 +75,9 @@ ROW_GROUP_ROWS = 65_536
 COMMENTS = "comments.parquet"
 # comments per part of comments.parquet (one row group each): an import rewrites the parts holding rescored rows
 PART_ROWS = ROW_GROUP_ROWS
+# rows of columns too large to keep whole (the text) held once read, so that a page drawn again reads nothing
+# (a queue table's 200 rows are spread over every row group); beyond this many the held rows start again
+HELD_ROWS = 50_000
 _LOCK = ".run.lock"
 
 
@@ -242,6 +245,7 @@ class Table:
     def __init__(self, path: str | Path | None):
         self.path = None if path is None else Path(path)
         self._columns: dict[str, pd.Series] = {}
+        self._held: dict[tuple[str, ...], pd.DataFrame] = {}  # rows read with keep=False, by their columns
         self._lock = threading.Lock()  # guards the dicts; each column's read has a lock of its own
         self._locks: dict[str, threading.Lock] = {}
         self._reading_ahead = False
@@ -312,8 +316,8 @@ class Table:
         """The rows at ``positions`` (table order) of the columns ``names`` the table has, indexed by position.
 
         A kept column is sliced. The others are read from the row groups holding those rows only, when those
-        hold at most half the table (a card and its thread: one group or two) or ``keep`` is False; otherwise
-        whole, and kept.
+        hold at most half the table (a card and its thread: one group or two) or ``keep`` is False (then the
+        rows read are held, up to :data:`HELD_ROWS`, and not read again); otherwise whole, and kept.
         """
         positions = np.asarray(positions, dtype=np.int64)
         wanted = [name for name in dict.fromkeys(names) if name in self.names]
@@ -325,14 +329,28 @@ class Table:
             self.frame(missing)
             missing = []
         parts = []
-        if missing:
-            read = np.unique(positions)
-            parts.append(pd.concat(self._pieces(missing, read)).loc[positions])
+        if missing and not keep:
+            parts.append(self._held_rows(missing, positions))
+        elif missing:
+            parts.append(pd.concat(self._pieces(missing, np.unique(positions))).loc[positions])
         kept = [name for name in wanted if name not in missing]
         if kept:
             parts.append(self.frame(kept).iloc[positions])
         out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index(positions))
         return out[wanted].set_axis(pd.Index(positions))
+
+    def _held_rows(self, names: list[str], positions: np.ndarray) -> pd.DataFrame:
+        """The columns ``names`` at ``positions``: the held rows, and the others read and held with them."""
+        with self._lock:
+            held = self._held.get(tuple(names))
+        wanted = np.unique(positions)
+        new = wanted if held is None else wanted[~np.isin(wanted, held.index.to_numpy())]
+        if len(new):
+            read = pd.concat(self._pieces(names, new))
+            held = read if held is None or len(held) + len(read) > HELD_ROWS else pd.concat([held, read])
+            with self._lock:
+                self._held[tuple(names)] = held
+        return held.loc[positions]
 
     def scan(self, names: Iterable[str], measure, positions=None) -> np.ndarray:
         """``measure`` of the columns ``names`` a row group at a time, joined in table order: one value per row

@@ -62,6 +62,8 @@ def test_a_column_too_large_to_keep_is_read_for_some_rows_or_measured_a_row_grou
     table = catalog.Table(grouped)
     spread = table.rows_at([49, 0, 17, 17, 33], ["text", "author"], keep=False)
     pd.testing.assert_frame_equal(spread, full[["text", "author"]].iloc[[49, 0, 17, 17, 33]])
+    again = table.rows_at([0, 2, 49], ["text", "author"], keep=False)  # two rows held, one read
+    pd.testing.assert_frame_equal(again, full[["text", "author"]].iloc[[0, 2, 49]])
     lengths = table.scan(["text"], lambda rows: rows["text"].str.len().to_numpy())
     np.testing.assert_array_equal(lengths, full["text"].str.len().to_numpy())
     some = np.array([2, 3, 20, 41])
@@ -69,6 +71,16 @@ def test_a_column_too_large_to_keep_is_read_for_some_rows_or_measured_a_row_grou
     np.testing.assert_array_equal(table.scan(["text"], lambda rows: rows["text"].to_numpy(), some),
                                   full["text"].to_numpy()[some])
     assert table.loaded == []
+
+
+def test_rows_read_without_keeping_the_column_are_held(grouped, tmp_path):
+    """A page drawn again (the same rows) reads nothing: the rows rows_at(keep=False) read are held."""
+    copy = tmp_path / "comments.parquet"
+    copy.write_bytes(grouped.read_bytes())
+    table = catalog.Table(copy)
+    first = table.rows_at([40, 1, 25], ["text"], keep=False)
+    copy.unlink()
+    pd.testing.assert_frame_equal(table.rows_at([1, 25, 40], ["text"], keep=False), first.loc[[1, 25, 40]])
 
 
 @pytest.mark.parametrize("stored", [True, False])
