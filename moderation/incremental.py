@@ -3,9 +3,9 @@
 Pure functions of frames (``pipeline.run`` wires them): the articles with new comments or vote events are
 scored again whole (thread-relative measures and reply trees need every comment of an article) with the saved
 fitted state (:mod:`moderation.fitted`); every other article keeps its scored rows, and a part of comments.parquet
-holding none of the rescored rows is kept as its file (:func:`read_parts`, :func:`merge_parts`). An author row is an exact
-function of that author's comments and the replies to them, so author rows are recomputed for the authors of
-the touched articles and of comments whose moderators' decision changed, and kept for everyone else.
+holding none of the rescored rows is kept as its file (:func:`read_parts`, :func:`merge_parts`). The author and
+engagement tables are reduced from partials per article (:class:`moderation.engagement.InsightPartials`): those of
+the touched articles, and of the articles of comments whose moderators' decision changed, are made again.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from moderation.text import row_keys
 
 # fewer rows than this per run of kept rows on average, and merge_comments copies them (take) instead of slicing
 _ROWS_PER_SLICE = 50
-# share of the comments above which author_rows gives every comment
-_MOST = 0.5
 
 
 def _joined(frame: pd.DataFrame, columns: list[str]) -> pa.Array:
@@ -226,37 +224,10 @@ def author_keys(comments: pd.DataFrame) -> pd.MultiIndex:
                                      names=AUTHOR_KEY)
 
 
-def authors_to_rescore(scored: pd.DataFrame, comments: pd.DataFrame, decided: pd.DataFrame) -> pd.MultiIndex:
-    """The authors whose rows change: those of the rescored comments and of the comments in ``decided``.
-
-    ``comments`` are every comment of the new results (to find the authors of decided comments).
-    """
-    decided_rows = _is_in(comments, COMMENT_KEY, decided, COMMENT_KEY) if len(decided) else \
-        np.zeros(len(comments), dtype=bool)
-    return author_keys(scored).append(author_keys(comments[decided_rows])).unique()
-
-
-def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex, keyed=None) -> pd.DataFrame:
-    """What ``authors``' rows are computed from: their comments, the direct replies to them (replies received)
-    and the comments they answer (reply latency); all of ``comments`` when the authors wrote most of them (the
-    regulars of a long-tailed corpus: selecting would cost more than it saves). ``keyed``:
-    :func:`moderation.engagement.keyed_authors` of ``comments``, when the caller has it."""
-    if keyed is None:
-        by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
-        own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
-    else:  # one lookup per author, not per comment
-        own = np.asarray(row_keys(keyed.authors, AUTHOR_KEY).isin(authors))[keyed.frame["code"].to_numpy()]
-    if own.mean() > _MOST:
-        return comments
-    mine = comments[own]
-    replies = _is_in(comments, ["source", "parent_id"], mine, COMMENT_KEY)
-    answered = _is_in(comments, COMMENT_KEY, mine, ["source", "parent_id"])
-    return comments[own | replies | answered]
-
-
-def merge_authors(previous: pd.DataFrame, recomputed: pd.DataFrame, authors: pd.MultiIndex) -> pd.DataFrame:
-    """The author table with ``authors``' rows taken from ``recomputed`` (sorted by source, author as a full run)."""
-    keep = ~row_keys(previous, AUTHOR_KEY).isin(authors)
-    fresh = recomputed[row_keys(recomputed, AUTHOR_KEY).isin(authors)]
-    merged = pd.concat([previous[keep], fresh], ignore_index=True) if keep.any() else fresh
-    return merged.sort_values(AUTHOR_KEY, kind="stable", ignore_index=True)
+def articles_of(comments: pd.DataFrame, keys: pd.DataFrame, but: pd.DataFrame) -> pd.DataFrame:
+    """The articles (``ARTICLE_KEY``, each once) of the ``comments`` whose ``COMMENT_KEY`` is among ``keys``,
+    other than the articles ``but``."""
+    if not len(keys):
+        return comments[ARTICLE_KEY].iloc[:0]
+    found = comments.loc[_is_in(comments, COMMENT_KEY, keys, COMMENT_KEY), ARTICLE_KEY].drop_duplicates()
+    return found[~in_articles(found, but)].reset_index(drop=True)
