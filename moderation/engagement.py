@@ -619,44 +619,37 @@ def merge_partials(parts: list[InsightPartials]) -> InsightPartials:
     """The partials of disjoint groups of articles as one (an article in two groups would count twice), with
     only the articles and authors their rows name."""
     lookups, maps = {}, {}
-    for name, key in (("articles", ARTICLE_KEY), ("authors", AUTHOR_KEY)):
+    for name, key, column in (("articles", ARTICLE_KEY, "article"), ("authors", AUTHOR_KEY, "author")):
         tables = [getattr(part, name) for part in parts]
         both = pd.concat(tables, ignore_index=True)
         codes = both.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
-        lookups[name] = both.iloc[np.unique(codes, return_index=True)[1]].reset_index(drop=True)
-        maps[name] = np.split(codes, np.cumsum([len(table) for table in tables])[:-1])
+        of_parts = np.split(codes, np.cumsum([len(table) for table in tables])[:-1])
+        # every comment has an author_days row: an entry no such row names has no comment here
+        named = np.zeros(codes.max(initial=-1) + 1, dtype=bool)
+        for part, of_part in zip(parts, of_parts):
+            named[of_part[np.bincount(part.author_days[column].to_numpy(), minlength=len(of_part)) > 0]] = True
+        renumbered = (np.cumsum(named) - 1).astype(np.int32)
+        lookups[name] = both.iloc[np.unique(codes, return_index=True)[1][named]].reset_index(drop=True)
+        maps[name] = [renumbered[of_part] for of_part in of_parts]
     rows = {}
     for table in _ROW_TABLES:
-        rows[table] = pd.concat([
-            getattr(part, table).assign(**{column: maps[lookup][number][getattr(part, table)[column].to_numpy()]
-                                           .astype(np.int32)
-                                           for column, lookup in _CODES.items() if column in getattr(part, table)})
-            for number, part in enumerate(parts)], ignore_index=True)
-    return _named_only(InsightPartials(lookups["articles"], lookups["authors"], **rows))
-
-
-def _named_only(partials: InsightPartials) -> InsightPartials:
-    """``partials`` without the articles and authors no comment row names, codes renumbered."""
-    renumbered = {}
-    for lookup, column in (("articles", "article"), ("authors", "author")):
-        table = getattr(partials, lookup)
-        used = np.flatnonzero(np.bincount(partials.author_days[column].to_numpy(), minlength=len(table)))
-        new = np.full(len(table), -1, dtype=np.int32)
-        new[used] = np.arange(len(used))
-        renumbered[lookup] = (table.iloc[used].reset_index(drop=True), new)
-    rows = {table: getattr(partials, table).assign(**{
-        column: renumbered[lookup][1][getattr(partials, table)[column].to_numpy()]
-        for column, lookup in _CODES.items() if column in getattr(partials, table)}) for table in _ROW_TABLES}
-    return InsightPartials(renumbered["articles"][0], renumbered["authors"][0], **rows)
+        frames = [getattr(part, table) for part in parts]
+        # column by column: one copy of the rows (an import merges a row per article and author of the corpus)
+        rows[table] = pd.DataFrame({
+            column: np.concatenate([maps[_CODES[column]][number][frame[column].to_numpy()]
+                                    for number, frame in enumerate(frames)]) if column in _CODES else
+            pd.concat([frame[column] for frame in frames], ignore_index=True)
+            for column in frames[0].columns})
+    return InsightPartials(lookups["articles"], lookups["authors"], **rows)
 
 
 def without_articles(partials: InsightPartials, articles: pd.DataFrame) -> InsightPartials:
     """``partials`` without the rows of ``articles`` (a frame with ``ARTICLE_KEY``): what an import keeps before
-    it adds those articles' partials made again."""
+    it merges (:func:`merge_partials`) those articles' partials made again. The lookup tables are left whole;
+    the merge keeps only the entries its rows name."""
     dropped = _is_in(partials.articles, articles, ARTICLE_KEY)
-    rows = {table: getattr(partials, table) for table in _ROW_TABLES}
-    rows = {table: frame[~dropped[frame["article"].to_numpy()]].reset_index(drop=True) for table, frame in rows.items()}
-    return _named_only(replace(partials, **rows))
+    return replace(partials, **{table: frame[~dropped[frame["article"].to_numpy()]].reset_index(drop=True)
+                                for table, frame in ((table, getattr(partials, table)) for table in _ROW_TABLES)})
 
 
 def _is_in(frame: pd.DataFrame, others: pd.DataFrame, key: list[str]) -> np.ndarray:

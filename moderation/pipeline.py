@@ -39,6 +39,10 @@ RECORDED_SPECULATIVE = "moderators_speculative_label"
 SCORING_THREADS = 1
 # rows whose columns and types are checked when comments are written from Arrow (the types are per column)
 CHECKED_ROWS = 1000
+# what an import reads of every comment (the author and engagement tables are reduced from partials): the keys and
+# queue flags the run's summary counts, the topics, and the votes of an author's usual votes
+_SUMMARY_COLUMNS = [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score", "topic_id",
+                    *(spec.member for spec in queues.QUEUES.values())]
 
 
 @dataclass(frozen=True)
@@ -489,7 +493,7 @@ def _score_touched(
     touched, last_position, last_vote_row = changes
     version = catalog.current(out_dir)
     with clock("read results"):
-        previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
+        previous_votes = pd.read_parquet(version / "vote_events.parquet")
         known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
     with clock("store load"):
         articles = store.articles()
@@ -497,18 +501,22 @@ def _score_touched(
         touched_articles, comments, vote_events = store.load_articles(touched)
         decisions = store.current_decisions()
     new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
+    decided = incremental.changed_decisions(state.decisions, decisions)  # their authors' share_removed changes
+    # what is read of every comment: the summary's, and the comment keys to find the decided comments' articles
+    summary_columns = [*_SUMMARY_COLUMNS, *(COMMENT_KEY if len(decided) else [])]
     with clock("read results"):
         # the current comments stay in their parts: those without a rescored row are kept as they are, the others
         # read, merged and written as Arrow (pandas frames of every column of every comment cost seconds)
         parts = incremental.read_parts(catalog.comment_parts(version), touched, len(new_comments) > 0,
-                                       catalog.PART_ROWS, _summary_columns(params))
-        earlier = incremental.earlier_rows(parts, touched)
-        # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-        voted = incremental.columns_of([*parts.kept, parts.earlier],
-                                       [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"], parts.kept)
-    voted = voted[~incremental.in_articles(voted, touched)]
-    same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
-    author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
+                                       catalog.PART_ROWS, summary_columns)
+        earlier, rescored = incremental.earlier_rows(parts, touched)
+        # an author's usual votes span articles: over the author's comments everywhere (the kept parts hold no
+        # touched article's rows), the touched ones as stored now
+        voting = [column for column in ("source", "author", "upvotes", "downvotes", "score")
+                  if column in parts.earlier.column_names]
+        voted = incremental.rows_by([*parts.kept.values(), parts.earlier.select(voting).filter(~rescored)],
+                                    comments, voting)
+    author_usual = votes.author_usual_log_votes(pd.concat([voted, comments], ignore_index=True))
     # a source the fit has not seen is all new: it is fitted on its rows here, as a full run would fit it
     text = state.text.with_sources(comments, articles)
     fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
@@ -523,27 +531,27 @@ def _score_touched(
     schema.check_output(scored, "scored_comments", "comments.parquet")
     with clock("merge"):
         merged = incremental.merge_parts(parts, scored, touched, catalog.PART_ROWS)
-        summary = incremental.columns_of(merged, _summary_columns(params), parts.kept)
+        summary = incremental.columns_of(merged, summary_columns, parts.kept)
         del parts
     with clock("engagement tables"):
-        decided = incremental.changed_decisions(state.decisions, decisions)  # their share_removed changes
+        read = engagement.insight_columns(params.engagement)
         if engagement.staff_changed(kept, staff):
             # an author of the kept rows became staff (the desk's settings are the fit's): the threads they
             # started or answered anywhere change
-            partials = engagement.insight_partials(summary, params.engagement, staff, decisions=decisions)
+            partials = engagement.insight_partials(incremental.columns_of(merged, read), params.engagement, staff,
+                                                   decisions=decisions)
         else:  # every other article's rows are as they were, but where a comment's decision changed
             pieces = [kept, fresh]
             redecided = incremental.articles_of(summary, decided, touched)
             if len(redecided):
                 pieces = [engagement.without_articles(kept, redecided), fresh, engagement.insight_partials(
-                    summary[incremental.in_articles(summary, redecided)], params.engagement, staff,
-                    decisions=decisions)]
+                    incremental.rows_of(merged, redecided, read), params.engagement, staff, decisions=decisions)]
             partials = engagement.merge_partials(pieces)
         authors = engagement.reduce_authors(partials)
         insights = engagement.reduce_insights(partials)
     results = Results(
         articles, summary, authors,
-        incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
+        incremental.merge_keyed(previous_votes, vote_events, ["source", "event_id"]),
         fit.text.topics_frame(summary["topic_id"]), schema.problems_frame([]), run_id, insights,
         scoring=Scoring(len(scored), len(touched), state.fitted_by), comment_parts=merged,
     )
@@ -556,11 +564,6 @@ def _score_touched(
     return results, state
 
 
-def _summary_columns(params: Params) -> list[str]:
-    """What an import reads of every comment: the columns of authors, engagement tables, topics and the run's
-    summary."""
-    return [*engagement.insight_columns(params.engagement), "position", "topic_id",
-            *(spec.member for spec in queues.QUEUES.values())]
 
 
 def _decision_keys(decisions: pd.DataFrame) -> pd.DataFrame:
