@@ -516,7 +516,7 @@ def _score_touched(
                   if column in parts.earlier.column_names]
         voted = incremental.rows_by([*parts.kept.values(), parts.earlier.select(voting).filter(~rescored)],
                                     comments, voting)
-    author_usual = votes.author_usual_log_votes(pd.concat([voted, comments], ignore_index=True))
+    author_usual = votes.author_usual_log_votes(pd.concat([voted, comments[voting]], ignore_index=True))
     # a source the fit has not seen is all new: it is fitted on its rows here, as a full run would fit it
     text = state.text.with_sources(comments, articles)
     fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
