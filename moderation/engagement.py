@@ -349,8 +349,8 @@ def class_summary(authors: pd.DataFrame) -> pd.DataFrame:
 
 
 def _parent_rows(comments: pd.DataFrame, keyed: _Keyed) -> np.ndarray:
-    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once for the
-    author table and the reply network."""
+    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once per
+    ``keyed`` (the partials' edges and latencies take it)."""
     if "parent_rows" not in keyed.made:
         keyed.made["parent_rows"] = threads.parent_positions(comments)
     return keyed.made["parent_rows"]
