@@ -36,7 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moderation.speculation import score_conjecture, score_speculation_and_conjecture
-from moderation.text import by_ascii
+from moderation.text import WordRuns, by_ascii
 
 # the comment-level features of the conjecture model (shipped default and a desk's learned one); a desk's
 # weights file names the features it uses, so files learned on the first three still apply
@@ -214,9 +214,7 @@ def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES, words
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
         "sentence_speculation": _logit(scored["sentence_speculation_score"]),
         **features,
-        "log_words": np.log1p(by_ascii(texts, lambda part: part.str.count(r"\w+")).to_numpy(dtype=np.float64)
-                              if words is None
-                              else np.asarray(words, dtype=np.float64)),
+        "log_words": np.log1p(np.asarray(WordRuns(texts).counts() if words is None else words, dtype=np.float64)),
     }, index=scored.index)[names]
 
 

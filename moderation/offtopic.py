@@ -20,7 +20,8 @@ import scipy.sparse as sp
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import (
-    SCORING_CHUNK_ROWS, by_ascii, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
+    SCORING_CHUNK_ROWS, WordRuns, by_ascii, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys,
+    row_sums,
 )
 from moderation.topics import TextFeatures, dominant_topic
 
@@ -124,9 +125,10 @@ def text_hashes(comments: pd.DataFrame) -> np.ndarray:
     if len(comments) > SCORING_CHUNK_ROWS:  # in slices: each holds several normalised copies of its texts
         return np.concatenate([text_hashes(comments.iloc[start:start + SCORING_CHUNK_ROWS])
                                for start in range(0, len(comments), SCORING_CHUNK_ROWS)])
-    normalised = by_ascii(comments["text"].astype("str").fillna("").str.lower(),
-                          lambda part: part.str.replace(r"\W+", " ", regex=True).str.strip())
-    keyed = comments["source"].astype("str").fillna("") + "\x1f" + normalised
+    # the lower-cased words joined by spaces: what replacing each \W+ run by a space and stripping leaves
+    words = WordRuns(comments["text"].astype("str").fillna("").str.lower()).joined()
+    keyed = comments["source"].astype("str").fillna("") + "\x1f" + pd.Series(pd.array(words, dtype="str"),
+                                                                             index=comments.index)
     return pd.util.hash_pandas_object(keyed.astype("str"), index=False).to_numpy()
 
 
@@ -441,7 +443,7 @@ def _context_components(
     original = comments["text"].astype("str").fillna("")
     text = original.str.lower()
     count = lambda pattern: by_ascii(text, lambda part: part.str.count(pattern)).to_numpy(dtype=np.float64)
-    words = count(r"\w+")
+    words = WordRuns(text).counts().astype(np.float64)
     per_word = lambda pattern: count(pattern) / np.maximum(words, 1)
     repeated = (corpus.text_count(hashes) > 1) & (words >= 3)
     # a comment without a resolved thread counts as its own thread

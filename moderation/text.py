@@ -19,7 +19,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from stop_words import get_stop_words
 
-from moderation.sentences import runs
+from moderation.sentences import is_word_character, runs
 
 
 # sklearn's English list (318 function words); the stop-words package's English
@@ -235,6 +235,77 @@ def python_class(kind: str) -> str:
     member[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
     starts, ends = runs(member)
     return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
+
+
+def _utf8_word_bytes(data: np.ndarray) -> np.ndarray:
+    """Whether each byte of UTF-8 ``data`` (uint8) belongs to a word character (:func:`is_word_character`)."""
+    word = is_word_character(data)  # right for the ASCII bytes, which are their own code points
+    high = np.flatnonzero(data >= 0x80)  # the bytes of the other characters: a lead byte, then 1 to 3 more
+    if len(high):
+        lead = high[data[high] >= 0xC0]
+        first = data[lead].astype(np.uint32)
+        width = 2 + (first >= 0xE0) + (first >= 0xF0)
+        # the lead byte keeps 5, 4 or 3 bits of a 2-, 3- or 4-byte character, each continuation byte 6
+        cp = first & (0x7F >> width)
+        for k in range(1, 4):
+            more = width > k
+            cp[more] = (cp[more] << 6) | (data[lead[more] + k] & 0x3F)
+        word[high] = np.repeat(is_word_character(cp), width)
+    return word
+
+
+class WordRuns:
+    """The words of texts as ``re.findall(r"\\w+", text)`` finds them (maximal runs of Python's word characters,
+    also in texts that are not ASCII), found in the texts' UTF-8 bytes with array operations: a regex pass
+    (pyarrow's, or Python's per text once a text is not ASCII) costs several times more.
+
+    Attributes: ``data`` (the texts' UTF-8 bytes, uint8), ``offsets`` (n + 1,) each text's start in it,
+    ``is_word`` (per byte: part of a word character), ``starts`` and ``ends`` (exclusive) of the words, in bytes, and ``first_word`` (n + 1,) each text's first
+    word's number (text i holds words ``first_word[i]`` to ``first_word[i + 1] - 1``).
+    """
+
+    def __init__(self, texts: pd.Series):
+        values = pa.array(texts.astype("str").fillna(""), type=pa.large_string())
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        _, offsets, data = values.buffers()
+        offsets = np.frombuffer(offsets, dtype=np.int64)[values.offset:values.offset + len(values) + 1]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        self.data, self.offsets = data[offsets[0]:offsets[-1]], offsets - offsets[0]
+        self.is_word = _utf8_word_bytes(self.data)
+        self.starts, self.ends = runs(self.is_word)
+        # a run that goes on from the end of one text into the next is two words
+        inner = self.offsets[1:-1]
+        begun = np.searchsorted(self.starts, inner, side="right")
+        inside = np.searchsorted(self.ends, inner, side="right") < begun  # a run started at or before, not ended
+        inside &= np.append(self.starts, -1)[begun - 1] != inner  # not begun right there (-1: none begun)
+        inside[1:] &= inner[1:] != inner[:-1]  # empty texts repeat an offset
+        cut = inner[inside]
+        self.starts = np.insert(self.starts, np.searchsorted(self.starts, cut), cut)
+        self.ends = np.insert(self.ends, np.searchsorted(self.ends, cut), cut)
+        self.first_word = np.searchsorted(self.starts, self.offsets)
+
+    def counts(self) -> np.ndarray:
+        """Words per text (int64, (n,))."""
+        return np.diff(self.first_word)
+
+    def joined(self) -> pa.LargeStringArray:
+        """Each text's words joined by single spaces (``" ".join(re.findall(r"\\w+", text))``)."""
+        lengths = self.ends - self.starts
+        # one space after each word but a text's last
+        spaced = np.ones(len(self.starts), dtype=bool)
+        last = self.first_word[1:] - 1
+        spaced[last[np.diff(self.first_word) > 0]] = False
+        sizes = lengths + spaced
+        out_starts = np.cumsum(sizes) - sizes
+        # the words' bytes and the first byte of each gap that gets a space (a word ends before a non-word byte)
+        keep = self.is_word.copy()
+        keep[self.ends[spaced]] = True
+        out = self.data[keep]
+        out[(out_starts + lengths)[spaced]] = ord(" ")
+        bounds = np.append(out_starts, len(out))[self.first_word]
+        return pa.LargeStringArray.from_buffers(len(self.offsets) - 1, pa.py_buffer(bounds.astype(np.int64)),
+                                                pa.py_buffer(out))
 
 
 def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

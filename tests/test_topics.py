@@ -338,6 +338,19 @@ def test_python_classes_for_pyarrow_equal_python_re():
         assert [piece for piece in pieces if piece] == re.findall(pattern, every), kind
 
 
+def test_word_runs_equal_python_re_findall():
+    """WordRuns counts and joins the words re.findall(r"\\w+") finds: every code point, empty texts between words
+    (a word never runs on into the next text), NA, and a slice that starts inside an Arrow buffer."""
+    every = [chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000]
+    texts = ["".join(every[start:start + 997]) for start in range(0, len(every), 997)]
+    texts += ["ab", "", "", "cd", "x_1 İstanbul 𝔘x", "don’t you're", "\u0300x\u0301", "é", "é", "", None]
+    series = pd.Series(texts, dtype="str").iloc[1:]
+    wanted = [re.findall(r"\w+", value) if isinstance(value, str) else [] for value in series.tolist()]
+    runs = text.WordRuns(series)
+    assert runs.counts().tolist() == [len(words) for words in wanted]
+    assert runs.joined().to_pylist() == [" ".join(words) for words in wanted]
+
+
 def test_string_methods_on_ascii_texts_apart_equal_one_pass():
     """by_ascii gives what the pandas method gives on the whole Series: values, order and index."""
     texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", ""],
