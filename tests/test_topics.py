@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from moderation import offtopic_learning, schema, text
+from moderation import comment_speculation, offtopic_learning, schema, text
 from moderation.comment_speculation import (
     DEFAULT_CONJECTURE_PATH, FORMER_FEATURES, apply_conjecture, blank_everyday_hedges, calibration_features,
 )
@@ -349,6 +350,30 @@ def test_word_runs_equal_python_re_findall():
     runs = text.WordRuns(series)
     assert runs.counts().tolist() == [len(words) for words in wanted]
     assert runs.joined().to_pylist() == [" ".join(words) for words in wanted]
+
+
+def test_may_match_finds_every_text_python_re_matches():
+    """may_match is True wherever re.search matches (Unicode \\w, \\d and \\b, IGNORECASE folding "ſ" onto "s"),
+    and exactly there on ASCII texts, for the speculation stage's patterns."""
+    words = ["i", "suspect", "bet", "some", "say", "they", "will", "It", "Postmedia", "perhaps", "has", "been",
+             "fiancéed", "hacked?", "probably", "٣", "9", "around", "you", "might", "want", "agenda", "agendaé",
+             "éagenda", "ſecretly", "İ", "manipulaté", "in order to", "rumoured", "you might want to", "could",
+             "it", "be", "why", "does", "nobody", "—", "’", ".", "\n"]
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 10))) for _ in range(4000)]
+    texts += [value.replace(" ", "é") for value in texts[:1000]] + [None]
+    values = [value if isinstance(value, str) else "" for value in texts]
+    ascii_texts = np.array([value.isascii() for value in values])
+    stage = comment_speculation
+    patterns = [(pattern, True) for pattern in (*stage.CUE_PATTERNS_EN.values(), stage.EVERYDAY_HEDGES_EN,
+                                                stage.MOTIVE_EN)]
+    for pattern, ignore_case in [*patterns, (stage.PREDICTION_EN, False)]:
+        found = text.may_match(pd.Series(texts, dtype="str"), pattern, ignore_case)
+        flags = re.IGNORECASE if ignore_case else 0
+        matches = np.array([re.search(pattern, value, flags) is not None for value in values])
+        assert matches.any()
+        assert not (matches & ~found).any(), pattern
+        np.testing.assert_array_equal(found[ascii_texts], matches[ascii_texts])
 
 
 def test_string_methods_on_ascii_texts_apart_equal_one_pass():
