@@ -1,8 +1,8 @@
 """Tokenising, language detection and the sparse TF-IDF arithmetic every text stage shares.
 
-Texts are split into word runs by pyarrow, one regex pass per chunk (paywall-masked ``****`` runs never become
-tokens), languages are told apart by their exclusive stop words, and the helpers here look up rows of one
-sparse matrix from another without materialising repeated rows.
+Texts are split into word runs with array operations on their UTF-8 bytes (:class:`WordRuns`; paywall-masked
+``****`` runs never become tokens), languages are told apart by their exclusive stop words, and the helpers
+here look up rows of one sparse matrix from another without materialising repeated rows.
 """
 
 from __future__ import annotations
@@ -44,27 +44,6 @@ def has_text(texts: pd.Series) -> pd.Series:
     """
     found = pc.match_substring_regex(pa.array(texts.astype("str")), f"[^{python_class('space')}*]")
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=texts.index)
-
-
-def by_ascii(texts: pd.Series, method) -> pd.Series:
-    """``method(texts)`` (pandas string methods, e.g. ``lambda t: t.str.count(pattern)``) applied to the ASCII texts
-    and to the others apart, in ``texts``' order and index.
-
-    pandas runs a pattern holding ``\\w``, ``\\b`` or ``\\d`` through Python's ``re``, text by text, over a whole
-    Series once one of its texts is not ASCII (pyarrow's RE2 reads those classes as ASCII-only): a curly
-    apostrophe in one comment in a thousand made the speculation stage ten times slower. Apart, the ASCII
-    texts keep pyarrow's engine, with the same results.
-    """
-    texts = texts.astype("str")
-    is_ascii = pc.string_is_ascii(pa.array(texts)).fill_null(True).to_numpy(zero_copy_only=False)
-    if is_ascii.all() or not is_ascii.any():
-        return method(texts)
-    order = np.concatenate([np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii)])
-    parts = pd.concat([method(texts.iloc[order[:is_ascii.sum()]]), method(texts.iloc[order[is_ascii.sum():]])],
-                      ignore_index=True)
-    back = np.empty(len(order), dtype=np.int64)
-    back[order] = np.arange(len(order))
-    return parts.iloc[back].set_axis(texts.index)
 
 
 def clean_text(texts: pd.Series) -> pd.Series:
@@ -240,21 +219,26 @@ def python_class(kind: str) -> str:
 
 # characters that Python's IGNORECASE matches with an ASCII letter (re's documentation): RE2 folds only some
 _FOLDED_ONTO_ASCII = "\u0130\u0131\u017f\u212a"
-_PYTHON_ESCAPES = {"\\w": "word", "\\d": "digit"}
+# escapes whose RE2 meaning is ASCII-only, as the class of Python's code points (and whether it is negated)
+_PYTHON_ESCAPES = {"\\w": ("word", ""), "\\d": ("digit", ""), "\\s": ("space", ""), "\\W": ("word", "^"),
+                   "\\D": ("digit", "^"), "\\S": ("space", "^")}
 
 
 @lru_cache(maxsize=32)
 def _unicode_superset(pattern: str) -> str:
-    """``pattern`` for RE2 with ``\\w`` and ``\\d`` as Python reads them and no ``\\b``: it matches wherever Python's
-    ``re`` matches ``pattern`` (dropping an assertion only adds matches; RE2's ``\\b`` is ASCII-only)."""
+    """``pattern`` for RE2 with ``\\w``, ``\\d``, ``\\s`` (and their negations) as Python reads them and no ``\\b``:
+    it matches wherever Python's ``re`` matches ``pattern`` (dropping an assertion only adds matches; RE2's
+    ``\\b`` is ASCII-only)."""
     out, class_opened = [], None  # where the open character class's first member is, if one is open
     for token in re.findall(r"\\.|.", pattern, flags=re.DOTALL):
-        if token in _PYTHON_ESCAPES:
-            inside = python_class(_PYTHON_ESCAPES[token])
-            out.append(inside if class_opened is not None else f"[{inside}]")
+        kind, negated = _PYTHON_ESCAPES.get(token, (None, ""))
+        if kind and class_opened is not None and not negated:
+            out.append(python_class(kind))
+        elif kind and class_opened is None:
+            out.append(f"[{negated}{python_class(kind)}]")
         elif token == "\\b" and class_opened is None:
             continue
-        elif token in ("\\W", "\\D", "\\s", "\\S", "\\B", "\\b"):
+        elif kind or token in ("\\B", "\\b"):
             raise ValueError(f"{pattern!r}: no Unicode superset of {token!r} here")
         else:
             if token == "[" and class_opened is None:
@@ -288,6 +272,29 @@ def may_match(texts: pd.Series, pattern: str, ignore_case: bool = False) -> np.n
         loose = pc.match_substring_regex(rest, _unicode_superset(pattern), ignore_case=ignore_case)
         folded = pc.match_substring_regex(rest, f"[{_FOLDED_ONTO_ASCII}]")
         found[other] = pc.or_(loose, folded).to_numpy(zero_copy_only=False)
+    return found
+
+
+def python_matches(texts: pd.Series, pattern: str, count: bool = False) -> np.ndarray:
+    """``re.search(pattern, text) is not None`` for each text (bool (n,)), or with ``count``
+    ``len(re.findall(pattern, text))`` (int64 (n,)), as pandas' string methods give them; NA: False or 0.
+
+    For an RE2-compatible ``pattern``: pyarrow searches the ASCII texts, where RE2 finds what ``re`` finds; of
+    the others (RE2's ``\\w``, ``\\d`` and ``\\b`` are ASCII-only) Python's ``re`` reads only those
+    :func:`may_match` finds, instead of all of them (pandas would, text by text: a curly apostrophe in one
+    comment in a thousand made a stage ten times slower).
+    """
+    values = pa.array(texts.astype("str").fillna(""), type=pa.large_string())
+    search = pc.count_substring_regex if count else pc.match_substring_regex
+    found = search(values, pattern).to_numpy(zero_copy_only=False).astype(np.int64 if count else bool)
+    other = np.flatnonzero(~pc.string_is_ascii(values).to_numpy(zero_copy_only=False))
+    if len(other):
+        found[other] = 0
+        candidates = other[may_match(texts.iloc[other], pattern)]
+        compiled = re.compile(pattern)
+        strings = values.take(pa.array(candidates, type=pa.int64())).to_pylist()
+        found[candidates] = [len(compiled.findall(value)) if count else compiled.search(value) is not None
+                             for value in strings]
     return found
 
 
@@ -344,6 +351,16 @@ class WordRuns:
         """Words per text (int64, (n,))."""
         return np.diff(self.first_word)
 
+    def words(self) -> pa.LargeStringArray:
+        """Every word, in order, as a pyarrow string array."""
+        if not len(self.starts):
+            return pa.array([], type=pa.large_string())
+        # offsets word, gap, word, ...: the pieces at even positions are the words
+        bounds = np.empty(2 * len(self.starts), dtype=np.int64)
+        bounds[0::2], bounds[1::2] = self.starts, self.ends
+        pieces = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(self.data))
+        return pieces.take(pa.array(np.arange(0, len(bounds), 2, dtype=np.int64)))
+
     def joined(self) -> pa.LargeStringArray:
         """Each text's words joined by single spaces (``" ".join(re.findall(r"\\w+", text))``)."""
         lengths = self.ends - self.starts
@@ -367,19 +384,15 @@ def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """``pd.factorize`` of the lower-cased texts' ``\\w+`` runs: each run's number in order of first
     appearance, the distinct runs (object array), and each run's text number.
 
-    Split and numbered by pyarrow (a Python string per run would take seconds and several hundred MB); each
-    text is lower-cased by Python, as scikit-learn's analyzer does.
+    Found by :class:`WordRuns` and numbered by pyarrow (a Python string per run would take seconds and several
+    hundred MB); each text is lower-cased by Python, as scikit-learn's analyzer does.
     """
     lowered = pa.array([text.lower() for text in texts], type=pa.large_string())
-    pieces = pc.split_pattern_regex(lowered, f"[^{python_class('word')}]+")
-    rows = pc.list_parent_indices(pieces).to_numpy()
-    flat = pc.list_flatten(pieces)
-    # a text that starts or ends with a non-word character gives an empty piece there
-    runs_only = pc.not_equal(flat, "")
-    encoded = flat.filter(runs_only).dictionary_encode()
+    runs = WordRuns(pd.Series(pd.array(lowered, dtype="str")))
+    encoded = runs.words().dictionary_encode()
     first_seen = encoded.indices.to_numpy().astype(np.int64)
     distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    return first_seen, distinct, rows[runs_only.to_numpy(zero_copy_only=False)]
+    return first_seen, distinct, np.repeat(np.arange(len(texts)), runs.counts())
 
 
 def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -388,8 +401,8 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     The matrix equals ``CountVectorizer(token_pattern=TOKEN_PATTERN).fit_transform``, entry
     order within rows included (columns numbered by first appearance, then renumbered
     alphabetically). ``TOKEN_PATTERN`` matches exactly the maximal ``\\w+`` runs that it
-    matches in full, so texts are split into runs (a simpler regex, run by pyarrow), the runs
-    numbered, and the pattern tried once per distinct run.
+    matches in full, so texts are split into runs (:class:`WordRuns`), the runs numbered, and the pattern
+    tried once per distinct run.
     """
     first_seen, distinct, rows = _numbered_runs(texts.tolist())
     is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))

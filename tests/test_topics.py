@@ -376,13 +376,16 @@ def test_may_match_finds_every_text_python_re_matches():
         np.testing.assert_array_equal(found[ascii_texts], matches[ascii_texts])
 
 
-def test_string_methods_on_ascii_texts_apart_equal_one_pass():
-    """by_ascii gives what the pandas method gives on the whole Series: values, order and index."""
-    texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", ""],
-                      index=[5, 3, 3, 9, 0, 1, 2], dtype="str")
-    for method in [lambda t: t.str.count(r"\w+"), lambda t: t.str.contains(r"\byou\b"),
-                   lambda t: t.str.lower().str.replace(r"\W+", " ", regex=True).str.strip()]:
-        pd.testing.assert_series_equal(text.by_ascii(texts, method), method(texts), check_exact=True)
+def test_python_matches_equal_python_re():
+    """python_matches gives re.search and len(re.findall) per text, as pandas' string methods do, on ASCII
+    texts and on the others (whose RE2 \\w, \\b and \\d would differ)."""
+    texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", "",
+                       "Agreed!", "¡Agreed!", "…agreed", "yoü you", "wwwé.com", "éwww.x.ca", "ſee you"], dtype="str")
+    values = [value if isinstance(value, str) else "" for value in texts.tolist()]
+    for pattern in [r"\w+", r"\byou\b", r"^\W*(?:agreed|thanks)\b", r"https?://|www\.|\b\w+\.(?:com|ca)\b", r"\d"]:
+        assert text.python_matches(texts, pattern).tolist() == [re.search(pattern, v) is not None for v in values]
+        counts = [len(re.findall(pattern, v)) for v in values]
+        assert text.python_matches(texts, pattern, count=True).tolist() == counts
 
 
 def test_has_text_equals_python_re():
