@@ -36,7 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moderation.speculation import score_conjecture, score_speculation_and_conjecture
-from moderation.text import by_ascii
+from moderation.text import WordRuns, may_match
 
 # the comment-level features of the conjecture model (shipped default and a desk's learned one); a desk's
 # weights file names the features it uses, so files learned on the first three still apply
@@ -146,10 +146,9 @@ def _logit(p) -> np.ndarray:
 
 
 def _found(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
-    """Positions of the texts where ``pattern`` matches (vectorised; the patterns here are RE2-compatible, so
-    pyarrow searches them, the ASCII texts apart: :func:`moderation.text.by_ascii`)."""
-    found = by_ascii(texts, lambda part: part.str.contains(pattern, case=not ignore_case, regex=True))
-    return np.flatnonzero(found.to_numpy(dtype=bool))
+    """Positions of the texts where ``pattern`` may match: every text where it matches, and a few texts that are
+    not ASCII where it does not (:func:`moderation.text.may_match`); Python's regex then runs on these only."""
+    return np.flatnonzero(may_match(texts, pattern, ignore_case))
 
 
 def _counts(texts: pd.Series, pattern: str, ignore_case: bool = True) -> np.ndarray:
@@ -214,9 +213,7 @@ def calibration_features(scored: pd.DataFrame, names=CALIBRATION_FEATURES, words
         "sentence_conjecture": _logit(scored["sentence_conjecture_score"]),
         "sentence_speculation": _logit(scored["sentence_speculation_score"]),
         **features,
-        "log_words": np.log1p(by_ascii(texts, lambda part: part.str.count(r"\w+")).to_numpy(dtype=np.float64)
-                              if words is None
-                              else np.asarray(words, dtype=np.float64)),
+        "log_words": np.log1p(np.asarray(WordRuns(texts).counts() if words is None else words, dtype=np.float64)),
     }, index=scored.index)[names]
 
 
@@ -310,11 +307,12 @@ def score_comments(comments: pd.DataFrame, conjecture: dict | None = None) -> pd
         cues[row] = sorted([*cues[row], *_cue_spans(texts.iat[row])], key=lambda cue: cue["start"])
     out["speculation_cues"] = cues
     # advice, estimates and requests hedge without conjecturing: the conjecture model reads them blanked
-    hedged = np.intersect1d(_found(texts, EVERYDAY_HEDGES_EN), np.flatnonzero(english))
+    maybe_hedged = np.intersect1d(_found(texts, EVERYDAY_HEDGES_EN), np.flatnonzero(english))
     score = sentences["conjecture_score"].to_numpy(dtype=np.float64).copy()
-    if len(hedged):
-        blanked = blank_everyday_hedges(texts.iloc[hedged])
-        score[hedged] = score_conjecture(blanked, language="en").to_numpy()
+    if len(maybe_hedged):
+        blanked = blank_everyday_hedges(texts.iloc[maybe_hedged])
+        hedged = (blanked != texts.iloc[maybe_hedged]).to_numpy(dtype=bool)  # the texts that held a hedge
+        score[maybe_hedged[hedged]] = score_conjecture(blanked[hedged], language="en").to_numpy()
     out["sentence_conjecture_score"] = score.copy()
     weights, rows = (conjecture, np.ones(len(out), bool)) if conjecture is not None else (
         load_default_conjecture(), english)

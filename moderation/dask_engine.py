@@ -8,7 +8,8 @@ functions; nothing of a partition's work is done twice in one process:
 1. **split**: workers read the corpus file (read-only, several at once) in ranges of comment positions and vote
    event rows and write every row into its *article bucket* (a hash of source and article id), and the vote
    columns of every comment into its *author bucket* (a hash of source and author), as staging Parquet in the
-   results folder: a shuffle on disk, each task holding one range.
+   results folder: a shuffle on disk, each task holding one range; each range also says its staff authors
+   (:func:`moderation.engagement.staff_of`: a staff marker on one article makes its author staff on all).
 2. **fit**: one task fits text features and vote outlier models (:func:`moderation.pipeline.fit_stages`) on
    whole article buckets, up to ``fit_comments`` comments in store order (all of a corpus that small, which is
    then the pandas engine's fit).
@@ -16,15 +17,12 @@ functions; nothing of a partition's work is done twice in one process:
    article bucket plus one reduce; each author's usual votes per author bucket (a median needs every comment
    of the author, so those are gathered, not summed).
 4. **transform**: every article bucket is scored by :func:`moderation.pipeline.run_stages` with the broadcast
-   fit, sums and usual votes, into one part of ``comments.parquet`` (a folder of Parquet parts).
-5. **authors**: each scored part sends every author bucket the rows its authors' rows are computed from (their
-   comments, the replies to them, the comments they answer: :func:`moderation.incremental.author_rows`, within
-   the part, as a reply answers a comment of its own article); each author bucket is one
-   :func:`moderation.engagement.author_table`.
-6. **engagement tables**: each scored part's partials (:func:`moderation.engagement.insight_partials`, with
-   the staff authors of step 5's table, broadcast: a staff marker on one article makes its author staff on all),
-   one reduce of them (:func:`moderation.engagement.merge_partials`, :func:`moderation.engagement.reduce_insights`:
-   rows per article and author of integer codes, not the comments), and the topic counts.
+   fit, sums, usual votes and staff, into one part of ``comments.parquet`` (a folder of Parquet parts) and its
+   engagement partials (:func:`moderation.engagement.insight_partials`).
+5. **authors and engagement tables**: one reduce of the parts' partials
+   (:func:`moderation.engagement.merge_partials`, :func:`moderation.engagement.reduce_authors`,
+   :func:`moderation.engagement.reduce_insights`: rows per article and author of integer codes, not the
+   comments), and the topic counts.
 
 Workers of a remote scheduler must see the corpus file and the results folder at the same path.
 """
@@ -47,7 +45,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from moderation import catalog, engagement, fitted, offtopic, pipeline, queues, schema, threads, votes
-from moderation.engagement import AUTHOR_KEY, author_key
+from moderation.engagement import AUTHOR_KEY
 from moderation.corpus import CorpusStore
 from moderation.schema import ARTICLE_KEY
 from moderation.store import Store
@@ -157,7 +155,7 @@ def score_all(store: Store, params: pipeline.Params, run_id: str, why: str, out_
 
 
 def _score(client, store, articles, decisions, params, staging, options, last_position, last_vote_row):
-    """Steps 1 to 6 of the module docstring; returns (fit, authors, engagement partials, insights, topic ids,
+    """Steps 1 to 5 of the module docstring; returns (fit, authors, engagement partials, insights, topic ids,
     summary frame, tree problems, comments scored)."""
     from distributed import wait
 
@@ -170,12 +168,16 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     templates = {"articles": articles.iloc[:0], **{table: store.load_range(table, 0, -1)
                                                    for table in ("comments", "vote_events")}}
     _write_buckets(articles, ARTICLE_KEY, n_buckets, staging / "articles", 0)
-    splits = [client.submit(_split, corpus, "comments", first, first + size - 1, staging, n_buckets, index, pure=False)
-              for index, first in enumerate(range(0, (last_position or 0) + 1, size))]
+    splits = [client.submit(_split, corpus, "comments", first, first + size - 1, staging, n_buckets, index, params,
+                            pure=False) for index, first in enumerate(range(0, (last_position or 0) + 1, size))]
     if last_vote_row is not None:
         splits += [client.submit(_split, corpus, "vote_events", first, first + size - 1, staging, n_buckets, index,
-                                 pure=False) for index, first in enumerate(range(0, last_vote_row + 1, size))]
-    counts = pd.Series(np.sum(client.gather(splits), axis=0) if splits else np.zeros(n_buckets, np.int64))
+                                 params, pure=False) for index, first in enumerate(range(0, last_vote_row + 1, size))]
+    split = client.gather(splits)
+    counts = pd.Series(np.sum([found for found, _ in split], axis=0) if split else np.zeros(n_buckets, np.int64))
+    staff = pd.concat([engagement.staff_of(templates["comments"], params.engagement),
+                       *(marked for _, marked in split if marked is not None)],
+                      ignore_index=True).drop_duplicates(ignore_index=True)
     buckets = [b for b in range(n_buckets) if (staging / "articles" / _bucket_dir(b)).exists() or counts[b]]
     began = _logged(f"split {n_comments:,} comments into {n_buckets} buckets", began)
     # 2. fit on whole buckets up to fit_comments comments
@@ -194,25 +196,19 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     wait([fit, usual])
     began = _logged(f"fit on {int(counts[sample].sum()):,} comments, corpus sums and usual votes", began)
     decisions_future = client.scatter(decisions, broadcast=True)
+    staff_future = client.scatter(staff, broadcast=True)
     # 4. transform: score each article bucket with the broadcast fit
-    scored = [client.submit(_score_bucket, staging, b, templates, decisions_future, params, fit, usual, n_buckets,
-                            pure=False) for b in buckets if counts[b]]
-    outcomes = client.gather(scored)
+    scored = [client.submit(_score_bucket, staging, b, templates, decisions_future, params, fit, usual,
+                            staff_future, pure=False) for b in buckets if counts[b]]
+    # the partials stay on the workers until the reduce takes them
+    outcomes = client.gather([client.submit(_without_partials, outcome, pure=False) for outcome in scored])
     _unify_parts(staging / "comments.parquet")
     _unify_parts(staging / "vote_events.parquet", templates["vote_events"])
     began = _logged("score", began)
-    # 5. authors, one task per author bucket
-    authors = client.gather([client.submit(_author_bucket, staging, h, decisions_future, params, n_buckets,
-                                           pure=False) for h in range(n_buckets)])
-    authors = pd.concat([frame for frame in authors if frame is not None] or [engagement.author_table(
-        templates["comments"], decisions, params.engagement)], ignore_index=True)
-    authors = authors.sort_values(AUTHOR_KEY, kind="stable", ignore_index=True)
-    began = _logged(f"authors ({len(authors):,})", began)
-    # 6. engagement tables: partials per scored part, one reduce
-    staff = client.scatter(authors.loc[authors["is_staff"], AUTHOR_KEY], broadcast=True)
-    parts = [client.submit(_bucket_insights, staging, b, params, staff, pure=False) for b in buckets if counts[b]]
-    partials, insights = client.submit(_reduced_insights, parts, templates, params, pure=False).result()
-    del parts
+    # 5. authors and engagement tables: one reduce of the parts' partials
+    partials, authors, insights = client.submit(_reduced, scored, templates, decisions, params, pure=False).result()
+    del scored
+    began = _logged(f"authors ({len(authors):,}) and engagement tables", began)
     fit = fit.result()
     comments_folder = staging / "comments.parquet"
     members = [spec.member for spec in queues.QUEUES.values()]
@@ -223,7 +219,7 @@ def _score(client, store, articles, decisions, params, staging, options, last_po
     topic_ids = summary.pop("topic_id") if "topic_id" in summary else pd.Series([], dtype="Int64")
     tree_problems = pd.concat([problems for problems, _ in outcomes], ignore_index=True) if outcomes else \
         pipeline._tree_problems([], templates["comments"])
-    _logged("engagement tables and summary", began)
+    _logged("summary", began)
     return fit, authors, partials, insights, topic_ids, summary, tree_problems, sum(n for _, n in outcomes)
 
 
@@ -268,17 +264,19 @@ def _read_bucket(folder: Path, bucket: int, template: pd.DataFrame) -> pd.DataFr
         pd.read_parquet(parts[0])
 
 
-def _split(corpus: CorpusStore, table: str, first: int, last: int, staging: Path, n_buckets: int, index: int):
+def _split(corpus: CorpusStore, table: str, first: int, last: int, staging: Path, n_buckets: int, index: int,
+           params: pipeline.Params) -> tuple[np.ndarray, pd.DataFrame | None]:
     """Step 1 for one range of ``table``: comments (by position) or vote events (by row) into article buckets,
-    comments' vote columns also into author buckets; the comments per article bucket (none for vote events)."""
+    comments' vote columns also into author buckets; the comments per article bucket (none for vote events) and
+    the range's staff authors (:func:`moderation.engagement.staff_of`; None for vote events)."""
     frame = corpus.load_range(table, first, last)
     if not len(frame):
-        return np.zeros(n_buckets, np.int64)
+        return np.zeros(n_buckets, np.int64), None
     bucket = _write_buckets(frame, ARTICLE_KEY, n_buckets, staging / table, index)
     if table == "vote_events":
-        return np.zeros(n_buckets, np.int64)
+        return np.zeros(n_buckets, np.int64), None
     _write_buckets(frame[USUAL_COLUMNS], AUTHOR_KEY, n_buckets, staging / "usual", index)
-    return np.bincount(bucket, minlength=n_buckets)
+    return np.bincount(bucket, minlength=n_buckets), engagement.staff_of(frame, params.engagement)
 
 
 def _unify_parts(folder: Path, template: pd.DataFrame | None = None) -> None:
@@ -380,66 +378,32 @@ def _fitted(fit: pipeline.Fitted, corpus: offtopic.OfftopicCorpus) -> pipeline.F
 
 
 def _score_bucket(staging: Path, bucket: int, templates: dict, decisions: pd.DataFrame, params: pipeline.Params,
-                  fit: pipeline.Fitted, usual: pd.Series, n_buckets: int) -> tuple[pd.DataFrame, int]:
-    """Step 4: score one article bucket into a part of ``comments.parquet`` (and its vote events), and hand its
-    rows to the author buckets (step 5); returns (the bucket's reply-tree problems, comments scored)."""
+                  fit: pipeline.Fitted, usual: pd.Series, staff: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, int, engagement.InsightPartials]:
+    """Step 4: score one article bucket into a part of ``comments.parquet`` (and its vote events); returns (the
+    bucket's reply-tree problems, comments scored, its engagement partials)."""
     articles = _read_bucket(staging / "articles", bucket, templates["articles"])
     comments = _read_bucket(staging / "comments", bucket, templates["comments"])
     vote_events = _read_bucket(staging / "vote_events", bucket, templates["vote_events"])
-    scored, _, _, problems = pipeline.run_stages(articles, comments, vote_events, decisions, params, fit, usual)
+    scored, partials, _, problems = pipeline.run_stages(articles, comments, vote_events, decisions, params, fit,
+                                                        usual, staff=staff)
     schema.check_output(scored, "scored_comments", "comments.parquet")
     for name, frame in (("comments", scored), ("vote_events", vote_events)):
         if len(frame):
             (staging / f"{name}.parquet").mkdir(exist_ok=True)
             frame.to_parquet(staging / f"{name}.parquet" / PART.format(bucket), index=False)
-    for author_bucket, rows in _author_pieces(scored, n_buckets):
-        (staging / "author_rows" / _bucket_dir(author_bucket)).mkdir(parents=True, exist_ok=True)
-        scored.iloc[rows].to_parquet(staging / "author_rows" / _bucket_dir(author_bucket) / PART.format(bucket),
-                                     index=False)
-    return pipeline._tree_problems(problems, scored), len(scored)
+    return pipeline._tree_problems(problems, scored), len(scored), partials
 
 
-def _author_pieces(comments: pd.DataFrame, n_buckets: int):
-    """(author bucket, rows) for every author bucket a part's rows are needed in: a comment goes to its author's
-    bucket (their comments), to its parent's author's bucket (a reply received) and its parent goes to its
-    author's (the comment answered): :func:`moderation.incremental.author_rows` of each bucket's authors."""
-    own = _buckets(pd.DataFrame({"source": comments["source"], "author": author_key(comments["author"])}),
-                   AUTHOR_KEY, n_buckets)
-    ids = pd.MultiIndex.from_arrays([comments["source"].astype("str"), comments["comment_id"].astype("str")])
-    parents = pd.MultiIndex.from_arrays([comments["source"].astype("str"), comments["parent_id"].astype("str")])
-    parent_row = ids.get_indexer(parents)
-    replies = np.flatnonzero((parent_row >= 0) & comments["parent_id"].notna().to_numpy())
-    rows = np.concatenate([np.arange(len(comments)), replies, parent_row[replies]])
-    bucket = np.concatenate([own, own[parent_row[replies]], own[replies]])
-    pairs = pd.DataFrame({"bucket": bucket, "row": rows}).drop_duplicates().sort_values(["bucket", "row"])
-    for b, group in pairs.groupby("bucket", sort=True):
-        yield int(b), group["row"].to_numpy()
+def _without_partials(outcome: tuple) -> tuple[pd.DataFrame, int]:
+    """What the client gathers of a scored bucket: its reply-tree problems and comments scored."""
+    return outcome[0], outcome[1]
 
 
-def _author_bucket(staging: Path, bucket: int, decisions: pd.DataFrame, params: pipeline.Params,
-                   n_buckets: int) -> pd.DataFrame | None:
-    """Step 5: the author rows of one author bucket's authors."""
-    rows = _read_bucket(staging / "author_rows", bucket, None)
-    if rows is None:
-        return None
-    rows = rows.sort_values("position", kind="stable", ignore_index=True)
-    table = engagement.author_table(rows, decisions, params.engagement)
-    return table[_buckets(table, AUTHOR_KEY, n_buckets) == bucket]
-
-
-def _bucket_insights(staging: Path, bucket: int, params: pipeline.Params,
-                     staff: pd.DataFrame) -> engagement.InsightPartials:
-    """Step 6: the engagement partials of one scored part (an article bucket), on the columns they read."""
-    part = staging / "comments.parquet" / PART.format(bucket)
-    read = [*engagement.insight_columns(params.engagement), "position"]
-    comments = pd.read_parquet(part, columns=[c for c in read if c in pq.read_schema(part).names])
-    comments = comments.sort_values("position", kind="stable", ignore_index=True)
-    return engagement.insight_partials(comments, params.engagement, staff)
-
-
-def _reduced_insights(parts: list[engagement.InsightPartials], templates: dict, params: pipeline.Params
-                      ) -> tuple[engagement.InsightPartials, dict[str, pd.DataFrame]]:
-    """The reduce of step 6: every part's partials as one (what the fitted state keeps) and the tables."""
-    partials = engagement.merge_partials(parts) if parts else \
-        engagement.insight_partials(templates["comments"], params.engagement)
-    return partials, engagement.reduce_insights(partials)
+def _reduced(outcomes: list[tuple], templates: dict, decisions: pd.DataFrame, params: pipeline.Params
+             ) -> tuple[engagement.InsightPartials, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Step 5: every scored bucket's partials as one (what the fitted state keeps), the author table and the
+    engagement tables."""
+    partials = engagement.merge_partials([partials for _, _, partials in outcomes]) if outcomes else \
+        engagement.insight_partials(templates["comments"], params.engagement, decisions=decisions)
+    return partials, engagement.reduce_authors(partials), engagement.reduce_insights(partials)

@@ -233,25 +233,6 @@ def _as_flag(values: pd.Series) -> np.ndarray:
     return text.isin(["true", "1", "yes", "y", "t", "1.0"]).to_numpy(dtype=bool)
 
 
-def _sum(codes: np.ndarray, values: pd.Series, n: int, dtype: str = "Int64") -> pd.array:
-    """Per-code sum of a nullable column; NA where a code has no known value (min_count=1)."""
-    known = values.notna().to_numpy()
-    weights = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=0.0)
-    total = np.bincount(codes, weights=weights, minlength=n)
-    seen = np.bincount(codes, weights=known, minlength=n)
-    return pd.array(np.where(seen > 0, total, np.nan), dtype="Float64").astype(dtype)
-
-
-def _mean(codes: np.ndarray, values: pd.Series, n: int) -> pd.array:
-    """Per-code mean of a nullable numeric or boolean column over its known values; NA where none is known."""
-    known = values.notna().to_numpy()
-    weights = pd.to_numeric(values.astype("Float64"), errors="coerce").to_numpy(dtype="float64", na_value=0.0)
-    total = np.bincount(codes, weights=weights, minlength=n)
-    seen = np.bincount(codes, weights=known, minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.array(np.where(seen > 0, total / np.maximum(seen, 1), np.nan), dtype="Float64")
-
-
 def _distinct(codes: np.ndarray, other: np.ndarray, n: int) -> np.ndarray:
     """Per code, the number of distinct values of ``other`` (ints >= 0) seen with it."""
     base = int(other.max(initial=0)) + 1
@@ -279,14 +260,6 @@ def net_score(comments: pd.DataFrame) -> pd.Series:
     if "vote_net" in comments:
         net = comments["vote_net"].astype("Float64").fillna(net.astype("Float64"))
     return net.rename("net_score")
-
-
-def author_columns(params: EngagementParams = EngagementParams()) -> list[str]:
-    """The comment columns :func:`author_table` reads: a frame of many comments may carry these alone."""
-    return list(dict.fromkeys([
-        *COMMENT_KEY, "article_id", "parent_id", "author", "created_at", "status", "upvotes", "downvotes", "score",
-        "vote_net", "wilson_lower", *SHARE_COLUMNS.values(), *params.staff_columns,
-    ]))
 
 
 def author_table(
@@ -321,7 +294,8 @@ def author_table(
       ``replies_made`` (comments with a parent_id), ``replies_received``
       (direct replies by other authors; a missing author's reply to another
       missing author counts, since nobody knows it is a self-reply),
-      ``distinct_repliers`` (int64).
+      ``distinct_repliers`` (int64); a reply counts where it answers a comment of its own article (a reply
+      to another article's comment is a thread root, :func:`moderation.threads.resolve`).
     - ``upvotes_received``, ``downvotes_received``, ``net_score_received``
       (Int64 / Float64 sums; NA when none of the author's comments has the value).
     - ``mean_wilson_lower`` and ``share_*`` of :data:`SHARE_COLUMNS` (Float64 in
@@ -332,72 +306,15 @@ def author_table(
     - ``first_seen``, ``last_seen`` (datetime64[us, UTC]), ``active_days``
       (distinct UTC calendar days with a comment, int64).
     - ``median_reply_latency`` (timedelta64[us]): median of
-      :func:`reply_latency` over the author's replies; NaT if none has one.
+      :func:`reply_latency` over the author's replies to comments of their own article; NaT if none has one.
+
+    The table is :func:`reduce_authors` of the comments' :func:`insight_partials`, as a run over partitions or
+    an import computes it.
     """
-    keyed = keyed or keyed_authors(comments, params)
-    frame, out = keyed.frame, keyed.authors.copy()
-    n = len(out)
-    code = frame["code"].to_numpy()
-    parent = _parent_rows(comments, keyed)
-    is_reply = comments["parent_id"].notna().to_numpy()
-
-    out["comments"] = np.bincount(code, minlength=n)
-    article = frame.groupby(ARTICLE_KEY, sort=False).ngroup().to_numpy()
-    out["articles"] = _distinct(code, article, n)
-    out["threads_started"] = np.bincount(code, weights=~is_reply, minlength=n).astype(np.int64)
-    out["replies_made"] = np.bincount(code, weights=is_reply, minlength=n).astype(np.int64)
-
-    # a reply received: the parent's author gets it, unless the same identified author wrote both
-    answered = parent >= 0
-    receiver = code[np.maximum(parent, 0)]
-    known_self = (receiver == code) & (frame["author_class"] != "missing").to_numpy()
-    received = answered & ~known_self
-    out["replies_received"] = np.bincount(receiver[received], minlength=n)
-    out["distinct_repliers"] = _distinct(receiver[received], code[received], n)
-
-    out["upvotes_received"] = _sum(code, comments["upvotes"], n)
-    out["downvotes_received"] = _sum(code, comments["downvotes"], n)
-    net = net_score(comments)
-    out["net_score_received"] = _sum(code, net, n, "Float64" if "vote_net" in comments else "Int64")
-    out["mean_wilson_lower"] = _optional_mean(comments, "wilson_lower", code, n)
-    for share, column in SHARE_COLUMNS.items():
-        out[share] = _optional_mean(comments, column, code, n)
-
-    status = comments["status"]
-    out["share_rejected"] = _mean(code, status.isin(_REJECTED_STATUSES).astype("boolean").where(status.notna()), n)
-    out["share_deleted"] = _mean(code, (status == "deleted").astype("boolean").where(status.notna()), n)
-    out["share_removed"] = _share_removed(comments, decisions, code, n)
-
-    times = frame.groupby("code")["created_at"]
-    out["first_seen"] = times.min().reindex(range(n)).array
-    out["last_seen"] = times.max().reindex(range(n)).array
-    days = _utc_values(frame["created_at"]).astype("datetime64[D]")
-    dated = ~np.isnat(days)
-    day_number = days[dated].astype(np.int64)
-    out["active_days"] = _distinct(code[dated], day_number - day_number.min(initial=0), n)
-
-    median = pd.Series(_latency(comments["created_at"], parent)).groupby(code).median()
-    out["median_reply_latency"] = median.reindex(range(n)).astype("timedelta64[us]").to_numpy()
-    return out
-
-
-def _optional_mean(comments: pd.DataFrame, column: str, code: np.ndarray, n: int) -> pd.array:
-    if column not in comments:
-        return pd.array([pd.NA] * n, dtype="Float64")
-    return _mean(code, comments[column], n)
-
-
-def _share_removed(comments: pd.DataFrame, decisions: pd.DataFrame | None, code: np.ndarray, n: int) -> pd.array:
+    table = reduce_authors(insight_partials(comments, params, keyed=keyed, decisions=decisions))
     if decisions is None:
-        return pd.array([pd.NA] * n, dtype="Float64")
-    if "decided_at" in decisions:
-        decisions = decisions.sort_values("decided_at", kind="stable")
-    current = decisions.drop_duplicates(COMMENT_KEY, keep="last")
-    action = pd.Series(current["action"].to_numpy(), index=pd.MultiIndex.from_frame(current[COMMENT_KEY]))
-    per_comment = action.reindex(pd.MultiIndex.from_frame(comments[COMMENT_KEY]))
-    removed = (per_comment == "remove").fillna(False).to_numpy(dtype=bool)
-    return pd.array(np.bincount(code, weights=removed, minlength=n) / np.maximum(np.bincount(code, minlength=n), 1),
-                    dtype="Float64")
+        table["share_removed"] = pd.array([pd.NA] * len(table), dtype="Float64")
+    return table
 
 
 def class_summary(authors: pd.DataFrame) -> pd.DataFrame:
@@ -432,8 +349,8 @@ def class_summary(authors: pd.DataFrame) -> pd.DataFrame:
 
 
 def _parent_rows(comments: pd.DataFrame, keyed: _Keyed) -> np.ndarray:
-    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once for the
-    author table and the reply network."""
+    """:func:`moderation.threads.parent_positions` of the comments ``keyed`` was made from, found once per
+    ``keyed`` (the partials' edges and latencies take it)."""
     if "parent_rows" not in keyed.made:
         keyed.made["parent_rows"] = threads.parent_positions(comments)
     return keyed.made["parent_rows"]
@@ -458,25 +375,31 @@ UNDATED = np.iinfo(np.int32).min  # the day or month of a comment without a time
 _EPOCH_WEEKDAY = 3  # 1970-01-01, day 0 of the day numbers, was a Thursday (Monday is 0)
 # columns of InsightPartials' row tables holding codes, and the lookup table each points into
 _CODES = {"article": "articles", "author": "authors", "replied_to": "authors"}
-_ROW_TABLES = ("author_days", "edges", "threads", "staff_waits", "participation")
+_ROW_TABLES = ("author_days", "edges", "threads", "staff_waits", "participation", "author_rows", "latencies")
+# author table column -> the comment column it is the mean of (over the comments where it is known)
+_MEANS = {"mean_wilson_lower": "wilson_lower", **SHARE_COLUMNS}
 
 
 def insight_columns(params: EngagementParams = EngagementParams()) -> list[str]:
-    """The comment columns :func:`insight_tables` reads."""
-    return list(dict.fromkeys(["source", "comment_id", "article_id", "parent_id", "author", "created_at",
-                               "thread_id", "depth", *params.staff_columns]))
+    """The comment columns :func:`insight_partials` reads (those of the insight tables and the author table): a
+    frame of many comments may carry these alone."""
+    return list(dict.fromkeys([
+        *COMMENT_KEY, "article_id", "parent_id", "author", "created_at", "thread_id", "depth", "status", "upvotes",
+        "downvotes", "score", "vote_net", "wilson_lower", *SHARE_COLUMNS.values(), *params.staff_columns,
+    ]))
 
 
 @dataclass(frozen=True)
 class InsightPartials:
-    """What the insight tables are reduced from (:func:`reduce_insights`): exact partial aggregates of the
-    comments of some whole articles.
+    """What the insight tables and the author table are reduced from (:func:`reduce_insights`,
+    :func:`reduce_authors`): exact partial aggregates of the comments of some whole articles.
 
     Every row belongs to one article, so the partials of disjoint article groups concatenate
     (:func:`merge_partials`: a Dask engine's buckets) and an import replaces the rows of the articles it touched
     (:func:`without_articles`). Nothing is approximated: counts add up; distinct authors per week or month, and
     each author's first week or month, come from the (article, author, day) rows; medians from the waits
-    themselves (one row per reader thread a staff member answered, which are few).
+    themselves (one row per reader thread a staff member answered, which are few); an author's distinct repliers
+    from the edges, active days from the (author, day) pairs, the median reply latency from the latencies.
 
     Attributes
     ----------
@@ -492,6 +415,14 @@ class InsightPartials:
     staff_waits : ``article``, ``month``, ``wait`` (timedelta64[us]): per reader thread with a staff reply, the
         time from its root to the first one (where both are dated)
     participation : ``article`` and :func:`article_participation`'s measures, per article
+    author_rows : per (``article``, ``author``): ``comments``, ``replies_made``, ``upvotes_received``,
+        ``downvotes_received`` (sums), ``net_score_received`` (its sum: float64 where a stage gave ``vote_net``),
+        each of those with ``<name>_known`` (comments with the value), the sum of each column of :data:`_MEANS`
+        (float64 for the Wilson bounds) and of ``share_rejected``, ``share_deleted`` (comments of that status)
+        with its ``<name>_known``, ``share_removed`` (comments whose current decision is remove), ``first_seen``,
+        ``last_seen`` (datetime64[us, UTC]); counts and sums in the narrowest integer type that holds them
+    latencies : ``article``, ``author``, ``latency`` (timedelta64[us]): per reply to an earlier comment of its
+        article, as :func:`reply_latency`
     """
 
     articles: pd.DataFrame
@@ -501,10 +432,13 @@ class InsightPartials:
     threads: pd.DataFrame
     staff_waits: pd.DataFrame
     participation: pd.DataFrame
+    author_rows: pd.DataFrame
+    latencies: pd.DataFrame
 
 
 def insight_partials(comments: pd.DataFrame, params: EngagementParams = EngagementParams(),
-                     staff: pd.DataFrame | None = None, keyed: _Keyed | None = None) -> InsightPartials:
+                     staff: pd.DataFrame | None = None, keyed: _Keyed | None = None,
+                     decisions: pd.DataFrame | None = None) -> InsightPartials:
     """The :class:`InsightPartials` of ``comments``: every comment of some whole articles, of any sources.
 
     Parameters
@@ -517,6 +451,8 @@ def insight_partials(comments: pd.DataFrame, params: EngagementParams = Engageme
         ``is_staff`` rows, since a source's staff marker on one article makes its author staff on every other.
         None: staff are found in ``comments`` (then the whole corpus).
     keyed : :func:`keyed_authors` of ``comments`` (made here when not given)
+    decisions : the moderators' current decisions (``source``, ``comment_id``, ``action``; with ``decided_at``
+        the last per comment counts), for ``share_removed``; None: no comment is removed
     """
     comments = _resolved(comments)
     # only what the partials read: grouping a frame of every scored column would copy all of it
@@ -551,7 +487,73 @@ def insight_partials(comments: pd.DataFrame, params: EngagementParams = Engageme
         columns={"time_to_first_staff_reply": "wait"}).reset_index(drop=True).astype({"article": "int32"})
     identified = (authors["author_class"] != "missing").to_numpy()
     participation = _participation(author_days, identified, len(articles), params.top_share)
-    return InsightPartials(articles.astype("str"), authors, author_days, edges, threads_, waits, participation)
+    author_rows = _author_rows(comments, frame, article, len(authors), decisions)
+    latency = _latency(frame["created_at"], np.where(answered, parent, -1))
+    replied = ~np.isnat(latency)
+    latencies = pd.DataFrame({"article": article[replied].astype(np.int32), "author": code[replied].astype(np.int32),
+                              "latency": latency[replied]})
+    return InsightPartials(articles.astype("str"), authors, author_days, edges, threads_, waits, participation,
+                           author_rows, latencies)
+
+
+def _author_rows(comments: pd.DataFrame, frame: pd.DataFrame, article: np.ndarray, n_authors: int,
+                 decisions: pd.DataFrame | None) -> pd.DataFrame:
+    """:class:`InsightPartials`' ``author_rows`` of ``comments`` (``frame``: their :func:`keyed_authors` rows,
+    ``article``: their article codes)."""
+    base = max(n_authors, 1)
+    pair, of_pair = np.unique(article.astype(np.int64) * base + frame["code"].to_numpy(), return_inverse=True)
+    n = len(pair)
+
+    def count(flags: np.ndarray) -> np.ndarray:
+        return np.bincount(of_pair, weights=flags, minlength=n).astype(np.int64)
+
+    def summed(values: pd.Series, dtype) -> tuple[np.ndarray, np.ndarray]:
+        weights = pd.to_numeric(values.astype("Float64"), errors="coerce").to_numpy(dtype="float64", na_value=0.0)
+        return np.bincount(of_pair, weights=weights, minlength=n).astype(dtype), count(values.notna().to_numpy())
+
+    rows = {"article": (pair // base).astype(np.int32), "author": (pair % base).astype(np.int32),
+            "comments": count(np.ones(len(of_pair))), "replies_made": count(comments["parent_id"].notna().to_numpy())}
+    status = comments["status"]
+    measures = {
+        "upvotes_received": (comments["upvotes"], np.int64), "downvotes_received": (comments["downvotes"], np.int64),
+        "net_score_received": (net_score(comments), np.float64 if "vote_net" in comments else np.int64),
+        "mean_wilson_lower": (comments["wilson_lower"] if "wilson_lower" in comments else
+                              pd.Series(pd.NA, index=comments.index, dtype="Float64"), np.float64),
+        **{name: (comments[column] if column in comments else pd.Series(pd.NA, index=comments.index, dtype="boolean"),
+                  np.int64) for name, column in SHARE_COLUMNS.items()},
+        "share_rejected": (status.isin(_REJECTED_STATUSES).astype("Int64").where(status.notna()), np.int64),
+        "share_deleted": ((status == "deleted").astype("Int64").where(status.notna()), np.int64),
+    }
+    for name, (values, dtype) in measures.items():
+        rows[name], rows[f"{name}_known"] = summed(values, dtype)
+    rows["share_removed"] = count(_removed(comments, decisions))
+    # a row per (article, author) is kept for every article, most of them counting one comment: each count and sum
+    # in the narrowest integer type that holds it (a fifth of the bytes of int64 in a long-tailed corpus)
+    out = pd.DataFrame({name: _narrowest(values) if name not in ("article", "author") and values.dtype.kind == "i"
+                        else values for name, values in rows.items()})
+    times = pd.Series(frame["created_at"].array).groupby(of_pair).agg(["min", "max"])
+    out["first_seen"], out["last_seen"] = times["min"].array, times["max"].array
+    return out
+
+
+def _narrowest(values: np.ndarray) -> np.ndarray:
+    """Integers ``values`` in the narrowest signed integer type that holds them all."""
+    low, high = values.min(initial=0), values.max(initial=0)
+    for dtype in (np.int8, np.int16, np.int32):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values
+
+
+def _removed(comments: pd.DataFrame, decisions: pd.DataFrame | None) -> np.ndarray:
+    """Whether each comment's current decision (the last per comment of ``decisions``) is remove."""
+    if decisions is None or not len(decisions):
+        return np.zeros(len(comments), dtype=bool)
+    if "decided_at" in decisions:
+        decisions = decisions.sort_values("decided_at", kind="stable")
+    current = decisions.drop_duplicates(COMMENT_KEY, keep="last")
+    removed = current.loc[current["action"] == "remove", COMMENT_KEY]
+    return _is_in(comments, removed, COMMENT_KEY) if len(removed) else np.zeros(len(comments), dtype=bool)
 
 
 def _counts(columns: dict[str, np.ndarray], name: str) -> pd.DataFrame:
@@ -617,44 +619,37 @@ def merge_partials(parts: list[InsightPartials]) -> InsightPartials:
     """The partials of disjoint groups of articles as one (an article in two groups would count twice), with
     only the articles and authors their rows name."""
     lookups, maps = {}, {}
-    for name, key in (("articles", ARTICLE_KEY), ("authors", AUTHOR_KEY)):
+    for name, key, column in (("articles", ARTICLE_KEY, "article"), ("authors", AUTHOR_KEY, "author")):
         tables = [getattr(part, name) for part in parts]
         both = pd.concat(tables, ignore_index=True)
         codes = both.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
-        lookups[name] = both.iloc[np.unique(codes, return_index=True)[1]].reset_index(drop=True)
-        maps[name] = np.split(codes, np.cumsum([len(table) for table in tables])[:-1])
+        of_parts = np.split(codes, np.cumsum([len(table) for table in tables])[:-1])
+        # every comment has an author_days row: an entry no such row names has no comment here
+        named = np.zeros(codes.max(initial=-1) + 1, dtype=bool)
+        for part, of_part in zip(parts, of_parts):
+            named[of_part[np.bincount(part.author_days[column].to_numpy(), minlength=len(of_part)) > 0]] = True
+        renumbered = (np.cumsum(named) - 1).astype(np.int32)
+        lookups[name] = both.iloc[np.unique(codes, return_index=True)[1][named]].reset_index(drop=True)
+        maps[name] = [renumbered[of_part] for of_part in of_parts]
     rows = {}
     for table in _ROW_TABLES:
-        rows[table] = pd.concat([
-            getattr(part, table).assign(**{column: maps[lookup][number][getattr(part, table)[column].to_numpy()]
-                                           .astype(np.int32)
-                                           for column, lookup in _CODES.items() if column in getattr(part, table)})
-            for number, part in enumerate(parts)], ignore_index=True)
-    return _named_only(InsightPartials(lookups["articles"], lookups["authors"], **rows))
-
-
-def _named_only(partials: InsightPartials) -> InsightPartials:
-    """``partials`` without the articles and authors no comment row names, codes renumbered."""
-    renumbered = {}
-    for lookup, column in (("articles", "article"), ("authors", "author")):
-        table = getattr(partials, lookup)
-        used = np.flatnonzero(np.bincount(partials.author_days[column].to_numpy(), minlength=len(table)))
-        new = np.full(len(table), -1, dtype=np.int32)
-        new[used] = np.arange(len(used))
-        renumbered[lookup] = (table.iloc[used].reset_index(drop=True), new)
-    rows = {table: getattr(partials, table).assign(**{
-        column: renumbered[lookup][1][getattr(partials, table)[column].to_numpy()]
-        for column, lookup in _CODES.items() if column in getattr(partials, table)}) for table in _ROW_TABLES}
-    return InsightPartials(renumbered["articles"][0], renumbered["authors"][0], **rows)
+        frames = [getattr(part, table) for part in parts]
+        # column by column: one copy of the rows (an import merges a row per article and author of the corpus)
+        rows[table] = pd.DataFrame({
+            column: np.concatenate([maps[_CODES[column]][number][frame[column].to_numpy()]
+                                    for number, frame in enumerate(frames)]) if column in _CODES else
+            pd.concat([frame[column] for frame in frames], ignore_index=True)
+            for column in frames[0].columns})
+    return InsightPartials(lookups["articles"], lookups["authors"], **rows)
 
 
 def without_articles(partials: InsightPartials, articles: pd.DataFrame) -> InsightPartials:
     """``partials`` without the rows of ``articles`` (a frame with ``ARTICLE_KEY``): what an import keeps before
-    it adds those articles' partials made again."""
+    it merges (:func:`merge_partials`) those articles' partials made again. The lookup tables are left whole;
+    the merge keeps only the entries its rows name."""
     dropped = _is_in(partials.articles, articles, ARTICLE_KEY)
-    rows = {table: getattr(partials, table) for table in _ROW_TABLES}
-    rows = {table: frame[~dropped[frame["article"].to_numpy()]].reset_index(drop=True) for table, frame in rows.items()}
-    return _named_only(replace(partials, **rows))
+    return replace(partials, **{table: frame[~dropped[frame["article"].to_numpy()]].reset_index(drop=True)
+                                for table, frame in ((table, getattr(partials, table)) for table in _ROW_TABLES)})
 
 
 def _is_in(frame: pd.DataFrame, others: pd.DataFrame, key: list[str]) -> np.ndarray:
@@ -662,6 +657,23 @@ def _is_in(frame: pd.DataFrame, others: pd.DataFrame, key: list[str]) -> np.ndar
     wanted = others[key].astype("str").drop_duplicates().assign(_found=True)
     found = frame[key].astype("str").merge(wanted, on=key, how="left")["_found"]
     return found.notna().to_numpy()
+
+
+def staff_of(comments: pd.DataFrame, params: EngagementParams) -> pd.DataFrame:
+    """``source`` and ``author`` (author keys, str) of the staff authors of ``comments``: by name or pattern, or
+    marked by a source's staff column on any of their comments."""
+    authors = keyed_authors(comments[[column for column in insight_columns(params) if column in comments]],
+                            params).authors
+    return authors.loc[authors["is_staff"], AUTHOR_KEY].astype("str").reset_index(drop=True)
+
+
+def corpus_staff(partials: InsightPartials, comments: pd.DataFrame, params: EngagementParams) -> pd.DataFrame:
+    """:func:`staff_of` a corpus made of the articles of ``partials`` (made with the corpus's staff then) and of
+    ``comments`` (the others, whole): a source's staff marker on one article makes its author staff on every
+    other."""
+    both = pd.concat([partials.authors.loc[partials.authors["is_staff"], AUTHOR_KEY].astype("str"),
+                      staff_of(comments, params)], ignore_index=True)
+    return both.drop_duplicates(ignore_index=True)
 
 
 def staff_changed(partials: InsightPartials, staff: pd.DataFrame) -> bool:
@@ -695,6 +707,48 @@ def reduce_insights(partials: InsightPartials) -> dict[str, pd.DataFrame]:
         "retention_by_cohort": _retention(partials, keys),
         "article_participation": _participation_table(partials, keys),
     }
+
+
+def reduce_authors(partials: InsightPartials) -> pd.DataFrame:
+    """The author table (:func:`author_table`'s columns, sorted by source then author) from the partials (of the
+    whole corpus): sums and counts add up, first and last seen are the least and greatest, distinct repliers and
+    active days come from the edges and (author, day) rows, the median latency from the latencies themselves."""
+    authors, rows = partials.authors, partials.author_rows
+    n = len(authors)
+    code = rows["author"].to_numpy()
+
+    def total(column: str, frame: pd.DataFrame = rows, of: np.ndarray = code) -> np.ndarray:
+        return np.bincount(of, weights=frame[column].to_numpy(), minlength=n)
+
+    out = authors[["source", "author", "author_class", "is_staff"]].copy()
+    out["comments"] = total("comments").astype(np.int64)
+    out["articles"] = np.bincount(code, minlength=n)
+    replies = total("replies_made").astype(np.int64)
+    out["threads_started"] = out["comments"].to_numpy() - replies
+    out["replies_made"] = replies
+    # a reply received: the parent's author gets it, unless the same identified author wrote both
+    edges = partials.edges
+    replier, receiver = edges["author"].to_numpy(), edges["replied_to"].to_numpy()
+    identified = (authors["author_class"] != "missing").to_numpy()
+    received = ~((replier == receiver) & identified[replier])
+    out["replies_received"] = total("count", edges[received], receiver[received]).astype(np.int64)
+    out["distinct_repliers"] = _distinct(receiver[received], replier[received], n)
+    for name, dtype in (("upvotes_received", "Int64"), ("downvotes_received", "Int64"),
+                        ("net_score_received", "Float64" if rows["net_score_received"].dtype.kind == "f" else "Int64")):
+        out[name] = pd.array(np.where(total(f"{name}_known") > 0, total(name), np.nan), dtype="Float64").astype(dtype)
+    for name in [*_MEANS, "share_rejected", "share_deleted"]:
+        known = total(f"{name}_known")
+        out[name] = pd.array(np.where(known > 0, total(name) / np.maximum(known, 1), np.nan), dtype="Float64")
+    out["share_removed"] = pd.array(total("share_removed") / np.maximum(out["comments"].to_numpy(), 1),
+                                    dtype="Float64")
+    out["first_seen"] = rows["first_seen"].groupby(code).min().reindex(range(n)).array
+    out["last_seen"] = rows["last_seen"].groupby(code).max().reindex(range(n)).array
+    author, day, _ = _dated(partials)
+    out["active_days"] = _distinct(author, day - day.min(initial=0), n)
+    latencies = partials.latencies
+    median = latencies["latency"].groupby(latencies["author"].to_numpy()).median()
+    out["median_reply_latency"] = median.reindex(range(n)).astype("timedelta64[us]").to_numpy()
+    return out.take(_Ranks(partials).author_order).reset_index(drop=True)
 
 
 class _Ranks:

@@ -3,9 +3,9 @@
 A full run fits, once, what every article's scores depend on beyond that article: the text features
 (vocabulary, IDF, topics, latent semantic space; :class:`moderation.topics.TextFeatures` without its rows),
 the sums off-topic scoring takes over a source's articles and texts (:class:`moderation.offtopic.OfftopicCorpus`)
-and the vote outlier models (:class:`moderation.votes.VoteOutliers`); with them the engagement tables' partials
-per article (:class:`moderation.engagement.InsightPartials`), which an import makes again for the articles it
-touches and reduces with the others' (derived, not fitted: every import updates them). :func:`save` writes them into the
+and the vote outlier models (:class:`moderation.votes.VoteOutliers`); with them the partials per article of the
+author and engagement tables (:class:`moderation.engagement.InsightPartials`), which an import makes again for the
+articles it touches and reduces with the others' (derived, not fitted: every import updates them). :func:`save` writes them into the
 results version (``catalog.STATE_FILE``, a joblib pickle) with a record of the parameters, model files and
 library versions that made them (``catalog.STATE_RECORD``, JSON). An import reads them back with :func:`load`,
 which refuses state made with other parameters, other off-topic weights or model files, or other library
@@ -28,9 +28,9 @@ import pandas as pd
 
 from moderation import catalog, engagement, offtopic, schema, topics, votes
 
-FORMAT = 4  # bumped when the saved objects or the columns they score change (2: text features per source;
+FORMAT = 5  # bumped when the saved objects or the columns they score change (2: text features per source;
 # 3: speculation_score is the comment model's, the sentence maximum became sentence_speculation_score;
-# 4: the engagement tables' partials)
+# 4: the engagement tables' partials; 5: with the author table's)
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "joblib", "pyarrow")
 MODELS = Path(__file__).parent / "models"
 # parameters that change how fast a run is, not what it computes
@@ -51,7 +51,8 @@ class FittedState:
     last_position, last_vote_row : the store's last comment position and vote event row these results hold
     fitted_by : run id of the full run that fitted ``text`` and ``outliers``
     fitted_comments, fitted_position : how many comments that run fitted on, and the store's last position then
-    insights : the engagement tables' partials over every article (an import makes the touched articles' again)
+    insights : the author and engagement tables' partials over every article (an import makes the touched
+        articles' again)
     """
 
     text: topics.TextFeatures

@@ -3,9 +3,9 @@
 Pure functions of frames (``pipeline.run`` wires them): the articles with new comments or vote events are
 scored again whole (thread-relative measures and reply trees need every comment of an article) with the saved
 fitted state (:mod:`moderation.fitted`); every other article keeps its scored rows, and a part of comments.parquet
-holding none of the rescored rows is kept as its file (:func:`read_parts`, :func:`merge_parts`). An author row is an exact
-function of that author's comments and the replies to them, so author rows are recomputed for the authors of
-the touched articles and of comments whose moderators' decision changed, and kept for everyone else.
+holding none of the rescored rows is kept as its file (:func:`read_parts`, :func:`merge_parts`). The author and
+engagement tables are reduced from partials per article (:class:`moderation.engagement.InsightPartials`): those of
+the touched articles, and of the articles of comments whose moderators' decision changed, are made again.
 """
 
 from __future__ import annotations
@@ -19,30 +19,34 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from moderation.engagement import AUTHOR_KEY, author_key
+from moderation.engagement import AUTHOR_KEY
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import row_keys
 
 # fewer rows than this per run of kept rows on average, and merge_comments copies them (take) instead of slicing
 _ROWS_PER_SLICE = 50
-# share of the comments above which author_rows gives every comment
-_MOST = 0.5
 
 
-def _joined(frame: pd.DataFrame, columns: list[str]) -> pa.Array:
-    """One string per row joining ``columns`` (a key); null where a part is missing."""
-    parts = [pa.array(frame[column].astype("str"), type=pa.large_string(), from_pandas=True) for column in columns]
+def _joined(frame: pd.DataFrame | pa.Table, columns: list[str]) -> pa.Array:
+    """One string per row joining ``columns`` (a key) of a pandas frame or an Arrow table (string columns, as
+    they are: no pandas frame of a million keys is made); null where a part is missing."""
+    if isinstance(frame, pa.Table):
+        parts = [pc.cast(frame[column], pa.large_string()) for column in columns]
+    else:
+        parts = [pa.array(frame[column].astype("str"), type=pa.large_string(), from_pandas=True) for column in columns]
     return pc.binary_join_element_wise(*parts, pa.scalar("\x1f", pa.large_string()))
 
 
-def _is_in(frame: pd.DataFrame, columns: list[str], others: pd.DataFrame, other_columns: list[str]) -> np.ndarray:
+def _is_in(frame: pd.DataFrame | pa.Table, columns: list[str], others: pd.DataFrame,
+           other_columns: list[str]) -> np.ndarray:
     """Whether each row's ``columns`` key is among the ``other_columns`` keys of ``others`` (Arrow hash lookup:
     MultiIndex.isin takes a second on a million rows)."""
     return pc.is_in(_joined(frame, columns), value_set=_joined(others, other_columns)).to_numpy(zero_copy_only=False)
 
 
-def in_articles(frame: pd.DataFrame, articles: pd.DataFrame) -> np.ndarray:
-    """Whether each row of ``frame`` belongs to one of ``articles`` (frames with ``ARTICLE_KEY``)."""
+def in_articles(frame: pd.DataFrame | pa.Table, articles: pd.DataFrame) -> np.ndarray:
+    """Whether each row of ``frame`` (pandas or Arrow) belongs to one of ``articles`` (frames with
+    ``ARTICLE_KEY``)."""
     return _is_in(frame, ARTICLE_KEY, articles, ARTICLE_KEY)
 
 
@@ -56,7 +60,7 @@ def merge_comments(previous: pa.Table, scored: pd.DataFrame, touched: pd.DataFra
     """
     fresh = pa.Table.from_pandas(scored, preserve_index=False)
     both = pa.concat_tables([previous, fresh], promote_options="permissive")
-    keep = np.concatenate([~in_articles(previous.select(ARTICLE_KEY).to_pandas(), touched),
+    keep = np.concatenate([~in_articles(previous, touched),
                            np.ones(fresh.num_rows, dtype=bool)])
     rows = np.flatnonzero(keep)
     positions = both["position"].to_numpy(zero_copy_only=False)[rows]
@@ -94,27 +98,37 @@ def read_parts(files: list[Path], touched: pd.DataFrame, adds_comments: bool, pa
     (``adds_comments``) while it is shorter than ``part_rows``. Parts that are not in position order or longer
     than ``part_rows`` (the Dask engine's article buckets, the single file of older runs) are all written again.
     """
-    keys = [_read([part], [*ARTICLE_KEY, "position"]) for part in files]
+    names = [column for column in dict.fromkeys(columns) if files and column in pq.read_schema(files[0]).names]
+    # the keys and the columns asked for, in one read of each part (the keys are among the columns kept)
+    keys = [_read([part], list(dict.fromkeys([*ARTICLE_KEY, "position", *names]))) for part in files]
     sizes = [key.num_rows for key in keys]
     positions = np.concatenate([key["position"].to_numpy(zero_copy_only=False) for key in keys] or [[]])
     ordered = bool(files) and not pd.isna(positions).any() and bool(np.all(np.diff(positions) > 0)) and \
         max(sizes) <= part_rows
     if ordered:
-        rewritten = [bool(in_articles(key.select(ARTICLE_KEY).to_pandas(), touched).any()) for key in keys]
+        rewritten = [bool(in_articles(key, touched).any()) for key in keys]
         rewritten[-1] = rewritten[-1] or (adds_comments and sizes[-1] < part_rows)
     else:
         rewritten = [True] * len(files)
     again = [part for part, write in zip(files, rewritten) if write]
     earlier = _read(again) if again else pq.read_schema(files[0]).empty_table()
-    names = [column for column in dict.fromkeys(columns) if column in earlier.column_names]
-    kept = {part: _read([part], names) for part, write in zip(files, rewritten) if not write}
+    kept = {part: key.select(names) for part, key, write in zip(files, keys, rewritten) if not write}
     return Parts(files, [key["position"] for key in keys], rewritten, earlier, ordered, kept)
 
 
-def earlier_rows(parts: Parts, touched: pd.DataFrame) -> pd.DataFrame:
-    """The touched articles' rows as the current results hold them (from ``parts.earlier``)."""
-    rows = in_articles(parts.earlier.select(ARTICLE_KEY).to_pandas(), touched)
-    return parts.earlier.filter(rows).to_pandas()  # a take joins each column's chunks (the parts) first: 1 s
+def earlier_rows(parts: Parts, touched: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The touched articles' rows as the current results hold them (from ``parts.earlier``), and which rows of
+    ``parts.earlier`` they are."""
+    rows = in_articles(parts.earlier, touched)
+    return parts.earlier.filter(rows).to_pandas(), rows  # a take joins each column's chunks (the parts) first: 1 s
+
+
+def rows_by(parts: list[pa.Table], comments: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of the rows of ``parts`` (Arrow) whose source and author, as written, are those of one of
+    ``comments`` (selected in Arrow: a pandas frame of every comment's handle would cost more than the rows)."""
+    table = pa.concat_tables([part.select([column for column in columns if column in part.column_names])
+                              for part in parts], promote_options="permissive")
+    return table.filter(_is_in(table, AUTHOR_KEY, comments, AUTHOR_KEY)).to_pandas()
 
 
 def merge_parts(parts: Parts, scored: pd.DataFrame, touched: pd.DataFrame, part_rows: int) -> list[Path | pa.Table]:
@@ -180,6 +194,17 @@ def columns_of(parts: list[Path | pa.Table], columns: list[str],
     return pa.concat_tables(pieces, promote_options="permissive").to_pandas()
 
 
+def rows_of(parts: list[Path | pa.Table], articles: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of the comments of ``articles`` in ``parts`` (as :func:`merge_parts` gives them), read
+    only from the parts that hold some."""
+    pieces = []
+    for part in parts:
+        rows = in_articles(part if isinstance(part, pa.Table) else _read([part], ARTICLE_KEY), articles)
+        if rows.any():
+            pieces.append(columns_of([part], columns).loc[rows])
+    return pd.concat(pieces, ignore_index=True) if pieces else columns_of(parts[:1], columns).iloc[:0]
+
+
 def score_changed(comments: pd.DataFrame, earlier: pd.DataFrame | None, inputs: list[str], score) -> pd.DataFrame:
     """``score(comments)`` where a comment's score depends on its own ``inputs`` columns only: computed for the
     comments whose ``inputs`` differ from (or are not in) ``earlier`` (rows scored before, with ``COMMENT_KEY``,
@@ -220,43 +245,10 @@ def changed_decisions(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
     return changed[COMMENT_KEY].drop_duplicates(ignore_index=True)
 
 
-def author_keys(comments: pd.DataFrame) -> pd.MultiIndex:
-    """(source, author key) of each comment, as :func:`moderation.engagement.author_table` keys its rows."""
-    return pd.MultiIndex.from_arrays([comments["source"].astype("str"), author_key(comments["author"])],
-                                     names=AUTHOR_KEY)
-
-
-def authors_to_rescore(scored: pd.DataFrame, comments: pd.DataFrame, decided: pd.DataFrame) -> pd.MultiIndex:
-    """The authors whose rows change: those of the rescored comments and of the comments in ``decided``.
-
-    ``comments`` are every comment of the new results (to find the authors of decided comments).
-    """
-    decided_rows = _is_in(comments, COMMENT_KEY, decided, COMMENT_KEY) if len(decided) else \
-        np.zeros(len(comments), dtype=bool)
-    return author_keys(scored).append(author_keys(comments[decided_rows])).unique()
-
-
-def author_rows(comments: pd.DataFrame, authors: pd.MultiIndex, keyed=None) -> pd.DataFrame:
-    """What ``authors``' rows are computed from: their comments, the direct replies to them (replies received)
-    and the comments they answer (reply latency); all of ``comments`` when the authors wrote most of them (the
-    regulars of a long-tailed corpus: selecting would cost more than it saves). ``keyed``:
-    :func:`moderation.engagement.keyed_authors` of ``comments``, when the caller has it."""
-    if keyed is None:
-        by = pd.DataFrame({"source": comments["source"].array, "author": author_key(comments["author"]).array})
-        own = _is_in(by, AUTHOR_KEY, authors.to_frame(index=False), AUTHOR_KEY)
-    else:  # one lookup per author, not per comment
-        own = np.asarray(row_keys(keyed.authors, AUTHOR_KEY).isin(authors))[keyed.frame["code"].to_numpy()]
-    if own.mean() > _MOST:
-        return comments
-    mine = comments[own]
-    replies = _is_in(comments, ["source", "parent_id"], mine, COMMENT_KEY)
-    answered = _is_in(comments, COMMENT_KEY, mine, ["source", "parent_id"])
-    return comments[own | replies | answered]
-
-
-def merge_authors(previous: pd.DataFrame, recomputed: pd.DataFrame, authors: pd.MultiIndex) -> pd.DataFrame:
-    """The author table with ``authors``' rows taken from ``recomputed`` (sorted by source, author as a full run)."""
-    keep = ~row_keys(previous, AUTHOR_KEY).isin(authors)
-    fresh = recomputed[row_keys(recomputed, AUTHOR_KEY).isin(authors)]
-    merged = pd.concat([previous[keep], fresh], ignore_index=True) if keep.any() else fresh
-    return merged.sort_values(AUTHOR_KEY, kind="stable", ignore_index=True)
+def articles_of(comments: pd.DataFrame, keys: pd.DataFrame, but: pd.DataFrame) -> pd.DataFrame:
+    """The articles (``ARTICLE_KEY``, each once) of the ``comments`` whose ``COMMENT_KEY`` is among ``keys``,
+    other than the articles ``but``."""
+    if not len(keys):
+        return comments[ARTICLE_KEY].iloc[:0]
+    found = comments.loc[_is_in(comments, COMMENT_KEY, keys, COMMENT_KEY), ARTICLE_KEY].drop_duplicates()
+    return found[~in_articles(found, but)].reset_index(drop=True)

@@ -20,7 +20,8 @@ import scipy.sparse as sp
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import (
-    SCORING_CHUNK_ROWS, by_ascii, entries_at, group_chunks, group_codes, has_text, positions_of, row_keys, row_sums,
+    SCORING_CHUNK_ROWS, WordRuns, entries_at, group_chunks, group_codes, has_text, positions_of, python_matches,
+    row_keys, row_sums,
 )
 from moderation.topics import TextFeatures, dominant_topic
 
@@ -124,9 +125,10 @@ def text_hashes(comments: pd.DataFrame) -> np.ndarray:
     if len(comments) > SCORING_CHUNK_ROWS:  # in slices: each holds several normalised copies of its texts
         return np.concatenate([text_hashes(comments.iloc[start:start + SCORING_CHUNK_ROWS])
                                for start in range(0, len(comments), SCORING_CHUNK_ROWS)])
-    normalised = by_ascii(comments["text"].astype("str").fillna("").str.lower(),
-                          lambda part: part.str.replace(r"\W+", " ", regex=True).str.strip())
-    keyed = comments["source"].astype("str").fillna("") + "\x1f" + normalised
+    # the lower-cased words joined by spaces: what replacing each \W+ run by a space and stripping leaves
+    words = WordRuns(comments["text"].astype("str").fillna("").str.lower()).joined()
+    keyed = comments["source"].astype("str").fillna("") + "\x1f" + pd.Series(pd.array(words, dtype="str"),
+                                                                             index=comments.index)
     return pd.util.hash_pandas_object(keyed.astype("str"), index=False).to_numpy()
 
 
@@ -440,8 +442,8 @@ def _context_components(
     n = len(comments)
     original = comments["text"].astype("str").fillna("")
     text = original.str.lower()
-    count = lambda pattern: by_ascii(text, lambda part: part.str.count(pattern)).to_numpy(dtype=np.float64)
-    words = count(r"\w+")
+    count = lambda pattern: python_matches(text, pattern, count=True).astype(np.float64)
+    words = WordRuns(text).counts().astype(np.float64)
     per_word = lambda pattern: count(pattern) / np.maximum(words, 1)
     repeated = (corpus.text_count(hashes) > 1) & (words >= 3)
     # a comment without a resolved thread counts as its own thread
@@ -464,12 +466,11 @@ def _context_components(
         "log_article_terms": np.log1p(terms),
         "second_person": per_word(SECOND_PERSON),
         "first_person": per_word(FIRST_PERSON),
-        "has_link": by_ascii(text, lambda part: part.str.contains(LINK)).to_numpy(dtype=np.float64),
+        "has_link": python_matches(text, LINK).astype(np.float64),
         "repeated_text": repeated.astype(np.float64),
         "is_question": text.str.rstrip().str.endswith("?").to_numpy(dtype=np.float64),
         "addresses_poster": addresses_poster,
-        "agreement": (by_ascii(text, lambda part: part.str.contains(AGREEMENT)).to_numpy(dtype=bool)
-                      & (words <= AGREEMENT_MAX_WORDS)).astype(np.float64),
+        "agreement": (python_matches(text, AGREEMENT) & (words <= AGREEMENT_MAX_WORDS)).astype(np.float64),
     }
 
 

@@ -39,6 +39,10 @@ RECORDED_SPECULATIVE = "moderators_speculative_label"
 SCORING_THREADS = 1
 # rows whose columns and types are checked when comments are written from Arrow (the types are per column)
 CHECKED_ROWS = 1000
+# what an import reads of every comment (the author and engagement tables are reduced from partials): the keys and
+# queue flags the run's summary counts, the topics, and the votes of an author's usual votes
+_SUMMARY_COLUMNS = [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score", "topic_id",
+                    *(spec.member for spec in queues.QUEUES.values())]
 
 
 @dataclass(frozen=True)
@@ -202,13 +206,17 @@ def run_stages(
     author_usual: pd.Series | None = None,
     clock: StageClock | None = None,
     earlier: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Problem]]:
-    """Run every analysis stage; returns (scored comments, authors, topics, reply-tree problems).
+    staff: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, engagement.InsightPartials, pd.DataFrame, list[Problem]]:
+    """Run every analysis stage; returns (scored comments, their engagement partials, topics, reply-tree
+    problems); the author and engagement tables are the partials' reduce (:func:`moderation.engagement.reduce_authors`,
+    :func:`moderation.engagement.reduce_insights`), with other articles' partials when ``comments`` are some.
 
     Without ``fitted`` the corpus is ``comments`` and everything is fitted on it. With ``fitted``
     (:func:`fit_stages` of the corpus) ``comments`` may be some whole articles of it: each article's scores
     are then those of the corpus run (``author_usual``: :func:`moderation.votes.author_usual_log_votes` over
-    the corpus comments of these authors), while authors and topics cover ``comments`` only. ``clock`` times
+    the corpus comments of these authors; ``staff``: source and author of the corpus's staff authors,
+    :func:`moderation.engagement.corpus_staff`), while topics cover ``comments`` only. ``clock`` times
     each stage. ``earlier``: rows of these comments as the current results hold them (an import's): a comment
     whose text and language are the same keeps its speculation scores (a function of those alone).
     """
@@ -233,10 +241,10 @@ def run_stages(
         comments = offtopic.flag_offtopic_speculation(comments, params.offtopic)
     # from the text alone: the comments may come from results that hold an earlier answer
     comments = comments.assign(**{queues.READABLE: queues.readable(comments[["text"]])})
-    with clock("authors"):
-        authors = engagement.author_table(comments, decisions, params.engagement)
+    with clock("engagement partials"):
+        partials = engagement.insight_partials(comments, params.engagement, staff, decisions=decisions)
     topic_table = fitted.text.topics_frame(comments["topic_id"])
-    return comments, authors, topic_table, tree_problems
+    return comments, partials, topic_table, tree_problems
 
 
 def with_desk_settings(params: Params, store: Store) -> Params:
@@ -461,10 +469,10 @@ def _score_all(
     learned = Fitted(fitted_here[0].text.without_rows(), fitted_here[0].corpus.without_rows(),
                      fitted_here[0].outliers)
     # handed over: run_stages holds the only reference to the fitted rows, and frees them after the off-topic stage
-    comments, authors, topic_table, _ = run_stages(articles, comments, vote_events, decisions, params,
-                                                   fitted_here.pop(), clock=clock)
+    comments, partials, topic_table, _ = run_stages(articles, comments, vote_events, decisions, params,
+                                                    fitted_here.pop(), clock=clock)
     with clock("engagement tables"):
-        partials = engagement.insight_partials(comments, params.engagement)
+        authors = engagement.reduce_authors(partials)
         insights = engagement.reduce_insights(partials)
     results = Results(
         articles, comments, authors, vote_events, topic_table, schema.problems_frame([]), run_id,
@@ -487,7 +495,7 @@ def _score_touched(
     touched, last_position, last_vote_row = changes
     version = catalog.current(out_dir)
     with clock("read results"):
-        previous = {name: pd.read_parquet(version / f"{name}.parquet") for name in ("authors", "vote_events")}
+        previous_votes = pd.read_parquet(version / "vote_events.parquet")
         known = pd.read_parquet(version / "articles.parquet", columns=ARTICLE_KEY)
     with clock("store load"):
         articles = store.articles()
@@ -495,55 +503,57 @@ def _score_touched(
         touched_articles, comments, vote_events = store.load_articles(touched)
         decisions = store.current_decisions()
     new_comments = comments[comments["position"] > (-1 if state.last_position is None else state.last_position)]
+    decided = incremental.changed_decisions(state.decisions, decisions)  # their authors' share_removed changes
+    # what is read of every comment: the summary's, and the comment keys to find the decided comments' articles
+    summary_columns = [*_SUMMARY_COLUMNS, *(COMMENT_KEY if len(decided) else [])]
     with clock("read results"):
         # the current comments stay in their parts: those without a rescored row are kept as they are, the others
         # read, merged and written as Arrow (pandas frames of every column of every comment cost seconds)
         parts = incremental.read_parts(catalog.comment_parts(version), touched, len(new_comments) > 0,
-                                       catalog.PART_ROWS, _summary_columns(params))
-        earlier = incremental.earlier_rows(parts, touched)
-        # an author's usual votes span articles: over the author's comments everywhere, the touched ones as stored now
-        voted = incremental.columns_of([*parts.kept, parts.earlier],
-                                       [*ARTICLE_KEY, "author", "upvotes", "downvotes", "score"], parts.kept)
-    voted = voted[~incremental.in_articles(voted, touched)]
-    same_authors = incremental.author_keys(voted).isin(incremental.author_keys(comments))
-    author_usual = votes.author_usual_log_votes(pd.concat([voted[same_authors], comments], ignore_index=True))
+                                       catalog.PART_ROWS, summary_columns)
+        earlier, rescored = incremental.earlier_rows(parts, touched)
+        # an author's usual votes span articles: over the author's comments everywhere (the kept parts hold no
+        # touched article's rows), the touched ones as stored now
+        voting = [column for column in ("source", "author", "upvotes", "downvotes", "score")
+                  if column in parts.earlier.column_names]
+        voted = incremental.rows_by([*parts.kept.values(), parts.earlier.select(voting).filter(~rescored)],
+                                    comments, voting)
+    author_usual = votes.author_usual_log_votes(pd.concat([voted, comments[voting]], ignore_index=True))
     # a source the fit has not seen is all new: it is fitted on its rows here, as a full run would fit it
     text = state.text.with_sources(comments, articles)
     fit = Fitted(text, state.corpus.add(new_comments, new_articles, text), state.outliers)
-    scored, _, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
-                                             author_usual, clock, earlier)
+    # every other article's partials are kept; their authors' staff is the corpus's but for a comment just marked
+    kept = engagement.without_articles(state.insights, touched)
+    staff = engagement.corpus_staff(kept, comments, params.engagement)
+    scored, fresh, _, tree_problems = run_stages(touched_articles, comments, vote_events, decisions, params, fit,
+                                                 author_usual, clock, earlier, staff)
     del earlier
     # every rescored row in full (the kept rows were checked when written; the merged columns and types are
     # checked when written): a stage that lost a column would otherwise hide behind the previous rows' values
     schema.check_output(scored, "scored_comments", "comments.parquet")
     with clock("merge"):
         merged = incremental.merge_parts(parts, scored, touched, catalog.PART_ROWS)
-        summary = incremental.columns_of(merged, _summary_columns(params), parts.kept)
+        summary = incremental.columns_of(merged, summary_columns, parts.kept)
         del parts
-    with clock("authors"):
-        # every comment's authors keyed once: to find the rescored authors' rows, and for the engagement tables
-        keyed = engagement.keyed_authors(summary, params.engagement)
-        decided = incremental.changed_decisions(state.decisions, decisions)
-        rescored = incremental.authors_to_rescore(scored, summary, decided)
-        rows = incremental.author_rows(summary, rescored, keyed)
-        if rows is summary:  # most authors (the regulars wrote most comments): the whole table, as a full run
-            authors = engagement.author_table(summary, decisions, params.engagement, keyed)
-        else:
-            recomputed = engagement.author_table(rows, decisions, params.engagement)
-            authors = incremental.merge_authors(previous["authors"], recomputed, rescored)
     with clock("engagement tables"):
-        staff = authors.loc[authors["is_staff"], engagement.AUTHOR_KEY]
-        if engagement.staff_changed(state.insights, staff):
-            # an author of the kept rows became staff or stopped being (the desk's settings are the fit's): the
-            # threads they started or answered anywhere change
-            partials = engagement.insight_partials(summary, params.engagement, staff, keyed)
-        else:  # every other article's rows are as they were
-            partials = engagement.merge_partials([engagement.without_articles(state.insights, touched),
-                                                  engagement.insight_partials(scored, params.engagement, staff)])
+        read = engagement.insight_columns(params.engagement)
+        if engagement.staff_changed(kept, staff):
+            # an author of the kept rows became staff (the desk's settings are the fit's): the threads they
+            # started or answered anywhere change
+            partials = engagement.insight_partials(incremental.columns_of(merged, read), params.engagement, staff,
+                                                   decisions=decisions)
+        else:  # every other article's rows are as they were, but where a comment's decision changed
+            pieces = [kept, fresh]
+            redecided = incremental.articles_of(summary, decided, touched)
+            if len(redecided):
+                pieces = [engagement.without_articles(kept, redecided), fresh, engagement.insight_partials(
+                    incremental.rows_of(merged, redecided, read), params.engagement, staff, decisions=decisions)]
+            partials = engagement.merge_partials(pieces)
+        authors = engagement.reduce_authors(partials)
         insights = engagement.reduce_insights(partials)
     results = Results(
         articles, summary, authors,
-        incremental.merge_keyed(previous["vote_events"], vote_events, ["source", "event_id"]),
+        incremental.merge_keyed(previous_votes, vote_events, ["source", "event_id"]),
         fit.text.topics_frame(summary["topic_id"]), schema.problems_frame([]), run_id, insights,
         scoring=Scoring(len(scored), len(touched), state.fitted_by), comment_parts=merged,
     )
@@ -556,11 +566,6 @@ def _score_touched(
     return results, state
 
 
-def _summary_columns(params: Params) -> list[str]:
-    """What an import reads of every comment: the columns of authors, engagement tables, topics and the run's
-    summary."""
-    return [*engagement.author_columns(params.engagement), *engagement.insight_columns(params.engagement),
-            "position", "topic_id", *(spec.member for spec in queues.QUEUES.values())]
 
 
 def _decision_keys(decisions: pd.DataFrame) -> pd.DataFrame:

@@ -56,11 +56,20 @@ def _class_table() -> np.ndarray:
 
 def _classify(cp: np.ndarray) -> np.ndarray:
     """Class bits (uint8) of code points ``cp``."""
-    classes = np.take(_class_table(), cp, mode="clip")
+    # "wrap" is the fastest mode; the code points it wraps (above 0xFFFF) are classified below
+    classes = np.take(_class_table(), cp, mode="wrap")
     if len(cp) and cp.max() > 0xFFFF:
         astral = np.flatnonzero(cp > 0xFFFF)
         classes[astral] = [_WORD * chr(c).isalnum() for c in cp[astral].tolist()]
     return classes
+
+
+def is_word_character(cp: np.ndarray) -> np.ndarray:
+    """Whether each code point (any unsigned integer array) is a word character as Python's ``re`` reads ``\\w``
+    (``str.isalnum()`` or "_")."""
+    if cp.dtype == np.uint8:  # bytes of ASCII text: a lookup in the table's first 256 entries
+        return _has(_class_table()[:256][cp], _WORD)
+    return _has(_classify(cp), _WORD)
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

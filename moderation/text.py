@@ -1,8 +1,8 @@
 """Tokenising, language detection and the sparse TF-IDF arithmetic every text stage shares.
 
-Texts are split into word runs by pyarrow, one regex pass per chunk (paywall-masked ``****`` runs never become
-tokens), languages are told apart by their exclusive stop words, and the helpers here look up rows of one
-sparse matrix from another without materialising repeated rows.
+Texts are split into word runs with array operations on their UTF-8 bytes (:class:`WordRuns`; paywall-masked
+``****`` runs never become tokens), languages are told apart by their exclusive stop words, and the helpers
+here look up rows of one sparse matrix from another without materialising repeated rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from stop_words import get_stop_words
 
-from moderation.sentences import runs
+from moderation.sentences import is_word_character, runs
 
 
 # sklearn's English list (318 function words); the stop-words package's English
@@ -44,27 +44,6 @@ def has_text(texts: pd.Series) -> pd.Series:
     """
     found = pc.match_substring_regex(pa.array(texts.astype("str")), f"[^{python_class('space')}*]")
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=texts.index)
-
-
-def by_ascii(texts: pd.Series, method) -> pd.Series:
-    """``method(texts)`` (pandas string methods, e.g. ``lambda t: t.str.count(pattern)``) applied to the ASCII texts
-    and to the others apart, in ``texts``' order and index.
-
-    pandas runs a pattern holding ``\\w``, ``\\b`` or ``\\d`` through Python's ``re``, text by text, over a whole
-    Series once one of its texts is not ASCII (pyarrow's RE2 reads those classes as ASCII-only): a curly
-    apostrophe in one comment in a thousand made the speculation stage ten times slower. Apart, the ASCII
-    texts keep pyarrow's engine, with the same results.
-    """
-    texts = texts.astype("str")
-    is_ascii = pc.string_is_ascii(pa.array(texts)).fill_null(True).to_numpy(zero_copy_only=False)
-    if is_ascii.all() or not is_ascii.any():
-        return method(texts)
-    order = np.concatenate([np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii)])
-    parts = pd.concat([method(texts.iloc[order[:is_ascii.sum()]]), method(texts.iloc[order[is_ascii.sum():]])],
-                      ignore_index=True)
-    back = np.empty(len(order), dtype=np.int64)
-    back[order] = np.arange(len(order))
-    return parts.iloc[back].set_axis(texts.index)
 
 
 def clean_text(texts: pd.Series) -> pd.Series:
@@ -222,38 +201,198 @@ def row_sums(x: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
     return np.bincount(rows, weights=values, minlength=x.shape[0]).astype(np.float64)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def python_class(kind: str) -> str:
     """The inside of an RE2 character class (pyarrow's regex engine) holding the code points Python's ``re``
-    matches with ``\\w`` (``kind`` "word": ``str.isalnum()`` or "_") or ``\\s`` ("space": ``str.isspace()``).
+    matches with ``\\w`` (``kind`` "word": ``str.isalnum()`` or "_"), ``\\s`` ("space": ``str.isspace()``) or
+    ``\\d`` ("digit": ``str.isdecimal()``).
 
     RE2's own ``\\w`` and ``\\s`` are ASCII-only, and its ``\\pL``-style classes follow another Unicode
     version: a class listing Python's own code points makes pyarrow find what ``re`` finds.
     """
-    test = {"word": lambda char: char.isalnum() or char == "_", "space": str.isspace}[kind]
+    test = {"word": lambda char: char.isalnum() or char == "_", "space": str.isspace, "digit": str.isdecimal}[kind]
     member = np.fromiter((test(chr(code)) for code in range(0x110000)), dtype=bool, count=0x110000)
     member[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
     starts, ends = runs(member)
     return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
 
 
+# characters that Python's IGNORECASE matches with an ASCII letter (re's documentation): RE2 folds only some
+_FOLDED_ONTO_ASCII = "\u0130\u0131\u017f\u212a"
+# escapes whose RE2 meaning is ASCII-only, as the class of Python's code points (and whether it is negated)
+_PYTHON_ESCAPES = {"\\w": ("word", ""), "\\d": ("digit", ""), "\\s": ("space", ""), "\\W": ("word", "^"),
+                   "\\D": ("digit", "^"), "\\S": ("space", "^")}
+
+
+@lru_cache(maxsize=32)
+def _unicode_superset(pattern: str) -> str:
+    """``pattern`` for RE2 with ``\\w``, ``\\d``, ``\\s`` (and their negations) as Python reads them and no ``\\b``:
+    it matches wherever Python's ``re`` matches ``pattern`` (dropping an assertion only adds matches; RE2's
+    ``\\b`` is ASCII-only)."""
+    out, class_opened = [], None  # where the open character class's first member is, if one is open
+    for token in re.findall(r"\\.|.", pattern, flags=re.DOTALL):
+        kind, negated = _PYTHON_ESCAPES.get(token, (None, ""))
+        if kind and class_opened is not None and not negated:
+            out.append(python_class(kind))
+        elif kind and class_opened is None:
+            out.append(f"[{negated}{python_class(kind)}]")
+        elif token == "\\b" and class_opened is None:
+            continue
+        elif kind or token in ("\\B", "\\b"):
+            raise ValueError(f"{pattern!r}: no Unicode superset of {token!r} here")
+        else:
+            if token == "[" and class_opened is None:
+                class_opened = len(out) + 1
+            elif token == "^" and class_opened == len(out):
+                class_opened += 1
+            elif token == "]" and class_opened is not None and len(out) > class_opened:  # "[]" opens with a "]"
+                class_opened = None
+            out.append(token)
+    superset = "".join(out)
+    if any(look in superset for look in ("(?=", "(?!", "(?<")):
+        raise ValueError(f"{pattern!r}: look-arounds are not RE2")
+    return superset
+
+
+def may_match(texts: pd.Series, pattern: str, ignore_case: bool = False) -> np.ndarray:
+    """Whether Python's ``re.search(pattern, text)`` may match each text (bool (n,); NA: False): True wherever it
+    matches, and on a few texts that are not ASCII where it does not. Searched by pyarrow, for a Python regex
+    to run on the texts found: Python's ``re``, text by text, takes ten times as long.
+
+    On ASCII texts RE2 finds exactly what ``re`` finds (for these RE2-compatible patterns); on the others
+    ``\\w``, ``\\d`` and ``\\b`` differ (RE2's are ASCII-only), so those texts are searched with
+    :func:`_unicode_superset`, and a text holding a character that ``re`` folds onto an ASCII letter under
+    ``ignore_case`` ("ſ", "K", "İ", "ı") is always a candidate.
+    """
+    values = pa.array(texts.astype("str").fillna(""), type=pa.large_string())
+    found = pc.match_substring_regex(values, pattern, ignore_case=ignore_case).to_numpy(zero_copy_only=False)
+    other = np.flatnonzero(~pc.string_is_ascii(values).to_numpy(zero_copy_only=False))
+    if len(other):
+        rest = values.take(pa.array(other))
+        loose = pc.match_substring_regex(rest, _unicode_superset(pattern), ignore_case=ignore_case)
+        folded = pc.match_substring_regex(rest, f"[{_FOLDED_ONTO_ASCII}]")
+        found[other] = pc.or_(loose, folded).to_numpy(zero_copy_only=False)
+    return found
+
+
+def python_matches(texts: pd.Series, pattern: str, count: bool = False) -> np.ndarray:
+    """``re.search(pattern, text) is not None`` for each text (bool (n,)), or with ``count``
+    ``len(re.findall(pattern, text))`` (int64 (n,)), as pandas' string methods give them; NA: False or 0.
+
+    For an RE2-compatible ``pattern``: pyarrow searches the ASCII texts, where RE2 finds what ``re`` finds; of
+    the others (RE2's ``\\w``, ``\\d`` and ``\\b`` are ASCII-only) Python's ``re`` reads only those
+    :func:`may_match` finds, instead of all of them (pandas would, text by text: a curly apostrophe in one
+    comment in a thousand made a stage ten times slower).
+    """
+    values = pa.array(texts.astype("str").fillna(""), type=pa.large_string())
+    search = pc.count_substring_regex if count else pc.match_substring_regex
+    found = search(values, pattern).to_numpy(zero_copy_only=False).astype(np.int64 if count else bool)
+    other = np.flatnonzero(~pc.string_is_ascii(values).to_numpy(zero_copy_only=False))
+    if len(other):
+        found[other] = 0
+        candidates = other[may_match(texts.iloc[other], pattern)]
+        compiled = re.compile(pattern)
+        strings = values.take(pa.array(candidates, type=pa.int64())).to_pylist()
+        found[candidates] = [len(compiled.findall(value)) if count else compiled.search(value) is not None
+                             for value in strings]
+    return found
+
+
+def _utf8_word_bytes(data: np.ndarray) -> np.ndarray:
+    """Whether each byte of UTF-8 ``data`` (uint8) belongs to a word character (:func:`is_word_character`)."""
+    word = is_word_character(data)  # right for the ASCII bytes, which are their own code points
+    high = np.flatnonzero(data >= 0x80)  # the bytes of the other characters: a lead byte, then 1 to 3 more
+    if len(high):
+        lead = high[data[high] >= 0xC0]
+        first = data[lead].astype(np.uint32)
+        width = 2 + (first >= 0xE0) + (first >= 0xF0)
+        # the lead byte keeps 5, 4 or 3 bits of a 2-, 3- or 4-byte character, each continuation byte 6
+        cp = first & (0x7F >> width)
+        for k in range(1, 4):
+            more = width > k
+            cp[more] = (cp[more] << 6) | (data[lead[more] + k] & 0x3F)
+        word[high] = np.repeat(is_word_character(cp), width)
+    return word
+
+
+class WordRuns:
+    """The words of texts as ``re.findall(r"\\w+", text)`` finds them (maximal runs of Python's word characters,
+    also in texts that are not ASCII), found in the texts' UTF-8 bytes with array operations: a regex pass
+    (pyarrow's, or Python's per text once a text is not ASCII) costs several times more.
+
+    Attributes: ``data`` (the texts' UTF-8 bytes, uint8), ``offsets`` (n + 1,) each text's start in it,
+    ``is_word`` (per byte: part of a word character), ``starts`` and ``ends`` (exclusive) of the words, in
+    bytes, and ``first_word`` (n + 1,) each text's first word's number (text i holds words ``first_word[i]``
+    to ``first_word[i + 1] - 1``).
+    """
+
+    def __init__(self, texts: pd.Series):
+        values = pa.array(texts.astype("str").fillna(""), type=pa.large_string())
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        _, offsets, data = values.buffers()
+        offsets = np.frombuffer(offsets, dtype=np.int64)[values.offset:values.offset + len(values) + 1]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        self.data, self.offsets = data[offsets[0]:offsets[-1]], offsets - offsets[0]
+        self.is_word = _utf8_word_bytes(self.data)
+        self.starts, self.ends = runs(self.is_word)
+        # a run that goes on from the end of one text into the next is two words
+        inner = self.offsets[1:-1]
+        begun = np.searchsorted(self.starts, inner, side="right")
+        inside = np.searchsorted(self.ends, inner, side="right") < begun  # a run started at or before, not ended
+        inside &= np.append(self.starts, -1)[begun - 1] != inner  # not begun right there (-1: none begun)
+        inside[1:] &= inner[1:] != inner[:-1]  # empty texts repeat an offset
+        cut = inner[inside]
+        self.starts = np.insert(self.starts, np.searchsorted(self.starts, cut), cut)
+        self.ends = np.insert(self.ends, np.searchsorted(self.ends, cut), cut)
+        self.first_word = np.searchsorted(self.starts, self.offsets)
+
+    def counts(self) -> np.ndarray:
+        """Words per text (int64, (n,))."""
+        return np.diff(self.first_word)
+
+    def words(self) -> pa.LargeStringArray:
+        """Every word, in order, as a pyarrow string array."""
+        if not len(self.starts):
+            return pa.array([], type=pa.large_string())
+        # offsets word, gap, word, ...: the pieces at even positions are the words
+        bounds = np.empty(2 * len(self.starts), dtype=np.int64)
+        bounds[0::2], bounds[1::2] = self.starts, self.ends
+        pieces = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(self.data))
+        return pieces.take(pa.array(np.arange(0, len(bounds), 2, dtype=np.int64)))
+
+    def joined(self) -> pa.LargeStringArray:
+        """Each text's words joined by single spaces (``" ".join(re.findall(r"\\w+", text))``)."""
+        lengths = self.ends - self.starts
+        # one space after each word but a text's last
+        spaced = np.ones(len(self.starts), dtype=bool)
+        last = self.first_word[1:] - 1
+        spaced[last[np.diff(self.first_word) > 0]] = False
+        sizes = lengths + spaced
+        out_starts = np.cumsum(sizes) - sizes
+        # the words' bytes and the first byte of each gap that gets a space (a word ends before a non-word byte)
+        keep = self.is_word.copy()
+        keep[self.ends[spaced]] = True
+        out = self.data[keep]
+        out[(out_starts + lengths)[spaced]] = ord(" ")
+        bounds = np.append(out_starts, len(out))[self.first_word]
+        return pa.LargeStringArray.from_buffers(len(self.offsets) - 1, pa.py_buffer(bounds.astype(np.int64)),
+                                                pa.py_buffer(out))
+
+
 def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pd.factorize`` of the lower-cased texts' ``\\w+`` runs: each run's number in order of first
     appearance, the distinct runs (object array), and each run's text number.
 
-    Split and numbered by pyarrow (a Python string per run would take seconds and several hundred MB); each
-    text is lower-cased by Python, as scikit-learn's analyzer does.
+    Found by :class:`WordRuns` and numbered by pyarrow (a Python string per run would take seconds and several
+    hundred MB); each text is lower-cased by Python, as scikit-learn's analyzer does.
     """
     lowered = pa.array([text.lower() for text in texts], type=pa.large_string())
-    pieces = pc.split_pattern_regex(lowered, f"[^{python_class('word')}]+")
-    rows = pc.list_parent_indices(pieces).to_numpy()
-    flat = pc.list_flatten(pieces)
-    # a text that starts or ends with a non-word character gives an empty piece there
-    runs_only = pc.not_equal(flat, "")
-    encoded = flat.filter(runs_only).dictionary_encode()
+    runs = WordRuns(pd.Series(pd.array(lowered, dtype="str")))
+    encoded = runs.words().dictionary_encode()
     first_seen = encoded.indices.to_numpy().astype(np.int64)
     distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    return first_seen, distinct, rows[runs_only.to_numpy(zero_copy_only=False)]
+    return first_seen, distinct, np.repeat(np.arange(len(texts)), runs.counts())
 
 
 def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -262,8 +401,8 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     The matrix equals ``CountVectorizer(token_pattern=TOKEN_PATTERN).fit_transform``, entry
     order within rows included (columns numbered by first appearance, then renumbered
     alphabetically). ``TOKEN_PATTERN`` matches exactly the maximal ``\\w+`` runs that it
-    matches in full, so texts are split into runs (a simpler regex, run by pyarrow), the runs
-    numbered, and the pattern tried once per distinct run.
+    matches in full, so texts are split into runs (:class:`WordRuns`), the runs numbered, and the pattern
+    tried once per distinct run.
     """
     first_seen, distinct, rows = _numbered_runs(texts.tolist())
     is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))

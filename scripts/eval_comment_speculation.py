@@ -21,6 +21,8 @@ And on another community's comments (:func:`bicycles_meta`; resampled by questio
 Meta comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
 ids and labels only; 110 drawn at random, 90 among those the speculation score of 2026-12-01 put at 0.3 or more).
 A check that the news-comment model travels, not a held-out set: it was looked at to choose the model's C.
+And on 529 Globe and Mail comments of 30 further articles (:func:`gnm_more_articles`; resampled by article), in
+neither set above, labelled by an annotator model blind to every score (``eval_data.gnm_more_articles``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_data import DATA, bootstrap_interval, gnm_labelled  # noqa: E402
+from eval_data import DATA, bootstrap_interval, gnm_labelled, gnm_more_articles as more_articles  # noqa: E402
 
 from moderation.comment_speculation import score_comments  # noqa: E402
 from moderation.ingest import load  # noqa: E402
@@ -138,6 +140,13 @@ def gnm_other_articles() -> list[ScoredSet]:
                       scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy())]
 
 
+def gnm_more_articles() -> list[ScoredSet]:
+    """The Globe and Mail comments of 30 further articles, labelled blind to the scores."""
+    scored = score_comments(more_articles().assign(source="globe_and_mail", language="en"))
+    return [ScoredSet("globe_and_mail, 30 more articles (annotator model)", scored,
+                      scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy())]
+
+
 def bicycles_meta() -> list[ScoredSet]:
     """The hand-labelled Bicycles Meta comments: the random sample, then all 200."""
     parsed = load(DATA / "stackexchange_bicycles_meta", format="stackexchange")
@@ -156,7 +165,7 @@ def bicycles_meta() -> list[ScoredSet]:
 
 def labelled_comment_sets() -> list[ScoredSet]:
     """Every set of the module docstring, in its order."""
-    return [*gnm_labelled_part(), *gnm_other_articles(), *bicycles_meta()]
+    return [*gnm_labelled_part(), *gnm_other_articles(), *gnm_more_articles(), *bicycles_meta()]
 
 
 def main() -> None:

@@ -36,6 +36,13 @@ from moderation.offtopic import offtopic_components  # noqa: E402
 from moderation.topics import TextFeatures  # noqa: E402
 
 DATA = Path(os.environ.get("MODERATION_DATA", "/work/shared/data"))
+GNM_MORE_LABELS = Path(__file__).resolve().parent / "data" / "gnm_more_articles_labels.csv"
+GNM_SAMPLE_CSVS = "socc_globe_and_mail/SFU_Comment_Extractor/Sample_Resources/Sample_Comments_CSVs"
+# where gnm_more_articles' comment ids point: file under DATA, its id column, its text column
+GNM_MORE_SOURCES = ((f"{GNM_SAMPLE_CSVS}/old_comments.csv", "ID", "text"),
+                    (f"{GNM_SAMPLE_CSVS}/comments_csv_sample.csv", "comment_counter", "text"),
+                    ("socc_globe_and_mail/Constructiveness_Toxicity_Corpus/SFU_constructiveness_toxicity.csv",
+                     "_unit_id", "comment"))
 SPLIT_SEED = "detect-2026-12-01"
 TUNE_SHARE = 0.7
 INJECTED_SHARE = 0.1
@@ -172,6 +179,26 @@ def stackexchange_injected(rounds: int = 2) -> LabelledSet:
     components = pd.concat([p[1] for p in parts], ignore_index=True)
     return LabelledSet("stackexchange (injected)", parsed.articles, comments, components, np.concatenate(labels),
                        np.full(len(comments), np.nan), np.concatenate(tune), np.concatenate(groups))
+
+
+def gnm_more_articles() -> pd.DataFrame:
+    """The Globe and Mail comments of ``scripts/data/gnm_more_articles_labels.csv`` with their text.
+
+    529 comments of 30 articles that neither ``gnm_labelled`` nor the other-articles set
+    (``scripts/data/gnm_other_articles_speculation.csv``) holds, labelled ``speculative`` 0/1 and ``offtopic``
+    0/1/2 by one annotator model following ``labelled_comments/GUIDELINES.md``, blind to every score (how they were
+    drawn: ``moderation/models/README.md``). Columns: comment_id, article_id, speculative, offtopic, text. The
+    file holds ids only; the texts are read from :data:`GNM_MORE_SOURCES` (CC BY-NC-SA) under :data:`DATA`.
+    """
+    labels = pd.read_csv(GNM_MORE_LABELS, dtype={"comment_id": str, "article_id": str})
+    texts = pd.concat([pd.read_csv(_require(DATA / path), dtype={id_column: str}, usecols=[id_column, text_column])
+                       .set_axis(["comment_id", "text"], axis=1) for path, id_column, text_column in GNM_MORE_SOURCES],
+                      ignore_index=True)
+    comments = labels.merge(texts, on="comment_id", how="inner", validate="one_to_one")
+    if len(comments) != len(labels):
+        raise ValueError(f"{GNM_MORE_LABELS}: {len(labels) - len(comments)} labelled comment ids are not in "
+                         f"{', '.join(path for path, _, _ in GNM_MORE_SOURCES)}")
+    return comments
 
 
 def labelled_sets() -> list[LabelledSet]:

@@ -107,8 +107,9 @@ def build_results(n_comments: int = 40, n_articles: int = 3, seed: int = 0) -> d
     articles, comments = build_inputs(n_comments, n_articles, seed)
     vote_events = schema.empty("vote_events")
     params = replace(pipeline.Params(), engagement=engagement.EngagementParams(staff_names=tuple(STAFF)))
-    scored, authors, topics, _ = pipeline.run_stages(articles, comments, vote_events, params=params)
-    return {"comments": scored, "articles": articles, "authors": authors, "vote_events": vote_events,
+    scored, partials, topics, _ = pipeline.run_stages(articles, comments, vote_events, params=params)
+    return {"comments": scored, "articles": articles, "authors": engagement.reduce_authors(partials),
+            "vote_events": vote_events,
             "topics": topics}
 
 

@@ -213,8 +213,8 @@ def test_a_failing_run_leaves_the_previous_results(previous, tmp_path, monkeypat
     stages = pipeline.run_stages
 
     def drop_a_column(*args, **kwargs):
-        comments, authors, topic_table, problems = stages(*args, **kwargs)
-        return comments.drop(columns=["wilson_lower"]), authors, topic_table, problems
+        comments, partials, topic_table, problems = stages(*args, **kwargs)
+        return comments.drop(columns=["wilson_lower"]), partials, topic_table, problems
 
     monkeypatch.setattr(pipeline, "run_stages", drop_a_column)
     with pytest.raises(pipeline.schema.OutputError, match="comments.parquet: missing column wilson_lower"):

@@ -24,6 +24,7 @@ from moderation.engagement import (
     insight_partials,
     insight_tables,
     merge_partials,
+    reduce_authors,
     reciprocity,
     reduce_insights,
     reply_latency,
@@ -465,10 +466,10 @@ def test_insight_tables_cover_every_table_per_source(comments):
     assert set(tables["staff_overall"]["source"]) == set(comments["source"])
 
 
-def test_insight_partials_of_article_groups_reduce_to_the_tables_of_all(comments):
-    """Partials of disjoint article groups, merged, reduce to the tables of all comments; so do the partials of
-    all with one article's rows made again (an import). Dana is staff by her flag on site a2, so her reply on a1
-    is a staff reply in a group that does not hold the flag."""
+def test_insight_partials_of_article_groups_reduce_to_the_tables_of_all(comments, decisions):
+    """Partials of disjoint article groups, merged, reduce to the tables and the author table of all comments;
+    so do the partials of all with one article's rows made again (an import). Dana is staff by her flag on site
+    a2, so her reply on a1 is a staff reply in a group that does not hold the flag."""
     params = EngagementParams(staff_names=("bob",))
     more = schema.conform(pd.DataFrame([
         ("site", "c11", "a1", "c1", "Dana", "2024-01-01 11:00", 0, 0, None),
@@ -478,6 +479,16 @@ def test_insight_partials_of_article_groups_reduce_to_the_tables_of_all(comments
     every, _ = threads.resolve(pd.concat([comments.drop(columns=["thread_id", "depth"]), more], ignore_index=True)
                                .assign(position=lambda frame: range(len(frame))))
     expected = insight_tables(every, params)
+    # the author table with votes, a stage's flags and means, statuses, decisions and dates of every kind
+    rng = np.random.default_rng(0)
+    every = every.assign(vote_net=pd.array(rng.integers(-3, 9, len(every)), dtype="Float64"),
+                         wilson_lower=pd.array(rng.random(len(every)), dtype="Float64"),
+                         is_offtopic=pd.array(rng.random(len(every)) < 0.5, dtype="boolean"))
+    authors = author_table(every, decisions, params)
+    # Alice on site writes c1, c3, c5 (a1), c9 (a2), c13 (a3): three articles, first 01-01 10:00, last 02-05 11:00
+    alice = row(authors, "site", "Alice")
+    assert (alice["comments"], alice["articles"], alice["active_days"]) == (5, 3, 4)
+    assert alice["last_seen"] == pd.Timestamp("2024-02-05 11:00", tz="UTC")
     # site a1's one reader thread, c1 (Alice, 10:00), answered by Dana (staff) at 11:00 and Bob (staff by name) at
     # 12:00: 1 h
     assert expected["staff_by_article"].set_index(["source", "article_id"]).loc[
@@ -486,13 +497,17 @@ def test_insight_partials_of_article_groups_reduce_to_the_tables_of_all(comments
     staff = whole.authors.loc[whole.authors["is_staff"], ["source", "author"]]
     assert sorted(staff["author"]) == ["Bob", "Dana"]
     by_article = every.groupby(["source", "article_id"]).ngroup() % 2
-    parts = [insight_partials(every[by_article == group], params, staff) for group in (0, 1)]
+    parts = [insight_partials(every[by_article == group], params, staff, decisions=decisions) for group in (0, 1)]
     merged = reduce_insights(merge_partials(parts))
     a1 = every[(every["source"] == "site") & (every["article_id"] == "a1")]
-    again = merge_partials([without_articles(whole, a1[["source", "article_id"]]), insight_partials(a1, params, staff)])
+    whole = insight_partials(every, params, decisions=decisions)
+    again = merge_partials([without_articles(whole, a1[["source", "article_id"]]),
+                            insight_partials(a1, params, staff, decisions=decisions)])
     for name in INSIGHT_TABLES:
         pd.testing.assert_frame_equal(merged[name], expected[name])
         pd.testing.assert_frame_equal(reduce_insights(again)[name], expected[name])
+    for partials in (merge_partials(parts), again):
+        pd.testing.assert_frame_equal(reduce_authors(partials), authors, check_exact=True)
     # a1 alone does not hold Dana's flag: there Bob's reply would be the first, which is why partials take the
     # corpus's staff
     alone = reduce_insights(insight_partials(a1, params))["staff_by_article"]
@@ -513,3 +528,7 @@ def test_a_reply_to_another_articles_comment_is_no_edge():
     network = reply_network(comments)
     assert list(network[["author", "replied_to_author", "count"]].itertuples(index=False, name=None)) == [
         ("y", "x", 1)]
+    # nor a reply received or a latency of the author table: y's reply on b made a thread of its own
+    x, y = author_table(comments).itertuples(index=False)
+    assert (x.replies_received, x.distinct_repliers, y.replies_made, y.threads_started) == (1, 1, 2, 0)
+    assert y.median_reply_latency == 2 * HOUR

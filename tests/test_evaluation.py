@@ -94,3 +94,33 @@ def test_speculation_table_has_every_scorer_of_every_set_and_the_baseline():
     baseline = desk.loc["baseline: perhaps/maybe/might/probably/possibly"]
     assert (baseline["precision"], baseline["recall"], baseline["f1 - baseline [90 %]"]) == (0.5, 0.5, "")
     assert desk.loc["speculation_score (shipped)", "f1 - baseline [90 %]"].startswith("+0.300 [")
+
+
+def test_more_articles_labels_hold_ids_and_labels_only():
+    """The committed labels of 30 further Globe and Mail articles hold no comment text (CC BY-NC-SA): four
+    columns, speculative 0/1, offtopic 0/1/2, each comment once."""
+    labels = pd.read_csv(eval_data.GNM_MORE_LABELS, dtype=str)
+    assert list(labels.columns) == ["comment_id", "article_id", "speculative", "offtopic"]
+    assert labels["comment_id"].is_unique
+    assert set(labels["speculative"]) <= {"0", "1"} and set(labels["offtopic"]) <= {"0", "1", "2"}
+
+
+def test_more_articles_reads_each_source_by_its_own_id_column(tmp_path, monkeypatch):
+    """``gnm_more_articles`` finds each labelled id in the file that holds it (old_comments by ``ID``, the CSV sample
+    by ``comment_counter``, the constructiveness corpus by ``_unit_id``) and fails naming an id found nowhere."""
+    texts = {"ID": "a1", "comment_counter": "source2_9_0", "_unit_id": "77"}
+    for (path, id_column, text_column), comment_id in zip(eval_data.GNM_MORE_SOURCES, texts.values()):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({id_column: [comment_id, f"other {id_column}"], text_column: [f"text of {comment_id}", "x"]}).to_csv(
+            tmp_path / path, index=False)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"comment_id": list(texts.values()), "article_id": ["1", "9", "5"], "speculative": [1, 0, 0],
+                  "offtopic": [0, 2, 1]}).to_csv(labels, index=False)
+    monkeypatch.setattr(eval_data, "DATA", tmp_path)
+    monkeypatch.setattr(eval_data, "GNM_MORE_LABELS", labels)
+    comments = eval_data.gnm_more_articles()
+    assert comments.set_index("comment_id")["text"].to_dict() == {i: f"text of {i}" for i in texts.values()}
+    pd.DataFrame({"comment_id": ["missing"], "article_id": ["1"], "speculative": [1], "offtopic": [0]}).to_csv(
+        labels, index=False)
+    with pytest.raises(ValueError, match="1 labelled comment ids are not in"):
+        eval_data.gnm_more_articles()

@@ -276,20 +276,6 @@ def test_merged_comments_are_the_kept_and_rescored_rows_in_store_order(interleav
     assert (merged.column("value").num_chunks > 1) != interleaved  # long runs are sliced, not copied
 
 
-def test_author_rows_are_every_comment_when_the_authors_wrote_most():
-    """Recomputing most authors reads every comment (the author table of all of them is cheaper than selecting)."""
-    from moderation import incremental
-
-    comments = pd.DataFrame({"source": "s", "article_id": "a", "comment_id": ["1", "2", "3", "4"],
-                             "parent_id": [None, "1", None, "3"], "created_at": pd.Timestamp("2024-01-01", tz="UTC"),
-                             "author": ["ann", "bob", "ann", "cy"]})
-    keyed = engagement.keyed_authors(comments, engagement.EngagementParams())
-    for given in (None, keyed):  # the authors looked up per comment, or per author code of keyed
-        few = incremental.author_rows(comments, incremental.author_keys(comments.iloc[[1]]), given)
-        assert few["comment_id"].tolist() == ["1", "2"]  # bob's comment and the one it answers
-        assert incremental.author_rows(comments, incremental.author_keys(comments.iloc[[0, 1]]), given) is comments
-
-
 def test_engagement_partials_follow_an_import_and_a_new_staff_marker(runs, tmp_path):
     """The state keeps the engagement tables' partials of every article, and they reduce to the tables written.
     A comment marked by the source as staff's makes its author staff everywhere: the import that brings it (on a

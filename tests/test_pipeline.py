@@ -136,7 +136,7 @@ def test_run_json_records_each_steps_seconds(tmp_path):
     seconds = json.loads((out / "run.json").read_text())["seconds"]
     assert list(seconds) == ["ingest", "fitted state", "store load", "reply trees", "fit text features",
                              "fit off-topic corpus",
-                             "fit vote outliers", "votes", "off-topic", "speculation", "authors",
+                             "fit vote outliers", "votes", "off-topic", "speculation", "engagement partials",
                              "engagement tables", "write"]
     assert all(isinstance(value, float) and value >= 0 for value in seconds.values())
     cpu = json.loads((out / "run.json").read_text())["cpu_seconds"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from moderation import offtopic_learning, schema, text
+from moderation import comment_speculation, offtopic_learning, schema, text
 from moderation.comment_speculation import (
     DEFAULT_CONJECTURE_PATH, FORMER_FEATURES, apply_conjecture, blank_everyday_hedges, calibration_features,
 )
@@ -338,13 +339,53 @@ def test_python_classes_for_pyarrow_equal_python_re():
         assert [piece for piece in pieces if piece] == re.findall(pattern, every), kind
 
 
-def test_string_methods_on_ascii_texts_apart_equal_one_pass():
-    """by_ascii gives what the pandas method gives on the whole Series: values, order and index."""
-    texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", ""],
-                      index=[5, 3, 3, 9, 0, 1, 2], dtype="str")
-    for method in [lambda t: t.str.count(r"\w+"), lambda t: t.str.contains(r"\byou\b"),
-                   lambda t: t.str.lower().str.replace(r"\W+", " ", regex=True).str.strip()]:
-        pd.testing.assert_series_equal(text.by_ascii(texts, method), method(texts), check_exact=True)
+def test_word_runs_equal_python_re_findall():
+    """WordRuns counts and joins the words re.findall(r"\\w+") finds: every code point, empty texts between words
+    (a word never runs on into the next text), NA, and a slice that starts inside an Arrow buffer."""
+    every = [chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000]
+    texts = ["".join(every[start:start + 997]) for start in range(0, len(every), 997)]
+    texts += ["ab", "", "", "cd", "x_1 İstanbul 𝔘x", "don’t you're", "\u0300x\u0301", "é", "é", "", None]
+    series = pd.Series(texts, dtype="str").iloc[1:]
+    wanted = [re.findall(r"\w+", value) if isinstance(value, str) else [] for value in series.tolist()]
+    runs = text.WordRuns(series)
+    assert runs.counts().tolist() == [len(words) for words in wanted]
+    assert runs.joined().to_pylist() == [" ".join(words) for words in wanted]
+
+
+def test_may_match_finds_every_text_python_re_matches():
+    """may_match is True wherever re.search matches (Unicode \\w, \\d and \\b, IGNORECASE folding "ſ" onto "s"),
+    and exactly there on ASCII texts, for the speculation stage's patterns."""
+    words = ["i", "suspect", "bet", "some", "say", "they", "will", "It", "Postmedia", "perhaps", "has", "been",
+             "fiancéed", "hacked?", "probably", "٣", "9", "around", "you", "might", "want", "agenda", "agendaé",
+             "éagenda", "ſecretly", "İ", "manipulaté", "in order to", "rumoured", "you might want to", "could",
+             "it", "be", "why", "does", "nobody", "—", "’", ".", "\n"]
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 10))) for _ in range(4000)]
+    texts += [value.replace(" ", "é") for value in texts[:1000]] + [None]
+    values = [value if isinstance(value, str) else "" for value in texts]
+    ascii_texts = np.array([value.isascii() for value in values])
+    stage = comment_speculation
+    patterns = [(pattern, True) for pattern in (*stage.CUE_PATTERNS_EN.values(), stage.EVERYDAY_HEDGES_EN,
+                                                stage.MOTIVE_EN)]
+    for pattern, ignore_case in [*patterns, (stage.PREDICTION_EN, False)]:
+        found = text.may_match(pd.Series(texts, dtype="str"), pattern, ignore_case)
+        flags = re.IGNORECASE if ignore_case else 0
+        matches = np.array([re.search(pattern, value, flags) is not None for value in values])
+        assert matches.any()
+        assert not (matches & ~found).any(), pattern
+        np.testing.assert_array_equal(found[ascii_texts], matches[ascii_texts])
+
+
+def test_python_matches_equal_python_re():
+    """python_matches gives re.search and len(re.findall) per text, as pandas' string methods do, on ASCII
+    texts and on the others (whose RE2 \\w, \\b and \\d would differ)."""
+    texts = pd.Series(["It’s you, Anna", "you and you", None, "Straße — www.x.com", "plain words_1 here", "ü", "",
+                       "Agreed!", "¡Agreed!", "…agreed", "yoü you", "wwwé.com", "éwww.x.ca", "ſee you"], dtype="str")
+    values = [value if isinstance(value, str) else "" for value in texts.tolist()]
+    for pattern in [r"\w+", r"\byou\b", r"^\W*(?:agreed|thanks)\b", r"https?://|www\.|\b\w+\.(?:com|ca)\b", r"\d"]:
+        assert text.python_matches(texts, pattern).tolist() == [re.search(pattern, v) is not None for v in values]
+        counts = [len(re.findall(pattern, v)) for v in values]
+        assert text.python_matches(texts, pattern, count=True).tolist() == counts
 
 
 def test_has_text_equals_python_re():
