@@ -153,16 +153,18 @@ def group_chunks(group: np.ndarray, max_rows: int = SCORING_CHUNK_ROWS) -> list[
 
 
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``)."""
-    weights = counts.tocsr().astype(np.float64)
+    """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``).
+
+    The rows share ``counts``' index arrays (a CSR matrix's own): only the values are new.
+    """
+    counts = counts.tocsr()
+    data = np.log(counts.data.astype(np.float64, copy=False))
     # in place, in the same operations and order: a temporary per step would hold another copy of every entry
-    data = weights.data
-    np.log(data, out=data)
     data += 1
-    data *= idf[weights.indices]
-    rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
-    data /= np.sqrt(np.bincount(rows, weights=data**2, minlength=weights.shape[0]))[rows]
-    return weights
+    data *= idf[counts.indices]
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    data /= np.sqrt(np.bincount(rows, weights=data**2, minlength=counts.shape[0]))[rows]
+    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape, copy=False)
 
 
 def entries_at(x: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:

@@ -48,7 +48,9 @@ class SourceText:
 
     def fit(self, counts: sp.csr_matrix, terms: np.ndarray, features: TextFeatures) -> sp.csr_matrix:
         """Learn from the source's term counts (stop words removed); returns its TF-IDF rows (own columns)."""
-        frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+        # documents per term: counts hold no zeros and no repeated (row, term) entries, so each stored entry is one
+        # document of its term (a comparison and sum over the matrix would copy it first)
+        frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         keep = np.sort(np.argsort(-frequency, kind="stable")[: features.max_features])
         keep = keep[frequency[keep] > 0]
         self.vocabulary = vocabulary = terms[keep]
@@ -209,6 +211,8 @@ class TextFeatures:
             language_from_counts(counts, terms, self.default_language), sources, self.source_languages
         )
         counts = without_stop_words(counts, terms, languages)
+        # each row's terms in column order, as the rows of a transform (CountVectorizer's) have them
+        counts.sort_indices()
         self.sources_, codes = _source_codes(sources)
         rows = _rows_by_code(codes, len(self.sources_))
         self.models_, blocks = [], []
