@@ -270,7 +270,8 @@ def _parquet_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Ite
     try:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             frame = batch.to_pandas()
-            frame[schema.RECORD] = [f"row {n}" for n in range(done + 1, done + len(frame) + 1)]
+            numbers = pa.array(np.arange(done + 1, done + len(frame) + 1)).cast(pa.string())
+            frame[schema.RECORD] = pd.array(pc.binary_join_element_wise("row", numbers, " "), dtype="str")
             done += len(frame)
             yield frame
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
@@ -354,9 +355,13 @@ def _counts(value) -> list[int] | None:
 
 
 def _reactions(values: pd.Series, records: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
-    present = values.map(lambda v: v is not None and not (pd.api.types.is_scalar(v) and pd.isna(v)))
-    decoded = pd.Series([_counts(v) if keep else None for v, keep in zip(values, present)], index=values.index,
-                        dtype=object)
+    # None, NaN and NA are not given (an element that is a list never counts as missing): only the given values are
+    # decoded, so a file without reactions costs nothing per row
+    present = values.notna()
+    decoded = np.full(len(values), None, dtype=object)
+    for at, value in zip(np.flatnonzero(present.to_numpy()), values[present]):
+        decoded[at] = _counts(value)
+    decoded = pd.Series(decoded, index=values.index, dtype=object)
     report_values(present & decoded.isna(), values, records, "reactions {value} is not a list of counts; "
                   "left empty", file, problems)
     return decoded.where(decoded.notna(), pd.NA)
