@@ -313,8 +313,9 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
 
 
 def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: str,
-             problems: list[Problem]) -> pd.DataFrame:
-    """Canonical columns checked value by value: a bad id, count, time, boolean or status is reported and emptied."""
+             problems: list[Problem]) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical columns checked value by value: a bad id, count, time, boolean or status is reported and emptied;
+    returns the frame and its rows' labels (:func:`_labels`, of the checked ids)."""
     records = frame[schema.RECORD]
     for name in frame.columns.intersection(_ID_COLUMNS):
         frame[name] = identifiers(frame[name], records, name, file, problems)
@@ -335,7 +336,7 @@ def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: 
         report_values(frame["masked_share"].notna() & shares.isna(), frame["masked_share"], records,
                       "masked_share {value} is not a number; left empty", file, problems)
         frame["masked_share"] = shares
-    return frame
+    return frame, records
 
 
 def _counts(value) -> list[int] | None:
@@ -482,8 +483,7 @@ def _table(frame: pd.DataFrame, table: str, path: Path, file: str, source: str, 
         return pd.DataFrame()
     frame[schema.FILE] = file
     time_column = "created_at" if table == "comments" else "published_at"
-    frame = _checked(frame, timezone, time_column, file, problems)
-    records = _labels(frame)
+    frame, records = _checked(frame, timezone, time_column, file, problems)
     frame = _with_source(frame, source)
     if table == "comments":
         if "reactions" in frame:
