@@ -354,6 +354,8 @@ def validate(frame: pd.DataFrame, table: str, file: str) -> tuple[pd.DataFrame, 
     Rows are named by their id and, where the frame has them, by the
     ``FILE`` and ``RECORD`` columns a loader adds.
     """
+    if frame.empty:  # no value can fail, and only failures of a row are reported: pandera's call alone costs 10-30 ms
+        return frame.copy(deep=False), []
     key = {"articles": ARTICLE_KEY, "comments": COMMENT_KEY}.get(table)
     id_column = key[1] if key else None
     model = MODELS[table].to_schema()
