@@ -401,9 +401,9 @@ class TextFeatures:
 
 
 def _source_codes(sources: pd.Series) -> tuple[list[str], np.ndarray]:
-    """The distinct sources (sorted) and each row's index into them."""
-    names, codes = np.unique(sources.to_numpy(dtype=str), return_inverse=True)
-    return names.tolist(), codes.astype(np.int64)
+    """The distinct sources (sorted) and each row's index into them (sources are never missing)."""
+    codes, names = pd.factorize(sources, sort=True)  # of the Arrow column: NumPy would sort every row's text
+    return [str(name) for name in names], codes.astype(np.int64)
 
 
 def _rows_by_code(codes: np.ndarray, n_codes: int) -> list[np.ndarray | None]:
