@@ -382,14 +382,28 @@ class WordRuns:
                                                 pa.py_buffer(out))
 
 
-def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _lowered(texts: pd.Series) -> pa.LargeStringArray:
+    """Texts (no NA) lower-cased as Python's ``str.lower`` does (scikit-learn's analyzer): by pyarrow where a text
+    is ASCII, which lowers only A-Z there too, by Python where it is not (special casings, a word's final sigma)."""
+    values = pa.array(texts, type=pa.large_string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    other = ~pc.string_is_ascii(values).to_numpy(zero_copy_only=False)
+    lowered = pc.ascii_lower(values)
+    if not other.any():
+        return lowered
+    by_python = [text.lower() for text in values.filter(pa.array(other)).to_pylist()]
+    return pc.replace_with_mask(lowered, pa.array(other), pa.array(by_python, type=pa.large_string()))
+
+
+def _numbered_runs(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pd.factorize`` of the lower-cased texts' ``\\w+`` runs: each run's number in order of first
     appearance, the distinct runs (object array), and each run's text number.
 
     Found by :class:`WordRuns` and numbered by pyarrow (a Python string per run would take seconds and several
-    hundred MB); each text is lower-cased by Python, as scikit-learn's analyzer does.
+    hundred MB); each text is lower-cased as scikit-learn's analyzer does (:func:`_lowered`).
     """
-    lowered = pa.array([text.lower() for text in texts], type=pa.large_string())
+    lowered = _lowered(texts)
     runs = WordRuns(pd.Series(pd.array(lowered, dtype="str")))
     encoded = runs.words().dictionary_encode()
     first_seen = encoded.indices.to_numpy().astype(np.int64)
@@ -406,7 +420,7 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     matches in full, so texts are split into runs (:class:`WordRuns`), the runs numbered, and the pattern
     tried once per distinct run.
     """
-    first_seen, distinct, rows = _numbered_runs(texts.tolist())
+    first_seen, distinct, rows = _numbered_runs(texts)
     is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))
     if not is_term.any():
         return sp.csr_matrix((len(texts), 0)), np.array([], dtype=object)
