@@ -190,6 +190,10 @@ def test_kpis_count_what_the_cli_prints():
     comments = comments_frame(author=["ann", "ann", None, "[deleted]", "ann"], article_id=["a", "a", "b", "b", "c"],
                               source=["s", "s", "s", "s", "t"])
     assert reports.kpis(comments) == {"comments": 5, "articles": 3, "authors": 2}  # s/ann and t/ann
+    # names as written (a blank one is missing), anonymous handles counted; an article id per source
+    comments = comments_frame(author=[" =1+1", "=1+1", "  ", "Anonymous", "ann", "ann"],
+                              article_id=["a", "a", "a", "a", "a", "b"], source=["s", "s", "s", "s", "t", "t"])
+    assert reports.kpis(comments) == {"comments": 6, "articles": 3, "authors": 4}
 
 
 def test_pending_counts_each_comment_once():
