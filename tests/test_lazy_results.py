@@ -38,6 +38,7 @@ def test_a_table_reads_each_column_once_when_asked(grouped):
     assert table.rows == 50 and table.loaded == [] and NEVER_SHOWN in table.names
     frame = table.frame(["text", "vote_net", "no_such_column"])
     pd.testing.assert_frame_equal(frame, pd.read_parquet(grouped, columns=["text", "vote_net"]))
+    assert frame["text"].array.__arrow_array__().num_chunks == 1  # not one piece per row group: rows are taken
     assert table.loaded == ["text", "vote_net"]
     assert list(table.empty.dtypes) == list(pd.read_parquet(grouped).dtypes)
 
