@@ -600,10 +600,12 @@ def vote_distribution(comments: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
 
 def top_articles(comments: pd.DataFrame, articles: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` articles with the most comments: source, article_id, title, comments, authors, thread link."""
-    grouped = comments.groupby(schema.ARTICLE_KEY, sort=False).agg(
-        comments=("comment_id", "size"), authors=("author", "nunique")
-    )
-    top = grouped.nlargest(n, "comments").reset_index()
+    top = comments.groupby(schema.ARTICLE_KEY, sort=False).size().nlargest(n).rename("comments").reset_index()
+    # authors counted over the top articles' comments only: over every article it was most of this (0.2 s CPU at a
+    # million comments)
+    among = comments[comments["article_id"].isin(top["article_id"]).to_numpy()]
+    authors = among.groupby(schema.ARTICLE_KEY, sort=False)["author"].nunique().rename("authors").reset_index()
+    top = top.merge(authors, on=schema.ARTICLE_KEY, how="left")
     columns = schema.ARTICLE_KEY + ["title"]
     titles = articles[columns] if len(articles) else pd.DataFrame(columns=columns)
     top = top.merge(titles, on=schema.ARTICLE_KEY, how="left")

@@ -244,6 +244,11 @@ def test_top_articles_and_labels():
     articles = schema.conform(pd.DataFrame({"article_id": ["b"], "source": ["s"], "title": ["Bee"]}), "articles")
     top = reports.top_articles(comments, articles)
     assert top[["article_id", "title", "comments", "authors"]].values.tolist()[0] == ["b", "Bee", 2, 1]
+    # authors of that source's article only, a missing author not counted
+    other = comments_frame(article_id=["a", "b", "b", "b", "b"], author=["x", "y", "y", None, "z"],
+                           source=["s", "s", "s", "s", "t"])
+    assert reports.top_articles(other, articles, n=1)[["source", "article_id", "comments", "authors"]].values \
+        .tolist() == [["s", "b", 3, 1]]
     assert reports.article_labels(comments, articles, None, 5) == {"b": "Bee (s/b)", "a": "(untitled) (s/a)"}
 
 
