@@ -1262,7 +1262,10 @@ def review_card(comment: pd.Series, reasons, thread: pd.DataFrame, articles: pd.
     )
 
 
-def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = 5,
+UP_NEXT = 5  # comments Review lists after its card
+
+
+def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = UP_NEXT,
              results: Results | None = None) -> pd.DataFrame:
     """The ``n`` queued comments after position ``start``: author, reasons in words, opening words (the text
     from ``results`` when ``comments`` are its rows without it, :meth:`Results.with_text`)."""

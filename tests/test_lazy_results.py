@@ -198,20 +198,30 @@ def test_the_review_page_reads_the_working_columns_and_the_rows_it_shows(tmp_pat
 
 def test_the_landing_page_can_be_prepared_before_anyone_opens_it(tmp_path, monkeypatch):
     """_data.prepare_landing (what the dashboard command does while the server starts) fills the caches the first
-    /review visit asks for: the visit then reads nothing more of every comment and shows the same card."""
+    /review visit asks for: the visit then reads nothing more of every comment, nor the text of its card and Up
+    next, and shows the same card."""
     folder = write_results(tmp_path / "results", n_comments=60, n_articles=3)
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("MODERATION_RESULTS", str(folder))
-    monkeypatch.setenv("MODERATION_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("MODERATION_STORE", store_url)
     monkeypatch.syspath_prepend(str(Path(APP).parent))
     import _data
 
     resolved = str(folder.resolve())
-    _data.prepare_landing(resolved)
+    _data.prepare_landing(resolved, store_url)
     prepared = _data.results(resolved, _data.version(resolved))
-    assert set(prepared.comment_table.loaded) <= set(reports.WORKING_COLUMNS)
+    # the working columns, and what the first card's thread shows (here the whole table: one row group)
+    assert set(prepared.comment_table.loaded) <= {*reports.WORKING_COLUMNS, *reports.SHOWN_COLUMNS,
+                                                  *(c for c in prepared.comment_table.names if c.startswith("sim_"))}
+    read = []
+    read_row_group = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
+                        lambda self, i, columns=None, **kw: read.append(columns) or read_row_group(self, i, columns,
+                                                                                                    **kw))
     app = AppTest.from_file(APP, default_timeout=60)
     app.run()
     assert not app.exception, app.exception
+    assert not [columns for columns in read if "text" in columns], read
     assert _data.results(resolved, _data.version(resolved)) is prepared
     assert app.get("html") and any("Comment 1 of" in c.value for c in app.caption)
 
