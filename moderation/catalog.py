@@ -375,10 +375,9 @@ class Table:
         return self._per_group(names, positions, lambda piece: piece)
 
     def _per_group(self, names: list[str], positions: np.ndarray, apply) -> list:
-        """``apply`` of each :meth:`_pieces` frame, in table order, one row group after another in as many threads
-        as there are cores: decoding Parquet does not hold the GIL, so a search through every text (16 row groups
-        at a million comments) takes about half the time on two cores, and each thread holds one group at a
-        time."""
+        """``apply`` of each :meth:`_pieces` frame, in table order, the row groups read in as many threads as there
+        are cores, each holding one group at a time: decoding Parquet does not hold the GIL, so a search through
+        every text (16 row groups at a million comments) or Up next's five groups use every core."""
         if self.path is None:
             return [apply(self.frame(names).iloc[positions])]
         if not len(positions):
