@@ -193,11 +193,12 @@ def python_class(kind: str) -> str:
     RE2's own ``\\w`` and ``\\s`` are ASCII-only, and its ``\\pL``-style classes follow another Unicode
     version: a class listing Python's own code points makes pyarrow find what ``re`` finds.
     """
-    test = {"word": lambda char: char.isalnum() or char == "_", "space": str.isspace, "digit": str.isdecimal}[kind]
-    member = np.fromiter((test(chr(code)) for code in range(0x110000)), dtype=bool, count=0x110000)
-    member[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
-    starts, ends = runs(member)
-    return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
+    # Python's re scans every code point at C speed (its \w, \s, \d are those str methods); a Python test per
+    # code point took a tenth of a second, paid by every command that searches text
+    every = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    found = re.finditer({"word": r"\w+", "space": r"\s+", "digit": r"\d+"}[kind], every)
+    return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "")
+                   for a, b in (match.span() for match in found))
 
 
 # characters that Python's IGNORECASE matches with an ASCII letter (re's documentation): RE2 folds only some
