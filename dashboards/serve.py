@@ -25,6 +25,8 @@ def read_results() -> None:
     """Once the server runs (the pages' caches belong to it), read the results folder and compute what the
     landing page shows first into their caches, then import what the Overview draws its charts with."""
     while not Runtime.exists():
+        if not threading.main_thread().is_alive():  # the server stopped before it started
+            return
         time.sleep(0.05)
     try:
         import _data
@@ -36,6 +38,7 @@ def read_results() -> None:
 
 
 if __name__ == "__main__":
-    threading.Thread(target=read_results, daemon=True, name="read results").start()
+    # not a daemon: one still inside pyarrow when the interpreter exits deadlocks the exit (see Table.read_ahead)
+    threading.Thread(target=read_results, name="read results").start()
     sys.argv[0] = "streamlit"
     sys.exit(cli.main())

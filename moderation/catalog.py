@@ -310,10 +310,18 @@ class Table:
             if self._reading_ahead:
                 return None
             self._reading_ahead = True
-        thread = threading.Thread(target=lambda: [self.frame([name]) for name in names], daemon=True,
-                                  name=f"read ahead {self.path}")
+        # not a daemon: a daemon thread still inside pyarrow's to_pandas when the interpreter exits deadlocks the
+        # exit (pyarrow's thread pool shutting down waits for the conversion); the interpreter waits for this one,
+        # which stops at the next column once the main thread has finished
+        thread = threading.Thread(target=self._read_while_running, args=(list(names),), name=f"read ahead {self.path}")
         thread.start()
         return thread
+
+    def _read_while_running(self, names: list[str]) -> None:
+        for name in names:
+            if not threading.main_thread().is_alive():
+                return
+            self.frame([name])
 
     def _column_lock(self, name: str) -> threading.Lock:
         with self._lock:

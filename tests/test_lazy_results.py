@@ -149,6 +149,35 @@ def test_reading_ahead_reads_in_the_background_once(grouped):
     pd.testing.assert_frame_equal(table.frame(["sim_article"]), pd.read_parquet(grouped, columns=["sim_article"]))
 
 
+EXIT_WHILE_READING_AHEAD = """
+import sys, threading, time
+import pandas as pd
+from moderation import catalog
+
+began, log = threading.Event(), open(sys.argv[1], "w")
+
+def slow_frame(self, names):  # a column read that takes a while, logged when it ends
+    began.set()
+    time.sleep(0.5)
+    log.write(f"{names[0]}\\n")
+    log.flush()
+
+catalog.Table.frame = slow_frame
+catalog.Table.of(pd.DataFrame({name: [1.0] for name in "abcde"})).read_ahead(list("abcde"))
+began.wait(10)
+"""
+
+
+def test_exiting_while_reading_ahead_finishes_the_column_and_stops(tmp_path):
+    """An interpreter exiting while read_ahead() reads waits for that column and reads no other: a reading thread
+    left to the exit (a daemon) could deadlock it inside pyarrow, and reading every column would delay it."""
+    log = tmp_path / "read.log"
+    done = subprocess.run([sys.executable, "-c", EXIT_WHILE_READING_AHEAD, str(log)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().split() == ["a"]
+
+
 def test_a_mistyped_unread_column_is_still_an_error_at_open(comments, tmp_path):
     """Types are checked from the file's schema for every column, also those not read yet."""
     comments.assign(sim_article="close").to_parquet(tmp_path / "comments.parquet", index=False)
