@@ -93,14 +93,21 @@ def results(folder: str, version: str) -> reports.Results:
     return reports.load_results(folder)
 
 
-def prepare_landing(folder: str) -> None:
-    """Fill the caches the landing page asks for first (Review with no filter and every reason, the sidebar's
-    lists): what ``dashboards/serve.py`` does while the server starts, so the first visitor finds them."""
+def prepare_landing(folder: str, store_url: str) -> None:
+    """Fill the caches the landing page asks for first (Review with no filter and every reason, its first card's
+    thread, the sidebar's lists) and read the text of that card and of Up next: what ``dashboards/serve.py`` does
+    while the server starts, so the first visitor finds them."""
     current = version(folder)
-    comments = results(folder, current).comments
-    reasons = tuple(reports.available_queues(comments))
-    for cached in (review_queue, review_without_text):
-        cached(folder, current, Filters(), reasons)
+    data = results(folder, current)
+    reasons = tuple(reports.available_queues(data.comments))
+    queue = review_queue(folder, current, Filters(), reasons)
+    review_without_text(folder, current, Filters(), reasons)
+    # the text is held by the comment table once read (catalog.Table.rows_at): the card reads none of its row groups
+    first = reports.undecided(queue, current_decisions(store_url)).index[:1 + reports.UP_NEXT]
+    data.with_text(data.comments.loc[first])
+    if len(first):
+        card = data.comments.loc[first[0]]
+        article_comments(folder, current, card["source"], card["article_id"])
     sources(folder, current)
     article_choices(folder, current, None)
     article_rows(folder, current)

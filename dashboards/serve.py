@@ -29,7 +29,7 @@ def read_results() -> None:
     try:
         import _data
 
-        _data.prepare_landing(_data.settings([])[0])
+        _data.prepare_landing(*_data.settings([]))
     except Exception:  # noqa: BLE001 - the page reads the folder again and says what is wrong
         _LOG.info("reading the results ahead failed; the first page will report it", exc_info=True)
     import plotly.express  # noqa: F401

@@ -382,8 +382,11 @@ def _stored_layout(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in columns]
     stored = frame[kept].copy(deep=False)
     if "reactions" in stored:
-        stored["reactions"] = [json.dumps([int(v) for v in r]) if pd.api.types.is_list_like(r) else None
-                               for r in frame["reactions"]]
+        reactions, given = np.full(len(frame), None, dtype=object), frame["reactions"].notna()
+        for at, counts in zip(np.flatnonzero(given.to_numpy()), frame["reactions"][given]):  # lists where given
+            if pd.api.types.is_list_like(counts):
+                reactions[at] = json.dumps([int(v) for v in counts])
+        stored["reactions"] = reactions
     if extra:
         stored["extra"] = frame[extra].to_json(orient="records", lines=True, date_format="iso").splitlines()
     return stored

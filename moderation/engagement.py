@@ -128,14 +128,21 @@ def author_class(authors: pd.Series, params: EngagementParams = EngagementParams
     -------
     Series of str, length n, same index, values in :data:`AUTHOR_CLASSES`.
     """
+    codes, classes = handle_classes(authors, params)
+    # factorize gives NA handles code -1, which picks the appended "missing"
+    per_comment = np.append(classes, "missing")[codes]
+    return pd.Series(per_comment, index=authors.index, dtype="str", name="author_class")
+
+
+def handle_classes(authors: pd.Series, params: EngagementParams = EngagementParams()) -> tuple[np.ndarray, np.ndarray]:
+    """(each comment's handle number, -1 for NA; the class of each distinct handle, object array): what
+    :func:`author_class` spreads over the comments, for a caller counting handles (``pd.factorize``'s codes)."""
     codes, uniques = pd.factorize(authors.astype("str"), use_na_sentinel=True)
     handles = pd.Series(uniques, dtype="str").str.strip()  # stripped only to match the patterns
     classes = np.full(len(handles), "named", dtype=object)
     classes[_matches(handles, params.anonymous_patterns)] = "anonymous"
     classes[_matches(handles, params.missing_patterns) | (handles == "").to_numpy()] = "missing"
-    # factorize gives NA handles code -1, which picks the appended "missing"
-    per_comment = np.append(classes, "missing")[codes]
-    return pd.Series(per_comment, index=authors.index, dtype="str", name="author_class")
+    return codes, classes
 
 
 def _matches(handles: pd.Series, patterns: tuple[str, ...]) -> np.ndarray:

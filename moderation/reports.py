@@ -74,8 +74,15 @@ class Results:
     vote_events: pd.DataFrame
     topics: pd.DataFrame
     problems: pd.DataFrame
-    # engagement.insight_tables as the run wrote them (name -> frame); missing files are left out
-    insights: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # the results version every file is read from (``catalog.current`` when the read started)
+    version: Path
+
+    @functools.cached_property
+    def insights(self) -> dict[str, pd.DataFrame]:
+        """``engagement.insight_tables`` as the run wrote them (name -> frame; missing files are left out), read
+        the first time a page asks: the reply network alone is half a million rows at a million comments."""
+        return {name: _read(self.version / file) for name, file in catalog.INSIGHT_FILES.items()
+                if (self.version / file).exists()}
 
     @property
     def comments(self) -> pd.DataFrame:
@@ -133,7 +140,8 @@ _CHECKED_ROWS = 1000
 
 def load_results(folder: str | Path) -> Results:
     """Read ``articles``, ``authors``, ``vote_events``, ``topics`` (parquet), ``problems.csv`` and the
-    comments' :data:`WORKING_COLUMNS`; the comments' other columns are read when asked for.
+    comments' :data:`WORKING_COLUMNS`; the comments' other columns and the engagement tables
+    (:attr:`Results.insights`) are read when asked for.
 
     Every file comes from the same run: the version ``DIR/current`` points at
     when the read starts (:func:`moderation.catalog.current`), so a run
@@ -151,32 +159,17 @@ def load_results(folder: str | Path) -> Results:
     """
     folder = Path(folder)
     version = catalog.current(folder)
-
-    def read(name: str, table: str | None = None, model: str | None = None) -> pd.DataFrame:
-        path = version / f"{name}.parquet"
-        if not path.exists():
-            return schema.empty(table) if table else pd.DataFrame()
-        try:
-            frame = pd.read_parquet(path)
-        except (OSError, ValueError) as error:  # a damaged file (pyarrow's ArrowInvalid is a ValueError)
-            raise schema.OutputError(f"{path}: cannot be read ({str(error).splitlines()[0]})") from error
-        if model:
-            # columns and dtypes only: the first rows carry them, and pandera over a million rows costs seconds
-            schema.check_output(frame.head(_CHECKED_ROWS), model, str(path), data=False)
-        return frame
-
     problems_path = version / catalog.PROBLEMS_FILE
     problems = pd.read_csv(problems_path, dtype="str") if problems_path.exists() else schema.problems_frame([])
     results = Results(
         folder=folder,
         comment_table=_comment_table(version / "comments.parquet"),
-        articles=read("articles", "articles"),
-        authors=read("authors", model="authors"),
-        vote_events=read("vote_events", "vote_events"),
-        topics=read("topics"),
+        articles=_read(version / "articles.parquet", "articles"),
+        authors=_read(version / "authors.parquet", model="authors"),
+        vote_events=_read(version / "vote_events.parquet", "vote_events"),
+        topics=_read(version / "topics.parquet"),
         problems=problems,
-        insights={name: read(Path(file).stem) for name, file in catalog.INSIGHT_FILES.items()
-                  if (version / file).exists()},
+        version=version,
     )
     try:
         results.comments  # read now: the first page must not pay for it, and a damaged file is said at once
@@ -184,6 +177,21 @@ def load_results(folder: str | Path) -> Results:
         raise schema.OutputError(f"{version / 'comments.parquet'}: cannot be read "
                                  f"({str(error).splitlines()[0]})") from error
     return results
+
+
+def _read(path: Path, table: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """The Parquet file ``path``, its columns and dtypes checked against ``model``'s schema when given; a missing
+    file is an empty frame (of ``table``'s canonical columns when given)."""
+    if not path.exists():
+        return schema.empty(table) if table else pd.DataFrame()
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # a damaged file (pyarrow's ArrowInvalid is a ValueError)
+        raise schema.OutputError(f"{path}: cannot be read ({str(error).splitlines()[0]})") from error
+    if model:
+        # columns and dtypes only: the first rows carry them, and pandera over a million rows costs seconds
+        schema.check_output(frame.head(_CHECKED_ROWS), model, str(path), data=False)
+    return frame
 
 
 def _comment_table(path: Path) -> catalog.Table:
@@ -479,15 +487,22 @@ def kpis(comments: pd.DataFrame) -> dict[str, int]:
     ``articles.parquet`` may hold more); authors are identified handles
     (named or anonymous) per source, as in the author table.
     """
-    identified = engagement.author_class(comments["author"]) != "missing"
-    authors = comments.loc[identified.to_numpy(), ["source", "author"]]
+    # counted by number (pd.factorize) rather than by dropping duplicate rows of names: a third of the Overview's
+    # first draw at a million comments
+    handles, classes = engagement.handle_classes(comments["author"])
+    identified = np.append(classes != "missing", False)[handles]  # an NA handle (-1) picks the appended False
+    # an identified handle is its author key (engagement.author_key changes only NA and blank names)
     return {
         "comments": len(comments),
-        "articles": len(comments[schema.ARTICLE_KEY].drop_duplicates()),
-        "authors": len(pd.DataFrame({"source": authors["source"].to_numpy(),
-                                     "author": engagement.author_key(authors["author"]).to_numpy()})
-                       .drop_duplicates()),
+        "articles": _distinct_pairs(comments["source"], pd.factorize(comments["article_id"], use_na_sentinel=False)[0]),
+        "authors": _distinct_pairs(comments["source"][identified], handles[identified]),
     }
+
+
+def _distinct_pairs(sources: pd.Series, numbers: np.ndarray) -> int:
+    """How many distinct (source, number) pairs there are (``numbers``: non-negative integers, one per source)."""
+    codes = pd.factorize(sources, use_na_sentinel=False)[0].astype(np.int64)
+    return len(pd.unique(codes * (int(numbers.max(initial=0)) + 1) + numbers))
 
 
 def pending_comments(comments: pd.DataFrame, decisions: pd.DataFrame, readable: np.ndarray | None = None) -> int:
@@ -585,10 +600,12 @@ def vote_distribution(comments: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
 
 def top_articles(comments: pd.DataFrame, articles: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` articles with the most comments: source, article_id, title, comments, authors, thread link."""
-    grouped = comments.groupby(schema.ARTICLE_KEY, sort=False).agg(
-        comments=("comment_id", "size"), authors=("author", "nunique")
-    )
-    top = grouped.nlargest(n, "comments").reset_index()
+    top = comments.groupby(schema.ARTICLE_KEY, sort=False).size().nlargest(n).rename("comments").reset_index()
+    # authors counted over the top articles' comments only: over every article it was most of this (0.2 s CPU at a
+    # million comments)
+    among = comments[comments["article_id"].isin(top["article_id"]).to_numpy()]
+    authors = among.groupby(schema.ARTICLE_KEY, sort=False)["author"].nunique().rename("authors").reset_index()
+    top = top.merge(authors, on=schema.ARTICLE_KEY, how="left")
     columns = schema.ARTICLE_KEY + ["title"]
     titles = articles[columns] if len(articles) else pd.DataFrame(columns=columns)
     top = top.merge(titles, on=schema.ARTICLE_KEY, how="left")
@@ -1245,7 +1262,10 @@ def review_card(comment: pd.Series, reasons, thread: pd.DataFrame, articles: pd.
     )
 
 
-def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = 5,
+UP_NEXT = 5  # comments Review lists after its card
+
+
+def upcoming(pending: pd.DataFrame, comments: pd.DataFrame, start: int, n: int = UP_NEXT,
              results: Results | None = None) -> pd.DataFrame:
     """The ``n`` queued comments after position ``start``: author, reasons in words, opening words (the text
     from ``results`` when ``comments`` are its rows without it, :meth:`Results.with_text`)."""

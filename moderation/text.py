@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stop_words import get_stop_words
 
 from moderation.sentences import is_word_character, runs
@@ -52,7 +52,12 @@ def clean_text(texts: pd.Series) -> pd.Series:
 
 
 def language_from_counts(counts: sp.csr_matrix, terms: np.ndarray, default: str) -> np.ndarray:
-    """Language per row: the one whose exclusive stop words occur most (``default`` on ties and no hits)."""
+    """Language ("en", "de") per row of term counts (:func:`count_terms`): the one whose exclusive stop words
+    occur most (``default`` on ties and no hits).
+
+    A stop-word count rather than langdetect: deterministic, no model, and read from the counts a text stage
+    makes anyway instead of a per-text profile search.
+    """
     languages = sorted(STOP_WORDS)
     hits = []
     for language in languages:
@@ -64,28 +69,6 @@ def language_from_counts(counts: sp.csr_matrix, terms: np.ndarray, default: str)
     best = hits.argmax(axis=1)
     tied = (hits == hits.max(axis=1, keepdims=True)).sum(axis=1) > 1
     return np.where(tied, default, np.asarray(languages)[best])
-
-
-def detect_language(texts: pd.Series, default: str = "en") -> pd.Series:
-    """Language code ("en", "de") of each text from its share of language-only stop words.
-
-    A stop-word count rather than langdetect: deterministic, no model, and one
-    tokenising pass instead of a per-text profile search.
-
-    Parameters
-    ----------
-    texts : Series of str, length n (NA allowed)
-    default : language returned when no stop word decides (ties, empty text)
-
-    Returns
-    -------
-    Series of str, length n, same index as ``texts``.
-    """
-    vocabulary = sorted(set().union(*STOP_WORDS.values()))
-    vectorizer = CountVectorizer(vocabulary=vocabulary, token_pattern=TOKEN_PATTERN)
-    counts = vectorizer.transform(clean_text(texts))
-    found = language_from_counts(counts, np.asarray(vocabulary), default)
-    return pd.Series(found, index=texts.index, dtype="str")
 
 
 def set_per_source(detected: np.ndarray, sources: pd.Series, source_languages: dict | None) -> np.ndarray:
@@ -153,16 +136,18 @@ def group_chunks(group: np.ndarray, max_rows: int = SCORING_CHUNK_ROWS) -> list[
 
 
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``)."""
-    weights = counts.tocsr().astype(np.float64)
+    """Sublinear TF-IDF rows, L2-normalised: (1 + ln tf) * idf / norm (as scikit-learn's ``sublinear_tf``).
+
+    The rows share ``counts``' index arrays (a CSR matrix's own): only the values are new.
+    """
+    counts = counts.tocsr()
+    data = np.log(counts.data.astype(np.float64, copy=False))
     # in place, in the same operations and order: a temporary per step would hold another copy of every entry
-    data = weights.data
-    np.log(data, out=data)
     data += 1
-    data *= idf[weights.indices]
-    rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
-    data /= np.sqrt(np.bincount(rows, weights=data**2, minlength=weights.shape[0]))[rows]
-    return weights
+    data *= idf[counts.indices]
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    data /= np.sqrt(np.bincount(rows, weights=data**2, minlength=counts.shape[0]))[rows]
+    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape, copy=False)
 
 
 def entries_at(x: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -210,11 +195,12 @@ def python_class(kind: str) -> str:
     RE2's own ``\\w`` and ``\\s`` are ASCII-only, and its ``\\pL``-style classes follow another Unicode
     version: a class listing Python's own code points makes pyarrow find what ``re`` finds.
     """
-    test = {"word": lambda char: char.isalnum() or char == "_", "space": str.isspace, "digit": str.isdecimal}[kind]
-    member = np.fromiter((test(chr(code)) for code in range(0x110000)), dtype=bool, count=0x110000)
-    member[0xD800:0xE000] = False  # surrogates are not characters of UTF-8 text
-    starts, ends = runs(member)
-    return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "") for a, b in zip(starts, ends))
+    # Python's re scans every code point at C speed (its \w, \s, \d are those str methods); a Python test per
+    # code point took a tenth of a second, paid by every command that searches text
+    every = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    found = re.finditer({"word": r"\w+", "space": r"\s+", "digit": r"\d+"}[kind], every)
+    return "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b - 1:x}}}" if b - a > 1 else "")
+                   for a, b in (match.span() for match in found))
 
 
 # characters that Python's IGNORECASE matches with an ASCII letter (re's documentation): RE2 folds only some
@@ -380,14 +366,28 @@ class WordRuns:
                                                 pa.py_buffer(out))
 
 
-def _numbered_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _lowered(texts: pd.Series) -> pa.LargeStringArray:
+    """Texts (no NA) lower-cased as Python's ``str.lower`` does (scikit-learn's analyzer): by pyarrow where a text
+    is ASCII, which lowers only A-Z there too, by Python where it is not (special casings, a word's final sigma)."""
+    values = pa.array(texts, type=pa.large_string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    other = ~pc.string_is_ascii(values).to_numpy(zero_copy_only=False)
+    lowered = pc.ascii_lower(values)
+    if not other.any():
+        return lowered
+    by_python = [text.lower() for text in values.filter(pa.array(other)).to_pylist()]
+    return pc.replace_with_mask(lowered, pa.array(other), pa.array(by_python, type=pa.large_string()))
+
+
+def _numbered_runs(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pd.factorize`` of the lower-cased texts' ``\\w+`` runs: each run's number in order of first
     appearance, the distinct runs (object array), and each run's text number.
 
     Found by :class:`WordRuns` and numbered by pyarrow (a Python string per run would take seconds and several
-    hundred MB); each text is lower-cased by Python, as scikit-learn's analyzer does.
+    hundred MB); each text is lower-cased as scikit-learn's analyzer does (:func:`_lowered`).
     """
-    lowered = pa.array([text.lower() for text in texts], type=pa.large_string())
+    lowered = _lowered(texts)
     runs = WordRuns(pd.Series(pd.array(lowered, dtype="str")))
     encoded = runs.words().dictionary_encode()
     first_seen = encoded.indices.to_numpy().astype(np.int64)
@@ -404,7 +404,7 @@ def _count_chunk(texts: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     matches in full, so texts are split into runs (:class:`WordRuns`), the runs numbered, and the pattern
     tried once per distinct run.
     """
-    first_seen, distinct, rows = _numbered_runs(texts.tolist())
+    first_seen, distinct, rows = _numbered_runs(texts)
     is_term = np.fromiter((TOKEN.fullmatch(run) is not None for run in distinct), dtype=bool, count=len(distinct))
     if not is_term.any():
         return sp.csr_matrix((len(texts), 0)), np.array([], dtype=object)

@@ -16,16 +16,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.decomposition import NMF, TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer
 
 from moderation.schema import ARTICLE_KEY, COMMENT_KEY
 from moderation.text import (
     SCORING_CHUNK_ROWS,
-    TOKEN_PATTERN,
     article_documents,
     clean_text,
     count_terms,
-    detect_language,
     language_from_counts,
     row_keys,
     set_per_source,
@@ -48,11 +45,12 @@ class SourceText:
 
     def fit(self, counts: sp.csr_matrix, terms: np.ndarray, features: TextFeatures) -> sp.csr_matrix:
         """Learn from the source's term counts (stop words removed); returns its TF-IDF rows (own columns)."""
-        frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+        # documents per term: counts hold no zeros and no repeated (row, term) entries, so each stored entry is one
+        # document of its term (a comparison and sum over the matrix would copy it first)
+        frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         keep = np.sort(np.argsort(-frequency, kind="stable")[: features.max_features])
         keep = keep[frequency[keep] > 0]
         self.vocabulary = vocabulary = terms[keep]
-        self.vectorizer = CountVectorizer(token_pattern=TOKEN_PATTERN, vocabulary=vocabulary, dtype=np.float64)
         counts = counts[:, keep].tocsr()
         # scikit-learn's smooth idf: ln((1 + n) / (1 + df)) + 1
         self.idf = np.log((1 + counts.shape[0]) / (1 + frequency[keep])) + 1
@@ -86,12 +84,20 @@ class SourceText:
     def n_semantic(self) -> int:
         return 0 if self.semantic_model is None else self.semantic_model.n_components
 
-    def tfidf(self, texts: pd.Series, languages: np.ndarray) -> sp.csr_matrix:
-        """TF-IDF rows (own columns) of cleaned texts."""
+    def tfidf(self, counts: sp.csr_matrix, terms: np.ndarray, languages: np.ndarray) -> sp.csr_matrix:
+        """TF-IDF rows (own columns) of texts from their term counts (:func:`moderation.text.count_terms`, columns
+        ``terms``): the counts of the vocabulary's terms, in the entry order ``CountVectorizer(vocabulary=...)``
+        gives (sorted columns), so the rows are those of a vectorizer over the texts."""
+        n = counts.shape[0]
         if not len(self.vocabulary):
-            return sp.csr_matrix((len(texts), 0))
-        counts = without_stop_words(self.vectorizer.transform(texts), self.vocabulary, np.asarray(languages))
-        return tfidf(counts, self.idf)
+            return sp.csr_matrix((n, 0))
+        column = pd.Index(self.vocabulary).get_indexer(terms)[counts.indices]
+        known = column >= 0
+        per_row = np.bincount(np.repeat(np.arange(n), np.diff(counts.indptr))[known], minlength=n)
+        own = sp.csr_matrix((counts.data[known], column[known], np.concatenate([[0], np.cumsum(per_row)])),
+                            shape=(n, len(self.vocabulary)))
+        own.sort_indices()
+        return tfidf(without_stop_words(own, self.vocabulary, np.asarray(languages)), self.idf)
 
     def topic_weights(self, matrix: sp.csr_matrix) -> np.ndarray:
         """Closeness (n, n_topics), 0..1, of TF-IDF rows (own columns) to each topic: cosine to its term profile.
@@ -209,6 +215,8 @@ class TextFeatures:
             language_from_counts(counts, terms, self.default_language), sources, self.source_languages
         )
         counts = without_stop_words(counts, terms, languages)
+        # each row's terms in column order, as the rows of a transform (CountVectorizer's) have them
+        counts.sort_indices()
         self.sources_, codes = _source_codes(sources)
         rows = _rows_by_code(codes, len(self.sources_))
         self.models_, blocks = [], []
@@ -309,8 +317,12 @@ class TextFeatures:
         grown.comment_semantic_ = grown.article_semantic_ = np.zeros((0, width), dtype=np.float32)
         return grown
 
-    def _features(self, texts: pd.Series, languages: np.ndarray, sources: pd.Series | None):
-        """TF-IDF rows, topic weights and semantic rows of new texts, each in its source's model."""
+    def _features(self, texts: pd.Series, languages: np.ndarray | None, sources: pd.Series | None):
+        """TF-IDF rows, topic weights, semantic rows and languages of new texts, each in its source's model.
+
+        One tokenising pass (:func:`moderation.text.count_terms`) serves language detection (when ``languages``
+        is None: from the stop words, then the per-source setting), stop words and every source's vocabulary.
+        """
         texts = clean_text(pd.Series(texts)).reset_index(drop=True)
         if sources is None:
             if len(self.sources_) > 1:
@@ -318,22 +330,24 @@ class TextFeatures:
             codes = np.zeros(len(texts), dtype=np.int64)
         else:
             codes = pd.Index(self.sources_, dtype="str").get_indexer(pd.Series(sources).astype("str"))
+        counts, terms = count_terms(texts, self.n_jobs)
+        if languages is None:
+            detected = language_from_counts(counts, terms, self.default_language)
+            languages = detected if sources is None else set_per_source(detected, pd.Series(sources),
+                                                                         self.source_languages)
         languages = np.asarray(languages)
         rows = _rows_by_code(codes, len(self.sources_))
-        blocks = [model.tfidf(texts if at is None else texts.iloc[at], languages if at is None else languages[at])
+        blocks = [model.tfidf(counts if at is None else counts[at], terms, languages if at is None else languages[at])
                   for model, at in zip(self.models_, rows)]
-        return self._assemble(blocks, rows, len(texts))
+        return *self._assemble(blocks, rows, len(texts)), languages
 
     def transform(self, texts: pd.Series, languages: np.ndarray | None = None,
                   sources: pd.Series | None = None) -> sp.csr_matrix:
         """TF-IDF rows (L2-normalised, shape (n, n_terms)) of new texts in the fitted vocabulary of their source.
 
         ``sources`` (one per text) may be left out when one source was fitted; texts of a source that was not
-        fitted get empty rows (no known term).
+        fitted get empty rows (no known term). Without ``languages`` they are detected (:meth:`_features`).
         """
-        texts = pd.Series(texts)
-        if languages is None:
-            languages = detect_language(texts, self.default_language).to_numpy(dtype=str)
         return self._features(texts, languages, sources)[0]
 
     def topic_ids(self, local: np.ndarray, sources: pd.Series) -> np.ndarray:
@@ -360,9 +374,7 @@ class TextFeatures:
         if (at >= 0).all():
             return self.comment_matrix_[at], self.comment_topics_[at], self.comment_language_[at], \
                 self.comment_semantic_[at]
-        detected = detect_language(comments["text"], self.default_language).to_numpy(dtype=str)
-        languages = set_per_source(detected, comments["source"], self.source_languages)
-        matrix, topic_weights, semantic = self._features(comments["text"], languages, comments["source"])
+        matrix, topic_weights, semantic, languages = self._features(comments["text"], None, comments["source"])
         return matrix, topic_weights, languages, semantic
 
     def article_features(self, articles: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -370,10 +382,7 @@ class TextFeatures:
         at = self.article_keys_.get_indexer(row_keys(articles, ARTICLE_KEY))
         if (at >= 0).all():
             return self.article_matrix_[at], self.article_topics_[at], self.article_semantic_[at]
-        documents = article_documents(articles)
-        detected = detect_language(documents, self.default_language).to_numpy(dtype=str)
-        languages = set_per_source(detected, articles["source"], self.source_languages)
-        return self._features(documents, languages, articles["source"])
+        return self._features(article_documents(articles), None, articles["source"])[:3]
 
     def topics_frame(self, topic_ids: pd.Series | None = None) -> pd.DataFrame:
         """One row per topic: topic_id, source, topic_terms, comments (number whose dominant topic it is), share
@@ -397,9 +406,9 @@ class TextFeatures:
 
 
 def _source_codes(sources: pd.Series) -> tuple[list[str], np.ndarray]:
-    """The distinct sources (sorted) and each row's index into them."""
-    names, codes = np.unique(sources.to_numpy(dtype=str), return_inverse=True)
-    return names.tolist(), codes.astype(np.int64)
+    """The distinct sources (sorted) and each row's index into them (sources are never missing)."""
+    codes, names = pd.factorize(sources, sort=True)  # of the Arrow column: NumPy would sort every row's text
+    return [str(name) for name in names], codes.astype(np.int64)
 
 
 def _rows_by_code(codes: np.ndarray, n_codes: int) -> list[np.ndarray | None]:

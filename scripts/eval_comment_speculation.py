@@ -21,8 +21,9 @@ And on another community's comments (:func:`bicycles_meta`; resampled by questio
 Meta comments labelled speculative 0/1 by hand with the same guidelines (``scripts/data/bicycles_meta_speculation.csv``:
 ids and labels only; 110 drawn at random, 90 among those the speculation score of 2026-12-01 put at 0.3 or more).
 A check that the news-comment model travels, not a held-out set: it was looked at to choose the model's C.
-And on 529 Globe and Mail comments of 30 further articles (:func:`gnm_more_articles`; resampled by article), in
-neither set above, labelled by an annotator model blind to every score (``eval_data.gnm_more_articles``).
+And on the held-out 8 of 30 further Globe and Mail articles (:func:`gnm_more_articles`, 180 of 529 comments;
+resampled by article), in neither set above, labelled by an annotator model blind to every score
+(``eval_data.gnm_more_articles``); their other 22 articles are the tuning part (``gnm_more_articles("tuning")``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_data import DATA, bootstrap_interval, gnm_labelled, gnm_more_articles as more_articles  # noqa: E402
+from eval_data import DATA, bootstrap_interval, gnm_labelled, is_tuning  # noqa: E402
+from eval_data import gnm_more_articles as more_articles  # noqa: E402
 
 from moderation.comment_speculation import score_comments  # noqa: E402
 from moderation.ingest import load  # noqa: E402
@@ -140,10 +142,14 @@ def gnm_other_articles() -> list[ScoredSet]:
                       scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy())]
 
 
-def gnm_more_articles() -> list[ScoredSet]:
-    """The Globe and Mail comments of 30 further articles, labelled blind to the scores."""
-    scored = score_comments(more_articles().assign(source="globe_and_mail", language="en"))
-    return [ScoredSet("globe_and_mail, 30 more articles (annotator model)", scored,
+def gnm_more_articles(part: str = "held out") -> list[ScoredSet]:
+    """The Globe and Mail comments of the ``part`` ("held out" or "tuning") of 30 further articles, labelled blind
+    to the scores; the parts are cut by article (``eval_data.is_tuning``): 8 held-out articles, 22 tuning."""
+    comments = more_articles()
+    tuning = is_tuning(comments["article_id"])
+    comments = comments[~tuning if part == "held out" else tuning]
+    scored = score_comments(comments.assign(source="globe_and_mail", language="en"))
+    return [ScoredSet(f"globe_and_mail, 30 more articles (annotator model), {part}", scored,
                       scored["speculative"].to_numpy(dtype=int), scored["article_id"].to_numpy())]
 
 

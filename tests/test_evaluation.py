@@ -131,3 +131,27 @@ def test_more_articles_reads_each_source_by_its_own_id_column(tmp_path, monkeypa
         labels, index=False)
     with pytest.raises(ValueError, match="1 labelled comment ids are not in"):
         eval_data.gnm_more_articles()
+
+
+def test_more_articles_split_is_the_fixed_one():
+    """The 30 further articles are cut by article once (``eval_data.is_tuning``): 22 tune (349 comments, 65
+    speculative), 8 are held out (180, 36); the shipped model's choices looked only at the tuning part."""
+    labels = pd.read_csv(eval_data.GNM_MORE_LABELS, dtype={"comment_id": str, "article_id": str})
+    tuning = eval_data.is_tuning(labels["article_id"])
+    assert (labels["article_id"][tuning].nunique(), labels["article_id"][~tuning].nunique()) == (22, 8)
+    assert (tuning.sum(), labels["speculative"][tuning].sum()) == (349, 65)
+    assert ((~tuning).sum(), labels["speculative"][~tuning].sum()) == (180, 36)
+
+
+def test_more_articles_part_scores_only_its_articles(monkeypatch):
+    """``eval_comment_speculation.gnm_more_articles(part)`` scores the held-out or the tuning articles, never
+    both, and together every comment."""
+    articles = [str(i) for i in range(40)]
+    comments = pd.DataFrame({"comment_id": articles, "article_id": articles, "speculative": [0, 1] * 20,
+                             "offtopic": 0, "text": "Perhaps they knew all along."})
+    monkeypatch.setattr(eval_comment_speculation, "more_articles", lambda: comments)
+    tuning = set(comments["article_id"][eval_data.is_tuning(comments["article_id"])])
+    (held_out,) = eval_comment_speculation.gnm_more_articles("held out")
+    (tuned,) = eval_comment_speculation.gnm_more_articles("tuning")
+    assert set(tuned.groups) == tuning and not set(held_out.groups) & tuning
+    assert len(held_out.labels) + len(tuned.labels) == len(comments) and "held out" in held_out.name

@@ -1,6 +1,8 @@
 """Schema revisions: a store made before migrations upgrades keeping everything; other revisions are refused."""
 
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -59,6 +61,19 @@ def test_upgrading_keeps_every_decision_and_label(old_store, capsys):
     assert len(store.labels()) == len(LABELS)
     assert main(["store", "upgrade", "--store", old_store]) == 0  # idempotent
     assert "already at" in capsys.readouterr().out
+
+
+def test_a_current_store_opens_without_alembic(tmp_path):
+    """HEAD is the scripts' newest revision, and a store stamped with it is opened without importing Alembic
+    (every command opens the store; Alembic's import is a tenth of a second)."""
+    assert migrations.HEAD == migrations.head()
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    Store(url)  # created and stamped
+    probe = f"import sys; from moderation.store import Store; Store({url!r}); print('alembic' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_a_store_from_a_newer_version_is_refused(tmp_path):

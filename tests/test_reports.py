@@ -190,6 +190,10 @@ def test_kpis_count_what_the_cli_prints():
     comments = comments_frame(author=["ann", "ann", None, "[deleted]", "ann"], article_id=["a", "a", "b", "b", "c"],
                               source=["s", "s", "s", "s", "t"])
     assert reports.kpis(comments) == {"comments": 5, "articles": 3, "authors": 2}  # s/ann and t/ann
+    # names as written (a blank one is missing), anonymous handles counted; an article id per source
+    comments = comments_frame(author=[" =1+1", "=1+1", "  ", "Anonymous", "ann", "ann"],
+                              article_id=["a", "a", "a", "a", "a", "b"], source=["s", "s", "s", "s", "t", "t"])
+    assert reports.kpis(comments) == {"comments": 6, "articles": 3, "authors": 4}
 
 
 def test_pending_counts_each_comment_once():
@@ -240,6 +244,11 @@ def test_top_articles_and_labels():
     articles = schema.conform(pd.DataFrame({"article_id": ["b"], "source": ["s"], "title": ["Bee"]}), "articles")
     top = reports.top_articles(comments, articles)
     assert top[["article_id", "title", "comments", "authors"]].values.tolist()[0] == ["b", "Bee", 2, 1]
+    # authors of that source's article only, a missing author not counted
+    other = comments_frame(article_id=["a", "b", "b", "b", "b"], author=["x", "y", "y", None, "z"],
+                           source=["s", "s", "s", "s", "t"])
+    assert reports.top_articles(other, articles, n=1)[["source", "article_id", "comments", "authors"]].values \
+        .tolist() == [["s", "b", 3, 1]]
     assert reports.article_labels(comments, articles, None, 5) == {"b": "Bee (s/b)", "a": "(untitled) (s/a)"}
 
 

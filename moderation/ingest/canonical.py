@@ -270,7 +270,8 @@ def _parquet_chunks(path: Path, problems: list[Problem], chunk_rows: int) -> Ite
     try:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             frame = batch.to_pandas()
-            frame[schema.RECORD] = [f"row {n}" for n in range(done + 1, done + len(frame) + 1)]
+            numbers = pa.array(np.arange(done + 1, done + len(frame) + 1)).cast(pa.string())
+            frame[schema.RECORD] = pd.array(pc.binary_join_element_wise("row", numbers, " "), dtype="str")
             done += len(frame)
             yield frame
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
@@ -312,8 +313,9 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
 
 
 def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: str,
-             problems: list[Problem]) -> pd.DataFrame:
-    """Canonical columns checked value by value: a bad id, count, time, boolean or status is reported and emptied."""
+             problems: list[Problem]) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical columns checked value by value: a bad id, count, time, boolean or status is reported and emptied;
+    returns the frame and its rows' labels (:func:`_labels`, of the checked ids)."""
     records = frame[schema.RECORD]
     for name in frame.columns.intersection(_ID_COLUMNS):
         frame[name] = identifiers(frame[name], records, name, file, problems)
@@ -334,7 +336,7 @@ def _checked(frame: pd.DataFrame, timezone: str | None, time_column: str, file: 
         report_values(frame["masked_share"].notna() & shares.isna(), frame["masked_share"], records,
                       "masked_share {value} is not a number; left empty", file, problems)
         frame["masked_share"] = shares
-    return frame
+    return frame, records
 
 
 def _counts(value) -> list[int] | None:
@@ -354,9 +356,13 @@ def _counts(value) -> list[int] | None:
 
 
 def _reactions(values: pd.Series, records: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
-    present = values.map(lambda v: v is not None and not (pd.api.types.is_scalar(v) and pd.isna(v)))
-    decoded = pd.Series([_counts(v) if keep else None for v, keep in zip(values, present)], index=values.index,
-                        dtype=object)
+    # None, NaN and NA are not given (an element that is a list never counts as missing): only the given values are
+    # decoded, so a file without reactions costs nothing per row
+    present = values.notna()
+    decoded = np.full(len(values), None, dtype=object)
+    for at, value in zip(np.flatnonzero(present.to_numpy()), values[present]):
+        decoded[at] = _counts(value)
+    decoded = pd.Series(decoded, index=values.index, dtype=object)
     report_values(present & decoded.isna(), values, records, "reactions {value} is not a list of counts; "
                   "left empty", file, problems)
     return decoded.where(decoded.notna(), pd.NA)
@@ -477,8 +483,7 @@ def _table(frame: pd.DataFrame, table: str, path: Path, file: str, source: str, 
         return pd.DataFrame()
     frame[schema.FILE] = file
     time_column = "created_at" if table == "comments" else "published_at"
-    frame = _checked(frame, timezone, time_column, file, problems)
-    records = _labels(frame)
+    frame, records = _checked(frame, timezone, time_column, file, problems)
     frame = _with_source(frame, source)
     if table == "comments":
         if "reactions" in frame:

@@ -366,6 +366,8 @@ def counts(values: pd.Series, records: pd.Series, column: str, file: str, proble
         number = _integral(value)
         return number if number is not None and -(2**63) < number < 2**63 else None
 
+    if pd.api.types.is_signed_integer_dtype(values.dtype) and not (values == -(2**63)).any():
+        return values.astype("Int64").rename(None)  # whole numbers in range already (a Parquet column)
     numbers, present = _per_value(values, count)
     out = pd.Series(pd.array(numbers, dtype="Int64"), index=values.index)
     report_values(present & out.isna().to_numpy(), values, records,

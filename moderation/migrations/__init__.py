@@ -19,18 +19,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 BASELINE = "0001_baseline"
+# the newest revision, spelled out: a store stamped with it is opened without importing Alembic and reading its
+# scripts (a tenth of a second of every command); tests/test_migrations.py checks that it is the scripts' head
+HEAD = "0007_corpus_file"
 HERE = Path(__file__).resolve().parent
 
 
-def config(connection: sa.Connection, corpus: Path | None = None) -> Config:
-    """An Alembic configuration that migrates over ``connection`` (in its transaction); ``corpus`` is the corpus
-    file a revision moving comments out of SQL moves them into (None: there is none, see ``0007_corpus_file``)."""
+def config(connection: sa.Connection, corpus: Path | None = None):
+    """An Alembic configuration (``alembic.config.Config``) that migrates over ``connection`` (in its
+    transaction); ``corpus`` is the corpus file a revision moving comments out of SQL moves them into (None:
+    there is none, see ``0007_corpus_file``)."""
+    from alembic.config import Config
+
     alembic_config = Config()
     alembic_config.set_main_option("script_location", str(HERE))
     alembic_config.attributes["connection"] = connection
@@ -39,17 +41,23 @@ def config(connection: sa.Connection, corpus: Path | None = None) -> Config:
 
 
 def head() -> str:
-    """The newest revision this version of moderation knows."""
+    """The newest revision this version of moderation knows, from its scripts."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(HERE)).get_current_head()
 
 
 def known() -> set[str]:
     """Every revision this version knows."""
+    from alembic.script import ScriptDirectory
+
     return {script.revision for script in ScriptDirectory(str(HERE)).walk_revisions()}
 
 
 def revision(connection: sa.Connection) -> str | None:
     """The store's revision: its stamped one, ``BASELINE`` for a store made before migrations, None when empty."""
+    from alembic.runtime.migration import MigrationContext
+
     stamped = MigrationContext.configure(connection).get_current_revision()
     if stamped is not None:
         return stamped
@@ -66,6 +74,10 @@ def check(connection: sa.Connection) -> bool:
     ------
     moderation.store.SchemaMismatch
     """
+    if _stamped(connection) == HEAD:
+        return False
+    from alembic import command
+
     from moderation.store import SchemaMismatch, metadata
 
     current, newest = revision(connection), head()
@@ -88,6 +100,9 @@ def upgrade(connection: sa.Connection, corpus: Path | None = None) -> tuple[str 
     """Bring the store to the newest revision (creating it when empty); (revision before, revision after).
 
     ``corpus``: the corpus file that comments an older store keeps in SQL move into."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     from moderation.store import SchemaMismatch, metadata
 
     current, newest = revision(connection), head()
@@ -102,6 +117,14 @@ def upgrade(connection: sa.Connection, corpus: Path | None = None) -> tuple[str 
         command.stamp(config(connection), BASELINE)
     command.upgrade(config(connection, corpus), "head")
     return current, newest
+
+
+def _stamped(connection: sa.Connection) -> str | None:
+    """The revision stamped in Alembic's version table (``alembic_version.version_num``, one row in a linear
+    history), None without that table."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _where(connection: sa.Connection) -> str:
