@@ -29,6 +29,12 @@ from moderation.topics import TextFeatures, dominant_topic
 WEIGHTS_PATH = Path(__file__).parent / "models" / "offtopic_weights.json"
 WITH_TEXT = ("sim_article", "sim_parent", "sim_discussion", "novelty", "sim_article_relative", "sim_article_lift",
              "log_tokens")
+# components also given relative to their discussion: "_relative" (minus the article's median comment) and "_rank"
+# (percentile among the article's comments); a title-only or paywalled article moves every comment's values alike
+RELATIVE_IN_DISCUSSION = ("sim_discussion", "sim_parent", "novelty", "lsa_discussion")
+RANKED_IN_DISCUSSION = ("sim_discussion", "sim_article", "lsa_discussion")
+DRIFT_IN_DISCUSSION = (*(f"{name}_relative" for name in RELATIVE_IN_DISCUSSION),
+                       *(f"{name}_rank" for name in RANKED_IN_DISCUSSION))
 ARTICLE_TEXT_TERMS = 30  # fewer distinct terms than this: a title (and perhaps a teaser), not an article
 COMPONENTS = [
     "sim_article", "sim_parent", "sim_discussion", "topic_article", "topic_discussion", "novelty",
@@ -42,6 +48,8 @@ COMPONENTS = [
     # the same similarities where the article has a body: a title alone (One Million Posts) or a paywalled
     # text makes every similarity small, so a linear combiner needs to weigh them apart
     "article_has_text", *(f"{name}_with_text" for name in WITH_TEXT),
+    # drift as a moderator reads the page: against the thread it sits in and against the discussion's usual comment
+    "parent_sim_article", "root_sim_article", "sim_parent_minus_discussion", *DRIFT_IN_DISCUSSION,
 ]
 # "you" and "I" in the two languages the tokenizer knows; German "Sie" is left out (also "they", "she")
 SECOND_PERSON = r"\b(?:you|your|yours|yourself|you're|youre|u|du|dich|dir|dein|deine|deinen|deinem|deiner|euch|euer|eure)\b"
@@ -363,6 +371,11 @@ def _article_components(
     sim_article_relative = sim_article - pd.Series(sim_article).groupby(group).transform("median").to_numpy()
     log_tokens = np.log1p(matrix.getnnz(axis=1))
     semantic_parts = _semantic_components(semantic, article_semantic, article_at, parent_at, group, indicator)
+    root_at = positions_of(lookups.keys, row_keys(comments, ["source", "thread_id"])) if "thread_id" in comments \
+        else np.full(n, -1)
+    root_at = np.where((root_at >= 0) & (group[np.maximum(root_at, 0)] == group), root_at, -1)
+    drift = _drift_components(np.clip(sim_article, 0, 1), np.clip(sim_parent, 0, 1), np.clip(sim_discussion, 0, 1),
+                              np.clip(novelty, 0, 1), semantic_parts["lsa_discussion"], parent_at, root_at, group)
     context = _context_components(comments, group, parent_at, article_matrix.getnnz(axis=1), article_at, corpus,
                                   lookups.hashes)
     article_has_text = (context["log_article_terms"] >= np.log1p(ARTICLE_TEXT_TERMS)).astype(np.float64)
@@ -378,6 +391,7 @@ def _article_components(
             **context,
             "article_has_text": article_has_text,
             **{f"{name}_with_text": similarities[name] * article_has_text for name in WITH_TEXT},
+            **drift,
             "topic_article": topic_article,
             "topic_discussion": topic_discussion,
             "language": pd.array(languages, dtype="str"),
@@ -426,6 +440,32 @@ def _semantic_components(
     median = pd.Series(lsa_article).groupby(group).transform("median").to_numpy()
     return {"lsa_article": lsa_article, "lsa_parent": lsa_parent, "lsa_discussion": lsa_discussion,
             "lsa_article_relative": lsa_article - median}
+
+
+def _drift_components(
+    sim_article: np.ndarray, sim_parent: np.ndarray, sim_discussion: np.ndarray, novelty: np.ndarray,
+    lsa_discussion: np.ndarray, parent_at: np.ndarray, root_at: np.ndarray, group: np.ndarray,
+) -> dict:
+    """How a comment drifts against the thread it sits in and against its discussion's other comments.
+
+    ``parent_sim_article`` / ``root_sim_article``: the parent's / the thread root's similarity to the article
+    (the comment's own without one: a reply in a thread that has left the article has left it too);
+    ``sim_parent_minus_discussion``: closer to its parent than to the discussion (an exchange between posters);
+    the :data:`DRIFT_IN_DISCUSSION` columns: each value minus the article's median comment, and its percentile rank
+    among the article's comments (``group``: the article of each comment; positions -1 where none).
+    """
+    values = {"sim_discussion": sim_discussion, "sim_parent": sim_parent, "novelty": novelty,
+              "lsa_discussion": lsa_discussion, "sim_article": sim_article}
+    frame = pd.DataFrame({name: values[name] for name in {*RELATIVE_IN_DISCUSSION, *RANKED_IN_DISCUSSION}})
+    by_article = frame.groupby(group)
+    medians, ranks = by_article.transform("median"), by_article.rank(pct=True)
+    return {
+        "parent_sim_article": np.where(parent_at >= 0, sim_article[np.maximum(parent_at, 0)], sim_article),
+        "root_sim_article": np.where(root_at >= 0, sim_article[np.maximum(root_at, 0)], sim_article),
+        "sim_parent_minus_discussion": sim_parent - sim_discussion,
+        **{f"{name}_relative": values[name] - medians[name].to_numpy() for name in RELATIVE_IN_DISCUSSION},
+        **{f"{name}_rank": ranks[name].to_numpy(dtype=np.float64) for name in RANKED_IN_DISCUSSION},
+    }
 
 
 def _context_components(

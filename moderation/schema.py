@@ -138,6 +138,12 @@ ScoredComments = pa.DataFrameSchema({
     **{name: _column(float, **_FLOAT) for name in (
         "sim_article_with_text", "sim_parent_with_text", "sim_discussion_with_text", "novelty_with_text",
         "sim_article_relative_with_text", "sim_article_lift_with_text", "log_tokens_with_text")},
+    "parent_sim_article": _column(float, ge=0, le=1),
+    "root_sim_article": _column(float, ge=0, le=1),
+    **{name: _column(float, **_FLOAT) for name in (
+        "sim_parent_minus_discussion", "sim_discussion_relative", "sim_parent_relative", "novelty_relative",
+        "lsa_discussion_relative")},
+    **{name: _column(float, ge=0, le=1) for name in ("sim_discussion_rank", "sim_article_rank", "lsa_discussion_rank")},
     "language": _column(str, nullable=True),
     "offtopic_score": _column(float, nullable=True, ge=0, le=1),
     "is_offtopic": _column(bool),

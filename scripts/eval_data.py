@@ -10,6 +10,8 @@ Every set is cut once, here, into a tuning part (70 %) and a held-out part (30 %
 - ``one_million_posts_dev``: Der Standard moderators' ``label_offtopic`` (German), grouped by article.
 - ``stackexchange (injected)``: a tenth of the Bicycles Meta comments moved to another question
   (``eval_offtopic.inject``); half A of the questions tunes, half B is held out (as before).
+- ``gnm_more_labelled``: 529 Globe and Mail comments of 30 further articles (one annotator model, blind to every
+  score; :func:`gnm_more_articles`), grouped and split by article: 22 articles tune, 8 are held out.
 
 Tuning, feature choice and thresholds look only at ``tune`` rows; the held-out rows are read once, by
 ``scripts/evaluate.py``, next to the naive baseline. Data come from ``$MODERATION_DATA``
@@ -201,6 +203,42 @@ def gnm_more_articles() -> pd.DataFrame:
     return comments
 
 
+def gnm_more_labelled() -> LabelledSet:
+    """The 529 comments of :func:`gnm_more_articles` with their 30 articles' discussions as context (off topic =
+    ``offtopic >= 1``; grouped and split by article).
+
+    Every comment of those articles in :data:`GNM_MORE_SOURCES` is context: ``old_comments.csv`` with its threads,
+    the CSV sample with the replies its ``comment_counter`` encodes (``source2_<article>_<root>_<reply>``), the
+    constructiveness corpus without threads (one copy of a text posted twice). Only that corpus names its
+    articles (titles); no article has text, so the baseline's cosine is 0 on the other 17.
+    """
+    labels = gnm_more_articles()
+    labelled_articles = set(labels["article_id"])
+    old, sample, constructive = (DATA / path for path, _, _ in GNM_MORE_SOURCES)
+    old = load(_require(old), format="gnm").comments[["comment_id", "article_id", "parent_id", "text"]]
+    sample = pd.read_csv(sample, dtype=str, usecols=["article_id", "comment_counter", "text"])
+    sample = sample.assign(comment_id=sample["comment_counter"],
+                           parent_id=sample["comment_counter"].str.extract(r"^(source2_\d+_\d+)_\d+$")[0])
+    constructive = pd.read_csv(constructive, dtype=str, usecols=["_unit_id", "comment", "title", "globe_url"])
+    constructive = constructive.assign(comment_id=constructive["_unit_id"], text=constructive["comment"],
+                                       article_id=constructive["globe_url"].str.extract(r"article(\d+)")[0],
+                                       title=constructive["title"].str.replace(" - The Globe and Mail", ""))
+    constructive = constructive.drop_duplicates(["article_id", "text"])
+    comments = pd.concat([old, sample, constructive], ignore_index=True)
+    comments = comments[comments["article_id"].isin(labelled_articles)].assign(source="globe_and_mail")
+    comments, _ = threads.resolve(comments[["source", "comment_id", "article_id", "parent_id", "text"]]
+                                  .reset_index(drop=True))
+    titles = constructive.drop_duplicates("article_id").set_index("article_id")["title"]
+    articles = pd.DataFrame({"source": "globe_and_mail", "article_id": sorted(labelled_articles)})
+    articles = articles.assign(title=articles["article_id"].map(titles).fillna(""), text="")
+    at = comments[["comment_id"]].merge(labels, on="comment_id", how="left")
+    offtopic = np.where(at["offtopic"].notna(), (at["offtopic"] >= 1).astype(float), np.nan)
+    speculative = at["speculative"].to_numpy(dtype=float)
+    groups = comments["article_id"].astype("str")
+    return LabelledSet("globe_and_mail, 30 more articles (annotator model)", articles, comments,
+                       _components(comments, articles), offtopic, speculative, is_tuning(groups), groups.to_numpy())
+
+
 def labelled_sets() -> list[LabelledSet]:
     """Every set the repository can read from the shared data (missing folders raise FileNotFoundError)."""
-    return [gnm_labelled(), one_million_posts(), stackexchange_injected()]
+    return [gnm_labelled(), one_million_posts(), stackexchange_injected(), gnm_more_labelled()]

@@ -1,10 +1,12 @@
 """Print the evaluation of the text stages: ``python scripts/evaluate.py [--errors K]`` (``make eval``).
 
-1. Off-topic, one table over every labelled set the repository can read (``eval_data``; split once into
+1. Off-topic, one table over every labelled set the repository can read (``eval_data``: the two-annotator Globe
+   and Mail threads, Der Standard, Stack Exchange injected, the 30 further Globe and Mail articles; split once into
    tuning and held-out parts): on the held-out part the combiner tuned on the tuning parts, the
-   leave-one-dataset-out combiner, the shipped combiner and the naive baseline (1 - cosine of TF-IDF comment
-   vs article), all measured in this run, with 90 % intervals over resampled groups (``eval_offtopic``); then K
-   false positives and K misses per set with the components that pushed each score.
+   leave-one-dataset-out combiner, the shipped combiner and the naive baselines (1 - cosine of TF-IDF comment
+   vs article, and vs the rest of the discussion), all measured in this run, with 90 % intervals over resampled
+   groups (``eval_offtopic``); then K false positives and K misses per set with the components that pushed each
+   score.
 2. Speculation on real comments, one table: the labelled Globe and Mail comments' held-out threads,
    hand-labelled Globe and Mail comments of other articles and Stack Exchange Bicycles Meta comments, shipped
    scores next to a hedge-word baseline with 90 % intervals, then K false positives and misses per set
@@ -51,7 +53,8 @@ def main() -> None:
         print(f"OFF-TOPIC, held-out parts (tuned on tuning parts: {choice.label!r}, {len(choice.columns)} "
               f"components, C={choice.C}{emphasis})")
         print(table.to_string(index=False))
-        print("baseline: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features, same rows")
+        print("baseline: 1 - cosine(TF-IDF of comment, TF-IDF of article), same features, same rows; discussion "
+              "baseline: 1 - cosine to the rest of the discussion (the naive score where articles have no text)")
         eval_offtopic.show_errors(sets, tuned, args.errors)
 
         print("\nSPECULATION on real comments: the labelled Globe and Mail comments' held-out threads; Globe and Mail "

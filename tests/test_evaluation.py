@@ -32,7 +32,9 @@ def _set(name: str, n: int, drift_is_low_similarity: bool, seed: int) -> Labelle
     offtopic = (np.arange(n) % 3 == 0).astype(float)
     low = offtopic == 1 if drift_is_low_similarity else offtopic == 0
     sim_article = np.where(low, rng.uniform(0.0, 0.3, n), rng.uniform(0.2, 0.5, n))
-    components = pd.DataFrame({"sim_article": sim_article, "log_tokens": rng.normal(3, 1, n)})
+    # the rest of the discussion: as close for every comment (the discussion baseline cannot rank them)
+    components = pd.DataFrame({"sim_article": sim_article, "log_tokens": rng.normal(3, 1, n),
+                               "sim_discussion": rng.uniform(0.2, 0.5, n)})
     groups = np.asarray([f"a{i % 20}" for i in range(n)])
     return LabelledSet(name, pd.DataFrame(), pd.DataFrame({"text": ["some words"] * n}), components, offtopic,
                        np.full(n, np.nan), np.isin(groups, [f"a{i}" for i in range(14)]), groups)
@@ -48,6 +50,11 @@ def test_held_out_table_fits_leave_one_dataset_out_without_the_set_itself():
     assert (rows["held-out n"] == 90).all()  # articles a14..a19: 6 of 20
     # the baseline is 1 - sim_article, whatever was learned: high where drift has low similarity
     assert rows.loc["usual one", "baseline auc"] > 0.8 > 0.2 > rows.loc["opposite", "baseline auc"]
+    held_X, held_y, held_names, _, _ = eval_offtopic.pooled(sets, "held_out")
+    usual = held_names == "usual one"
+    assert rows.loc["usual one", "discussion baseline auc"] == pytest.approx(
+        roc_auc_score(held_y[usual], 1 - held_X["sim_discussion"][usual]), abs=0.0005)
+    assert 0.3 < rows.loc["usual one", "discussion baseline auc"] < 0.7
     # fitted on the two usual sets only (every row of theirs), the opposite desk is ranked backwards
     X, y, names, _, _ = eval_offtopic.pooled(sets[:2], "all")
     others_only = eval_offtopic.fit(X, y, names, choice)

@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from moderation import comment_speculation, offtopic_learning, schema, text
+from moderation import comment_speculation, offtopic_learning, schema, text, threads
 from moderation.comment_speculation import (
     DEFAULT_CONJECTURE_PATH, FORMER_FEATURES, apply_conjecture, blank_everyday_hedges, calibration_features,
 )
@@ -191,6 +191,29 @@ def test_chatter_cues_mark_remarks_to_posters_and_pure_agreement():
     assert parts["addresses_poster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0]
     assert parts["addresses_poster"].tolist() == [re.search(ADDRESSES_POSTER, text) is not None for text in texts]
     assert parts["agreement"].tolist() == [0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]
+
+
+def test_drift_components_follow_the_thread_and_the_discussion():
+    """A reply in a thread whose root left the article carries the root's (and parent's) similarity; the
+    discussion-relative components are the comment's value minus the article's median and its percentile there."""
+    articles, comments = frames({"a1": ("Brakes", "Disc brakes and rim brakes wear in the rain.")}, [
+        ("c0", "a1", None, "Disc brakes wear less in the rain than rim brakes."),
+        ("c1", "a1", "c0", "Rim brakes wear, and my cat sleeps on the sofa."),
+        ("c2", "a1", "c1", "Cats sleep on sofas, mine too."),
+        ("c3", "a1", None, "My cat sleeps all day on the sofa."),
+        ("c4", "a1", None, "Rim brakes in the rain wear the rim."),
+    ])
+    comments, _ = threads.resolve(comments)
+    parts = offtopic_components(comments, articles, TextFeatures(n_topics=1).fit(comments, articles))
+    own = parts["sim_article"].to_numpy()
+    assert own[0] > own[1] > own[2] == own[3] == 0
+    assert parts["root_sim_article"].tolist() == pytest.approx([own[0], own[0], own[0], own[3], own[4]])
+    assert parts["parent_sim_article"].tolist() == pytest.approx([own[0], own[0], own[1], own[3], own[4]])
+    assert parts["sim_article_rank"].tolist() == pytest.approx(pd.Series(own).rank(pct=True).tolist())
+    for name in ("sim_discussion", "sim_parent", "novelty", "lsa_discussion"):
+        values = parts[name].to_numpy()
+        assert parts[f"{name}_relative"].to_numpy() == pytest.approx(values - np.median(values))
+    assert parts["sim_parent_minus_discussion"].to_numpy() == pytest.approx(parts["sim_parent"] - parts["sim_discussion"])
 
 
 def test_obvious_offtopic_comment_scores_highest():
