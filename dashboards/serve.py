@@ -22,16 +22,19 @@ _LOG = logging.getLogger(__name__)
 
 
 def read_results() -> None:
-    """Once the server runs (the pages' caches belong to it), read the results folder and compute what the
-    landing page shows first into their caches, then import what the Overview draws its charts with."""
-    while not Runtime.exists():
-        if not threading.main_thread().is_alive():  # the server stopped before it started
-            return
-        time.sleep(0.05)
+    """While the server starts, read the results folder into its cache (a resource cache, which the server does
+    not own); once the server runs (the other caches belong to it), compute what the landing page shows first,
+    then import what the Overview draws its charts with."""
     try:
         import _data
 
-        _data.prepare_landing(*_data.settings([]))
+        folder, store_url = _data.settings([])
+        _data.results(folder, _data.version(folder))
+        while not Runtime.exists():
+            if not threading.main_thread().is_alive():  # the server stopped before it started
+                return
+            time.sleep(0.05)
+        _data.prepare_landing(folder, store_url)
     except Exception:  # noqa: BLE001 - the page reads the folder again and says what is wrong
         _LOG.info("reading the results ahead failed; the first page will report it", exc_info=True)
     import plotly.express  # noqa: F401
