@@ -90,7 +90,7 @@ def fingerprint(params, store: str) -> dict:
         "params": json.loads(json.dumps(compared(params), default=str)),
         "offtopic_weights": _digest(json.dumps(weights, sort_keys=True).encode()),
         "model_files": {path.name: _digest(path.read_bytes()) for path in sorted(MODELS.iterdir())
-                        if path.suffix in (".joblib", ".json")},
+                        if path.name.endswith((".pkl.gz", ".json"))},
         # a version whose stages write other columns must not merge its rows with these
         "outputs": _digest(json.dumps([schema.columns("scored_comments"), schema.columns("authors"),
                                        offtopic.COMPONENTS]).encode()),

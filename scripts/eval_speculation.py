@@ -1,6 +1,6 @@
 """Evaluate the shipped speculation model: ``python scripts/eval_speculation.py [--speed N]``.
 
-Sentence-level precision/recall/F1 of ``moderation/models/speculation.joblib`` on the parts it was not
+Sentence-level precision/recall/F1 of ``moderation/models/speculation.pkl.gz`` on the parts it was not
 trained or tuned on (see ``scripts/train_speculation.py``), each row next to a naive baseline measured in
 the same run: "the sentence contains a word of the Stanford Politeness API hedge list" (ConvoKit, MIT).
 SFU marks conditionals, disjunctions and ability ("if", "or", "can") as speculation, which moderators do not;
@@ -8,7 +8,7 @@ a second SFU row relabels a sentence as speculative only when it has another cue
 compare aggregating sentence scores by maximum (what :func:`moderation.speculation.score_speculation` does)
 and by noisy-or, on synthetic comments of 1-6 consecutive review sentences (relabelled the same way).
 Conjecture rows score the Szeged held-out sentences against conjecture labels (an epistemic or investigation
-cue; see ``train_speculation.conjecture_labels``) with ``moderation/models/conjecture.joblib``, which ranks
+cue; see ``train_speculation.conjecture_labels``) with ``moderation/models/conjecture.pkl.gz``, which ranks
 the off-topic queue, and with the speculation model for comparison.
 German rows score two disjoint samples of 200 random sentences (4+ words) of One Million Posts dev comments,
 labelled by hand before any scores were seen (``scripts/data/omp_dev_speculation_de.csv``: ids, character

@@ -3,9 +3,9 @@
 Reads the labelled sentences under ``DATA_DIR`` (default ``/work/shared/data/speculation``,
 or ``$SPECULATION_DATA``), builds the English cue lexicon, fits
 :class:`moderation.speculation.SpeculationClassifier` with a fixed random_state,
-prints validation figures and writes ``moderation/models/speculation.joblib``; then the same on conjecture
+prints validation figures and writes ``moderation/models/speculation.pkl.gz``; then the same on conjecture
 labels (a sentence holding an epistemic or investigation cue, ``CONJECTURE_TYPES``) with the doxastic phrases
-taken out of the lexicon, written to ``moderation/models/conjecture.joblib`` (ranks the off-topic queue);
+taken out of the lexicon, written to ``moderation/models/conjecture.pkl.gz`` (ranks the off-topic queue);
 then the comment conjecture model on the labelled news comments' tuning threads (:func:`train_comments`),
 written to ``moderation/models/comment_conjecture.json``. ``--comments`` refits only that last one.
 
@@ -29,7 +29,6 @@ import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from lxml import etree
@@ -40,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from moderation.cues import COMMENT_CUES_EN, QUESTION_CUES_EN, phrase_pattern  # noqa: E402
 from moderation.comment_speculation import DEFAULT_CONJECTURE_PATH, learn_conjecture, score_comments  # noqa: E402
-from moderation.speculation import CONJECTURE_MODEL_PATH, MODEL_PATH, SpeculationClassifier  # noqa: E402
+from moderation.speculation import CONJECTURE_MODEL_PATH, MODEL_PATH, SpeculationClassifier, save_model  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("SPECULATION_DATA", "/work/shared/data/speculation"))
 RANDOM_STATE = 0
@@ -211,7 +210,7 @@ def train(data_dir: Path = DATA_DIR, out: Path = MODEL_PATH, target: str = "spec
     print("validation (document-hashed 1/10 of the training corpora):")
     print(pd.DataFrame(rows).round(3).to_string(index=False))
     out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out, compress=3)
+    save_model(model, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return model
 
