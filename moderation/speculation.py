@@ -343,7 +343,7 @@ def save_model(model: SpeculationClassifier, path: str | Path) -> None:
     """Write ``model`` for :func:`load_model`: a gzipped pickle, which the C unpickler reads in 0.02 s (joblib's
     Python unpickler took 0.12 s for each shipped model: together a twentieth of importing 10,000 comments)."""
     with gzip.open(path, "wb") as file:
-        pickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(model, file, protocol=5)  # fixed: any Python from 3.8 reads it
 
 
 @lru_cache(maxsize=4)
