@@ -8,7 +8,7 @@ Layout of a results folder ``DIR``::
                                     in position order), articles.parquet, authors.parquet, vote_events.parquet,
                                     topics.parquet, engagement_<name>.parquet (the insight tables),
                                     problems.csv, offtopic_combiner.json, run.json,
-                                    fitted_state.joblib + fitted_state.json (what the run fitted, and the
+                                    fitted_state.pkl + fitted_state.json (what the run fitted, and the
                                     engagement tables' partials per article, for imports)
     DIR/comments.parquet -> current/comments.parquet    (one link per file, so the documented paths still work)
     DIR/imports/SOURCE/FILE         files uploaded in the dashboard (kept; read again, their problems are replaced)
@@ -64,7 +64,7 @@ PROBLEMS_FILE = "problems.csv"
 COMBINER_FILE = "offtopic_combiner.json"
 RUN_FILE = "run.json"
 # what the run fitted on the whole corpus (moderation.fitted), and the parameters and versions that made it
-STATE_FILE = "fitted_state.joblib"
+STATE_FILE = "fitted_state.pkl"
 STATE_RECORD = "fitted_state.json"
 FILES = (*(f"{table}.parquet" for table in TABLES), *INSIGHT_FILES.values(), PROBLEMS_FILE, COMBINER_FILE, RUN_FILE,
          STATE_FILE, STATE_RECORD)

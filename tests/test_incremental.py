@@ -3,9 +3,9 @@ run's results (exact for votes, threads and counts; within the README's toleranc
 outlier scores)."""
 
 import json
+import pickle
 import shutil
 
-import joblib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -281,7 +281,7 @@ def test_engagement_partials_follow_an_import_and_a_new_staff_marker(runs, tmp_p
     A comment marked by the source as staff's makes its author staff everywhere: the import that brings it (on a
     new article) makes every article's thread rows again, and the tables are still a full run's."""
     _, full, incremental, _, _ = runs
-    state = joblib.load(catalog.current(incremental) / catalog.STATE_FILE)
+    state = pickle.loads((catalog.current(incremental) / catalog.STATE_FILE).read_bytes())
     assert len(state.insights.articles) == read(incremental, "articles").shape[0]
     for name, table in engagement.reduce_insights(state.insights).items():
         pd.testing.assert_frame_equal(table, pd.read_parquet(incremental / catalog.INSIGHT_FILES[name]))
