@@ -76,6 +76,12 @@ def settle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=30_000)
 
 
+def keys_ready(page) -> None:
+    """Wait until the page's key listener is installed: a key pressed before the component's script ran is lost
+    (seen once in CI, under load, right after sign-in)."""
+    page.wait_for_function("() => !!window.__moderationKeys", timeout=30_000)
+
+
 def shot(page, name: str) -> None:
     """Full-page screenshot into test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -234,6 +240,7 @@ def test_review_with_keys_in_browser(server, browser):
         moderator.press("Enter")
         waiting = to_review(page)
         page.get_by_role("heading", name="Review", exact=True).click()  # the focus leaves the text box
+        keys_ready(page)
         shot(page, "e2e_review_start.png")
         for i in range(10):
             page.keyboard.press("arfe"[i % 4])

@@ -14,7 +14,7 @@ import pytest
 from moderation.store import Store
 from tests.dashboard_fixtures import write_results
 from tests.e2e.serving import CHROMIUM, ROOT, free_port, launch_chromium, wait_until_serving
-from tests.e2e.test_browser import settle, shot
+from tests.e2e.test_browser import keys_ready, settle, shot
 
 ADDRESS = "127.0.0.2"
 PASSWORD = "correct horse battery"
@@ -74,6 +74,7 @@ def sign_in(page, base: str, name: str) -> None:
     page.locator(".st-key-review_card").wait_for(timeout=60_000)
     settle(page)
     page.get_by_role("heading", name="Review", exact=True).click()  # the focus leaves any text box
+    keys_ready(page)
 
 
 def test_sign_in_first_viewer_records_nothing_moderator_records_one(team_server, browser):
