@@ -120,6 +120,8 @@ def main() -> None:
     if args.phase:
         _phase(args.phase, args.paths, args.out)
         return
+    if args.folder:
+        args.folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         folder = Path(folder)
         base, added, touched = _write_parts(args.n, args.k, folder, args.late)

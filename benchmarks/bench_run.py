@@ -118,6 +118,8 @@ def main() -> None:
         _floor(args.floor)
         return
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",")]
+    if args.folder:
+        args.folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         for n in sizes:
             report(bench(n, Path(folder)))
