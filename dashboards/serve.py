@@ -19,6 +19,16 @@ DASHBOARDS = Path(__file__).resolve().parent
 # as `streamlit run` does for the app (its folder first), and the repository's `moderation` package
 sys.path[:0] = [str(DASHBOARDS), str(DASHBOARDS.parent)]
 _LOG = logging.getLogger(__name__)
+READER = "read results"
+
+
+class _ReaderHasNoScriptRun(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning for the reader thread: it fills the pages' caches
+    outside any script run on purpose, and a line per cached call at every start would only alarm whoever reads
+    the server's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != READER
 
 
 def read_results() -> None:
@@ -42,6 +52,7 @@ def read_results() -> None:
 
 if __name__ == "__main__":
     # not a daemon: one still inside pyarrow when the interpreter exits deadlocks the exit (see Table.read_ahead)
-    threading.Thread(target=read_results, name="read results").start()
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_ReaderHasNoScriptRun())
+    threading.Thread(target=read_results, name=READER).start()
     sys.argv[0] = "streamlit"
     sys.exit(cli.main())

@@ -242,6 +242,13 @@ def test_review_with_keys_in_browser(server, browser):
         page.get_by_role("heading", name="Review", exact=True).click()  # the focus leaves the text box
         keys_ready(page)
         shot(page, "e2e_review_start.png")
+        # the viewer's toolbar (dashboards/.streamlit/config.toml): no developer options, even on localhost
+        assert page.get_by_role("button", name="Deploy").count() == 0
+        page.get_by_test_id("stMainMenu").click()
+        menu = page.get_by_test_id("stMainMenuList")
+        menu.wait_for(timeout=10_000)
+        assert "Print" in menu.inner_text() and "Clear cache" not in menu.inner_text()
+        page.keyboard.press("Escape")
         for i in range(10):
             page.keyboard.press("arfe"[i % 4])
             page.wait_for_function(
