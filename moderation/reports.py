@@ -55,7 +55,7 @@ WORKING_COLUMNS = [
 # first time a page shows one (:meth:`Results.shown`); columns of neither list (the off-topic model's other
 # components) are read only when asked for by name (:meth:`Results.comments_with`)
 SHOWN_COLUMNS = [*_VOTE_COLUMNS, *_OFFTOPIC_COLUMNS, "is_vote_anomaly", "vote_anomaly_features", "vote_burst_reason",
-                 "speculation_cues"]
+                 "speculation_cues", "is_speculative"]
 
 
 @dataclass
@@ -717,6 +717,15 @@ def bracket_cues(text: str, cues) -> str:
     return "".join(f"[[{piece}]]" if cue else piece for piece, cue in cue_pieces(text, cues))
 
 
+def marked_cues(comment: pd.Series):
+    """The cue spans to mark in ``comment``'s text: its ``speculation_cues`` when the comment is speculative, else None.
+
+    Most comments hold a hedge ("would", "I think"); marking them where the speculation score is low would tell a
+    moderator that the comment speculates when the score says it does not.
+    """
+    return _value(comment, "speculation_cues") if _value(comment, "is_speculative") else None
+
+
 def highlighted_html(text: str, cues) -> str:
     """``text`` as inert HTML: every piece escaped, cue phrases in ``<mark>``, line breaks kept by the caller's CSS.
 
@@ -1203,10 +1212,11 @@ def _offtopic_sentence(row: pd.Series, thread: pd.DataFrame) -> str:
         parts.append(f"{_percent_text(row['sim_discussion'])} with the rest of the discussion")
     speculation = _value(row, "speculation_score")
     if speculation is not None:
-        cues = _value(row, "speculation_cues")
+        cues = marked_cues(row)
         phrases = list(dict.fromkeys(c["phrase"] for c in (cues if cues is not None else [])))
         said = (" (" + ", ".join(f"'{p}'" for p in phrases[:5]) + ")") if phrases else ""
-        parts.append(f"speculative wording{said}, speculation score {speculation:.2f}")
+        wording = f"speculative wording{said}" if _value(row, "is_speculative") else "not speculative"
+        parts.append(f"{wording}, speculation score {speculation:.2f}")
     topic = _value(row, "topic_terms")
     if topic is not None:
         parts.append(f"nearest topic: {topic}")
@@ -1251,7 +1261,7 @@ def review_card(comment: pd.Series, reasons, thread: pd.DataFrame, articles: pd.
     return ReviewCard(
         source=source, comment_id=comment_id, article_id=article_id, author=_value(comment, "author"),
         created_at=_value(comment, "created_at"), text=text,
-        text_html=highlighted_html(text, _value(comment, "speculation_cues")),
+        text_html=highlighted_html(text, marked_cues(comment)),
         article_title=title,
         parent_author=None if parent is None else (_value(parent, "author") or "(no author)"),
         parent_opening=None if parent is None else opening_words(parent["text"]),

@@ -59,6 +59,26 @@ def test_highlighted_html_escapes_everything_and_marks_cues():
     assert out.count("<") == 2  # the opening and closing mark only
 
 
+def test_cues_are_marked_only_on_speculative_comments():
+    """A hedge in a comment the score calls not speculative is not marked, and its reason does not say
+    "speculative wording"; the same comment scored speculative gets its cues marked and named."""
+    text = "Why is it only open to New York City-area riders?"
+    thread = pd.DataFrame({"sim_article": [0.1, 0.3]})
+    plain = pd.Series({"source": "s", "comment_id": "c1", "article_id": "a1", "text": text,
+                       "speculation_cues": [{"phrase": "Why is", "start": 0, "end": 6}],
+                       "speculation_score": 0.2, "is_speculative": False, "sim_article": 0.1})
+    no_decisions = pd.DataFrame(columns=["source", "comment_id", "action", "moderator"])
+    card = reports.review_card(plain, ["offtopic"], thread, pd.DataFrame(), no_decisions)
+    assert "<mark>" not in card.text_html and card.text_html == reports.highlighted_html(text, None)
+    assert "not speculative, speculation score 0.20" in card.explanations[0]
+    assert "Why is" not in card.explanations[0]
+    speculative = plain.copy()
+    speculative[["speculation_score", "is_speculative"]] = [0.8, True]
+    card = reports.review_card(speculative, ["offtopic"], thread, pd.DataFrame(), no_decisions)
+    assert card.text_html.startswith("<mark>Why is</mark>")
+    assert "speculative wording ('Why is'), speculation score 0.80" in card.explanations[0]
+
+
 def test_card_explains_reasons_in_plain_words_with_rounded_figures(tmp_path):
     """A card says why in words, with whole percentages and at most two decimals, and names the parent."""
     data = write_results(tmp_path, n_comments=60, n_articles=3)

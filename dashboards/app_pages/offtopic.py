@@ -58,8 +58,10 @@ if shown is not None:
     article = shown.set_index(["source", "comment_id"]).loc[key, "article_id"]
     thread = _data.article_comments(ctx.results, ctx.version, source, article)
     row = thread[thread["comment_id"] == comment_id].iloc[0]
-    st.caption("Comment text, speculation cues marked:")
-    _ui.comment_html(reports.highlighted_html(row["text"], row.get("speculation_cues")))
+    cues = reports.marked_cues(row)
+    st.caption("Comment text, speculation cues marked:" if cues is not None else
+               "Comment text (not speculative: no cues marked):")
+    _ui.comment_html(reports.highlighted_html(row["text"], cues))
     _ui.plain_list(reports.explain(row, ["offtopic"], thread))
     with st.expander("Scores, similarity and nearest topic"):
         st.dataframe(reports.offtopic_evidence(row), hide_index=True)
