@@ -25,6 +25,8 @@ from moderation.store import Store
 MARKUP = "![x](http://example.invalid/t.png) <img src=x onerror=alert(1)> **bold**"
 HOSTILE = f"I suspect the moon landing was staged, perhaps by the same people. {MARKUP}"
 HOSTILE_TITLE = "<b>Sanctions</b> **over** Xinjiang"
+# the most active author's name when asked for (build_inputs(hostile_author=True)): a name is the poster's to choose
+HOSTILE_AUTHOR = "**eve** ![x](http://example.invalid/a.png) [site](http://example.invalid)"
 SOURCE = "demo"
 STAFF = ["user1"]  # the fixture desk's staff (a desk setting in the store)
 ARTICLE_TEXT = ("Sanctions over Xinjiang: the trade ministry said exports of cameras and chips will face new "
@@ -42,7 +44,7 @@ _TEXTS = np.array([
 
 
 def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0,
-                 image_only: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 image_only: int = 0, hostile_author: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical (articles, comments) of a synthetic discussion, as a source would give them.
 
     Parameters
@@ -53,6 +55,8 @@ def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0,
         Seed of the random votes, authors, times, texts and reply structure.
     image_only : int
         The last ``image_only`` comments are image-only answers: empty text, heavily up-voted.
+    hostile_author : bool
+        The most active author (``user0``) is named :data:`HOSTILE_AUTHOR` (Markdown that must stay text).
     """
     rng = np.random.default_rng(seed)
     n = n_comments
@@ -69,6 +73,8 @@ def build_inputs(n_comments: int = 40, n_articles: int = 3, seed: int = 0,
     author_index = rng.choice(n_authors, n, p=weight / weight.sum())
     author = pd.Series(author_index).map("user{}".format).astype("str")
     author[rng.random(n) < 0.02] = None
+    if hostile_author:
+        author[author == "user0"] = HOSTILE_AUTHOR
     created = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(article * 9 % 730, unit="D") + pd.to_timedelta(
         offset * 7 + rng.integers(0, 5, n), unit="min")
     text = pd.Series(_TEXTS[rng.integers(0, len(_TEXTS), n)], dtype="str")

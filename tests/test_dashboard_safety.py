@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moderation import catalog, pipeline, reports, schema
+from tests.dashboard_fixtures import HOSTILE_AUTHOR, HOSTILE_TITLE, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboards" / "streamlit_app.py")
@@ -43,6 +44,40 @@ def test_a_link_to_the_last_day_there_is_opens_every_page(results, monkeypatch, 
     app = app_on(results, monkeypatch, page, until="9999-12-31", since="0001-01-01")
     assert not app.exception, app.exception
     assert any("6 comments match the filters" in c.value for c in app.sidebar.caption)
+
+
+@pytest.fixture(scope="module")
+def hostile_names(tmp_path_factory) -> Path:
+    """A run whose most active author is named in Markdown and whose first article's title holds tags."""
+    return write_results(tmp_path_factory.mktemp("hostile"), n_comments=60, n_articles=3, hostile_author=True)
+
+
+def _markdown_read(app: AppTest) -> list[str]:
+    """What the page's elements that read Markdown (captions, notices, headings, metrics, labels) were given."""
+    elements = [*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.success, *app.title,
+                *app.header, *app.subheader]
+    labels = [*app.metric, *app.button, *app.checkbox, *app.expander, *app.tabs, *app.selectbox, *app.multiselect,
+              *app.text_input, *app.slider]
+    return [e.value for e in elements] + [getattr(e, "label", "") for e in labels]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_authors_and_titles_never_reach_markdown(hostile_names, monkeypatch, page):
+    """An author's name and an article's title are the poster's words: no page gives them to an element that
+    reads Markdown (where `![x](url)` would load an image from anywhere and `[site](url)` make a link)."""
+    app = app_on(hostile_names, monkeypatch, page)
+    assert not app.exception, app.exception
+    read = _markdown_read(app)
+    for hostile in (HOSTILE_AUTHOR, "![x](", HOSTILE_TITLE):
+        assert not [value for value in read if hostile in value], (page, hostile)
+
+
+def test_the_teach_page_names_authors_and_titles_as_text(hostile_names, monkeypatch):
+    """The Teach page's comment lines show the hostile author and title, literally."""
+    app = app_on(hostile_names, monkeypatch, "teach")
+    app.slider(key="teach_n").set_value(30).run()
+    lines = [t.value for t in app.text]
+    assert any(HOSTILE_AUTHOR in line for line in lines) and any(HOSTILE_TITLE in line for line in lines)
 
 
 def test_the_last_day_there_is_keeps_every_comment(results):

@@ -58,8 +58,9 @@ n = st.slider("Comments to show", 5, 30, 10, key="teach_n")
 picked = results.with_text(teach.candidates(comments, offtopic_labels, speculative_labels, n, results.articles))
 for _, row in picked.iterrows():
     with st.container(border=True):
-        st.caption(f"{row['author'] or 'anonymous'} on “{row['title'] or row['article_id']}” ({row['source']}) · "
-                   f"off-topic {row['offtopic_score']:.2f}, speculation {row['speculation_score']:.2f}")
+        # the author's name and the title are the poster's and the source's words: plain text, never Markdown
+        st.text(f"{row['author'] or 'anonymous'} on “{row['title'] or row['article_id']}” ({row['source']}) · "
+                f"off-topic {row['offtopic_score']:.2f}, speculation {row['speculation_score']:.2f}")
         st.text(row["text"])
         label_buttons(row.where(row.notna(), None))
 
