@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, f1_score, log_loss, roc_auc_score
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from moderation.label_evaluation import scorer_table
 from moderation.speculation import score_conjecture, score_speculation_and_conjecture
 from moderation.text import WordRuns, may_match
 
@@ -245,8 +246,8 @@ def learn_conjecture(
     Logistic regression (inverse regularisation ``C``, positives weighing :data:`POSITIVE_WEIGHT`) over
     :data:`CALIBRATION_FEATURES`, fitted on the desk's own comments. Returns the weights (fitted on every row;
     ``cv_auc`` added) and an evaluation (rows "speculation: learned (grouped k-fold CV)", out of fold with folds grouped by
-    ``groups`` (articles), and "speculation: current", the score the comments have now) with n, positives,
-    balance, auc, ap and f1 at 0.5; the weights also hold the out-of-fold ``cv_log_loss`` and the
+    ``groups`` (articles), and "speculation: current", the score the comments have now;
+    :func:`moderation.label_evaluation.scorer_table`'s columns); the weights also hold the out-of-fold ``cv_log_loss`` and the
     ``positive_weight``.
     """
     labels = np.asarray(labels, dtype=int)
@@ -258,12 +259,7 @@ def learn_conjecture(
             features.iloc[test])[:, 1]
     rows = [(f"speculation: learned (grouped {n_splits}-fold CV)", learned),
             ("speculation: current", scored["speculation_score"].to_numpy(dtype=float))]
-    evaluation = pd.DataFrame([
-        {"scorer": name, "n": len(labels), "positives": int(labels.sum()), "balance": round(float(labels.mean()), 3),
-         "auc": roc_auc_score(labels, score), "ap": average_precision_score(labels, score),
-         "f1": f1_score(labels, score >= 0.5)}
-        for name, score in rows
-    ])
+    evaluation = scorer_table(labels, dict(rows), groups)
     weights = _weights(_conjecture_model(C).fit(features, labels))
     weights["C"] = C
     weights["positive_weight"] = POSITIVE_WEIGHT

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from moderation.label_evaluation import scorer_table
 from moderation.offtopic import COMPONENTS, OfftopicParams, combine, load_weights, offtopic_components
 from moderation.schema import ARTICLE_KEY, Problem
 from moderation.text import group_codes, has_text, row_keys
@@ -119,8 +119,8 @@ def learn_combiner(
     -------
     weights : dict for :func:`load_weights` / ``OfftopicParams.weights_path``, fitted on every labelled comment
     evaluation : one row per scorer ("learned (grouped k-fold CV)", "current combiner", "baseline 1 - cosine to
-        article") with n, positives, balance, auc, ap and f1 (at 0.5) on the labelled comments; the learned row
-        is out of fold.
+        article") on the labelled comments (:func:`moderation.label_evaluation.scorer_table`: n, positives,
+        balance, auc with its interval over articles, ap and f1 at 0.5); the learned row is out of fold.
     """
     labelled = labels.notna().to_numpy()
     y = labels.to_numpy(dtype=float)[labelled].astype(int)
@@ -139,10 +139,6 @@ def learn_combiner(
         "current combiner": combine(components, load_weights(params.weights_path)),
         "baseline 1 - cosine to article": 1.0 - components["sim_article"].to_numpy(),
     }
-    evaluation = pd.DataFrame([
-        {"scorer": name, "n": len(y), "positives": int(y.sum()), "balance": round(float(y.mean()), 3),
-         "auc": roc_auc_score(y, score), "ap": average_precision_score(y, score), "f1": f1_score(y, score >= 0.5)}
-        for name, score in scores.items()
-    ])
+    evaluation = scorer_table(y, scores, groups)
     weights = fit_combiner(components, y, cv_auc=round(float(evaluation["auc"].iat[0]), 4), **provenance)
     return weights, evaluation

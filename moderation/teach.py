@@ -73,9 +73,14 @@ def label_counts(offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame
     ])
 
 
+BEFORE_AFTER_COLUMNS = ["question", "labelled", "yes", "before (current scores)", "before, 90 % range",
+                        "after (learned, out of fold)", "after, 90 % range"]
+
+
 def before_after(evaluation: pd.DataFrame) -> pd.DataFrame:
     """The learning evaluation of :func:`moderation.pipeline.learn_offtopic` as "before" (current scores) and
-    "after" (learned, out of fold) ROC AUC per question, rounded for display."""
+    "after" (learned, out of fold) ROC AUC per question, rounded for display, each with its 90 % range over
+    resampled articles (``auc_low`` to ``auc_high``) and the number of comments labelled yes."""
     rows = []
     for question, before, after in (
         ("off topic", "current combiner", "learned"), ("speculative", "speculation: current", "speculation: learned"),
@@ -83,7 +88,14 @@ def before_after(evaluation: pd.DataFrame) -> pd.DataFrame:
         current = evaluation[evaluation["scorer"] == before]
         learned = evaluation[evaluation["scorer"].str.startswith(after)]
         if len(current) and len(learned):
-            rows.append({"question": question, "labelled": int(current["n"].iat[0]),
-                         "before (current scores)": round(float(current["auc"].iat[0]), 3),
-                         "after (learned, out of fold)": round(float(learned["auc"].iat[0]), 3)})
-    return pd.DataFrame(rows, columns=["question", "labelled", "before (current scores)", "after (learned, out of fold)"])
+            current, learned = current.iloc[0], learned.iloc[0]
+            rows.append({"question": question, "labelled": int(current["n"]), "yes": int(current["positives"]),
+                         "before (current scores)": round(float(current["auc"]), 3),
+                         "before, 90 % range": _range(current),
+                         "after (learned, out of fold)": round(float(learned["auc"]), 3),
+                         "after, 90 % range": _range(learned)})
+    return pd.DataFrame(rows, columns=BEFORE_AFTER_COLUMNS)
+
+
+def _range(row: pd.Series) -> str:
+    return f"{row['auc_low']:.2f} to {row['auc_high']:.2f}"

@@ -11,7 +11,7 @@ threads. Rows, on the held-out part, each scored by the speculation stage
 - the baseline: 1 if any of "perhaps", "maybe", "might", "probably", "possibly" occurs.
 
 F1, precision and recall at 0.5, ROC AUC, and the share flagged next to the share labelled; F1 and each scorer's
-F1 minus the baseline's with a 90 % interval over resampled threads (``eval_data.bootstrap_interval``).
+F1 minus the baseline's with a 90 % interval over resampled threads (``moderation.label_evaluation.bootstrap_interval``).
 
 Then, in the same table (:func:`table`; errors per set: :func:`show_errors`), the same rows on 150 Globe and Mail
 comments under 31 other articles (:func:`gnm_other_articles`; resampled by article), drawn at random from
@@ -39,7 +39,8 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_data import DATA, bootstrap_interval, gnm_labelled, is_tuning  # noqa: E402
+from eval_data import DATA, gnm_labelled, is_tuning  # noqa: E402
+from moderation.label_evaluation import bootstrap_interval  # noqa: E402
 from eval_data import gnm_more_articles as more_articles  # noqa: E402
 
 from moderation.comment_speculation import score_comments  # noqa: E402

@@ -48,27 +48,6 @@ GNM_MORE_SOURCES = ((f"{GNM_SAMPLE_CSVS}/old_comments.csv", "ID", "text"),
 SPLIT_SEED = "detect-2026-12-01"
 TUNE_SHARE = 0.7
 INJECTED_SHARE = 0.1
-RESAMPLES = 1000  # of each bootstrap interval
-
-
-def bootstrap_interval(statistic, groups: np.ndarray, n_resamples: int | None = None, level: float = 0.9,
-                       seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of ``statistic(rows)`` (a function of row positions) over ``n_resamples`` (default
-    :data:`RESAMPLES`) resamples of whole ``groups`` (threads, articles) drawn with replacement; resamples where it
-    is NaN (one class only) are skipped.
-
-    With a few dozen held-out positives a figure moves by several hundredths with a few comments: the interval
-    says how far, so a difference inside it is not read as a gain.
-    """
-    codes = pd.factorize(pd.Series(groups).astype("str"))[0]
-    members = [np.flatnonzero(codes == code) for code in range(codes.max() + 1)]
-    rng = np.random.default_rng(seed)
-    values = [statistic(np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))]))
-              for _ in range(n_resamples or RESAMPLES)]
-    values = np.asarray(values, dtype=float)
-    tail = 50 * (1 - level)
-    low, high = np.nanpercentile(values, [tail, 100 - tail])
-    return round(float(low), 3), round(float(high), 3)
 
 
 def is_tuning(groups: pd.Series) -> np.ndarray:

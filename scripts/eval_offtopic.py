@@ -13,7 +13,7 @@ Per set of ``eval_data.labelled_sets`` (split there once, 70 % tuning / 30 % hel
 - ``tuned - baseline`` and ``leave-one-dataset-out - baseline``: the differences of ROC AUC.
 
 Every ROC AUC but the shipped one's, and both differences, come with a 90 % interval over resampled groups
-(threads, articles, questions: ``eval_data.bootstrap_interval``).
+(threads, articles, questions: ``moderation.label_evaluation.bootstrap_interval``).
 
 ``--errors K`` prints the K highest-scored on-topic comments and K lowest-scored off-topic ones of each
 held-out part, each with the components that pushed its score most (standardised value x weight).
@@ -33,7 +33,8 @@ from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_data import DATA, LabelledSet, bootstrap_interval, labelled_sets  # noqa: E402
+from eval_data import DATA, LabelledSet, labelled_sets  # noqa: E402
+from moderation.label_evaluation import auc_or_nan, bootstrap_interval  # noqa: E402
 
 from moderation.offtopic import COMPONENTS, DRIFT_IN_DISCUSSION, combine, load_weights  # noqa: E402
 from moderation.offtopic import WITH_TEXT as WITH_TEXT_NAMES  # noqa: E402
@@ -126,7 +127,7 @@ def select(sets: list[LabelledSet]) -> tuple[Choice, pd.DataFrame]:
 
 
 def _auc(y: np.ndarray, scores: np.ndarray) -> float:
-    return round(roc_auc_score(y, scores), 3) if 0 < y.sum() < len(y) else float("nan")
+    return round(auc_or_nan(y, scores), 3)
 
 
 def _interval(statistic, groups: np.ndarray, signed: bool = False) -> str:

@@ -16,13 +16,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import eval_comment_speculation  # noqa: E402
 import eval_data  # noqa: E402
 import eval_offtopic  # noqa: E402
-from eval_data import LabelledSet, bootstrap_interval  # noqa: E402
+from eval_data import LabelledSet  # noqa: E402
+from moderation import label_evaluation  # noqa: E402
+from moderation.label_evaluation import bootstrap_interval  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def fewer_resamples(monkeypatch):
     """Intervals of 50 resamples: the same code, a twentieth of the time."""
-    monkeypatch.setattr(eval_data, "RESAMPLES", 50)
+    monkeypatch.setattr(label_evaluation, "RESAMPLES", 50)
 
 
 def _set(name: str, n: int, drift_is_low_similarity: bool, seed: int) -> LabelledSet:

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from moderation import pipeline, reports, teach
 
@@ -41,14 +43,44 @@ def test_candidates_are_the_uncertain_ones_spread_over_articles():
 def test_before_after_reads_the_learning_evaluation():
     """The Teach page's table: current vs learned (out of fold) ROC AUC per question."""
     evaluation = pd.DataFrame([
-        {"scorer": "learned (grouped 5-fold CV)", "n": 40, "auc": 0.81},
-        {"scorer": "current combiner", "n": 40, "auc": 0.62},
-        {"scorer": "baseline 1 - cosine to article", "n": 40, "auc": 0.6},
-        {"scorer": "speculation: learned (grouped 5-fold CV)", "n": 30, "auc": 0.7},
-        {"scorer": "speculation: current", "n": 30, "auc": 0.66},
+        {"scorer": "learned (grouped 5-fold CV)", "n": 40, "positives": 12, "auc": 0.81, "auc_low": 0.7,
+         "auc_high": 0.9},
+        {"scorer": "current combiner", "n": 40, "positives": 12, "auc": 0.62, "auc_low": 0.45, "auc_high": 0.77},
+        {"scorer": "baseline 1 - cosine to article", "n": 40, "positives": 12, "auc": 0.6, "auc_low": 0.4,
+         "auc_high": 0.8},
+        {"scorer": "speculation: learned (grouped 5-fold CV)", "n": 30, "positives": 9, "auc": 0.7, "auc_low": 0.5,
+         "auc_high": 0.86},
+        {"scorer": "speculation: current", "n": 30, "positives": 9, "auc": 0.66, "auc_low": 0.48, "auc_high": 0.8},
     ])
     table = teach.before_after(evaluation)
-    assert table.values.tolist() == [["off topic", 40, 0.62, 0.81], ["speculative", 30, 0.66, 0.7]]
+    assert table.values.tolist() == [["off topic", 40, 12, 0.62, "0.45 to 0.77", 0.81, "0.70 to 0.90"],
+                                     ["speculative", 30, 9, 0.66, "0.48 to 0.80", 0.7, "0.50 to 0.86"]]
+
+
+def test_the_resampled_auc_is_sklearns():
+    """auc_or_nan (ranks) gives roc_auc_score's value, ties included, and NaN on one class."""
+    from sklearn.metrics import roc_auc_score
+
+    from moderation.label_evaluation import auc_or_nan
+
+    rng = np.random.default_rng(1)
+    y, score = rng.random(50) < 0.3, rng.integers(0, 5, 50) / 4  # many ties
+    assert auc_or_nan(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert np.isnan(auc_or_nan(np.zeros(5, bool), score[:5]))
+
+
+def test_few_labels_give_a_wide_range_and_many_a_narrow_one():
+    """The ranges come from resampling the labelled articles: a dozen labels leave most of 0..1 possible, six
+    hundred pin the AUC to a few hundredths, and both hold the AUC itself."""
+    from moderation.label_evaluation import scorer_table
+
+    rng = np.random.default_rng(0)
+    for n, widest, narrowest in ((12, 1.0, 0.3), (600, 0.15, 0.0)):
+        y = np.arange(n) % 3 == 0
+        score = np.where(y, rng.normal(0.6, 0.2, n), rng.normal(0.4, 0.2, n))
+        row = scorer_table(y, {"s": score}, np.arange(n) // 2).iloc[0]
+        assert row["auc_low"] <= row["auc"] <= row["auc_high"]
+        assert narrowest < row["auc_high"] - row["auc_low"] < widest, (n, row.to_dict())
 
 
 def test_adopted_weights_score_later_runs_and_are_recorded(tmp_path):
