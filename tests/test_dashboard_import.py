@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard_fixtures import write_results
@@ -32,3 +34,22 @@ def test_the_import_message_says_what_was_added_and_scored(tmp_path, monkeypatch
     assert any(message.startswith("2 comments added (0 already known), 1 new article, 0 problems; scored 2 "
                                   "comments in 1 touched article with the fitted state of run ")
                for message in messages), messages
+
+
+@pytest.mark.parametrize("typed, stored", [("desk", "desk"), ("", "desk_export")])
+def test_the_source_name_typed_is_the_comments_source(tmp_path, monkeypatch, typed, stored):
+    """A file not called comments.*: the source name the moderator typed is the comments' source (it was
+    ignored: the file's stem won); left empty, the stem names it."""
+    results = write_results(tmp_path / "results", n_comments=60, n_articles=3)
+    monkeypatch.setenv("MODERATION_RESULTS", str(results))
+    monkeypatch.setenv("MODERATION_STORE", f"sqlite:///{(results / catalog.STORE_FILE).resolve()}")
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.switch_page("app_pages/overview.py").run()
+    app.file_uploader(key="import_file").set_value(("desk_export.csv", UPLOAD.encode(), "text/csv"))
+    app.text_input(key="import_source").input(typed)
+    app.run()
+    app.button(key="import_run").click().run()
+    assert not app.exception, app.exception
+    comments = pd.read_parquet(results / "comments.parquet", columns=["source", "comment_id"])
+    assert comments[comments["comment_id"].isin(["n1", "n2"])]["source"].tolist() == [stored, stored]

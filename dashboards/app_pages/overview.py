@@ -67,7 +67,8 @@ st.dataframe(
 with st.expander("Import comments", expanded="import_problems" in st.session_state):
     upload = st.file_uploader("A file in any supported format", key="import_file")
     source = st.text_input("Source name", key="import_source", placeholder="the file's name",
-                           help="Used when the file itself does not name its source (e.g. a canonical comments.csv).")
+                           help="The site or desk these comments come from; a source column in the file wins. "
+                                "Left empty: the file's name, or an export format's own name (e.g. disqus).")
     st.caption("New comments are added to the store (comments already there are left as they are); then the "
                "articles they touch are scored with what the run that made these results fitted, its parameters "
                "and off-topic weights, and the desk's staff settings; other articles keep their scores. Results "
@@ -82,7 +83,8 @@ with st.expander("Import comments", expanded="import_problems" in st.session_sta
         path.write_bytes(upload.getvalue())
         progress.progress(0.2, text="Adding the new comments, then scoring the articles they touch…")
         try:
-            report = pipeline.import_files([path], ctx.results, ctx.store_url)
+            named = {"source": source.strip()} if source.strip() else {}
+            report = pipeline.import_files([path], ctx.results, ctx.store_url, **named)
         except pipeline.NothingRead as error:
             progress.empty()
             st.error(f"Could not import: {str(error).replace(str(path), upload.name)}")
