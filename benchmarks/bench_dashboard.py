@@ -41,6 +41,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import signal
 import sys
 import tempfile
 import time
@@ -285,8 +286,12 @@ def cold_apptest(app: str) -> tuple[float, float, float]:
     """(wall s from a fresh process to the first /review run's end, of which the run itself, CPU s) of ``app``."""
     done = subprocess.run([sys.executable, "-c", COLD_APPTEST, app], capture_output=True, text=True,
                           env=os.environ.copy(), cwd=Path(app).parents[1], timeout=900)
-    if done.returncode:
-        raise RuntimeError(f"cold AppTest run of {app} failed: {done.stderr[-2000:]}")
+    # a native thread pool (pyarrow's: apache/arrow#34314) sometimes aborts the interpreter's finalization after
+    # the work is done, about 1 exit in 6 here ("terminate called without an active exception", or
+    # "PyGILState_Release ... finalizing"): the figures were printed by then, so that abort is not a failed run
+    aborted_at_exit = done.returncode == -signal.SIGABRT and len(done.stdout.split()) >= 3
+    if done.returncode and not aborted_at_exit:
+        raise RuntimeError(f"cold AppTest run of {app} failed ({done.returncode}): {done.stderr[-2000:]}")
     total, run, cpu = map(float, done.stdout.split()[-3:])
     return total, run, cpu
 

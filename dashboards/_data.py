@@ -113,6 +113,13 @@ def prepare_landing(folder: str, store_url: str) -> None:
     article_rows(folder, current)
 
 
+def prepare_overview(folder: str) -> None:
+    """Fill the cache of the Overview's figures with no filter (:func:`overview`: a second on a million
+    comments), the page a moderator opens after Review: what ``dashboards/serve.py`` does once the landing page
+    is ready."""
+    overview(folder, version(folder), Filters())
+
+
 def read_ahead(folder: str, version: str) -> None:
     """Once the first page is drawn, read the columns other pages show in the background
     (``reports.Results.read_ahead``; once per results version)."""

@@ -34,7 +34,7 @@ class _ReaderHasNoScriptRun(logging.Filter):
 def read_results() -> None:
     """While the server starts, read the results folder into its cache (a resource cache, which the server does
     not own); once the server runs (the other caches belong to it), compute what the landing page shows first,
-    then import what the Overview draws its charts with."""
+    then import what the Overview draws its charts with and compute its figures."""
     try:
         import _data
 
@@ -45,9 +45,11 @@ def read_results() -> None:
                 return
             time.sleep(0.05)
         _data.prepare_landing(folder, store_url)
+        import plotly.express  # noqa: F401
+
+        _data.prepare_overview(folder)
     except Exception:  # noqa: BLE001 - the page reads the folder again and says what is wrong
         _LOG.info("reading the results ahead failed; the first page will report it", exc_info=True)
-    import plotly.express  # noqa: F401
 
 
 if __name__ == "__main__":
