@@ -247,8 +247,8 @@ def learn_conjecture(
     :data:`CALIBRATION_FEATURES`, fitted on the desk's own comments. Returns the weights (fitted on every row;
     ``cv_auc`` added) and an evaluation (rows "speculation: learned (grouped k-fold CV)", out of fold with folds grouped by
     ``groups`` (articles), and "speculation: current", the score the comments have now;
-    :func:`moderation.label_evaluation.scorer_table`'s columns); the weights also hold the out-of-fold ``cv_log_loss`` and the
-    ``positive_weight``.
+    :func:`moderation.label_evaluation.scorer_table`'s columns); the weights also hold the out-of-fold
+    ``cv_log_loss`` and the ``positive_weight``.
     """
     labels = np.asarray(labels, dtype=int)
     features = calibration_features(scored).reset_index(drop=True)

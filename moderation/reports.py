@@ -1212,10 +1212,12 @@ def _offtopic_sentence(row: pd.Series, thread: pd.DataFrame) -> str:
         parts.append(f"{_percent_text(row['sim_discussion'])} with the rest of the discussion")
     speculation = _value(row, "speculation_score")
     if speculation is not None:
-        cues = marked_cues(row)
-        phrases = list(dict.fromkeys(c["phrase"] for c in (cues if cues is not None else [])))
-        said = (" (" + ", ".join(f"'{p}'" for p in phrases[:5]) + ")") if phrases else ""
-        wording = f"speculative wording{said}" if _value(row, "is_speculative") else "not speculative"
+        if _value(row, "is_speculative"):
+            cues = marked_cues(row)
+            phrases = list(dict.fromkeys(c["phrase"] for c in (cues if cues is not None else [])))
+            wording = "speculative wording" + (" (" + ", ".join(f"'{p}'" for p in phrases[:5]) + ")" if phrases else "")
+        else:
+            wording = "not speculative"
         parts.append(f"{wording}, speculation score {speculation:.2f}")
     topic = _value(row, "topic_terms")
     if topic is not None:
