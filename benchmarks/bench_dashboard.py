@@ -61,7 +61,7 @@ LEAD_RESULTS = Path("/tmp/bench_results")
 SYNTHETIC = Path(tempfile.gettempdir()) / "bench_dashboard_results"
 TITLES = {"review": "Review", "history": "History", "overview": "Overview", "votes": "Vote review",
           "offtopic": "Off-topic speculation", "authors": "Authors", "engagement": "Engagement",
-          "thread": "Thread", "topics": "Topics", "decisions": "Decisions"}
+          "thread": "Thread", "topics": "Topics", "decisions": "Decisions", "teach": "Teach"}
 PAGES = list(TITLES)
 LANDING = "review"  # where the app opens
 DECISION_KEYS = "arfe"  # approve, remove, flag, escalate

@@ -45,23 +45,51 @@ def candidates(comments: pd.DataFrame, offtopic_labels: pd.DataFrame, speculativ
         ``speculative_label`` (True, False or NA where not labelled yet), most useful first, indexed like
         ``comments`` (the dashboard adds the text of these rows only).
     """
-    frame = comments[[c for c in SHOWN if c in comments]].copy()
-    for name, labels in (("offtopic_label", offtopic_labels), ("speculative_label", speculative_labels)):
-        values = labels.set_index(COMMENT_KEY)["value"] if len(labels) else pd.Series(dtype="boolean")
-        keys = pd.MultiIndex.from_frame(frame[COMMENT_KEY].astype("str"))
-        frame[name] = pd.array(values.reindex(keys).to_numpy(), dtype="boolean")
-    has_text = frame["offtopic_score"].notna()
-    done = frame["offtopic_label"].notna() & frame["speculative_label"].notna()
-    frame = frame[has_text & ~done]
+    given = {name: _label_values(comments, labels)
+             for name, labels in (("offtopic_label", offtopic_labels), ("speculative_label", speculative_labels))}
+    done = ~given["offtopic_label"].isna() & ~given["speculative_label"].isna()
+    left = np.flatnonzero(comments["offtopic_score"].notna().to_numpy(dtype=bool) & ~done)
+    uncertainty = np.maximum(_uncertainty(comments["offtopic_score"].iloc[left]),
+                             _uncertainty(comments["speculation_score"].iloc[left]))
+    by_uncertainty = left[np.argsort(-uncertainty, kind="stable")]
+    picked = _spread_over_articles(comments, by_uncertainty, n)
+    frame = comments.iloc[picked][[c for c in SHOWN if c in comments]].copy()
+    for name, values in given.items():
+        frame[name] = values[picked]
     frame["uncertainty"] = np.maximum(_uncertainty(frame["offtopic_score"]), _uncertainty(frame["speculation_score"]))
-    frame = frame.sort_values("uncertainty", ascending=False, kind="stable")
-    frame["turn"] = frame.groupby(ARTICLE_KEY, sort=False).cumcount()
-    picked = frame.sort_values(["turn", "uncertainty"], ascending=[True, False], kind="stable").head(n)
     titles = articles[[*ARTICLE_KEY, "title"]] if articles is not None else pd.DataFrame(columns=[*ARTICLE_KEY, "title"])
     by_article = titles.astype({key: "str" for key in ARTICLE_KEY}).set_index(ARTICLE_KEY)["title"]
-    picked = picked.drop(columns="turn")
-    picked["title"] = by_article.reindex(pd.MultiIndex.from_frame(picked[ARTICLE_KEY].astype("str"))).to_numpy()
-    return picked
+    frame["title"] = by_article.reindex(pd.MultiIndex.from_frame(frame[ARTICLE_KEY].astype("str"))).to_numpy()
+    return frame
+
+
+def _label_values(comments: pd.DataFrame, labels: pd.DataFrame) -> pd.arrays.BooleanArray:
+    """Each comment's label in ``labels`` (source, comment_id, value), NA where it has none; the keys are matched
+    on the few comments whose id is labelled, not on every comment."""
+    values = pd.arrays.BooleanArray(np.zeros(len(comments), dtype=bool), mask=np.ones(len(comments), dtype=bool))
+    if len(labels):
+        maybe = np.flatnonzero(comments["comment_id"].isin(labels["comment_id"]).to_numpy(dtype=bool))
+        keys = pd.MultiIndex.from_frame(comments[COMMENT_KEY].iloc[maybe].astype("str"))
+        values[maybe] = pd.array(labels.set_index(COMMENT_KEY)["value"].reindex(keys).to_numpy(), dtype="boolean")
+    return values
+
+
+def _spread_over_articles(comments: pd.DataFrame, by_uncertainty: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` of ``by_uncertainty`` (row positions, most uncertain first) ordered by their turn in their
+    article (0 for its most uncertain, 1 for its second, ...), then by uncertainty.
+
+    A row's earlier comments of the same article all come before it, so turns counted in any prefix are exact;
+    once the prefix's first ``n`` all have turn 0, no later row (less uncertain) can come before them, and the
+    rest of a million comments is never grouped.
+    """
+    size = 4 * n
+    while True:
+        prefix = by_uncertainty[:size]
+        turn = comments[list(ARTICLE_KEY)].iloc[prefix].groupby(list(ARTICLE_KEY), sort=False).cumcount().to_numpy()
+        first = np.argsort(turn, kind="stable")[:n]
+        if size >= len(by_uncertainty) or not turn[first].any():
+            return prefix[first]
+        size *= 4
 
 
 def label_counts(offtopic_labels: pd.DataFrame, speculative_labels: pd.DataFrame) -> pd.DataFrame:

@@ -99,3 +99,25 @@ def test_adopted_weights_score_later_runs_and_are_recorded(tmp_path):
     note = reports.offtopic_combiner_note(out)
     assert f"learned with train-offtopic ({path})" in note and "the desk's labels" in note
     assert "are adopted" not in note  # now it is what scored the results
+
+
+@pytest.mark.parametrize("n_articles", [3, 40, 2000])
+def test_candidates_on_many_comments_match_ranking_them_all(n_articles):
+    """Picking from the most uncertain few (the prefix grows until it is exact) gives what ranking every comment
+    by (turn in its article, uncertainty) gives: few articles (long turns), many, labelled ones left out."""
+    rng = np.random.default_rng(n_articles)
+    n = 3000
+    comments = scored([(f"a{a}", o, s) for a, o, s in zip(rng.integers(0, n_articles, n),
+                                                          rng.random(n).round(2), rng.random(n).round(2))])
+    labelled = [str(i) for i in rng.choice(n, 200, replace=False)]
+    offtopic, speculative = labels([(c, True) for c in labelled]), labels([(c, False) for c in labelled[:150]])
+    frame = comments[~comments["comment_id"].isin(labelled[:150])].copy()
+    frame["uncertainty"] = np.maximum(teach._uncertainty(frame["offtopic_score"]),
+                                      teach._uncertainty(frame["speculation_score"]))
+    frame = frame.sort_values("uncertainty", ascending=False, kind="stable")
+    frame["turn"] = frame.groupby("article_id", sort=False).cumcount()
+    for k in (1, 10, 25):
+        expected = frame.sort_values(["turn", "uncertainty"], ascending=[True, False], kind="stable").head(k)
+        picked = teach.candidates(comments, offtopic, speculative, n=k)
+        assert picked["comment_id"].tolist() == expected["comment_id"].tolist()
+        assert picked["offtopic_label"].fillna(False).tolist() == [c in labelled for c in expected["comment_id"]]

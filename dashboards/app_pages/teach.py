@@ -4,7 +4,7 @@ import streamlit as st
 
 import _data
 import _ui
-from moderation import auth, pipeline, reports, teach
+from moderation import auth, reports, teach
 
 QUESTIONS = (("offtopic", "Off topic", "On topic"), ("speculative", "Speculative", "Not speculative"))
 
@@ -31,7 +31,7 @@ def label_buttons(row) -> None:
 
 
 ctx = _data.context()
-st.title("Teach the scores your desk's notion")
+st.title("Teach")
 _ui.flash()
 results = _data.results(ctx.results, ctx.version)
 comments = results.comments
@@ -66,6 +66,8 @@ for _, row in picked.iterrows():
 
 st.subheader("What the labels teach")
 if st.button("Measure (learn from every label so far)", key="teach_measure"):
+    from moderation import pipeline  # scikit-learn and the stages: 2.5 s to import, paid by whoever measures
+
     try:
         weights, evaluation, problems = pipeline.learn_offtopic([], None, ctx.store_url)
     except ValueError as error:
@@ -83,6 +85,8 @@ if learned:
     if n_problems:
         st.caption(f"{n_problems} labels could not be used (e.g. on comments without text).")
     if st.button("Use the learned model for later runs and imports", key="teach_adopt", type="primary"):
+        from moderation import pipeline
+
         path = pipeline.adopt_weights(ctx.results, weights)
         st.session_state["flash"] = f"Adopted: the next run or import into this folder scores with {path.name}."
         st.rerun()
